@@ -1,0 +1,70 @@
+# Optional features, detected at configure time and reported in one summary.
+# A missing feature never fails the configure step: the code that needs it is
+# not built and its tests skip with a reason.
+
+set(KILN_FEATURES "")
+# kiln_feature(NAME FOUND DETAIL HINT): record one line of the summary.
+function(kiln_feature name found detail hint)
+  if(${found})
+    set(line "  [x] ${name}: ${detail}")
+  else()
+    set(line "  [ ] ${name}: not found (${hint})")
+  endif()
+  set(KILN_FEATURES "${KILN_FEATURES}${line}\n" PARENT_SCOPE)
+endfunction()
+
+# CUDA toolkit, cuBLAS and NCCL (here in /usr/local/cuda).
+list(APPEND CMAKE_PREFIX_PATH /usr/local/cuda)
+find_package(CUDAToolkit QUIET)
+set(KILN_HAVE_CUDA ${CUDAToolkit_FOUND})
+set(KILN_HAVE_CUBLAS OFF)
+if(TARGET CUDA::cublas)
+  set(KILN_HAVE_CUBLAS ON)
+endif()
+find_path(KILN_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+find_library(KILN_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+set(KILN_HAVE_NCCL OFF)
+if(KILN_NCCL_INCLUDE AND KILN_NCCL_LIBRARY)
+  set(KILN_HAVE_NCCL ON)
+endif()
+find_program(KILN_PTXAS ptxas HINTS /usr/local/cuda/bin)
+
+# Open MPI.
+find_package(MPI QUIET COMPONENTS C)
+set(KILN_HAVE_MPI ${MPI_C_FOUND})
+
+# CPU GEMM libraries.
+find_library(KILN_OPENBLAS_LIBRARY NAMES openblas)
+find_path(KILN_OPENBLAS_INCLUDE cblas.h PATH_SUFFIXES openblas)
+set(KILN_HAVE_OPENBLAS OFF)
+if(KILN_OPENBLAS_LIBRARY AND KILN_OPENBLAS_INCLUDE)
+  set(KILN_HAVE_OPENBLAS ON)
+endif()
+find_library(KILN_DNNL_LIBRARY NAMES dnnl)
+find_path(KILN_DNNL_INCLUDE oneapi/dnnl/dnnl.h)
+set(KILN_HAVE_DNNL OFF)
+if(KILN_DNNL_LIBRARY AND KILN_DNNL_INCLUDE)
+  set(KILN_HAVE_DNNL ON)
+endif()
+
+# zlib: the Fashion-MNIST IDX files ship gzipped.
+find_package(ZLIB QUIET)
+
+kiln_feature("CUDA toolkit" KILN_HAVE_CUDA "${CUDAToolkit_VERSION} in ${CUDAToolkit_BIN_DIR}"
+  "install CUDA 13 in /usr/local/cuda")
+kiln_feature("cuBLAS" KILN_HAVE_CUBLAS "${CUDAToolkit_LIBRARY_DIR}" "ships with the CUDA toolkit")
+kiln_feature("NCCL" KILN_HAVE_NCCL "${KILN_NCCL_LIBRARY}" "install NCCL into /usr/local/cuda")
+kiln_feature("ptxas" KILN_PTXAS "${KILN_PTXAS}" "ships with the CUDA toolkit")
+kiln_feature("Open MPI" KILN_HAVE_MPI "${MPI_C_LIBRARIES}" "apt-get install libopenmpi-dev openmpi-bin")
+kiln_feature("OpenBLAS" KILN_HAVE_OPENBLAS "${KILN_OPENBLAS_LIBRARY}" "apt-get install libopenblas-dev")
+kiln_feature("oneDNN" KILN_HAVE_DNNL "${KILN_DNNL_LIBRARY}" "apt-get install libdnnl-dev")
+kiln_feature("zlib" ZLIB_FOUND "${ZLIB_LIBRARIES}" "apt-get install zlib1g-dev")
+
+function(kiln_print_feature_summary)
+  if(KILN_RUNTIME_ONLY)
+    set(mode "runtime only (no MLIR/LLVM)")
+  else()
+    set(mode "compiler + runtime (MLIR ${LLVM_PACKAGE_VERSION})")
+  endif()
+  message(STATUS "kiln build: ${mode}\nkiln optional features:\n${KILN_FEATURES}")
+endfunction()

@@ -1,0 +1,34 @@
+//===- GraphImporter.h - JSON graph to the kiln dialect ----------*- C++ -*-===//
+//
+// Reads a model graph (and the libraries it imports), checks it against the
+// schemas, instantiates modules and networks, and emits one func.func
+// @objective of kiln ops. Every op's location is
+//   loc("<instance path>"("<file>":line:col))
+// pointing at the JSON node it came from. The first error is reported as an
+// MLIR diagnostic "file:line:col: error: /json/pointer: message" and the
+// import returns null.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_IMPORT_GRAPHIMPORTER_H
+#define KILN_IMPORT_GRAPHIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
+#include <string>
+
+namespace kiln {
+
+struct ImportOptions {
+  /// Overrides train.batch_size (the `batch` name in shape expressions).
+  std::optional<int64_t> batchSize;
+};
+
+mlir::OwningOpRef<mlir::ModuleOp> importGraph(mlir::MLIRContext &context,
+                                              const std::string &path,
+                                              const ImportOptions &options = {});
+
+} // namespace kiln
+
+#endif // KILN_IMPORT_GRAPHIMPORTER_H

@@ -1,0 +1,150 @@
+//===- Importer.h - state shared by the importer's two halves ----*- C++ -*-===//
+//
+// GraphImporter.cpp reads files and sections and instantiates modules and
+// networks; NodeBuilder.cpp turns one node into kiln ops. Private to
+// compiler/Import.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_IMPORT_IMPORTER_H
+#define KILN_IMPORT_IMPORTER_H
+
+#include "compiler/Import/GraphImporter.h"
+#include "compiler/Import/JsonSource.h"
+#include "compiler/Import/Schema.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <map>
+#include <memory>
+
+namespace kiln {
+
+using json = nlohmann::ordered_json;
+using Args = std::map<std::string, double>;
+
+/// A module definition and where it was read.
+struct ModuleDef {
+  const JsonSource *src;
+  std::string pointer;
+  const json *def;
+};
+
+/// The network a module instance belongs to: decides parameter names and how
+/// parameters start (fresh, EMA copy of another network, frozen from a file).
+struct NetworkContext {
+  std::string name;
+  std::string emaOf;    // source network of an EMA teacher
+  bool frozen = false;
+  std::string initFrom; // safetensors file for a frozen network
+};
+
+/// The values a node (or a scope name) stands for; named outputs for calls.
+struct Bound {
+  llvm::SmallVector<mlir::Value> values;
+  std::vector<std::string> names;
+};
+
+/// One graph body being evaluated: a module instance or the objective.
+struct Env {
+  const JsonSource *src;
+  std::string nodesPointer;
+  const json *nodes;
+  Args args;
+  std::string path; // instance path, "" for the objective
+  const NetworkContext *network = nullptr;
+  std::map<std::string, Bound> bound;
+};
+
+class Importer {
+public:
+  Importer(mlir::MLIRContext &context, const ImportOptions &options);
+  mlir::OwningOpRef<mlir::ModuleOp> run(const std::string &path);
+
+  // --- errors (GraphImporter.cpp) -----------------------------------------
+  /// Reports the first error; later ones are dropped.
+  void error(const JsonSource &src, const std::string &pointer,
+             const std::string &message);
+  bool failed = false;
+
+  // --- numbers and shapes (GraphImporter.cpp) ------------------------------
+  /// A number or an expression over `args`, the global args and, with
+  /// `env`, the dimensions of its tensors ("x[0]").
+  std::optional<double> number(const JsonSource &src, const std::string &ptr,
+                               const json &value, const Args &args,
+                               const Env *env = nullptr);
+  std::optional<int64_t> integer(const JsonSource &src, const std::string &ptr,
+                                 const json &value, const Args &args,
+                                 const Env *env = nullptr);
+  /// A list of integers or expressions; -1 stays -1 when `allowInfer`.
+  std::optional<llvm::SmallVector<int64_t>>
+  intList(const JsonSource &src, const std::string &ptr, const json &value,
+          const Args &args, const Env *env = nullptr, bool allowInfer = false);
+
+  mlir::Location location(const JsonSource &src, const std::string &pointer,
+                          const std::string &name);
+
+  // --- graph bodies (NodeBuilder.cpp) --------------------------------------
+  /// Evaluates env.nodes in dependency order, binding each id.
+  bool evaluateNodes(Env &env);
+  /// Resolves "id" or "id.output" in env; numbers become scalar constants.
+  std::optional<mlir::Value> resolve(Env &env, const std::string &ptr,
+                                     const json &ref);
+
+  // --- instances (GraphImporter.cpp) ---------------------------------------
+  std::optional<Bound> instantiate(const std::string &moduleName,
+                                   const JsonSource &callSrc,
+                                   const std::string &callPtr,
+                                   const std::string &path, const Args &args,
+                                   llvm::ArrayRef<mlir::Value> inputs,
+                                   const NetworkContext *network);
+  std::optional<Bound> callNode(Env &env, const std::string &ptr,
+                                const json &node,
+                                llvm::ArrayRef<mlir::Value> inputs);
+
+  /// Creates a source op (param, state, input, schedule) after the ones
+  /// before it, ahead of every computing op: they read like a signature.
+  template <typename OpTy, typename... Rest>
+  OpTy createSource(mlir::Location loc, Rest &&...rest) {
+    auto op = body.create<OpTy>(loc, std::forward<Rest>(rest)...);
+    if (lastSource)
+      op->moveAfter(lastSource);
+    else
+      op->moveBefore(&op->getBlock()->front());
+    lastSource = op;
+    return op;
+  }
+  mlir::Operation *lastSource = nullptr;
+
+  mlir::MLIRContext &context;
+  ImportOptions options;
+  mlir::OpBuilder body; // ops in evaluation order (sources: createSource)
+  std::vector<std::unique_ptr<JsonSource>> files;
+  std::map<std::string, ModuleDef> modules;
+  std::map<std::string, NetworkContext> networks;
+  std::map<std::string, mlir::Value> params; // by full name: shared weights
+  std::vector<std::string> callStack;        // module names, for recursion
+  Args globalArgs;
+  int64_t nextRandomStream = 0;
+
+private:
+  bool loadFile(const std::string &path, const JsonSource *from,
+                const std::string &fromPtr, bool library);
+  bool importSections(const JsonSource &src, mlir::ModuleOp module);
+  mlir::Value createParam(const JsonSource &src, const std::string &ptr,
+                          const std::string &name, const json &entry,
+                          const Args &args, const NetworkContext *network);
+  mlir::DictionaryAttr initDict(const JsonSource &src, const std::string &ptr,
+                                const json &init, const Args &args);
+};
+
+/// Attribute names of node ops that the importer does not know how to read
+/// (empty when every kiln op can be written in JSON). For a consistency test.
+std::vector<std::string> unreadableNodeAttributes(mlir::MLIRContext &context);
+
+/// Converts plain JSON (data, optimizer, train sections) to an attribute.
+mlir::Attribute jsonToAttr(mlir::MLIRContext &context, const json &value);
+
+} // namespace kiln
+
+#endif // KILN_IMPORT_IMPORTER_H

@@ -1,0 +1,186 @@
+//===- JsonSource.cpp - a JSON file with positions ------------------------===//
+#include "compiler/Import/JsonSource.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace kiln {
+
+std::string pointerJoin(const std::string &pointer, const std::string &token) {
+  std::string out = pointer + "/";
+  for (char c : token)
+    out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+  return out;
+}
+
+namespace {
+
+/// Records where each value starts. Runs only on text nlohmann accepted, so it
+/// can assume well-formed JSON.
+class PositionScanner {
+public:
+  PositionScanner(const std::string &text,
+                  std::unordered_map<std::string, LineCol> &out)
+      : text(text), out(out) {}
+
+  /// The first key that appears twice in one object (nlohmann keeps only
+  /// the last silently), with both positions.
+  std::string duplicate;
+  LineCol duplicateAt, firstAt;
+
+  void run() {
+    skipSpace();
+    value("");
+  }
+
+private:
+  const std::string &text;
+  std::unordered_map<std::string, LineCol> &out;
+  size_t i = 0;
+  LineCol at;
+
+  void advance() {
+    if (text[i] == '\n') {
+      ++at.line;
+      at.col = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++at.col; // count UTF-8 code points, not bytes
+    }
+    ++i;
+  }
+  void skipSpace() {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' ||
+                               text[i] == '\n' || text[i] == '\r'))
+      advance();
+  }
+  std::string string() {
+    std::string s;
+    advance(); // opening quote
+    while (text[i] != '"') {
+      if (text[i] == '\\') {
+        advance();
+        // Keys with \u escapes are kept verbatim; they only affect lookup.
+        s += text[i] == 'n' ? '\n' : text[i] == 't' ? '\t' : text[i];
+      } else {
+        s += text[i];
+      }
+      advance();
+    }
+    advance(); // closing quote
+    return s;
+  }
+  void value(const std::string &pointer) {
+    out.emplace(pointer, at);
+    char c = text[i];
+    if (c == '{' || c == '[') {
+      char close = c == '{' ? '}' : ']';
+      advance();
+      skipSpace();
+      for (size_t index = 0; text[i] != close; ++index) {
+        std::string child;
+        if (c == '{') {
+          LineCol keyAt = at;
+          child = pointerJoin(pointer, string());
+          skipSpace();
+          advance(); // ':'
+          skipSpace();
+          if (duplicate.empty() && out.count(child)) {
+            duplicate = child;
+            duplicateAt = keyAt;
+            firstAt = out[child];
+          }
+          value(child);
+          out[child] = keyAt;
+        } else {
+          value(pointerJoin(pointer, std::to_string(index)));
+        }
+        skipSpace();
+        if (text[i] == ',') {
+          advance();
+          skipSpace();
+        }
+      }
+      advance();
+    } else if (c == '"') {
+      string();
+    } else {
+      while (i < text.size() && !strchr(",]} \t\r\n", text[i]))
+        advance();
+    }
+  }
+};
+
+LineCol lineColOfOffset(const std::string &text, size_t offset) {
+  LineCol lc;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++lc.line;
+      lc.col = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++lc.col;
+    }
+  }
+  return lc;
+}
+
+} // namespace
+
+bool JsonSource::load(const std::string &path, std::string &error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot open file: " + std::strerror(errno);
+    return false;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return loadText(path, buffer.str(), error);
+}
+
+bool JsonSource::loadText(const std::string &path, std::string text,
+                          std::string &error) {
+  path_ = path;
+  text_ = std::move(text);
+  try {
+    root_ = nlohmann::ordered_json::parse(text_);
+  } catch (const nlohmann::ordered_json::parse_error &e) {
+    // e.byte is 1-based and points just past the offending character.
+    LineCol lc = lineColOfOffset(text_, e.byte ? e.byte - 1 : 0);
+    std::string what = e.what();
+    // Drop nlohmann's "[json.exception.parse_error.101] parse error at line
+    // 1, column 2: " prefix; the position is ours.
+    size_t colon = what.find(": ");
+    if (colon != std::string::npos)
+      what = what.substr(colon + 2);
+    error = path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.col) +
+            ": malformed JSON: " + what;
+    return false;
+  }
+  positions_.clear();
+  PositionScanner scanner(text_, positions_);
+  scanner.run();
+  if (!scanner.duplicate.empty()) {
+    const std::string &d = scanner.duplicate;
+    error = path + ":" + std::to_string(scanner.duplicateAt.line) + ":" +
+            std::to_string(scanner.duplicateAt.col) + ": " + d +
+            ": duplicate key '" + d.substr(d.rfind('/') + 1) +
+            "' (first at line " + std::to_string(scanner.firstAt.line) + ")";
+    return false;
+  }
+  return true;
+}
+
+LineCol JsonSource::position(const std::string &pointer) const {
+  std::string p = pointer;
+  while (true) {
+    auto it = positions_.find(p);
+    if (it != positions_.end())
+      return it->second;
+    if (p.empty())
+      return LineCol();
+    p = p.substr(0, p.rfind('/'));
+  }
+}
+
+} // namespace kiln

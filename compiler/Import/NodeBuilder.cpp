@@ -1,0 +1,640 @@
+//===- NodeBuilder.cpp - graph nodes to kiln ops --------------------------===//
+//
+// A node {"id", "op", "in", ...attributes} becomes the op "kiln.<op>", built
+// generically: the op's own ODS attribute names are the node's allowed keys,
+// InferTypeOpInterface gives the result types, and the op verifier has the
+// last word. Only a few nodes need the importer's help: "call" (a module or
+// network instance), "reshape" (-1 in the shape), "cast" (a dtype),
+// "constant" and "random_uniform" (a shape instead of operands).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import/Importer.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+
+#include <algorithm>
+#include <cctype>
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+/// How a node attribute is read from JSON. Attribute names mean the same in
+/// every op, so one table serves all ops.
+enum class AttrKind { Int, IntList, Float, Bool, String, Axis, AxisList };
+
+std::optional<AttrKind> attrKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<AttrKind>>(name)
+      .Case("axis", AttrKind::Axis)
+      .Case("axes", AttrKind::AxisList)
+      .Cases("num_classes", "stream", AttrKind::Int)
+      .Cases("perm", "shape", "sizes", "starts", "limits", AttrKind::IntList)
+      .Cases("strides", "size", AttrKind::IntList)
+      .Case("eps", AttrKind::Float)
+      .Cases("keepdim", "transpose_lhs", "transpose_rhs", AttrKind::Bool)
+      .Cases("approximate", "predicate", AttrKind::String)
+      .Default(std::nullopt);
+}
+
+/// Ops that a node may not name: graph sources and sinks have sections.
+const char *sectionOf(StringRef op) {
+  return llvm::StringSwitch<const char *>(op)
+      .Case("param", "a module's \"params\"")
+      .Case("state", "the \"state\" section")
+      .Case("input", "the objective's \"inputs\"")
+      .Case("schedule", "the \"schedules\" section")
+      .Cases("loss", "metric", "update_state",
+             "the objective's \"loss\", \"metrics\" and \"state_updates\"")
+      .Default(nullptr);
+}
+
+/// Node ops with their own keys (besides id, op, in, doc).
+const std::map<std::string, std::vector<std::string>> &specialOps() {
+  static const std::map<std::string, std::vector<std::string>> ops = {
+      {"call", {}}, // keys checked in callNode
+      {"reshape", {"shape"}},
+      {"cast", {"dtype"}},
+      {"constant", {"value", "shape"}},
+      {"random_uniform", {"shape"}},
+  };
+  return ops;
+}
+
+/// Every op name a node may use, for "did you mean".
+std::vector<std::string> nodeOpNames(MLIRContext &context) {
+  std::vector<std::string> names;
+  for (RegisteredOperationName op : context.getRegisteredOperations()) {
+    StringRef name = op.getStringRef();
+    if (name.consume_front("kiln.") && !sectionOf(name))
+      names.push_back(name.str());
+  }
+  names.push_back("call");
+  return names;
+}
+
+bool isIdentifier(const std::string &s) {
+  if (s.empty() || !(std::isalpha((unsigned char)s[0]) || s[0] == '_'))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum((unsigned char)c) || c == '_';
+  });
+}
+
+std::string baseId(const std::string &ref) { return ref.substr(0, ref.find('.')); }
+
+} // namespace
+
+std::vector<std::string> unreadableNodeAttributes(MLIRContext &context) {
+  std::vector<std::string> out;
+  for (RegisteredOperationName op : context.getRegisteredOperations()) {
+    StringRef name = op.getStringRef();
+    if (!name.consume_front("kiln.") || sectionOf(name) ||
+        specialOps().count(name.str()))
+      continue;
+    for (StringAttr attr : op.getAttributeNames())
+      if (!attrKind(attr.getValue()))
+        out.push_back((name + "." + attr.getValue()).str());
+    if (!op.hasInterface<InferTypeOpInterface>())
+      out.push_back((name + " (no InferTypeOpInterface)").str());
+  }
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// References
+//===----------------------------------------------------------------------===//
+
+std::optional<Value> Importer::resolve(Env &env, const std::string &ptr,
+                                       const json &ref) {
+  const JsonSource &src = *env.src;
+  if (ref.is_number()) {
+    auto type = RankedTensorType::get({}, body.getF32Type());
+    auto attr = DenseElementsAttr::get(type, ref.get<float>());
+    return body.create<ConstantOp>(location(src, ptr, env.path), attr).getResult();
+  }
+  if (!ref.is_string()) {
+    error(src, ptr, "a reference must be a node id string (or a number), got " +
+                        describeJson(ref));
+    return std::nullopt;
+  }
+  std::string text = ref.get<std::string>();
+  std::string id = baseId(text);
+  auto it = env.bound.find(id);
+  if (it == env.bound.end()) {
+    std::vector<std::string> names;
+    for (auto &[k, _] : env.bound)
+      names.push_back(k);
+    error(src, ptr, "unknown input '" + id + "'" + suggest(id, names));
+    return std::nullopt;
+  }
+  const Bound &b = it->second;
+  if (text.size() == id.size()) {
+    if (b.values.size() == 1)
+      return b.values.front();
+    std::string outs;
+    for (size_t i = 0; i < b.values.size(); ++i)
+      outs += (outs.empty() ? "" : ", ") + id + "." +
+              (b.names.empty() ? std::to_string(i) : b.names[i]);
+    error(src, ptr, "'" + id + "' has " + std::to_string(b.values.size()) +
+                        " outputs; name one: " + outs);
+    return std::nullopt;
+  }
+  std::string out = text.substr(id.size() + 1);
+  for (size_t i = 0; i < b.values.size(); ++i)
+    if ((!b.names.empty() && b.names[i] == out) ||
+        (b.names.empty() && std::to_string(i) == out))
+      return b.values[i];
+  std::vector<std::string> outs = b.names;
+  if (outs.empty())
+    for (size_t i = 0; i < b.values.size(); ++i)
+      outs.push_back(std::to_string(i));
+  error(src, ptr, "'" + id + "' has no output '" + out + "'" + suggest(out, outs));
+  return std::nullopt;
+}
+
+//===----------------------------------------------------------------------===//
+// One node
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Builds the op of one node; nullopt after reporting an error.
+class NodeBuilder {
+public:
+  NodeBuilder(Importer &im, Env &env, const std::string &ptr, const json &node)
+      : im(im), env(env), src(*env.src), ptr(ptr), node(node),
+        op(node["op"].get<std::string>()), id(node["id"].get<std::string>()),
+        loc(im.location(src, ptr, env.path.empty() ? id : env.path + "." + id)) {}
+
+  std::optional<Bound> build(ArrayRef<Value> operands);
+
+private:
+  Importer &im;
+  Env &env;
+  const JsonSource &src;
+  const std::string &ptr;
+  const json &node;
+  std::string op, id;
+  Location loc;
+
+  bool checkKeys(const std::vector<std::string> &extra);
+  std::optional<Bound> finish(const OperationState &state);
+  std::optional<Bound> buildSpecial(ArrayRef<Value> operands);
+  std::optional<NamedAttribute> attribute(const std::string &key,
+                                          ArrayRef<Value> operands);
+  std::optional<int64_t> axis(const std::string &p, const json &v,
+                              ArrayRef<Value> operands);
+};
+
+bool NodeBuilder::checkKeys(const std::vector<std::string> &extra) {
+  std::vector<std::string> keys = {"id", "op", "in", "doc", "if"};
+  keys.insert(keys.end(), extra.begin(), extra.end());
+  for (auto &[key, _] : node.items())
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      im.error(src, pointerJoin(ptr, key), "unknown key '" + key + "' for op '" +
+                                               op + "'" + suggest(key, keys));
+      return false;
+    }
+  return true;
+}
+
+/// Creates and verifies the op; diagnostics are re-reported at the node.
+std::optional<Bound> NodeBuilder::finish(const OperationState &state) {
+  std::string message;
+  ScopedDiagnosticHandler capture(&im.context, [&](Diagnostic &d) {
+    if (message.empty())
+      message = d.str();
+    return success();
+  });
+  Operation *created = im.body.create(state);
+  if (mlir::failed(mlir::verify(created))) {
+    created->erase();
+    im.error(src, ptr, message);
+    return std::nullopt;
+  }
+  Bound bound;
+  bound.values.assign(created->result_begin(), created->result_end());
+  return bound;
+}
+
+std::optional<int64_t> NodeBuilder::axis(const std::string &p, const json &v,
+                                         ArrayRef<Value> operands) {
+  auto a = im.integer(src, p, v, env.args, &env);
+  if (!a)
+    return std::nullopt;
+  if (*a < 0 && !operands.empty())
+    *a += cast<RankedTensorType>(operands[0].getType()).getRank(); // -1: last
+  return a;
+}
+
+std::optional<NamedAttribute> NodeBuilder::attribute(const std::string &key,
+                                                     ArrayRef<Value> operands) {
+  Builder b(&im.context);
+  std::string p = pointerJoin(ptr, key);
+  const json &v = node[key];
+  auto kind = attrKind(key);
+  assert(kind && "every kiln op attribute is listed in attrKind");
+  auto wrongType = [&](const char *expected) -> std::optional<NamedAttribute> {
+    im.error(src, p, "'" + key + "' must be " + expected + ", got " +
+                         describeJson(v));
+    return std::nullopt;
+  };
+  switch (*kind) {
+  case AttrKind::Int: {
+    auto n = im.integer(src, p, v, env.args, &env);
+    if (!n)
+      return std::nullopt;
+    return b.getNamedAttr(key, b.getI64IntegerAttr(*n));
+  }
+  case AttrKind::Axis: {
+    auto a = axis(p, v, operands);
+    if (!a)
+      return std::nullopt;
+    return b.getNamedAttr(key, b.getI64IntegerAttr(*a));
+  }
+  case AttrKind::AxisList: {
+    if (!v.is_array())
+      return wrongType("a list of axes");
+    SmallVector<int64_t> axes;
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto a = axis(pointerJoin(p, std::to_string(i)), v[i], operands);
+      if (!a)
+        return std::nullopt;
+      if (llvm::is_contained(axes, *a)) {
+        im.error(src, pointerJoin(p, std::to_string(i)),
+                 "axis " + std::to_string(*a) + " is listed twice");
+        return std::nullopt;
+      }
+      axes.push_back(*a);
+    }
+    llvm::sort(axes); // a set of axes; the IR keeps them sorted
+    return b.getNamedAttr(key, b.getDenseI64ArrayAttr(axes));
+  }
+  case AttrKind::IntList: {
+    auto list = im.intList(src, p, v, env.args, &env);
+    if (!list)
+      return std::nullopt;
+    return b.getNamedAttr(key, b.getDenseI64ArrayAttr(*list));
+  }
+  case AttrKind::Float: {
+    auto n = im.number(src, p, v, env.args, &env);
+    if (!n)
+      return std::nullopt;
+    return b.getNamedAttr(key, b.getF64FloatAttr(*n));
+  }
+  case AttrKind::Bool:
+    if (!v.is_boolean())
+      return wrongType("true or false");
+    return b.getNamedAttr(key, b.getBoolAttr(v.get<bool>()));
+  case AttrKind::String:
+    if (!v.is_string())
+      return wrongType("a string");
+    return b.getNamedAttr(key, b.getStringAttr(v.get<std::string>()));
+  }
+  return std::nullopt;
+}
+
+std::optional<Bound> NodeBuilder::buildSpecial(ArrayRef<Value> operands) {
+  if (!checkKeys(specialOps().at(op)))
+    return std::nullopt;
+  Builder b(&im.context);
+  auto need = [&](const char *key) {
+    if (node.contains(key))
+      return true;
+    im.error(src, ptr, "op '" + op + "' needs '" + key + "'");
+    return false;
+  };
+  auto expectOperands = [&](size_t n) {
+    if (operands.size() == n)
+      return true;
+    im.error(src, pointerJoin(ptr, "in"),
+             "op '" + op + "' takes " + std::to_string(n) + " input(s), got " +
+                 std::to_string(operands.size()));
+    return false;
+  };
+
+  if (op == "reshape") {
+    if (!expectOperands(1) || !need("shape"))
+      return std::nullopt;
+    auto shape = im.intList(src, pointerJoin(ptr, "shape"), node["shape"],
+                            env.args, &env, /*allowInfer=*/true);
+    if (!shape)
+      return std::nullopt;
+    auto in = cast<RankedTensorType>(operands[0].getType());
+    int64_t known = 1, inferAt = -1;
+    for (auto [i, d] : llvm::enumerate(*shape)) {
+      if (d != -1) {
+        known *= d;
+      } else if (inferAt >= 0) {
+        im.error(src, pointerJoin(ptr, "shape"), "at most one -1 in a shape");
+        return std::nullopt;
+      } else {
+        inferAt = i;
+      }
+    }
+    if (inferAt >= 0) {
+      if (known == 0 || in.getNumElements() % known) {
+        im.error(src, pointerJoin(ptr, "shape"),
+                 "cannot infer the -1 in the shape: " +
+                     std::to_string(in.getNumElements()) +
+                     " elements of input " + typeString(in) +
+                     " are not a multiple of " + std::to_string(known));
+        return std::nullopt;
+      }
+      (*shape)[inferAt] = in.getNumElements() / known;
+    }
+    OperationState state(loc, ReshapeOp::getOperationName());
+    state.addOperands(operands);
+    state.addTypes(RankedTensorType::get(*shape, in.getElementType()));
+    return finish(state);
+  }
+  if (op == "cast") {
+    if (!expectOperands(1) || !need("dtype"))
+      return std::nullopt;
+    const json &dtype = node["dtype"];
+    Type element = dtype == "f32"   ? Type(b.getF32Type())
+                   : dtype == "i32" ? Type(b.getIntegerType(32))
+                                    : Type();
+    if (!element) {
+      im.error(src, pointerJoin(ptr, "dtype"),
+               "'dtype' must be \"f32\" or \"i32\", got " + describeJson(dtype));
+      return std::nullopt;
+    }
+    auto in = cast<RankedTensorType>(operands[0].getType());
+    OperationState state(loc, CastOp::getOperationName());
+    state.addOperands(operands);
+    state.addTypes(RankedTensorType::get(in.getShape(), element));
+    return finish(state);
+  }
+  // constant and random_uniform: no operands, a shape.
+  if (!expectOperands(0))
+    return std::nullopt;
+  SmallVector<int64_t> shape;
+  if (node.contains("shape")) {
+    auto s = im.intList(src, pointerJoin(ptr, "shape"), node["shape"], env.args,
+                        &env);
+    if (!s)
+      return std::nullopt;
+    shape = *s;
+  }
+  auto type = RankedTensorType::get(shape, b.getF32Type());
+  OperationState state(loc, op == "constant" ? ConstantOp::getOperationName()
+                                             : RandomUniformOp::getOperationName());
+  if (op == "random_uniform") {
+    if (!need("shape"))
+      return std::nullopt;
+    state.addAttribute("stream", b.getI64IntegerAttr(im.nextRandomStream++));
+  } else {
+    if (!need("value"))
+      return std::nullopt;
+    const json &value = node["value"];
+    std::string p = pointerJoin(ptr, "value");
+    // Nested lists, row-major; their nesting is the shape unless "shape" says.
+    SmallVector<float> values;
+    SmallVector<int64_t> nested;
+    std::function<bool(const json &, const std::string &, size_t)> collect =
+        [&](const json &v, const std::string &at, size_t depth) {
+          if (!v.is_array()) {
+            auto n = im.number(src, at, v, env.args, &env);
+            if (n)
+              values.push_back(static_cast<float>(*n));
+            return n.has_value();
+          }
+          if (depth == nested.size())
+            nested.push_back(v.size());
+          if (nested[depth] != (int64_t)v.size()) {
+            im.error(src, at, "ragged list: expected " +
+                                  std::to_string(nested[depth]) + " entries");
+            return false;
+          }
+          for (size_t i = 0; i < v.size(); ++i)
+            if (!collect(v[i], pointerJoin(at, std::to_string(i)), depth + 1))
+              return false;
+          return true;
+        };
+    if (!collect(value, p, 0))
+      return std::nullopt;
+    if (!node.contains("shape"))
+      type = RankedTensorType::get(nested, b.getF32Type());
+    if (values.size() != 1 && (int64_t)values.size() != type.getNumElements()) {
+      im.error(src, p,
+               std::to_string(values.size()) + " values do not fill shape " +
+                   typeString(type) + " (" +
+                   std::to_string(type.getNumElements()) + " elements)");
+      return std::nullopt;
+    }
+    auto attr = values.size() == 1 ? DenseElementsAttr::get(type, values[0])
+                                   : DenseElementsAttr::get(type, ArrayRef(values));
+    state.addAttribute("value", attr);
+  }
+  state.addTypes(type);
+  return finish(state);
+}
+
+std::optional<Bound> NodeBuilder::build(ArrayRef<Value> operands) {
+  if (specialOps().count(op))
+    return buildSpecial(operands);
+  if (const char *section = sectionOf(op)) {
+    im.error(src, pointerJoin(ptr, "op"),
+             "op '" + op + "' is not a node; declare it in " + section);
+    return std::nullopt;
+  }
+  auto name = RegisteredOperationName::lookup("kiln." + op, &im.context);
+  if (!name) {
+    im.error(src, pointerJoin(ptr, "op"),
+             "unknown op '" + op + "'" + suggest(op, nodeOpNames(im.context)));
+    return std::nullopt;
+  }
+  std::vector<std::string> attrNames;
+  for (StringAttr a : name->getAttributeNames())
+    attrNames.push_back(a.str());
+  if (!checkKeys(attrNames))
+    return std::nullopt;
+
+  OperationState state(loc, *name);
+  state.addOperands(operands);
+  for (const std::string &key : attrNames) {
+    if (!node.contains(key))
+      continue;
+    auto attr = attribute(key, operands);
+    if (!attr)
+      return std::nullopt;
+    state.addAttribute(attr->getName(), attr->getValue());
+  }
+
+  // Result types from the op's own shape inference.
+  auto *infer = name->getInterface<InferTypeOpInterface>();
+  assert(infer && "every generic node op infers its result types");
+  std::string message;
+  SmallVector<Type> types;
+  {
+    ScopedDiagnosticHandler capture(&im.context, [&](Diagnostic &d) {
+      if (message.empty())
+        message = d.str();
+      return success();
+    });
+    if (mlir::failed(infer->inferReturnTypes(
+            &im.context, loc, state.operands,
+            state.attributes.getDictionary(&im.context),
+            OpaqueProperties(nullptr), {}, types))) {
+      im.error(src, ptr, message);
+      return std::nullopt;
+    }
+  }
+  state.addTypes(types);
+  return finish(state);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// A graph body
+//===----------------------------------------------------------------------===//
+
+bool Importer::evaluateNodes(Env &env) {
+  const JsonSource &src = *env.src;
+  const json &nodes = *env.nodes;
+  if (!nodes.is_array()) {
+    error(src, env.nodesPointer, "'nodes' must be a list, got " + describeJson(nodes));
+    return false;
+  }
+  auto report = [&](const JsonSource &f, const std::string &p,
+                    const std::string &m) { error(f, p, m); };
+
+  // Ids: well-formed, unique, not shadowing an input or parameter.
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string p = pointerJoin(env.nodesPointer, std::to_string(i));
+    if (!checkSchema(src, p, nodes[i], schemas::node, report))
+      return false;
+    std::string id = nodes[i]["id"].get<std::string>();
+    if (!isIdentifier(id)) {
+      error(src, pointerJoin(p, "id"),
+            "id \"" + id + "\" must be a letter or '_' followed by letters, "
+                           "digits or '_'");
+      return false;
+    }
+    if (env.bound.count(id)) {
+      error(src, pointerJoin(p, "id"),
+            "duplicate id '" + id + "': an input or parameter has that name");
+      return false;
+    }
+    auto [it, inserted] = index.try_emplace(id, i);
+    if (!inserted) {
+      LineCol first = src.position(
+          pointerJoin(env.nodesPointer, std::to_string(it->second)));
+      error(src, pointerJoin(p, "id"),
+            "duplicate id '" + id + "' (first defined at line " +
+                std::to_string(first.line) + ")");
+      return false;
+    }
+  }
+
+  // Dependencies; every reference names a node or something bound.
+  std::vector<std::string> known;
+  for (auto &[k, _] : env.bound)
+    known.push_back(k);
+  for (auto &[k, _] : index)
+    known.push_back(k);
+  std::vector<std::vector<size_t>> deps(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!nodes[i].contains("in"))
+      continue;
+    const json &in = nodes[i]["in"];
+    for (size_t j = 0; j < in.size(); ++j) {
+      if (!in[j].is_string())
+        continue; // numbers are constants; anything else fails in resolve
+      std::string id = baseId(in[j].get<std::string>());
+      if (auto it = index.find(id); it != index.end()) {
+        deps[i].push_back(it->second);
+      } else if (!env.bound.count(id)) {
+        error(src,
+              pointerJoin(pointerJoin(pointerJoin(env.nodesPointer, std::to_string(i)),
+                                      "in"),
+                          std::to_string(j)),
+              "unknown input '" + id + "'" + suggest(id, known));
+        return false;
+      }
+    }
+  }
+
+  // Topological order (depth first); a back edge is a cycle.
+  std::vector<int> state(nodes.size(), 0); // 0 new, 1 on stack, 2 done
+  std::vector<size_t> order, stack;
+  std::function<bool(size_t)> visit = [&](size_t i) -> bool {
+    if (state[i] == 2)
+      return true;
+    if (state[i] == 1) {
+      std::string cycle;
+      auto from = std::find(stack.begin(), stack.end(), i);
+      for (auto it = from; it != stack.end(); ++it)
+        cycle += nodes[*it]["id"].get<std::string>() + " -> ";
+      cycle += nodes[i]["id"].get<std::string>();
+      error(src, pointerJoin(env.nodesPointer, std::to_string(i)),
+            "cycle between nodes: " + cycle);
+      return false;
+    }
+    state[i] = 1;
+    stack.push_back(i);
+    for (size_t d : deps[i])
+      if (!visit(d))
+        return false;
+    stack.pop_back();
+    state[i] = 2;
+    order.push_back(i);
+    return true;
+  };
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (!visit(i))
+      return false;
+
+  // Build in order.
+  for (size_t i : order) {
+    const json &node = nodes[i];
+    std::string p = pointerJoin(env.nodesPointer, std::to_string(i));
+    SmallVector<Value> operands;
+    if (node.contains("in")) {
+      if (!node["in"].is_array()) {
+        error(src, pointerJoin(p, "in"),
+              "'in' must be a list, got " + describeJson(node["in"]));
+        return false;
+      }
+      for (size_t j = 0; j < node["in"].size(); ++j) {
+        auto v = resolve(env, pointerJoin(pointerJoin(p, "in"), std::to_string(j)),
+                         node["in"][j]);
+        if (!v)
+          return false;
+        operands.push_back(*v);
+      }
+    }
+    // "if": a node whose condition is 0 passes its first input through.
+    if (node.contains("if")) {
+      auto on = number(src, pointerJoin(p, "if"), node["if"], env.args, &env);
+      if (!on)
+        return false;
+      if (*on == 0) {
+        if (operands.empty()) {
+          error(src, pointerJoin(p, "if"),
+                "a node with \"if\" needs an input to pass through when off");
+          return false;
+        }
+        env.bound[node["id"].get<std::string>()] = Bound{{operands[0]}, {}};
+        continue;
+      }
+    }
+    std::optional<Bound> result =
+        node["op"] == "call" ? callNode(env, p, node, operands)
+                             : NodeBuilder(*this, env, p, node).build(operands);
+    if (!result)
+      return false;
+    env.bound[node["id"].get<std::string>()] = std::move(*result);
+  }
+  return true;
+}
+
+} // namespace kiln

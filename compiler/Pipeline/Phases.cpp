@@ -1,0 +1,48 @@
+//===- Phases.cpp - the compile pipeline as named phases ------------------===//
+//
+// The pipeline, phase by phase (docs/architecture.md says the same):
+//   1. import    JSON graph -> kiln dialect (compiler/Import)
+//   2. verify    graph-wide checks: names, one loss, state references
+//   3. simplify  canonicalize + CSE
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Pipeline/Phases.h"
+
+#include "compiler/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace kiln {
+namespace {
+
+void addImport(mlir::OpPassManager &) {}
+
+void addVerify(mlir::OpPassManager &pm) {
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnVerifyStep());
+}
+
+void addSimplify(mlir::OpPassManager &pm) {
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}
+
+const Phase kPhases[] = {
+    {"import", "the JSON graph as kiln ops, one func.func @objective", addImport},
+    {"verify", "graph-wide checks (kiln-verify-step)", addVerify},
+    {"simplify", "canonicalize and CSE", addSimplify},
+};
+
+} // namespace
+
+llvm::ArrayRef<Phase> kilnPhases() { return kPhases; }
+
+const Phase *findPhase(llvm::StringRef name) {
+  for (const Phase &p : kPhases)
+    if (name == p.name)
+      return &p;
+  return nullptr;
+}
+
+} // namespace kiln

@@ -1,0 +1,50 @@
+//===- KilnDialect.td - the kiln dialect and its op base classes ---------===//
+//
+// The tensor-level dialect a JSON graph is imported into. Every value is a
+// ranked, statically shaped tensor of f32, i32 (labels, indices) or i1
+// (masks). Parameters, state, inputs and schedules are ops, not function
+// arguments, so every later phase sees them by name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_DIALECT_TD
+#define KILN_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def Kiln_Dialect : Dialect {
+  let name = "kiln";
+  let cppNamespace = "::kiln";
+  let summary = "Tensor-level ops for training graphs: math, parameters, state, losses.";
+  let description = [{
+    The kiln dialect is what `kiln compile` imports a JSON graph into and what
+    the training-step passes (autodiff, optimizer, state updates, fusion)
+    transform. Values are statically shaped tensors; binary elementwise ops
+    broadcast numpy-style; reductions name their axes.
+
+    The graph lives in one `func.func` with no arguments. Its sources are
+    `kiln.param`, `kiln.state`, `kiln.input`, `kiln.schedule` and
+    `kiln.constant`; its sinks are `kiln.loss`, `kiln.metric` and
+    `kiln.update_state`.
+  }];
+  // Inherent attributes stay in the attribute dictionary (not properties) so
+  // that the JSON importer can build any op generically from its attributes.
+  let usePropertiesForAttributes = 0;
+}
+
+// Base class of every kiln op.
+class Kiln_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Kiln_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def Kiln_FloatTensor : StaticShapeTensorOf<[F32]>;
+def Kiln_IntTensor : StaticShapeTensorOf<[I32]>;
+def Kiln_BoolTensor : StaticShapeTensorOf<[I1]>;
+def Kiln_AnyTensor : StaticShapeTensorOf<[F32, I32, I1]>;
+def Kiln_InputTensor : StaticShapeTensorOf<[F32, I32]>;
+def Kiln_ScalarF32 : 0DTensorOf<[F32]>;
+
+#endif // KILN_DIALECT_TD

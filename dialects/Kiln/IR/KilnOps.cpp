@@ -1,0 +1,558 @@
+//===- KilnOps.cpp - kiln op verifiers and shape inference ----------------===//
+//
+// Same order as KilnOps.td. Inference functions check operand count and
+// required attributes first, so that the JSON importer can build any op
+// generically and a malformed graph gets a message instead of a crash.
+//
+//===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <array>
+
+using namespace mlir;
+using namespace kiln;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Operand count, then the attribute constraints ODS knows about.
+template <typename OpTy>
+FailureOr<typename OpTy::Adaptor>
+adapt(MLIRContext *ctx, std::optional<Location> loc, ValueRange operands,
+      DictionaryAttr attrs, OpaqueProperties props, RegionRange regions,
+      size_t count) {
+  StringRef name = OpTy::getOperationName();
+  if (failed(expectOperands(name, loc, operands, count)))
+    return failure();
+  typename OpTy::Adaptor adaptor(operands, attrs, props, regions);
+  if (failed(adaptor.verify(loc ? *loc : UnknownLoc::get(ctx))))
+    return failure();
+  return adaptor;
+}
+
+RankedTensorType tensorOf(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+// Adaptor getters do not apply ODS default values (MLIR 19), so inference
+// reads defaulted attributes through these.
+bool boolOr(DictionaryAttr attrs, StringRef name, bool fallback) {
+  auto a = attrs ? attrs.getAs<BoolAttr>(name) : nullptr;
+  return a ? a.getValue() : fallback;
+}
+double floatOr(DictionaryAttr attrs, StringRef name, double fallback) {
+  auto a = attrs ? attrs.getAs<FloatAttr>(name) : nullptr;
+  return a ? a.getValueAsDouble() : fallback;
+}
+
+std::string listString(ArrayRef<int64_t> values) {
+  std::string s = "[";
+  for (auto [i, v] : llvm::enumerate(values))
+    s += (i ? ", " : "") + std::to_string(v);
+  return s + "]";
+}
+
+/// One key of an init or schedule dictionary.
+enum class KeyKind { Number, String, Bool };
+struct Key {
+  const char *name;
+  KeyKind kind;
+  bool required;
+};
+struct DictKind {
+  const char *kind;
+  std::vector<Key> keys;
+};
+
+/// Checks `dict` ("init" or "spec" of `op`) against the table of kinds.
+LogicalResult verifyKindDict(Operation *op, StringRef what, DictionaryAttr dict,
+                             ArrayRef<DictKind> kinds) {
+  auto kindAttr = dict.getAs<StringAttr>("kind");
+  if (!kindAttr)
+    return op->emitOpError() << "'" << what << "' needs a string 'kind'";
+  const DictKind *spec = nullptr;
+  std::string known;
+  for (const DictKind &k : kinds) {
+    known += (known.empty() ? "" : ", ") + std::string(k.kind);
+    if (kindAttr.getValue() == k.kind)
+      spec = &k;
+  }
+  if (!spec)
+    return op->emitOpError() << "unknown " << what << " kind '"
+                             << kindAttr.getValue() << "' (known: " << known
+                             << ")";
+  for (NamedAttribute entry : dict) {
+    StringRef key = entry.getName().getValue();
+    if (key == "kind")
+      continue;
+    auto it = llvm::find_if(spec->keys, [&](const Key &k) { return key == k.name; });
+    if (it == spec->keys.end())
+      return op->emitOpError() << what << " kind '" << spec->kind
+                               << "' takes no key '" << key << "'";
+    bool ok = it->kind == KeyKind::Number
+                  ? isa<FloatAttr, IntegerAttr>(entry.getValue())
+              : it->kind == KeyKind::String ? isa<StringAttr>(entry.getValue())
+                                            : isa<BoolAttr>(entry.getValue());
+    if (!ok)
+      return op->emitOpError()
+             << what << " key '" << key << "' must be a "
+             << (it->kind == KeyKind::Number   ? "number"
+                 : it->kind == KeyKind::String ? "string"
+                                               : "bool");
+  }
+  for (const Key &k : spec->keys)
+    if (k.required && !dict.get(k.name))
+      return op->emitOpError() << what << " kind '" << spec->kind
+                               << "' needs key '" << k.name << "'";
+  return success();
+}
+
+const DictKind kInitKinds[] = {
+    {"zeros", {}},
+    {"ones", {}},
+    {"constant", {{"value", KeyKind::Number, true}}},
+    {"normal", {{"std", KeyKind::Number, true}, {"mean", KeyKind::Number, false}}},
+    {"trunc_normal",
+     {{"std", KeyKind::Number, true},
+      {"mean", KeyKind::Number, false},
+      {"a", KeyKind::Number, false},
+      {"b", KeyKind::Number, false}}},
+    {"uniform", {{"low", KeyKind::Number, true}, {"high", KeyKind::Number, true}}},
+    {"fan_in_uniform", {{"fan_in", KeyKind::Number, true}}},
+    {"copy", {{"from", KeyKind::String, true}}},
+    {"file", {{"path", KeyKind::String, true}, {"tensor", KeyKind::String, true}}},
+};
+
+// Schedules, evaluated per step by the runtime (docs/graph-format.md).
+const DictKind kScheduleKinds[] = {
+    {"constant", {{"value", KeyKind::Number, true}}},
+    // DINO's utils.cosine_scheduler, per iteration, endpoint quirk included.
+    {"warmup_cosine",
+     {{"base", KeyKind::Number, true},
+      {"final", KeyKind::Number, true},
+      {"warmup_epochs", KeyKind::Number, false},
+      {"start_warmup_value", KeyKind::Number, false},
+      {"scale_with_batch", KeyKind::Bool, false}}},
+    // DINO's teacher temperature: linspace over the first epochs, then flat.
+    {"epoch_linear_warmup",
+     {{"start", KeyKind::Number, true},
+      {"end", KeyKind::Number, true},
+      {"warmup_epochs", KeyKind::Number, true}}},
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Graph sources
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (failed(verifyKindDict(*this, "init", getInit(), kInitKinds)))
+    return failure();
+  auto kind = getInit().getAs<StringAttr>("kind").getValue();
+  if (getEmaOf() && kind != "copy")
+    return emitOpError() << "an 'ema_of' parameter must start as a copy of "
+                            "its source, got init kind '"
+                         << kind << "'";
+  if (getEmaOf() && getFrozen())
+    return emitOpError() << "a parameter cannot be both 'frozen' and 'ema_of'";
+  return success();
+}
+
+LogicalResult StateOp::verify() {
+  if (failed(verifyKindDict(*this, "init", getInit(), kInitKinds)))
+    return failure();
+  if (getInit().getAs<StringAttr>("kind").getValue() == "copy")
+    return emitOpError() << "state cannot be initialised as a copy";
+  return success();
+}
+
+LogicalResult ScheduleOp::verify() {
+  return verifyKindDict(*this, "schedule", getSpec(), kScheduleKinds);
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+LogicalResult GeluOp::verify() {
+  if (getApproximate() != "none" && getApproximate() != "tanh")
+    return emitOpError() << "approximate must be \"none\" or \"tanh\", got \""
+                         << getApproximate() << "\"";
+  return success();
+}
+
+LogicalResult CompareOp::inferReturnTypes(MLIRContext *ctx,
+                                          std::optional<Location> loc,
+                                          ValueRange operands,
+                                          DictionaryAttr attrs,
+                                          OpaqueProperties props,
+                                          RegionRange regions,
+                                          SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<CompareOp>(ctx, loc, operands, attrs, props, regions, 2);
+  if (failed(adaptor))
+    return failure();
+  return inferBroadcast(getOperationName(), loc, operands, {"lhs", "rhs"},
+                        IntegerType::get(ctx, 1), inferred);
+}
+
+LogicalResult CompareOp::verify() {
+  if (!llvm::is_contained({"eq", "ne", "lt", "le", "gt", "ge"}, getPredicate()))
+    return emitOpError() << "predicate must be one of eq, ne, lt, le, gt, ge; "
+                            "got \""
+                         << getPredicate() << "\"";
+  if (getLhs().getType().getElementType() != getRhs().getType().getElementType())
+    return emitOpError() << "operands 'lhs' (" << typeString(getLhs().getType())
+                         << ") and 'rhs' (" << typeString(getRhs().getType())
+                         << ") have different element types";
+  return success();
+}
+
+LogicalResult SelectOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr,
+                                         OpaqueProperties, RegionRange,
+                                         SmallVectorImpl<Type> &inferred) {
+  if (failed(expectOperands(getOperationName(), loc, operands, 3)))
+    return failure();
+  return inferBroadcast(getOperationName(), loc, operands,
+                        {"condition", "on_true", "on_false"},
+                        tensorOf(operands[1]).getElementType(), inferred);
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+LogicalResult ArgmaxOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         ValueRange operands,
+                                         DictionaryAttr attrs,
+                                         OpaqueProperties props,
+                                         RegionRange regions,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<ArgmaxOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  int64_t axis = adaptor->getAxis();
+  if (failed(checkAxis(getOperationName(), loc, "axis", axis, input)))
+    return failure();
+  SmallVector<int64_t> shape(input.getShape());
+  shape.erase(shape.begin() + axis);
+  inferred.push_back(RankedTensorType::get(shape, IntegerType::get(ctx, 32)));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  auto in = getInput().getType(), out = getResult().getType();
+  if (in.getNumElements() != out.getNumElements())
+    return emitOpError() << "cannot reshape " << typeString(in) << " ("
+                         << in.getNumElements() << " elements) to "
+                         << typeString(out) << " (" << out.getNumElements()
+                         << " elements)";
+  if (in.getElementType() != out.getElementType())
+    return emitOpError() << "reshape keeps the element type: "
+                         << typeString(in) << " to " << typeString(out);
+  return success();
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            ValueRange operands,
+                                            DictionaryAttr attrs,
+                                            OpaqueProperties props,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<TransposeOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  ArrayRef<int64_t> perm = adaptor->getPerm();
+  SmallVector<bool> seen(input.getRank(), false);
+  bool valid = (int64_t)perm.size() == input.getRank();
+  for (int64_t p : perm) {
+    valid = valid && p >= 0 && p < input.getRank() && !seen[p];
+    if (valid)
+      seen[p] = true;
+  }
+  if (!valid)
+    return emitOptionalError(loc, "'", getOperationName(), "' op perm ",
+                             listString(perm), " is not a permutation of the ",
+                             input.getRank(), " dimensions of input ",
+                             typeString(input));
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(input.getDimSize(p));
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult BroadcastOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            ValueRange operands,
+                                            DictionaryAttr attrs,
+                                            OpaqueProperties props,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<BroadcastOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  ArrayRef<int64_t> target = adaptor->getShape();
+  SmallVector<int64_t> out;
+  if (!broadcastShapes(input.getShape(), target, out) ||
+      ArrayRef<int64_t>(out) != target)
+    return emitOptionalError(loc, "'", getOperationName(), "' op input ",
+                             typeString(input), " does not broadcast to shape ",
+                             listString(target));
+  inferred.push_back(RankedTensorType::get(target, input.getElementType()));
+  return success();
+}
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *ctx,
+                                        std::optional<Location> loc,
+                                        ValueRange operands,
+                                        DictionaryAttr attrs,
+                                        OpaqueProperties props,
+                                        RegionRange regions,
+                                        SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<SliceOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  ArrayRef<int64_t> starts = adaptor->getStarts(), limits = adaptor->getLimits(),
+                    strides = adaptor->getStrides();
+  int64_t rank = input.getRank();
+  if ((int64_t)starts.size() != rank || (int64_t)limits.size() != rank ||
+      (int64_t)strides.size() != rank)
+    return emitOptionalError(loc, "'", getOperationName(), "' op starts ",
+                             listString(starts), ", limits ", listString(limits),
+                             " and strides ", listString(strides),
+                             " need one entry per dimension of input ",
+                             typeString(input));
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (starts[d] < 0 || limits[d] > input.getDimSize(d) ||
+        starts[d] >= limits[d] || strides[d] < 1)
+      return emitOptionalError(
+          loc, "'", getOperationName(), "' op dimension ", d, ": [", starts[d],
+          ", ", limits[d], ") step ", strides[d],
+          " is not a non-empty range inside input ", typeString(input));
+    shape.push_back((limits[d] - starts[d] + strides[d] - 1) / strides[d]);
+  }
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         ValueRange operands,
+                                         DictionaryAttr attrs,
+                                         OpaqueProperties props,
+                                         RegionRange regions,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<ConcatOp>(ctx, loc, operands, attrs, props, regions, 0);
+  if (failed(adaptor))
+    return failure();
+  auto first = tensorOf(operands[0]);
+  int64_t axis = adaptor->getAxis();
+  if (failed(checkAxis(getOperationName(), loc, "axis", axis, first)))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  for (auto [i, v] : llvm::enumerate(operands.drop_front())) {
+    auto t = tensorOf(v);
+    bool ok = t.getRank() == first.getRank() &&
+              t.getElementType() == first.getElementType();
+    for (int64_t d = 0; ok && d < first.getRank(); ++d)
+      ok = d == axis || t.getDimSize(d) == first.getDimSize(d);
+    if (!ok)
+      return emitOptionalError(loc, "'", getOperationName(), "' op input ",
+                               i + 1, " (", typeString(t),
+                               ") does not match input 0 (", typeString(first),
+                               ") outside axis ", axis);
+    shape[axis] += t.getDimSize(axis);
+  }
+  inferred.push_back(RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+
+LogicalResult SplitOp::inferReturnTypes(MLIRContext *ctx,
+                                        std::optional<Location> loc,
+                                        ValueRange operands,
+                                        DictionaryAttr attrs,
+                                        OpaqueProperties props,
+                                        RegionRange regions,
+                                        SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<SplitOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  int64_t axis = adaptor->getAxis();
+  if (failed(checkAxis(getOperationName(), loc, "axis", axis, input)))
+    return failure();
+  ArrayRef<int64_t> sizes = adaptor->getSizes();
+  int64_t total = 0;
+  for (int64_t s : sizes)
+    total += s < 1 ? input.getDimSize(axis) + 1 : s; // forces the error below
+  if (sizes.empty() || total != input.getDimSize(axis))
+    return emitOptionalError(loc, "'", getOperationName(), "' op sizes ",
+                             listString(sizes),
+                             " must be positive and add up to dimension ", axis,
+                             " of input ", typeString(input));
+  for (int64_t s : sizes) {
+    SmallVector<int64_t> shape(input.getShape());
+    shape[axis] = s;
+    inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Contraction
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         ValueRange operands,
+                                         DictionaryAttr attrs,
+                                         OpaqueProperties props,
+                                         RegionRange regions,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<MatmulOp>(ctx, loc, operands, attrs, props, regions, 2);
+  if (failed(adaptor))
+    return failure();
+  auto lhs = tensorOf(operands[0]), rhs = tensorOf(operands[1]);
+  if (lhs.getRank() < 2 || rhs.getRank() < 2)
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op operands need rank >= 2, got lhs ",
+                             typeString(lhs), " and rhs ", typeString(rhs));
+  auto dims = [](RankedTensorType t, bool transposed) {
+    int64_t r = t.getRank();
+    int64_t rows = t.getDimSize(r - 2), cols = t.getDimSize(r - 1);
+    return transposed ? std::make_pair(cols, rows) : std::make_pair(rows, cols);
+  };
+  bool transposeLhs = boolOr(attrs, "transpose_lhs", false);
+  bool transposeRhs = boolOr(attrs, "transpose_rhs", false);
+  auto [m, kl] = dims(lhs, transposeLhs);
+  auto [kr, n] = dims(rhs, transposeRhs);
+  if (kl != kr)
+    return emitOptionalError(
+        loc, "'", getOperationName(), "' op contracting dimension of lhs (",
+        kl, ") does not match rhs (", kr, "): lhs ", typeString(lhs),
+        transposeLhs ? " transposed" : "", ", rhs ", typeString(rhs),
+        transposeRhs ? " transposed" : "");
+  SmallVector<int64_t> batch;
+  if (!broadcastShapes(lhs.getShape().drop_back(2), rhs.getShape().drop_back(2),
+                       batch))
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op batch dimensions of lhs ", typeString(lhs),
+                             " and rhs ", typeString(rhs), " do not broadcast");
+  batch.push_back(m);
+  batch.push_back(n);
+  inferred.push_back(RankedTensorType::get(batch, lhs.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Composites
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            ValueRange operands,
+                                            DictionaryAttr attrs,
+                                            OpaqueProperties props,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<LayerNormOp>(ctx, loc, operands, attrs, props, regions, 3);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  if (input.getRank() < 1)
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op input must have rank >= 1");
+  int64_t features = input.getShape().back();
+  for (auto [i, name] : llvm::enumerate(std::array<const char *, 2>{"scale", "bias"})) {
+    auto t = tensorOf(operands[i + 1]);
+    if (t.getRank() != 1 || t.getDimSize(0) != features)
+      return emitOptionalError(loc, "'", getOperationName(), "' op '", name,
+                               "' ", typeString(t), " must be tensor<",
+                               features, "xf32> to match the last dimension of ",
+                               typeString(input));
+  }
+  if (floatOr(attrs, "eps", 1e-5) <= 0)
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op eps must be positive");
+  inferred.push_back(input);
+  return success();
+}
+
+LogicalResult L2NormalizeOp::verify() {
+  if (getEps().convertToDouble() <= 0)
+    return emitOpError() << "eps must be positive";
+  return success();
+}
+
+LogicalResult OneHotOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         ValueRange operands,
+                                         DictionaryAttr attrs,
+                                         OpaqueProperties props,
+                                         RegionRange regions,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<OneHotOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  if (adaptor->getNumClasses() < 1)
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op num_classes must be positive, got ",
+                             adaptor->getNumClasses());
+  SmallVector<int64_t> shape(tensorOf(operands[0]).getShape());
+  shape.push_back(adaptor->getNumClasses());
+  inferred.push_back(RankedTensorType::get(shape, Float32Type::get(ctx)));
+  return success();
+}
+
+LogicalResult ResizeBilinearOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, ValueRange operands,
+    DictionaryAttr attrs, OpaqueProperties props, RegionRange regions,
+    SmallVectorImpl<Type> &inferred) {
+  auto adaptor =
+      adapt<ResizeBilinearOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  ArrayRef<int64_t> size = adaptor->getSize();
+  if (input.getRank() < 2 || size.size() != 2 || size[0] < 1 || size[1] < 1)
+    return emitOptionalError(loc, "'", getOperationName(), "' op size ",
+                             listString(size),
+                             " must be two positive sizes for the last two "
+                             "dimensions of input ",
+                             typeString(input));
+  SmallVector<int64_t> shape(input.getShape());
+  shape[shape.size() - 2] = size[0];
+  shape[shape.size() - 1] = size[1];
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult ResizeBilinearOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getResult().getType())
+    return getInput();
+  return nullptr;
+}
+
+#define GET_OP_CLASSES
+#include "Kiln/IR/KilnOps.cpp.inc"

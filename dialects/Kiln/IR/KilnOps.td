@@ -1,0 +1,602 @@
+//===- KilnOps.td - kiln op definitions -----------------------------------===//
+//
+// Sections: graph sources, graph sinks, elementwise, reductions, shape ops,
+// contraction, composites. Each op has a summary, a description with an IR
+// example, a verifier for what its types cannot say, and shape inference
+// (InferTypeOpInterface) wherever the result type follows from the operands
+// and attributes. The C++ half is KilnOps.cpp, in the same order.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_OPS_TD
+#define KILN_OPS_TD
+
+include "Kiln/IR/KilnDialect.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Graph sources
+//===----------------------------------------------------------------------===//
+
+// ParamOp
+def Kiln_ParamOp : Kiln_Op<"param"> {
+  let summary = "a named parameter with its initialiser";
+  let description = [{
+    A tensor that the optimizer trains (or, with `ema_of`, that follows a
+    trained parameter as an exponential moving average). `name` is the
+    dotted name it is exported under, prefixed with its network. `init`
+    says how the runtime fills it at step 0:
+
+    | kind | keys | values |
+    |---|---|---|
+    | `zeros`, `ones` | | |
+    | `constant` | `value` | |
+    | `normal` | `std`, optional `mean` | N(mean, std²) |
+    | `trunc_normal` | `std`, optional `mean`, `a`, `b` | N(mean, std²) cut at the absolute bounds [a, b] (default ±2) |
+    | `uniform` | `low`, `high` | U(low, high) |
+    | `fan_in_uniform` | `fan_in` | U(-1/√fan_in, 1/√fan_in), PyTorch's default Linear/Conv init |
+    | `copy` | `from` | the initial value of the parameter named `from` |
+    | `file` | `path`, `tensor` | the tensor of that name in a safetensors file |
+
+    `frozen` parameters are never trained (a distillation teacher).
+
+    ```mlir
+    %w = kiln.param "net.head.weight" {init = {kind = "trunc_normal", std = 2.0e-02 : f64}} : tensor<10x64xf32>
+    %t = kiln.param "teacher.head.weight" {ema_of = "student.head.weight", init = {from = "student.head.weight", kind = "copy"}} : tensor<10x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, DictionaryAttr:$init,
+                       OptionalAttr<StrAttr>:$ema_of, UnitAttr:$frozen);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  // The init dictionary's kind and keys are checked in C++.
+  let hasVerifier = 1;
+}
+
+// StateOp
+def Kiln_StateOp : Kiln_Op<"state"> {
+  let summary = "persistent, untrained tensor (e.g. the DINO centre)";
+  let description = [{
+    Read at the start of a step; `kiln.update_state` with the same name gives
+    its value for the next step. `init` takes the same kinds as `kiln.param`.
+
+    ```mlir
+    %c = kiln.state "center" {init = {kind = "zeros"}} : tensor<1x1024xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, DictionaryAttr:$init);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+// InputOp
+def Kiln_InputOp : Kiln_Op<"input"> {
+  let summary = "one batch tensor fed by the data pipeline";
+  let description = [{
+    `source` says what the data pipeline feeds: a view of the `data`
+    section, or `label`.
+
+    ```mlir
+    %x = kiln.input "image" {source = "train_view"} : tensor<128x1x28x28xf32>
+    %y = kiln.input "label" {source = "label"} : tensor<128xi32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$source);
+  let results = (outs Kiln_InputTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+// ScheduleOp
+def Kiln_ScheduleOp : Kiln_Op<"schedule"> {
+  let summary = "a scalar the runtime evaluates once per step";
+  let description = [{
+    `spec` is the schedule (kind and its numbers, see docs/graph-format.md);
+    the runtime evaluates it at the current iteration and epoch.
+
+    ```mlir
+    %lr = kiln.schedule "lr" {spec = {base = 1.0e-03 : f64, final = 0.0 : f64, kind = "warmup_cosine", warmup_epochs = 0 : i64}} : tensor<f32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, DictionaryAttr:$spec);
+  let results = (outs Kiln_ScalarF32:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+// ConstantOp
+def Kiln_ConstantOp : Kiln_Op<"constant", [ConstantLike, Pure,
+    AllTypesMatch<["value", "result"]>]> {
+  let summary = "a literal tensor";
+  let description = [{
+    ```mlir
+    %half = kiln.constant dense<5.000000e-01> : tensor<f32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$value attr-dict";
+  let hasFolder = 1;
+}
+
+// RandomUniformOp
+def Kiln_RandomUniformOp : Kiln_Op<"random_uniform"> {
+  let summary = "U[0, 1) samples from a per-op stream, deterministic per seed, rank and step";
+  let description = [{
+    `stream` numbers the op so that each random op draws from its own
+    counter-based stream (seed, rank, step, stream). Not pure: two ops never
+    merge.
+
+    ```mlir
+    %u = kiln.random_uniform {stream = 3 : i64} : tensor<128x1x1xf32>
+    ```
+  }];
+  let arguments = (ins I64Attr:$stream);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Graph sinks
+//===----------------------------------------------------------------------===//
+
+// LossOp
+def Kiln_LossOp : Kiln_Op<"loss"> {
+  let summary = "the scalar the training step minimises";
+  let description = [{
+    Exactly one per graph.
+
+    ```mlir
+    kiln.loss %l : tensor<f32>
+    ```
+  }];
+  let arguments = (ins Kiln_ScalarF32:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+// MetricOp
+def Kiln_MetricOp : Kiln_Op<"metric"> {
+  let summary = "a named scalar reported by every step";
+  let description = [{
+    ```mlir
+    kiln.metric "accuracy" %acc : tensor<f32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Kiln_ScalarF32:$value);
+  let assemblyFormat = "$name $value attr-dict `:` type($value)";
+}
+
+// UpdateStateOp
+def Kiln_UpdateStateOp : Kiln_Op<"update_state"> {
+  let summary = "the value a `kiln.state` takes for the next step";
+  let description = [{
+    Applied after the loss: this step reads the old value everywhere.
+
+    ```mlir
+    kiln.update_state "center" %new_center : tensor<1x1024xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Kiln_FloatTensor:$value);
+  let assemblyFormat = "$name $value attr-dict `:` type($value)";
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+// Unary ops keep the operand's type.
+class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
+  let summary = "elementwise " # formula;
+  let description = "Computes `" # formula # "` per element.\n\n"
+    "```mlir\n%y = kiln." # mnemonic # " %x : tensor<128x64xf32>\n```";
+  let arguments = (ins Kiln_FloatTensor:$input);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr attrs,
+        ::mlir::OpaqueProperties, ::mlir::RegionRange,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferred) {
+      return ::kiln::inferSameType(getOperationName(), loc, operands, attrs,
+                                   /*axisAttr=*/false, inferred);
+    }
+  }];
+}
+
+def Kiln_NegOp : Kiln_UnaryOp<"neg", "-x">;
+def Kiln_ExpOp : Kiln_UnaryOp<"exp", "e^x">;
+def Kiln_LogOp : Kiln_UnaryOp<"log", "ln x">;
+def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt", "√x">;
+def Kiln_RsqrtOp : Kiln_UnaryOp<"rsqrt", "1/√x">;
+def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh x">;
+def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1/(1+e^-x)">;
+def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0)">;
+def Kiln_AbsOp : Kiln_UnaryOp<"abs", "|x|">;
+def Kiln_FloorOp : Kiln_UnaryOp<"floor", "⌊x⌋">;
+def Kiln_StopGradientOp : Kiln_UnaryOp<"stop_gradient", "x, with no gradient flowing back"> {
+  let description = [{
+    The identity in the forward pass; autodiff treats its result as a
+    constant (PyTorch's `detach`).
+
+    ```mlir
+    %q = kiln.stop_gradient %teacher_probs : tensor<256x1024xf32>
+    ```
+  }];
+}
+
+// GeluOp
+def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "GELU(x)"> {
+  let description = [{
+    `approximate = "none"` is the exact form x·Φ(x) = 0.5x(1 + erf(x/√2))
+    (PyTorch's `nn.GELU()`); `"tanh"` is 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).
+
+    ```mlir
+    %y = kiln.gelu %x {approximate = "none"} : tensor<128x50x256xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input,
+                       DefaultValuedAttr<StrAttr, "\"none\"">:$approximate);
+  let hasVerifier = 1;
+}
+
+// Binary ops broadcast their operands numpy-style (trailing dimensions
+// aligned; a dimension of 1 stretches).
+class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
+  let summary = "elementwise " # formula # ", broadcasting";
+  let description = "Computes `" # formula # "` per element after numpy "
+    "broadcasting of the two operands.\n\n```mlir\n%z = kiln." # mnemonic #
+    " %x, %b : tensor<128x64xf32>, tensor<64xf32>\n```";
+  let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr,
+        ::mlir::OpaqueProperties, ::mlir::RegionRange,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferred) {
+      return ::kiln::inferBroadcast(getOperationName(), loc, operands,
+                                    {"lhs", "rhs"}, {}, inferred);
+    }
+  }];
+}
+
+def Kiln_AddOp : Kiln_BinaryOp<"add", "x + y", [Commutative]>;
+def Kiln_SubOp : Kiln_BinaryOp<"sub", "x - y">;
+def Kiln_MulOp : Kiln_BinaryOp<"mul", "x * y", [Commutative]>;
+def Kiln_DivOp : Kiln_BinaryOp<"div", "x / y">;
+def Kiln_PowOp : Kiln_BinaryOp<"pow", "x ^ y">;
+def Kiln_MaxOp : Kiln_BinaryOp<"max", "max(x, y)", [Commutative]>;
+def Kiln_MinOp : Kiln_BinaryOp<"min", "min(x, y)", [Commutative]>;
+
+// CompareOp
+def Kiln_CompareOp : Kiln_Op<"compare", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "elementwise comparison giving an i1 mask, broadcasting";
+  let description = [{
+    `predicate` is one of `eq`, `ne`, `lt`, `le`, `gt`, `ge`. Both operands
+    have the same element type (f32 or i32).
+
+    ```mlir
+    %hit = kiln.compare "eq", %pred, %label : tensor<128xi32>, tensor<128xi32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$predicate, Kiln_InputTensor:$lhs, Kiln_InputTensor:$rhs);
+  let results = (outs Kiln_BoolTensor:$result);
+  let assemblyFormat = "$predicate `,` $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let hasVerifier = 1;
+}
+
+// SelectOp
+def Kiln_SelectOp : Kiln_Op<"select", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "cond ? x : y per element, broadcasting all three";
+  let description = [{
+    ```mlir
+    %z = kiln.select %mask, %x, %zero : tensor<128x1xi1>, tensor<128x64xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins Kiln_BoolTensor:$condition, Kiln_FloatTensor:$on_true,
+                       Kiln_FloatTensor:$on_false);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $condition `,` $on_true `,` $on_false attr-dict `:` type($condition) `,`
+    type($on_true) `,` type($on_false)
+  }];
+}
+
+// CastOp
+def Kiln_CastOp : Kiln_Op<"cast", [Pure, SameOperandsAndResultShape]> {
+  let summary = "element type conversion (i1/i32 to f32, f32 to i32 by truncation)";
+  let description = [{
+    ```mlir
+    %hitf = kiln.cast %hit : tensor<128xi1> to tensor<128xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_AnyTensor:$input);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+// Reductions over `axes` (sorted, unique, non-negative); `keepdim` keeps the
+// reduced dimensions as size 1.
+class Kiln_ReduceOp<string mnemonic, string formula>
+    : Kiln_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = formula # " over the given axes";
+  let description = "Reduces with `" # formula # "` over `axes`.\n\n"
+    "```mlir\n%r = kiln." # mnemonic #
+    " %x {axes = array<i64: 1>, keepdim = true} : tensor<128x1024xf32>\n```";
+  let arguments = (ins Kiln_FloatTensor:$input, DenseI64ArrayAttr:$axes,
+                       DefaultValuedAttr<BoolAttr, "false">:$keepdim);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr attrs,
+        ::mlir::OpaqueProperties, ::mlir::RegionRange,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferred) {
+      return ::kiln::inferReduce(getOperationName(), loc, operands, attrs, inferred);
+    }
+  }];
+}
+
+def Kiln_SumOp : Kiln_ReduceOp<"sum", "Σ x">;
+def Kiln_MeanOp : Kiln_ReduceOp<"mean", "mean(x)">;
+def Kiln_ReduceMaxOp : Kiln_ReduceOp<"reduce_max", "max(x)">;
+def Kiln_LogSumExpOp : Kiln_ReduceOp<"logsumexp", "log Σ e^x">;
+
+// ArgmaxOp
+def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "index of the largest element along one axis (first on ties)";
+  let description = [{
+    ```mlir
+    %pred = kiln.argmax %logits {axis = 1 : i64} : tensor<128x10xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs Kiln_IntTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+// ReshapeOp
+def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure]> {
+  let summary = "same elements, new shape (row-major)";
+  let description = [{
+    ```mlir
+    %y = kiln.reshape %x : tensor<128x50x192xf32> to tensor<128x50x3x4x16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_AnyTensor:$input);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+// TransposeOp
+def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "permute dimensions: result dim i is input dim perm[i]";
+  let description = [{
+    ```mlir
+    %y = kiln.transpose %x {perm = array<i64: 2, 0, 3, 1, 4>} : tensor<128x50x3x4x16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_AnyTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+// BroadcastOp
+def Kiln_BroadcastOp : Kiln_Op<"broadcast", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "numpy-broadcast the operand to `shape`";
+  let description = [{
+    ```mlir
+    %y = kiln.broadcast %cls {shape = array<i64: 128, 1, 64>} : tensor<1x1x64xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_AnyTensor:$input, DenseI64ArrayAttr:$shape);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+// SliceOp
+def Kiln_SliceOp : Kiln_Op<"slice", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "strided box [starts, limits) with steps `strides`";
+  let description = [{
+    One entry per dimension; `strides` are at least 1.
+
+    ```mlir
+    %cls = kiln.slice %x {limits = array<i64: 128, 1, 64>, starts = array<i64: 0, 0, 0>, strides = array<i64: 1, 1, 1>} : tensor<128x50x64xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_AnyTensor:$input, DenseI64ArrayAttr:$starts,
+                       DenseI64ArrayAttr:$limits, DenseI64ArrayAttr:$strides);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+// ConcatOp
+def Kiln_ConcatOp : Kiln_Op<"concat", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "join tensors along `axis`";
+  let description = [{
+    ```mlir
+    %t = kiln.concat %cls, %patches {axis = 1 : i64} : tensor<128x1x64xf32>, tensor<128x49x64xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Kiln_AnyTensor>:$inputs, I64Attr:$axis);
+  let results = (outs Kiln_AnyTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type($inputs)";
+}
+
+// SplitOp
+def Kiln_SplitOp : Kiln_Op<"split", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "cut a tensor along `axis` into pieces of `sizes`";
+  let description = [{
+    ```mlir
+    %a, %b = kiln.split %x {axis = 0 : i64, sizes = array<i64: 128, 128>} : tensor<256x10xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_AnyTensor:$input, I64Attr:$axis, DenseI64ArrayAttr:$sizes);
+  let results = (outs Variadic<Kiln_AnyTensor>:$results);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Contraction
+//===----------------------------------------------------------------------===//
+
+// MatmulOp
+def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "batched matrix product over the last two dims, batch dims broadcasting";
+  let description = [{
+    `lhs` is [..., M, K] (or [..., K, M] with `transpose_lhs`), `rhs` is
+    [..., K, N] (or [..., N, K] with `transpose_rhs`); leading batch
+    dimensions broadcast numpy-style, so a rank-2 weight applies to every
+    token of a rank-3 activation.
+
+    ```mlir
+    %y = kiln.matmul %x, %w {transpose_rhs = true} : tensor<128x50x64xf32>, tensor<192x64xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_lhs,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_rhs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+}
+
+//===----------------------------------------------------------------------===//
+// Composites: first-class so that fusion and the IR dumps see them whole
+//===----------------------------------------------------------------------===//
+
+// Ops that keep their operand's type and work along one axis.
+class Kiln_AxisOp<string mnemonic, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr attrs,
+        ::mlir::OpaqueProperties, ::mlir::RegionRange,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferred) {
+      return ::kiln::inferSameType(getOperationName(), loc, operands, attrs,
+                                   /*axisAttr=*/true, inferred);
+    }
+  }];
+}
+
+// SoftmaxOp
+def Kiln_SoftmaxOp : Kiln_AxisOp<"softmax"> {
+  let summary = "e^(x - max) / Σ e^(x - max) along `axis`";
+  let description = [{
+    ```mlir
+    %p = kiln.softmax %logits {axis = 1 : i64} : tensor<256x1024xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, I64Attr:$axis);
+}
+
+// LogSoftmaxOp
+def Kiln_LogSoftmaxOp : Kiln_AxisOp<"log_softmax"> {
+  let summary = "x - logsumexp(x) along `axis`";
+  let description = [{
+    ```mlir
+    %lp = kiln.log_softmax %logits {axis = 1 : i64} : tensor<128x10xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, I64Attr:$axis);
+}
+
+// L2NormalizeOp
+def Kiln_L2NormalizeOp : Kiln_AxisOp<"l2_normalize"> {
+  let summary = "x / max(‖x‖₂, eps) along `axis` (PyTorch F.normalize)";
+  let description = [{
+    ```mlir
+    %u = kiln.l2_normalize %z {axis = 1 : i64, eps = 1.0e-12 : f64} : tensor<256x64xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, I64Attr:$axis,
+                       DefaultValuedAttr<F64Attr, "1e-12">:$eps);
+  let hasVerifier = 1;
+}
+
+// LayerNormOp
+def Kiln_LayerNormOp : Kiln_Op<"layer_norm", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "(x - mean) / √(var + eps) · scale + bias over the last dimension";
+  let description = [{
+    Biased variance, as PyTorch's `nn.LayerNorm`; `scale` and `bias` have the
+    shape of the last dimension.
+
+    ```mlir
+    %y = kiln.layer_norm %x, %g, %b {eps = 1.0e-06 : f64} : tensor<128x50x64xf32>, tensor<64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
+                       Kiln_FloatTensor:$bias,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$eps);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $bias attr-dict `:` type($input) `,` type($scale) `,` type($bias)
+  }];
+}
+
+// OneHotOp
+def Kiln_OneHotOp : Kiln_Op<"one_hot", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "i32 labels to f32 one-hot rows (a new last dimension)";
+  let description = [{
+    A label outside [0, num_classes) gives a row of zeros.
+
+    ```mlir
+    %t = kiln.one_hot %label {num_classes = 10 : i64} : tensor<128xi32>
+    ```
+  }];
+  let arguments = (ins Kiln_IntTensor:$input, I64Attr:$num_classes);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+// ResizeBilinearOp
+def Kiln_ResizeBilinearOp : Kiln_Op<"resize_bilinear", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "bilinear resize of the last two dimensions to `size`";
+  let description = [{
+    PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`; used to
+    fit a learned position embedding to a smaller crop's patch grid.
+
+    ```mlir
+    %p = kiln.resize_bilinear %grid {size = array<i64: 3, 3>} : tensor<1x64x7x7xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, DenseI64ArrayAttr:$size);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  // Resizing to the same size is the identity (align_corners=False).
+  let hasFolder = 1;
+}
+
+#endif // KILN_OPS_TD

@@ -1,0 +1,66 @@
+//===- KilnShapes.h - shape rules shared by kiln ops -------------*- C++ -*-===//
+//
+// Shape inference that several ops share (broadcasting, reductions). Each
+// function reports a failure through mlir::emitOptionalError at `loc`, naming
+// the op, the offending operand and the shapes involved.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_IR_KILNSHAPES_H
+#define KILN_IR_KILNSHAPES_H
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Location.h"
+#include "mlir/IR/Value.h"
+#include "mlir/IR/ValueRange.h"
+#include <optional>
+
+namespace kiln {
+
+/// numpy broadcasting of two shapes; false when they are incompatible.
+bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
+                     llvm::SmallVectorImpl<int64_t> &out);
+
+/// Result type of an op that broadcasts all of `operands` (named `names` in
+/// messages). The element type is `elementType` if given, else the first
+/// operand's.
+llvm::LogicalResult inferBroadcast(llvm::StringRef opName,
+                                   std::optional<mlir::Location> loc,
+                                   mlir::ValueRange operands,
+                                   llvm::ArrayRef<llvm::StringRef> names,
+                                   mlir::Type elementType,
+                                   llvm::SmallVectorImpl<mlir::Type> &inferred);
+
+/// Result type of a reduction with attributes `axes` and `keepdim`.
+llvm::LogicalResult inferReduce(llvm::StringRef opName,
+                                std::optional<mlir::Location> loc,
+                                mlir::ValueRange operands,
+                                mlir::DictionaryAttr attrs,
+                                llvm::SmallVectorImpl<mlir::Type> &inferred);
+
+/// Fails unless there are exactly `count` operands (at least one when
+/// `count` is 0, for variadic ops).
+llvm::LogicalResult expectOperands(llvm::StringRef opName,
+                                   std::optional<mlir::Location> loc,
+                                   mlir::ValueRange operands, size_t count);
+
+/// Result type of a one-operand op that keeps its operand's type; with
+/// `axisAttr`, also checks the integer attribute `axis` against the rank.
+llvm::LogicalResult inferSameType(llvm::StringRef opName,
+                                  std::optional<mlir::Location> loc,
+                                  mlir::ValueRange operands,
+                                  mlir::DictionaryAttr attrs, bool axisAttr,
+                                  llvm::SmallVectorImpl<mlir::Type> &inferred);
+
+/// Checks that `axis` indexes a dimension of `type`.
+llvm::LogicalResult checkAxis(llvm::StringRef opName,
+                              std::optional<mlir::Location> loc,
+                              llvm::StringRef what, int64_t axis,
+                              mlir::RankedTensorType type);
+
+/// "tensor<128x64xf32>" for messages.
+std::string typeString(mlir::Type type);
+
+} // namespace kiln
+
+#endif // KILN_IR_KILNSHAPES_H

@@ -1,0 +1,24 @@
+# lit configuration for kiln's IR tests: kiln-opt / kiln runs checked with
+# FileCheck. One behaviour per file; run one with
+#   python3 /usr/lib/llvm-19/build/utils/lit/lit.py -v build/tests/lit/Dialect/x.mlir
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "kiln"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.kiln_obj_root, "tests", "lit")
+
+config.substitutions.append(("%kiln_src", config.kiln_src_root))
+config.substitutions.append(("%generated_doc", config.kiln_generated_doc))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.kiln_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["kiln", "kiln-opt", "FileCheck", "not", "count"],
+    [config.kiln_tools_dir, config.llvm_tools_dir])

@@ -1,0 +1,215 @@
+//===- Compile.cpp - kiln compile ------------------------------------------===//
+//
+// Imports a JSON graph and runs the pipeline phase by phase (one pass manager
+// each, so MLIR's --mlir-* flags apply to every phase), optionally dumping the
+// IR after each phase. Output is written only when every phase succeeded.
+//
+//===----------------------------------------------------------------------===//
+#include "Subcommands.h"
+
+#include "compiler/Import/GraphImporter.h"
+#include "compiler/Pipeline/Phases.h"
+#include "compiler/Pipeline/Registration.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory category("kiln compile options");
+
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.json"),
+                               cl::cat(category));
+cl::opt<std::string> outputPath(
+    "o", cl::desc("Write the result here ('-' for stdout). Until the artifact "
+                  "exists this is the IR after the last phase run"),
+    cl::value_desc("OUT"), cl::init("-"), cl::cat(category));
+cl::opt<std::string> compileTo("compile-to",
+                               cl::desc("Stop after this phase (see --list-phases)"),
+                               cl::value_desc("PHASE"), cl::cat(category));
+cl::opt<std::string>
+    dumpPhasesTo("dump-phases-to",
+                 cl::desc("Write the IR after each phase to DIR/NN-PHASE.mlir, "
+                          "with locations, and an index to DIR/index.txt"),
+                 cl::value_desc("DIR"), cl::cat(category));
+cl::opt<bool> listPhases("list-phases", cl::desc("List the phases and exit"),
+                         cl::cat(category));
+cl::opt<int64_t> batchSize("batch-size",
+                           cl::desc("Override train.batch_size (the 'batch' "
+                                    "name in shapes)"),
+                           cl::value_desc("N"), cl::init(0), cl::cat(category));
+
+const char *kOverview =
+    "kiln compile: lower a JSON model graph through the kiln pipeline\n\n"
+    "  kiln compile MODEL.json [-o OUT] [--compile-to=PHASE] "
+    "[--dump-phases-to=DIR]\n\n"
+    "MLIR's pass-manager flags work on every phase: --mlir-print-ir-after-all,\n"
+    "--mlir-print-ir-tree-dir=DIR, --mlir-timing,\n"
+    "--mlir-pass-pipeline-crash-reproducer=FILE, --mlir-print-debuginfo and\n"
+    "the rest listed by --help-hidden.\n\n"
+    "Exit status: 0 on success, 1 if the graph is invalid or a phase fails,\n"
+    "2 on bad usage.\n";
+
+/// Prints "file:line:col: error: in node 'a.b.c': message" with the JSON line
+/// under it. The node path comes from the NameLoc the importer gave each op.
+class GraphDiagnostics {
+public:
+  GraphDiagnostics(MLIRContext &context)
+      : sourceMgr(), printer(sourceMgr, &context, llvm::errs()),
+        handler(&context, [this](Diagnostic &d) {
+          emit(d);
+          return success();
+        }) {}
+
+private:
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler printer;
+  ScopedDiagnosticHandler handler;
+
+  void emit(Diagnostic &d) {
+    std::string prefix;
+    if (auto name = dyn_cast<NameLoc>(d.getLocation()))
+      prefix = "in node '" + name.getName().str() + "': ";
+    printer.emitDiagnostic(d.getLocation(), prefix + d.str(), d.getSeverity());
+    for (Diagnostic &note : d.getNotes())
+      printer.emitDiagnostic(note.getLocation(), note.str(), note.getSeverity());
+  }
+};
+
+int fail(const llvm::Twine &message, int code) {
+  llvm::errs() << "kiln compile: " << message << "\n";
+  return code;
+}
+
+/// Writes the module with its locations to DIR/NN-PHASE.mlir.
+bool dumpPhase(ModuleOp module, const kiln::Phase &phase, unsigned index,
+               std::string &indexText) {
+  llvm::SmallString<16> name;
+  llvm::raw_svector_ostream(name)
+      << llvm::format("%02u", index) << "-" << phase.name << ".mlir";
+  llvm::SmallString<256> path(dumpPhasesTo.getValue());
+  llvm::sys::path::append(path, name);
+  std::string error;
+  auto file = openOutputFile(path, &error);
+  if (!file) {
+    fail("cannot write " + path + ": " + error, 1);
+    return false;
+  }
+  file->os() << "// kiln: IR after phase '" << phase.name << "' ("
+             << phase.description << ") of " << inputPath << "\n"
+             << "// Locations (#locN at the end) point into the JSON graph.\n";
+  module->print(file->os(), OpPrintingFlags().enableDebugInfo());
+  file->os() << "\n";
+  file->keep();
+  indexText += (name + "  " + phase.description + "\n").str();
+  return true;
+}
+
+} // namespace
+
+int kiln::compileMain(int argc, char **argv) {
+  registerPassManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerKilnPassesAndPipelines();
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, kOverview);
+
+  if (listPhases) {
+    for (const Phase &p : kilnPhases())
+      llvm::outs() << llvm::format("  %-10s %s\n", p.name, p.description);
+    return 0;
+  }
+  if (inputPath.empty())
+    return fail("no MODEL.json given (see 'kiln compile --help')", 2);
+  const Phase *last = &kilnPhases().back();
+  if (!compileTo.empty() && !(last = findPhase(compileTo))) {
+    std::string names;
+    for (const Phase &p : kilnPhases())
+      names += std::string(names.empty() ? "" : ", ") + p.name;
+    return fail("unknown phase '" + compileTo + "' (phases: " + names + ")", 2);
+  }
+  if (batchSize.getNumOccurrences() && batchSize < 1)
+    return fail("--batch-size must be at least 1", 2);
+
+  DialectRegistry registry;
+  registerKilnDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  GraphDiagnostics diagnostics(context);
+
+  ImportOptions options;
+  if (batchSize.getNumOccurrences())
+    options.batchSize = batchSize;
+  OwningOpRef<ModuleOp> module = importGraph(context, inputPath, options);
+  if (!module)
+    return 1;
+
+  std::string indexText;
+  if (!dumpPhasesTo.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpPhasesTo))
+      return fail("cannot create " + dumpPhasesTo + ": " + ec.message(), 1);
+  }
+  unsigned index = 0;
+  for (const Phase &phase : kilnPhases()) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass-manager options", 2);
+    applyDefaultTimingPassManagerCLOptions(pm); // a report per phase
+    phase.addPasses(pm);
+    if (failed(pm.run(*module))) {
+      if (!dumpPhasesTo.empty())
+        indexText += std::string("(phase '") + phase.name + "' failed)\n";
+      module = nullptr;
+      break;
+    }
+    if (!dumpPhasesTo.empty() && !dumpPhase(*module, phase, index, indexText))
+      return 1;
+    ++index;
+    if (&phase == last)
+      break;
+  }
+
+  if (!dumpPhasesTo.empty()) {
+    llvm::SmallString<256> path(dumpPhasesTo.getValue());
+    llvm::sys::path::append(path, "index.txt");
+    std::string error;
+    auto file = openOutputFile(path, &error);
+    if (!file)
+      return fail("cannot write " + path + ": " + error, 1);
+    file->os() << "IR of " << inputPath << " after each phase of kiln compile\n"
+               << indexText;
+    file->keep();
+  }
+  if (!module)
+    return 1;
+
+  std::string error;
+  auto out = openOutputFile(outputPath, &error);
+  if (!out)
+    return fail("cannot write " + outputPath + ": " + error, 1);
+  module->print(out->os());
+  out->os() << "\n";
+  out->keep();
+  if (outputPath != "-")
+    llvm::errs() << "kiln compile: wrote the IR after phase '" << last->name
+                 << "' to " << outputPath << "\n";
+  if (!dumpPhasesTo.empty())
+    llvm::errs() << "kiln compile: IR after each phase in " << dumpPhasesTo
+                 << "/ (index: " << dumpPhasesTo << "/index.txt)\n";
+  return 0;
+}

@@ -1,0 +1,17 @@
+//===- Subcommands.h - kiln's subcommands ------------------------*- C++ -*-===//
+//
+// Each subcommand is a main() of its own: it gets argv from the subcommand
+// name on and parses its options itself.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TOOLS_SUBCOMMANDS_H
+#define KILN_TOOLS_SUBCOMMANDS_H
+
+namespace kiln {
+
+/// kiln compile MODEL.json [options]
+int compileMain(int argc, char **argv);
+
+} // namespace kiln
+
+#endif // KILN_TOOLS_SUBCOMMANDS_H

@@ -1,0 +1,56 @@
+//===- kiln.cpp - the kiln driver -----------------------------------------===//
+//
+// `kiln SUBCOMMAND ...` dispatches to one subcommand's main.
+//
+//===----------------------------------------------------------------------===//
+#include "Subcommands.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+struct Subcommand {
+  const char *name;
+  const char *summary;
+  int (*main)(int, char **);
+};
+
+const Subcommand kSubcommands[] = {
+    {"compile", "lower a JSON model graph through the kiln pipeline",
+     kiln::compileMain},
+};
+
+void usage(FILE *out) {
+  std::fprintf(out,
+               "usage: kiln <command> [options]\n"
+               "\n"
+               "kiln is a training engine built like a compiler: a model and its\n"
+               "training objective, written as a JSON graph, are lowered through an\n"
+               "MLIR pipeline into a training step.\n"
+               "\n"
+               "commands:\n");
+  for (const Subcommand &s : kSubcommands)
+    std::fprintf(out, "  %-10s %s\n", s.name, s.summary);
+  std::fprintf(out, "\n'kiln <command> --help' describes a command's options.\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (const Subcommand &s : kSubcommands)
+    if (!std::strcmp(argv[1], s.name))
+      return s.main(argc - 1, argv + 1);
+  std::fprintf(stderr, "kiln: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
