@@ -206,13 +206,18 @@ bool NodeBuilder::checkKeys(const std::vector<std::string> &extra) {
 /// Creates and verifies the op; diagnostics are re-reported at the node.
 std::optional<Bound> NodeBuilder::finish(const OperationState &state) {
   std::string message;
-  ScopedDiagnosticHandler capture(&im.context, [&](Diagnostic &d) {
-    if (message.empty())
-      message = d.str();
-    return success();
-  });
-  Operation *created = im.body.create(state);
-  if (mlir::failed(mlir::verify(created))) {
+  Operation *created;
+  bool valid;
+  {
+    ScopedDiagnosticHandler capture(&im.context, [&](Diagnostic &d) {
+      if (message.empty())
+        message = d.str();
+      return success();
+    });
+    created = im.body.create(state);
+    valid = mlir::succeeded(mlir::verify(created));
+  }
+  if (!valid) {
     created->erase();
     im.error(src, ptr, message);
     return std::nullopt;
@@ -472,19 +477,21 @@ std::optional<Bound> NodeBuilder::build(ArrayRef<Value> operands) {
   assert(infer && "every generic node op infers its result types");
   std::string message;
   SmallVector<Type> types;
+  bool inferred;
   {
     ScopedDiagnosticHandler capture(&im.context, [&](Diagnostic &d) {
       if (message.empty())
         message = d.str();
       return success();
     });
-    if (mlir::failed(infer->inferReturnTypes(
-            &im.context, loc, state.operands,
-            state.attributes.getDictionary(&im.context),
-            OpaqueProperties(nullptr), {}, types))) {
-      im.error(src, ptr, message);
-      return std::nullopt;
-    }
+    inferred = mlir::succeeded(infer->inferReturnTypes(
+        &im.context, loc, state.operands,
+        state.attributes.getDictionary(&im.context), OpaqueProperties(nullptr),
+        {}, types));
+  }
+  if (!inferred) {
+    im.error(src, ptr, message);
+    return std::nullopt;
   }
   state.addTypes(types);
   return finish(state);
