@@ -183,7 +183,9 @@ bool Importer::loadFile(const std::string &path, const JsonSource *from,
       error(*from, fromPtr, "cannot import: " + message);
     } else {
       failed = true;
-      emitError(UnknownLoc::get(&context)) << message;
+      emitError(FileLineColLoc::get(&context, path, src->errorPosition.line,
+                                    src->errorPosition.col))
+          << src->errorMessage;
     }
     return false;
   }

@@ -127,10 +127,22 @@ LineCol lineColOfOffset(const std::string &text, size_t offset) {
 
 } // namespace
 
+bool JsonSource::fail(LineCol at, const std::string &message,
+                      std::string &error) {
+  errorPosition = at;
+  errorMessage = message;
+  error = path_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.col) +
+          ": " + message;
+  return false;
+}
+
 bool JsonSource::load(const std::string &path, std::string &error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    error = path + ": cannot open file: " + std::strerror(errno);
+    path_ = path;
+    errorPosition = LineCol();
+    errorMessage = std::string("cannot open file: ") + std::strerror(errno);
+    error = path + ": " + errorMessage;
     return false;
   }
   std::stringstream buffer;
@@ -153,20 +165,18 @@ bool JsonSource::loadText(const std::string &path, std::string text,
     size_t colon = what.find(": ");
     if (colon != std::string::npos)
       what = what.substr(colon + 2);
-    error = path + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.col) +
-            ": malformed JSON: " + what;
-    return false;
+    return fail(lc, "malformed JSON: " + what, error);
   }
   positions_.clear();
   PositionScanner scanner(text_, positions_);
   scanner.run();
   if (!scanner.duplicate.empty()) {
     const std::string &d = scanner.duplicate;
-    error = path + ":" + std::to_string(scanner.duplicateAt.line) + ":" +
-            std::to_string(scanner.duplicateAt.col) + ": " + d +
-            ": duplicate key '" + d.substr(d.rfind('/') + 1) +
-            "' (first at line " + std::to_string(scanner.firstAt.line) + ")";
-    return false;
+    return fail(scanner.duplicateAt,
+                d + ": duplicate key '" + d.substr(d.rfind('/') + 1) +
+                    "' (first at line " + std::to_string(scanner.firstAt.line) +
+                    ")",
+                error);
   }
   return true;
 }

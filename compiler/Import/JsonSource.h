@@ -27,6 +27,11 @@ public:
   /// Parses `text` as if read from `path` (for tests).
   bool loadText(const std::string &path, std::string text, std::string &error);
 
+  /// After a failed load: where the problem is (1:1 when the file could not
+  /// be read) and what it is, without the "path:line:col: " prefix.
+  LineCol errorPosition;
+  std::string errorMessage;
+
   const std::string &path() const { return path_; }
   const nlohmann::ordered_json &root() const { return root_; }
   /// Where the value at `pointer` (e.g. "/modules/vit/nodes/3") starts; for
@@ -35,6 +40,8 @@ public:
   LineCol position(const std::string &pointer) const;
 
 private:
+  bool fail(LineCol at, const std::string &message, std::string &error);
+
   std::string path_, text_;
   nlohmann::ordered_json root_;
   std::unordered_map<std::string, LineCol> positions_;

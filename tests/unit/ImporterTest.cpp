@@ -5,6 +5,7 @@
 // "LINE:COL", then lines that must each appear in the error.
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnOps.h"
 #include "compiler/Import/GraphImporter.h"
 #include "compiler/Pipeline/Phases.h"
 #include "compiler/Pipeline/Registration.h"
@@ -73,6 +74,28 @@ TEST(Importer, ShippedModelsImportAndVerify) {
     ImportResult r = importAndVerify(model);
     EXPECT_TRUE(r.ok) << model << ":\n" << r.diagnostics;
   }
+}
+
+// ref.py's SupNet has 205,066 parameters (perf-baseline.md); the graph's
+// kiln.param ops must add up to the same, with PyTorch's names.
+TEST(Importer, SupervisedVitMatchesTheReferenceModel) {
+  mlir::DialectRegistry registry;
+  kiln::registerKilnDialects(registry);
+  mlir::MLIRContext context(registry);
+  auto module = kiln::importGraph(context, KILN_SOURCE_DIR "/models/vit-fm-sup.json");
+  ASSERT_TRUE(module);
+  int64_t total = 0;
+  std::vector<std::string> names;
+  module->walk([&](kiln::ParamOp p) {
+    total += p.getType().getNumElements();
+    names.push_back(p.getName().str());
+  });
+  EXPECT_EQ(total, 205066);
+  EXPECT_EQ(names.size(), 56u);
+  for (const char *name : {"net.backbone.patch_embed.weight", "net.backbone.cls_token",
+                           "net.backbone.blocks.3.mlp.fc2.bias",
+                           "net.backbone.norm.weight", "net.head.weight"})
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
 }
 
 class MalformedGraph : public testing::TestWithParam<std::string> {};
