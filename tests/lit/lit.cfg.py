@@ -14,6 +14,7 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.kiln_obj_root, "tests", "lit")
 
 config.substitutions.append(("%kiln_src", config.kiln_src_root))
+config.substitutions.append(("%generated_pass_doc", config.kiln_generated_pass_doc))
 config.substitutions.append(("%generated_doc", config.kiln_generated_doc))
 
 llvm_config.use_default_substitutions()
