@@ -611,8 +611,14 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
 
   Env env{&src, "/objective/nodes", &root["objective"]["nodes"], {}, "",
           nullptr, {}};
+  // Verifies a new source op and binds its name in the objective.
   auto bindOnce = [&](const std::string &p, const std::string &name,
-                      Value v) -> bool {
+                      Operation *op) -> bool {
+    if (mlir::failed(mlir::verify(op))) {
+      failed = true;
+      return false;
+    }
+    Value v = op->getResult(0);
     if (env.bound.count(name)) {
       error(src, p, "'" + name +
                         "' is already defined as an input, state or schedule");
@@ -654,10 +660,6 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
       auto op = createSource<StateOp>(
           location(src, p, name), RankedTensorType::get(*shape, b.getF32Type()),
           b.getStringAttr(name), init);
-      if (mlir::failed(mlir::verify(op))) {
-        failed = true;
-        return false;
-      }
       if (!bindOnce(p, name, op))
         return false;
     }
@@ -676,10 +678,6 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
       auto op = createSource<ScheduleOp>(
           location(src, p, name), RankedTensorType::get({}, b.getF32Type()),
           b.getStringAttr(name), dict);
-      if (mlir::failed(mlir::verify(op))) {
-        failed = true;
-        return false;
-      }
       if (!bindOnce(p, name, op))
         return false;
     }
