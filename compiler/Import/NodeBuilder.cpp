@@ -34,7 +34,7 @@ std::optional<AttrKind> attrKind(StringRef name) {
       .Case("axes", AttrKind::AxisList)
       .Cases("num_classes", "stream", AttrKind::Int)
       .Cases("perm", "shape", "sizes", "starts", "limits", AttrKind::IntList)
-      .Cases("strides", "size", AttrKind::IntList)
+      .Cases("strides", "size", "low", "high", "interior", AttrKind::IntList)
       .Case("eps", AttrKind::Float)
       .Cases("keepdim", "transpose_lhs", "transpose_rhs", AttrKind::Bool)
       .Cases("approximate", "predicate", AttrKind::String)
@@ -50,6 +50,8 @@ const char *sectionOf(StringRef op) {
       .Case("schedule", "the \"schedules\" section")
       .Cases("loss", "metric", "update_state",
              "the objective's \"loss\", \"metrics\" and \"state_updates\"")
+      .Cases("gradient", "update_param",
+             "the compiler (autodiff and the \"optimizer\" section)")
       .Default(nullptr);
 }
 
@@ -118,13 +120,24 @@ std::optional<Value> Importer::resolve(Env &env, const std::string &ptr,
     return body.create<ConstantOp>(location(src, ptr, env.path), attr).getResult();
   }
   if (!ref.is_string()) {
-    error(src, ptr, "a reference must be a node id string (or a number), got " +
+    error(src, ptr, "a reference must be a node id string (or a number or "
+                    "expression), got " +
                         describeJson(ref));
     return std::nullopt;
   }
   std::string text = ref.get<std::string>();
   std::string id = baseId(text);
   auto it = env.bound.find(id);
+  // An expression over the arguments and tensor dims ("T*T", "x[0]/2",
+  // "momentum") is a scalar constant.
+  if (it == env.bound.end() &&
+      (text.find_first_of("+-*/%()[ ") != std::string::npos ||
+       env.args.count(text) || globalArgs.count(text))) {
+    auto n = number(src, ptr, ref, env.args, &env);
+    if (!n)
+      return std::nullopt;
+    return resolve(env, ptr, json(*n));
+  }
   if (it == env.bound.end()) {
     std::vector<std::string> names;
     for (auto &[k, _] : env.bound)

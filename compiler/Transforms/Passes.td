@@ -33,4 +33,85 @@ def KilnVerifyStep : Pass<"kiln-verify-step", "::mlir::func::FuncOp"> {
   }];
 }
 
+def KilnAutodiff : Pass<"kiln-autodiff", "::mlir::func::FuncOp"> {
+  let summary = "Reverse-mode differentiation of the loss with respect to every trained parameter";
+  let description = [{
+    Walks the step backwards from `kiln.loss`, asking each op for its
+    vector-Jacobian product (`GradientOpInterface`, rules in
+    dialects/Kiln/IR/KilnGradients.cpp), and writes one `kiln.gradient` per
+    trained parameter the loss depends on.
+
+    - Fan-out: the gradients of every use of a value are summed.
+    - Shared weights: a parameter read by several call sites (the DINO
+      student on crops of different sizes) gets the sum over all of them.
+    - Broadcasting is undone by each rule (summed back to the operand shape).
+    - Nothing flows through `kiln.stop_gradient` or into inputs, state,
+      schedules, `ema_of` or `frozen` parameters; ops off the path from a
+      trained parameter to the loss get no gradient work at all.
+
+    ```mlir
+    // before
+    %w = kiln.param "w" {init = {kind = "zeros"}} : tensor<3xf32>
+    %y = kiln.mul %w, %w : tensor<3xf32>, tensor<3xf32>
+    %l = kiln.sum %y {axes = array<i64: 0>} : tensor<3xf32>
+    kiln.loss %l : tensor<f32>
+    // after (then simplified)
+    %g = kiln.add %a, %b : ...     // w·1 + 1·w
+    kiln.gradient "w" %g : tensor<3xf32>
+    ```
+  }];
+}
+
+def KilnClipGradients : Pass<"kiln-clip-gradients", "::mlir::ModuleOp"> {
+  let summary = "Clip the gradients as the optimizer section's `clip` says";
+  let description = [{
+    Reads `kiln.optimizer.clip` and rewrites the operand of every
+    `kiln.gradient`; a no-op without it.
+
+    - `per_param` (DINO's `utils.clip_gradients`): each tensor on its own,
+      `c = max_norm / (‖g‖ + 1e-6)`, `g ← g·c` where `c < 1`.
+    - `global_norm` (PyTorch's `clip_grad_norm_`): `n = √Σ‖g_p‖²` over all
+      parameters, every gradient times `min(1, max_norm / (n + 1e-6))`.
+
+    It runs before freezing, as DINO clips before cancelling the last
+    layer's gradient.
+  }];
+}
+
+def KilnLowerOptimizer : Pass<"kiln-lower-optimizer", "::mlir::ModuleOp"> {
+  let summary = "Replace each `kiln.gradient` with the optimizer's update";
+  let description = [{
+    Reads `kiln.optimizer` and, for each parameter with a gradient, builds
+    the update as kiln ops: `kiln.update_param` for the parameter and
+    `kiln.state` / `kiln.update_state` pairs for the optimizer state
+    (`optimizer.exp_avg.NAME`, `optimizer.exp_avg_sq.NAME`,
+    `optimizer.momentum_buffer.NAME`, `optimizer.step`).
+
+    - `sgd`: PyTorch SGD with coupled weight decay, `momentum`, `nesterov`.
+    - `adamw`: PyTorch AdamW (decoupled decay `p·(1 - lr·wd)`, bias
+      correction from the parameter's own step count).
+    - `lars`: DINO's `utils.LARS` (decay and trust ratio only for tensors
+      that are not 1-D).
+
+    `lr` and `weight_decay` are numbers or schedule names. Parameter groups
+    (`groups`, first match wins) override `weight_decay` and scale the lr
+    (`lr_scale`); `match` is a glob on the parameter name (`*.bias`) or a
+    rank test (`ndim<2`, `ndim==1`, `ndim>=2`). `freeze` entries keep the
+    matching parameters and their optimizer state unchanged during the first
+    `epochs` epochs (DINO's last layer: no update, no decay, no step count),
+    through a `from_epoch` schedule.
+  }];
+}
+
+def KilnEmaTeacher : Pass<"kiln-ema-teacher", "::mlir::ModuleOp"> {
+  let summary = "Update every `ema_of` parameter as an EMA of its source after the optimizer step";
+  let description = [{
+    For each parameter with `ema_of`, writes
+    `kiln.update_param T (m·T + (1 - m)·S')`, where `S'` is the source
+    parameter's value after this step's optimizer update and `m` the
+    network's `momentum` (a number or a schedule name), as DINO does after
+    `optimizer.step()`.
+  }];
+}
+
 #endif // KILN_TRANSFORMS_PASSES_TD

@@ -143,6 +143,8 @@ const DictKind kScheduleKinds[] = {
      {{"start", KeyKind::Number, true},
       {"end", KeyKind::Number, true},
       {"warmup_epochs", KeyKind::Number, true}}},
+    // 0 before `epoch`, 1 from it on (written by the optimizer for freezing).
+    {"from_epoch", {{"epoch", KeyKind::Number, true}}},
 };
 
 } // namespace
@@ -419,6 +421,38 @@ LogicalResult SplitOp::inferReturnTypes(MLIRContext *ctx,
   return success();
 }
 
+LogicalResult PadOp::inferReturnTypes(MLIRContext *ctx,
+                                      std::optional<Location> loc,
+                                      ValueRange operands, DictionaryAttr attrs,
+                                      OpaqueProperties props,
+                                      RegionRange regions,
+                                      SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<PadOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  ArrayRef<int64_t> low = adaptor->getLow(), high = adaptor->getHigh(),
+                    interior = adaptor->getInterior();
+  int64_t rank = input.getRank();
+  if ((int64_t)low.size() != rank || (int64_t)high.size() != rank ||
+      (int64_t)interior.size() != rank ||
+      llvm::any_of(llvm::concat<const int64_t>(low, high, interior),
+                   [](int64_t v) { return v < 0; }))
+    return emitOptionalError(loc, "'", getOperationName(), "' op low ",
+                             listString(low), ", high ", listString(high),
+                             " and interior ", listString(interior),
+                             " need one non-negative entry per dimension of "
+                             "input ",
+                             typeString(input));
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t n = input.getDimSize(d);
+    shape.push_back(low[d] + n + (n - 1) * interior[d] + high[d]);
+  }
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Contraction
 //===----------------------------------------------------------------------===//
@@ -546,6 +580,21 @@ LogicalResult ResizeBilinearOp::inferReturnTypes(
   shape[shape.size() - 1] = size[1];
   inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
   return success();
+}
+
+std::vector<double> kiln::bilinearResizeMatrix(int64_t in, int64_t out) {
+  // PyTorch's align_corners=False source coordinate, clamped at 0.
+  std::vector<double> m(out * in, 0.0);
+  double scale = static_cast<double>(in) / static_cast<double>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    double src = std::max((o + 0.5) * scale - 0.5, 0.0);
+    int64_t i0 = std::min(static_cast<int64_t>(src), in - 1);
+    int64_t i1 = std::min(i0 + 1, in - 1);
+    double w1 = src - static_cast<double>(i0);
+    m[o * in + i0] += 1.0 - w1;
+    m[o * in + i1] += w1;
+  }
+  return m;
 }
 
 OpFoldResult ResizeBilinearOp::fold(FoldAdaptor) {

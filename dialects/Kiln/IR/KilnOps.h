@@ -11,6 +11,11 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace kiln {
+class GradientOpInterface;
+}
+#include "Kiln/IR/KilnGradientInterface.h.inc"
+
 #define GET_OP_CLASSES
 #include "Kiln/IR/KilnOps.h.inc"
 

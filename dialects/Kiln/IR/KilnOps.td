@@ -12,8 +12,12 @@
 #define KILN_OPS_TD
 
 include "Kiln/IR/KilnDialect.td"
+include "Kiln/IR/KilnGradientInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+
+// Ops with a reverse-mode rule (KilnGradients.cpp).
+defvar Differentiable = DeclareOpInterfaceMethods<Kiln_GradientOpInterface>;
 
 //===----------------------------------------------------------------------===//
 // Graph sources
@@ -181,6 +185,39 @@ def Kiln_UpdateStateOp : Kiln_Op<"update_state"> {
   let assemblyFormat = "$name $value attr-dict `:` type($value)";
 }
 
+// GradientOp
+def Kiln_GradientOp : Kiln_Op<"gradient"> {
+  let summary = "the loss's gradient with respect to a trained parameter";
+  let description = [{
+    Written by `kiln-autodiff` (one per trained parameter the loss depends
+    on, summed over every use of the parameter); `kiln-clip-gradients`
+    rewrites its operand and `kiln-lower-optimizer` replaces it with the
+    update.
+
+    ```mlir
+    kiln.gradient "net.head.weight" %dw : tensor<10x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Kiln_FloatTensor:$value);
+  let assemblyFormat = "$name $value attr-dict `:` type($value)";
+}
+
+// UpdateParamOp
+def Kiln_UpdateParamOp : Kiln_Op<"update_param"> {
+  let summary = "the value a `kiln.param` takes for the next step";
+  let description = [{
+    Written by the optimizer (trained parameters) and by the EMA teacher
+    update (`ema_of` parameters). Like `kiln.update_state`, it takes effect
+    after the step: every read in this step sees the old value.
+
+    ```mlir
+    kiln.update_param "net.head.weight" %w_next : tensor<10x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Kiln_FloatTensor:$value);
+  let assemblyFormat = "$name $value attr-dict `:` type($value)";
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//
@@ -207,15 +244,16 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
   }];
 }
 
-def Kiln_NegOp : Kiln_UnaryOp<"neg", "-x">;
-def Kiln_ExpOp : Kiln_UnaryOp<"exp", "e^x">;
-def Kiln_LogOp : Kiln_UnaryOp<"log", "ln x">;
-def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt", "√x">;
-def Kiln_RsqrtOp : Kiln_UnaryOp<"rsqrt", "1/√x">;
-def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh x">;
-def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1/(1+e^-x)">;
-def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0)">;
-def Kiln_AbsOp : Kiln_UnaryOp<"abs", "|x|">;
+def Kiln_NegOp : Kiln_UnaryOp<"neg", "-x", [Differentiable]>;
+def Kiln_ExpOp : Kiln_UnaryOp<"exp", "e^x", [Differentiable]>;
+def Kiln_LogOp : Kiln_UnaryOp<"log", "ln x", [Differentiable]>;
+def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt", "√x", [Differentiable]>;
+def Kiln_RsqrtOp : Kiln_UnaryOp<"rsqrt", "1/√x", [Differentiable]>;
+def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh x", [Differentiable]>;
+def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1/(1+e^-x)", [Differentiable]>;
+def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0)", [Differentiable]>;
+def Kiln_AbsOp : Kiln_UnaryOp<"abs", "|x|", [Differentiable]>;
+def Kiln_ErfOp : Kiln_UnaryOp<"erf", "erf x", [Differentiable]>;
 def Kiln_FloorOp : Kiln_UnaryOp<"floor", "⌊x⌋">;
 def Kiln_StopGradientOp : Kiln_UnaryOp<"stop_gradient", "x, with no gradient flowing back"> {
   let description = [{
@@ -229,7 +267,7 @@ def Kiln_StopGradientOp : Kiln_UnaryOp<"stop_gradient", "x, with no gradient flo
 }
 
 // GeluOp
-def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "GELU(x)"> {
+def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "GELU(x)", [Differentiable]> {
   let description = [{
     `approximate = "none"` is the exact form x·Φ(x) = 0.5x(1 + erf(x/√2))
     (PyTorch's `nn.GELU()`); `"tanh"` is 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).
@@ -267,13 +305,13 @@ class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = []>
   }];
 }
 
-def Kiln_AddOp : Kiln_BinaryOp<"add", "x + y", [Commutative]>;
-def Kiln_SubOp : Kiln_BinaryOp<"sub", "x - y">;
-def Kiln_MulOp : Kiln_BinaryOp<"mul", "x * y", [Commutative]>;
-def Kiln_DivOp : Kiln_BinaryOp<"div", "x / y">;
-def Kiln_PowOp : Kiln_BinaryOp<"pow", "x ^ y">;
-def Kiln_MaxOp : Kiln_BinaryOp<"max", "max(x, y)", [Commutative]>;
-def Kiln_MinOp : Kiln_BinaryOp<"min", "min(x, y)", [Commutative]>;
+def Kiln_AddOp : Kiln_BinaryOp<"add", "x + y", [Commutative, Differentiable]>;
+def Kiln_SubOp : Kiln_BinaryOp<"sub", "x - y", [Differentiable]>;
+def Kiln_MulOp : Kiln_BinaryOp<"mul", "x * y", [Commutative, Differentiable]>;
+def Kiln_DivOp : Kiln_BinaryOp<"div", "x / y", [Differentiable]>;
+def Kiln_PowOp : Kiln_BinaryOp<"pow", "x ^ y", [Differentiable]>;
+def Kiln_MaxOp : Kiln_BinaryOp<"max", "max(x, y)", [Commutative, Differentiable]>;
+def Kiln_MinOp : Kiln_BinaryOp<"min", "min(x, y)", [Commutative, Differentiable]>;
 
 // CompareOp
 def Kiln_CompareOp : Kiln_Op<"compare", [Pure,
@@ -295,7 +333,7 @@ def Kiln_CompareOp : Kiln_Op<"compare", [Pure,
 
 // SelectOp
 def Kiln_SelectOp : Kiln_Op<"select", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "cond ? x : y per element, broadcasting all three";
   let description = [{
     ```mlir
@@ -331,7 +369,8 @@ def Kiln_CastOp : Kiln_Op<"cast", [Pure, SameOperandsAndResultShape]> {
 // Reductions over `axes` (sorted, unique, non-negative); `keepdim` keeps the
 // reduced dimensions as size 1.
 class Kiln_ReduceOp<string mnemonic, string formula>
-    : Kiln_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    : Kiln_Op<mnemonic, [Pure, Differentiable,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = formula # " over the given axes";
   let description = "Reduces with `" # formula # "` over `axes`.\n\n"
     "```mlir\n%r = kiln." # mnemonic #
@@ -375,7 +414,7 @@ def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure,
 //===----------------------------------------------------------------------===//
 
 // ReshapeOp
-def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure]> {
+def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure, Differentiable]> {
   let summary = "same elements, new shape (row-major)";
   let description = [{
     ```mlir
@@ -390,7 +429,7 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure]> {
 
 // TransposeOp
 def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "permute dimensions: result dim i is input dim perm[i]";
   let description = [{
     ```mlir
@@ -404,7 +443,7 @@ def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure,
 
 // BroadcastOp
 def Kiln_BroadcastOp : Kiln_Op<"broadcast", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "numpy-broadcast the operand to `shape`";
   let description = [{
     ```mlir
@@ -418,7 +457,7 @@ def Kiln_BroadcastOp : Kiln_Op<"broadcast", [Pure,
 
 // SliceOp
 def Kiln_SliceOp : Kiln_Op<"slice", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "strided box [starts, limits) with steps `strides`";
   let description = [{
     One entry per dimension; `strides` are at least 1.
@@ -435,7 +474,7 @@ def Kiln_SliceOp : Kiln_Op<"slice", [Pure,
 
 // ConcatOp
 def Kiln_ConcatOp : Kiln_Op<"concat", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "join tensors along `axis`";
   let description = [{
     ```mlir
@@ -449,7 +488,7 @@ def Kiln_ConcatOp : Kiln_Op<"concat", [Pure,
 
 // SplitOp
 def Kiln_SplitOp : Kiln_Op<"split", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "cut a tensor along `axis` into pieces of `sizes`";
   let description = [{
     ```mlir
@@ -461,13 +500,32 @@ def Kiln_SplitOp : Kiln_Op<"split", [Pure,
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+// PadOp
+def Kiln_PadOp : Kiln_Op<"pad", [Pure, Differentiable,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "zero padding: `low` before, `high` after and `interior` between elements";
+  let description = [{
+    One entry per dimension, all non-negative; dimension d of the result
+    has low[d] + n + (n - 1)·interior[d] + high[d] elements. It is the
+    transpose of `kiln.slice` (the gradient of a strided slice).
+
+    ```mlir
+    %y = kiln.pad %x {high = array<i64: 0, 2>, interior = array<i64: 0, 1>, low = array<i64: 0, 1>} : tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, DenseI64ArrayAttr:$low,
+                       DenseI64ArrayAttr:$high, DenseI64ArrayAttr:$interior);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 //===----------------------------------------------------------------------===//
 // Contraction
 //===----------------------------------------------------------------------===//
 
 // MatmulOp
 def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "batched matrix product over the last two dims, batch dims broadcasting";
   let description = [{
     `lhs` is [..., M, K] (or [..., K, M] with `transpose_lhs`), `rhs` is
@@ -509,7 +567,7 @@ class Kiln_AxisOp<string mnemonic, list<Trait> traits = []>
 }
 
 // SoftmaxOp
-def Kiln_SoftmaxOp : Kiln_AxisOp<"softmax"> {
+def Kiln_SoftmaxOp : Kiln_AxisOp<"softmax", [Differentiable]> {
   let summary = "e^(x - max) / Σ e^(x - max) along `axis`";
   let description = [{
     ```mlir
@@ -520,7 +578,7 @@ def Kiln_SoftmaxOp : Kiln_AxisOp<"softmax"> {
 }
 
 // LogSoftmaxOp
-def Kiln_LogSoftmaxOp : Kiln_AxisOp<"log_softmax"> {
+def Kiln_LogSoftmaxOp : Kiln_AxisOp<"log_softmax", [Differentiable]> {
   let summary = "x - logsumexp(x) along `axis`";
   let description = [{
     ```mlir
@@ -531,7 +589,7 @@ def Kiln_LogSoftmaxOp : Kiln_AxisOp<"log_softmax"> {
 }
 
 // L2NormalizeOp
-def Kiln_L2NormalizeOp : Kiln_AxisOp<"l2_normalize"> {
+def Kiln_L2NormalizeOp : Kiln_AxisOp<"l2_normalize", [Differentiable]> {
   let summary = "x / max(‖x‖₂, eps) along `axis` (PyTorch F.normalize)";
   let description = [{
     ```mlir
@@ -545,7 +603,7 @@ def Kiln_L2NormalizeOp : Kiln_AxisOp<"l2_normalize"> {
 
 // LayerNormOp
 def Kiln_LayerNormOp : Kiln_Op<"layer_norm", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "(x - mean) / √(var + eps) · scale + bias over the last dimension";
   let description = [{
     Biased variance, as PyTorch's `nn.LayerNorm`; `scale` and `bias` have the
@@ -582,7 +640,7 @@ def Kiln_OneHotOp : Kiln_Op<"one_hot", [Pure,
 
 // ResizeBilinearOp
 def Kiln_ResizeBilinearOp : Kiln_Op<"resize_bilinear", [Pure,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "bilinear resize of the last two dimensions to `size`";
   let description = [{
     PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`; used to

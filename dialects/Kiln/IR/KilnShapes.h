@@ -14,6 +14,7 @@
 #include "mlir/IR/Value.h"
 #include "mlir/IR/ValueRange.h"
 #include <optional>
+#include <vector>
 
 namespace kiln {
 
@@ -57,6 +58,11 @@ llvm::LogicalResult checkAxis(llvm::StringRef opName,
                               std::optional<mlir::Location> loc,
                               llvm::StringRef what, int64_t axis,
                               mlir::RankedTensorType type);
+
+/// The [out, in] row-major matrix R of a 1-D bilinear resize (PyTorch,
+/// align_corners=False): y = R x. `kiln.resize_bilinear` applies it to each
+/// of the last two dimensions; its gradient applies Rᵀ.
+std::vector<double> bilinearResizeMatrix(int64_t in, int64_t out);
 
 /// "tensor<128x64xf32>" for messages.
 std::string typeString(mlir::Type type);

@@ -1,0 +1,160 @@
+//===- StepTestUtils.cpp - build, transform and evaluate test steps -------===//
+#include "StepTestUtils.h"
+
+#include "compiler/Import/GraphImporter.h"
+#include "compiler/Pipeline/Phases.h"
+#include "compiler/Pipeline/Registration.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace mlir;
+
+namespace kiln::test {
+
+MLIRContext &context() {
+  static MLIRContext *ctx = [] {
+    DialectRegistry registry;
+    registerKilnDialects(registry);
+    registerKilnPassesAndPipelines();
+    auto *c = new MLIRContext(registry);
+    c->loadAllAvailableDialects();
+    return c;
+  }();
+  return *ctx;
+}
+
+OwningOpRef<ModuleOp> stepOf(
+    ArrayRef<std::vector<int64_t>> paramShapes,
+    const std::function<Value(KilnBuilder &, ArrayRef<Value>)> &body) {
+  MLIRContext &ctx = context();
+  OpBuilder b(&ctx);
+  Location loc = UnknownLoc::get(&ctx);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = b.create<func::FuncOp>(loc, "objective", b.getFunctionType({}, {}));
+  b.setInsertionPointToEnd(func.addEntryBlock());
+  auto zeros = b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr("zeros"))});
+  SmallVector<Value> params;
+  for (auto [i, shape] : llvm::enumerate(paramShapes))
+    params.push_back(b.create<ParamOp>(
+        loc, RankedTensorType::get(shape, b.getF32Type()),
+        b.getStringAttr("p" + std::to_string(i)), zeros, nullptr, nullptr));
+  KilnBuilder k(b, loc);
+  Value out = body(k, params);
+  Value r = b.create<InputOp>(loc, out.getType(), b.getStringAttr("r"), nullptr);
+  b.create<LossOp>(loc, k.sumAll(k.mul(out, r)));
+  b.create<func::ReturnOp>(loc);
+  EXPECT_TRUE(succeeded(mlir::verify(*module)));
+  return module;
+}
+
+OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &phase) {
+  namespace fs = std::filesystem;
+  // Beside models/, so that "imports": ["lib/losses.json"] resolves.
+  fs::path file = fs::path(KILN_SOURCE_DIR) / "models" /
+                  (".test-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << json;
+  OwningOpRef<ModuleOp> module = importGraph(context(), file.string());
+  fs::remove(file);
+  if (!module)
+    return nullptr;
+  for (const Phase &p : kilnPhases()) {
+    PassManager pm(&context());
+    p.addPasses(pm);
+    if (failed(pm.run(*module)))
+      return nullptr;
+    if (p.name == phase)
+      break;
+  }
+  return module;
+}
+
+bool runPipeline(ModuleOp module, const std::string &pipeline) {
+  PassManager pm(&context());
+  std::string error;
+  llvm::raw_string_ostream os(error);
+  if (failed(parsePassPipeline(pipeline, pm, os))) {
+    ADD_FAILURE() << "bad pipeline " << pipeline << ": " << error;
+    return false;
+  }
+  return succeeded(pm.run(module));
+}
+
+func::FuncOp stepOf(ModuleOp module) {
+  return *module.getOps<func::FuncOp>().begin();
+}
+
+StepBindings randomBindings(ModuleOp module, std::mt19937 &rng, double low,
+                            double high, int64_t classes, double schedule) {
+  StepBindings b;
+  std::uniform_real_distribution<double> u(low, high);
+  auto fill = [&](Type t, bool integer) {
+    auto type = cast<RankedTensorType>(t);
+    RefTensor r(std::vector<int64_t>(type.getShape().begin(), type.getShape().end()));
+    for (double &v : r.data)
+      v = integer ? static_cast<double>(rng() % classes) : u(rng);
+    return r;
+  };
+  stepOf(module).walk([&](Operation *op) {
+    if (auto p = dyn_cast<ParamOp>(op))
+      b.params[p.getName().str()] = fill(p.getType(), false);
+    else if (auto s = dyn_cast<StateOp>(op))
+      b.state[s.getName().str()] = fill(s.getType(), false);
+    else if (auto i = dyn_cast<InputOp>(op))
+      b.inputs[i.getName().str()] = fill(
+          i.getType(), !cast<RankedTensorType>(i.getType()).getElementType().isF32());
+    else if (auto s = dyn_cast<ScheduleOp>(op))
+      b.schedules[s.getName().str()] = schedule;
+  });
+  return b;
+}
+
+StepResults evaluate(ModuleOp module, const StepBindings &bindings) {
+  auto r = evaluateStep(stepOf(module), bindings);
+  EXPECT_TRUE(succeeded(r));
+  return succeeded(r) ? *r : StepResults{};
+}
+
+double gradientError(ModuleOp forward, const StepBindings &bindings, double h) {
+  OwningOpRef<ModuleOp> withGrads = forward.clone();
+  EXPECT_TRUE(runPipeline(*withGrads,
+                          "func.func(kiln-autodiff),canonicalize,cse"));
+  if (getenv("KILN_TEST_DUMP"))
+    withGrads->dump();
+  StepResults ad = evaluate(*withGrads, bindings);
+  double worst = 0.0;
+  for (auto &[name, value] : bindings.params) {
+    auto it = ad.gradients.find(name);
+    if (it == ad.gradients.end()) {
+      ADD_FAILURE() << "no gradient for parameter " << name;
+      continue;
+    }
+    double diff = 0.0, nad = 0.0, nfd = 0.0;
+    for (int64_t i = 0; i < value.size(); ++i) {
+      StepBindings plus = bindings, minus = bindings;
+      plus.params[name].data[i] += h;
+      minus.params[name].data[i] -= h;
+      double fd = (evaluate(forward, plus).loss - evaluate(forward, minus).loss) / (2 * h);
+      double g = it->second.data[i];
+      diff += (g - fd) * (g - fd);
+      nad += g * g;
+      nfd += fd * fd;
+    }
+    double scale = std::sqrt(std::max({nad, nfd, 1e-300}));
+    worst = std::max(worst, std::sqrt(diff) / scale);
+  }
+  return worst;
+}
+
+} // namespace kiln::test
