@@ -732,9 +732,37 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   module->setAttr("kiln.name", b.getStringAttr(root["name"].get<std::string>()));
   module->setAttr("kiln.source", b.getStringAttr(src.path()));
   module->setAttr("kiln.batch_size", b.getI64IntegerAttr(batch));
+  // Scalars the training-step passes read: a schedule name stays a name,
+  // an expression becomes its number.
+  json sections = {{"data", root["data"]}, {"networks", root["networks"]},
+                   {"optimizer", root["optimizer"]}, {"train", root["train"]}};
+  auto scalar = [&](json &value, const std::string &ptr) {
+    if (!value.is_string() ||
+        (root.contains("schedules") && root["schedules"].contains(value.get<std::string>())))
+      return true;
+    auto n = number(src, ptr, value, {});
+    if (!n)
+      return false;
+    value = *n;
+    return true;
+  };
+  json &opt = sections["optimizer"];
+  for (const char *key : {"lr", "weight_decay", "momentum"})
+    if (opt.contains(key) && !scalar(opt[key], pointerJoin("/optimizer", key)))
+      return false;
+  if (opt.contains("groups"))
+    for (size_t i = 0; i < opt["groups"].size(); ++i)
+      if (opt["groups"][i].contains("weight_decay") &&
+          !scalar(opt["groups"][i]["weight_decay"],
+                  "/optimizer/groups/" + std::to_string(i) + "/weight_decay"))
+        return false;
+  for (auto &[name, net] : sections["networks"].items())
+    if (net.contains("momentum") &&
+        !scalar(net["momentum"], pointerJoin(pointerJoin("/networks", name), "momentum")))
+      return false;
   for (const char *section : {"data", "networks", "optimizer", "train"})
     module->setAttr(std::string("kiln.") + section,
-                    jsonToAttr(context, root[section]));
+                    jsonToAttr(context, sections[section]));
   return true;
 }
 

@@ -4,6 +4,11 @@
 //   1. import    JSON graph -> kiln dialect (compiler/Import)
 //   2. verify    graph-wide checks: names, one loss, state references
 //   3. simplify  canonicalize + CSE
+//   4. autodiff  kiln.gradient per trained parameter (kiln-autodiff)
+//   5. optimizer clipping, then the optimizer's update of each parameter
+//                and its state (kiln-clip-gradients, kiln-lower-optimizer)
+//   6. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
+//   7. train-step  the complete step, simplified (canonicalize + CSE)
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -28,10 +33,27 @@ void addSimplify(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
+void addAutodiff(mlir::OpPassManager &pm) {
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnAutodiff());
+}
+
+void addOptimizer(mlir::OpPassManager &pm) {
+  pm.addPass(createKilnClipGradients());
+  pm.addPass(createKilnLowerOptimizer());
+}
+
+void addEma(mlir::OpPassManager &pm) { pm.addPass(createKilnEmaTeacher()); }
+
 const Phase kPhases[] = {
     {"import", "the JSON graph as kiln ops, one func.func @objective", addImport},
     {"verify", "graph-wide checks (kiln-verify-step)", addVerify},
     {"simplify", "canonicalize and CSE", addSimplify},
+    {"autodiff", "gradients of the loss (kiln-autodiff)", addAutodiff},
+    {"optimizer", "clipping and parameter updates (kiln-clip-gradients, "
+                  "kiln-lower-optimizer)", addOptimizer},
+    {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},
+    {"train-step", "the complete step, simplified (canonicalize and CSE)",
+     addSimplify},
 };
 
 } // namespace

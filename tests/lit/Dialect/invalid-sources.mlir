@@ -66,7 +66,7 @@ func.func @state_copy() {
 // -----
 
 func.func @schedule_kind() {
-  // expected-error @+1 {{unknown schedule kind 'cosine' (known: constant, warmup_cosine, epoch_linear_warmup)}}
+  // expected-error @+1 {{unknown schedule kind 'cosine' (known: constant, warmup_cosine, epoch_linear_warmup, from_epoch)}}
   %s = kiln.schedule "lr" {spec = {kind = "cosine"}} : tensor<f32>
   return
 }
