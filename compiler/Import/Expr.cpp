@@ -117,6 +117,15 @@ private:
         fail("sqrt of a negative number");
       return std::sqrt(v);
     }
+    if ((name == "max" || name == "min") && eat('(')) {
+      double a = expr();
+      if (!eat(','))
+        fail("expected ','");
+      double b = expr();
+      if (!eat(')'))
+        fail("expected ')'");
+      return name == "max" ? std::max(a, b) : std::min(a, b);
+    }
     std::optional<int64_t> index;
     if (eat('[')) {
       index = static_cast<int64_t>(expr());

@@ -6,7 +6,7 @@
 //   expr := term (('+'|'-') term)* ; term := unary (('*'|'/'|'%') unary)*
 //   unary := '-' unary | atom
 //   atom := number | name | name '[' expr ']' | 'sqrt' '(' expr ')'
-//         | '(' expr ')'
+//         | ('max' | 'min') '(' expr ',' expr ')' | '(' expr ')'
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_IMPORT_EXPR_H

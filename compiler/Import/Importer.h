@@ -87,7 +87,11 @@ public:
   // --- graph bodies (NodeBuilder.cpp) --------------------------------------
   /// Evaluates env.nodes in dependency order, binding each id.
   bool evaluateNodes(Env &env);
-  /// Resolves "id" or "id.output" in env; numbers become scalar constants.
+  /// Whether an "in" entry that names nothing bound is an expression over
+  /// arguments and dimensions (a scalar constant) rather than a typo.
+  bool isExpressionRef(const Env &env, const std::string &text) const;
+  /// Resolves "id" or "id.output" in env; numbers and expressions become
+  /// scalar constants.
   std::optional<mlir::Value> resolve(Env &env, const std::string &ptr,
                                      const json &ref);
 

@@ -111,6 +111,12 @@ std::vector<std::string> unreadableNodeAttributes(MLIRContext &context) {
 // References
 //===----------------------------------------------------------------------===//
 
+bool Importer::isExpressionRef(const Env &env, const std::string &text) const {
+  // "T*T", "x[0]/2", "1-momentum", or an argument's name.
+  return text.find_first_of("+-*/%()[ ") != std::string::npos ||
+         env.args.count(text) || globalArgs.count(text);
+}
+
 std::optional<Value> Importer::resolve(Env &env, const std::string &ptr,
                                        const json &ref) {
   const JsonSource &src = *env.src;
@@ -128,11 +134,7 @@ std::optional<Value> Importer::resolve(Env &env, const std::string &ptr,
   std::string text = ref.get<std::string>();
   std::string id = baseId(text);
   auto it = env.bound.find(id);
-  // An expression over the arguments and tensor dims ("T*T", "x[0]/2",
-  // "momentum") is a scalar constant.
-  if (it == env.bound.end() &&
-      (text.find_first_of("+-*/%()[ ") != std::string::npos ||
-       env.args.count(text) || globalArgs.count(text))) {
+  if (it == env.bound.end() && isExpressionRef(env, text)) {
     auto n = number(src, ptr, ref, env.args, &env);
     if (!n)
       return std::nullopt;
@@ -569,9 +571,14 @@ bool Importer::evaluateNodes(Env &env) {
     for (size_t j = 0; j < in.size(); ++j) {
       if (!in[j].is_string())
         continue; // numbers are constants; anything else fails in resolve
-      std::string id = baseId(in[j].get<std::string>());
+      std::string text = in[j].get<std::string>(), id = baseId(text);
       if (auto it = index.find(id); it != index.end()) {
         deps[i].push_back(it->second);
+      } else if (!env.bound.count(id) && isExpressionRef(env, text)) {
+        // Depends on the nodes whose dimensions it reads ("h[0]").
+        for (auto &[name, node] : index)
+          if (text.find(name + "[") != std::string::npos)
+            deps[i].push_back(node);
       } else if (!env.bound.count(id)) {
         error(src,
               pointerJoin(pointerJoin(pointerJoin(env.nodesPointer, std::to_string(i)),

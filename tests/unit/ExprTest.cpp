@@ -40,6 +40,7 @@ TEST(Expr, PrecedenceAndParentheses) {
   EXPECT_DOUBLE_EQ(*eval("rate*2/(depth-1)", error), 0.2 / 3);
   EXPECT_DOUBLE_EQ(*eval("1e-6", error), 1e-6);
   EXPECT_EQ(*eval("1/sqrt(dim/heads)", error), 0.25);
+  EXPECT_EQ(*eval("max(depth-1, 1) + min(2, dim)", error), 5);
   EXPECT_EQ(*eval("x[0]*x[1]", error), 6400);
   EXPECT_EQ(*eval("x[-1]", error), 64);
 }
