@@ -90,6 +90,7 @@ std::optional<double> unary(Operation *op, double x) {
   return llvm::TypeSwitch<Operation *, std::optional<double>>(op)
       .Case([&](NegOp) { return -x; })
       .Case([&](ExpOp) { return std::exp(x); })
+      .Case([&](ExpM1Op) { return std::expm1(x); })
       .Case([&](LogOp) { return std::log(x); })
       .Case([&](SqrtOp) { return std::sqrt(x); })
       .Case([&](RsqrtOp) { return 1.0 / std::sqrt(x); })

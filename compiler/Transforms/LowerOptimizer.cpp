@@ -12,6 +12,8 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/GlobPattern.h"
 
+#include <cmath>
+
 namespace kiln {
 #define GEN_PASS_DEF_KILNLOWEROPTIMIZER
 #include "compiler/Transforms/Passes.h.inc"
@@ -190,8 +192,12 @@ LogicalResult LowerOptimizer::lower(GradientOp grad, ParamOp param,
                         : p;
     Value m1 = k.add(m, k.mul(k.sub(g, m), k.scalar(1.0 - b1))); // lerp
     Value v1 = k.add(k.mul(v, k.scalar(b2)), k.mul(k.mul(g, g), k.scalar(1.0 - b2)));
-    Value bc1 = k.sub(k.scalar(1.0), k.pow(k.scalar(b1), t));
-    Value bc2 = k.sub(k.scalar(1.0), k.pow(k.scalar(b2), t));
+    // 1 - β^t = -expm1(t·ln β): PyTorch computes it in double on the host;
+    // written this way it stays accurate in f32 where 1 - β^t cancels.
+    auto biasCorrection = [&](double beta) {
+      return k.neg(k.expm1(k.mul(t, k.scalar(std::log(beta)))));
+    };
+    Value bc1 = biasCorrection(b1), bc2 = biasCorrection(b2);
     Value stepSize = k.div(s.lr, bc1);
     Value denom = k.add(k.div(k.sqrt(v1), k.sqrt(bc2)), k.scalar(eps));
     next = k.sub(decayed, k.mul(stepSize, k.div(m1, denom)));

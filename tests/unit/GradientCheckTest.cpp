@@ -93,6 +93,7 @@ const std::vector<OpCase> &cases() {
   static const std::vector<OpCase> all = {
       unaryCase("neg", [](KilnBuilder &k, ArrayRef<Value> p) { return k.neg(p[0]); }),
       unaryCase("exp", [](KilnBuilder &k, ArrayRef<Value> p) { return k.exp(p[0]); }),
+      unaryCase("expm1", [](KilnBuilder &k, ArrayRef<Value> p) { return k.expm1(p[0]); }),
       unaryCase("log", [](KilnBuilder &k, ArrayRef<Value> p) { return k.log(p[0]); }, 0.5, 2.0),
       unaryCase("sqrt", [](KilnBuilder &k, ArrayRef<Value> p) { return k.sqrt(p[0]); }, 0.5, 2.0),
       unaryCase("rsqrt", [](KilnBuilder &k, ArrayRef<Value> p) { return k.rsqrt(p[0]); }, 0.5, 2.0),

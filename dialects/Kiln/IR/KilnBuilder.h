@@ -39,6 +39,7 @@ public:
   mlir::Value min(mlir::Value x, mlir::Value y) { return make<MinOp>(x, y); }
   mlir::Value neg(mlir::Value x) { return make<NegOp>(x); }
   mlir::Value exp(mlir::Value x) { return make<ExpOp>(x); }
+  mlir::Value expm1(mlir::Value x) { return make<ExpM1Op>(x); }
   mlir::Value log(mlir::Value x) { return make<LogOp>(x); }
   mlir::Value sqrt(mlir::Value x) { return make<SqrtOp>(x); }
   mlir::Value rsqrt(mlir::Value x) { return make<RsqrtOp>(x); }

@@ -68,6 +68,13 @@ LogicalResult ExpOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
                [&](KilnBuilder &k, Value g) { return k.mul(g, getResult()); });
 }
 
+// d(e^x - 1) = g·e^x
+LogicalResult ExpM1Op::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
+                                      SmallVectorImpl<Value> &og) {
+  return unary(*this, b, rg, og,
+               [&](KilnBuilder &k, Value g) { return k.mul(g, k.exp(getInput())); });
+}
+
 // d(ln x) = g/x
 LogicalResult LogOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
                                     SmallVectorImpl<Value> &og) {

@@ -254,6 +254,8 @@ def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1/(1+e^-x)", [Differentiable]>;
 def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0)", [Differentiable]>;
 def Kiln_AbsOp : Kiln_UnaryOp<"abs", "|x|", [Differentiable]>;
 def Kiln_ErfOp : Kiln_UnaryOp<"erf", "erf x", [Differentiable]>;
+// Accurate near 0 where e^x - 1 cancels (Adam's bias correction 1 - β^t).
+def Kiln_ExpM1Op : Kiln_UnaryOp<"expm1", "e^x - 1", [Differentiable]>;
 def Kiln_FloorOp : Kiln_UnaryOp<"floor", "⌊x⌋">;
 def Kiln_StopGradientOp : Kiln_UnaryOp<"stop_gradient", "x, with no gradient flowing back"> {
   let description = [{
