@@ -736,10 +736,22 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   // an expression becomes its number.
   json sections = {{"data", root["data"]}, {"networks", root["networks"]},
                    {"optimizer", root["optimizer"]}, {"train", root["train"]}};
+  std::vector<std::string> scheduleNames;
+  if (root.contains("schedules"))
+    for (auto &[k, _] : root["schedules"].items())
+      scheduleNames.push_back(k);
   auto scalar = [&](json &value, const std::string &ptr) {
-    if (!value.is_string() ||
-        (root.contains("schedules") && root["schedules"].contains(value.get<std::string>())))
+    if (!value.is_string())
       return true;
+    std::string text = value.get<std::string>();
+    if (std::count(scheduleNames.begin(), scheduleNames.end(), text))
+      return true;
+    if (!text.empty() && text.find_first_of("+-*/%()[ .0123456789") == std::string::npos &&
+        !globalArgs.count(text)) {
+      error(src, ptr, "'" + text + "' is neither a schedule nor a number" +
+                          suggest(text, scheduleNames));
+      return false;
+    }
     auto n = number(src, ptr, value, {});
     if (!n)
       return false;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <iostream>
 #include <set>
 
@@ -109,6 +110,44 @@ TEST(Autodiff, LossWithoutTrainedParametersIsAnError) {
   EXPECT_FALSE(test::runPipeline(*module, "func.func(kiln-autodiff)"));
   EXPECT_NE(message.find("does not depend on any trained parameter"), std::string::npos)
       << message;
+}
+
+} // namespace
+
+namespace {
+
+/// The shipped supervised model at batch 2: autodiff against central
+/// differences on a sample of parameter elements from every tensor.
+TEST(Autodiff, ShippedSupervisedModelSample) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/models/vit-fm-sup.json");
+  json g = json::parse(in);
+  g["train"]["batch_size"] = 2;
+  auto module = test::importText(g.dump(), "simplify");
+  ASSERT_TRUE(module);
+  std::mt19937 rng(5);
+  StepBindings b = test::randomBindings(*module, rng, -0.5, 0.5, 10);
+  OwningOpRef<ModuleOp> withGrads = module->clone();
+  ASSERT_TRUE(test::runPipeline(*withGrads, "func.func(kiln-autodiff),canonicalize,cse"));
+  StepResults ad = test::evaluate(*withGrads, b);
+  double worst = 0.0;
+  const double h = 1e-6;
+  for (auto &[name, value] : b.params) {
+    ASSERT_TRUE(ad.gradients.count(name)) << name;
+    size_t i = rng() % value.data.size();
+    StepBindings plus = b, minus = b;
+    plus.params[name].data[i] += h;
+    minus.params[name].data[i] -= h;
+    double fd = (test::evaluate(*module, plus).loss - test::evaluate(*module, minus).loss) / (2 * h);
+    double g = ad.gradients[name].data[i];
+    // Relative to the tensor's gradient scale, so that a near-zero element
+    // does not inflate the error.
+    double scale = 0.0;
+    for (double v : ad.gradients[name].data)
+      scale = std::max(scale, std::fabs(v));
+    worst = std::max(worst, std::fabs(g - fd) / std::max(scale, 1e-12));
+  }
+  std::cout << "[gradcheck] graph vit-fm-sup_sample " << worst << "\n";
+  EXPECT_LT(worst, 1e-6);
 }
 
 } // namespace
