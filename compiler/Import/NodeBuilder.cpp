@@ -50,7 +50,7 @@ const char *sectionOf(StringRef op) {
       .Case("schedule", "the \"schedules\" section")
       .Cases("loss", "metric", "update_state",
              "the objective's \"loss\", \"metrics\" and \"state_updates\"")
-      .Cases("gradient", "update_param",
+      .Cases("gradient", "update_param", "output",
              "the compiler (autodiff and the \"optimizer\" section)")
       .Default(nullptr);
 }

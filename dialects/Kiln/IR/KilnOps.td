@@ -185,6 +185,18 @@ def Kiln_UpdateStateOp : Kiln_Op<"update_state"> {
   let assemblyFormat = "$name $value attr-dict `:` type($value)";
 }
 
+// OutputOp
+def Kiln_OutputOp : Kiln_Op<"output"> {
+  let summary = "a tensor an entry returns (the evaluation entry's logits or features)";
+  let description = [{
+    ```mlir
+    kiln.output "logits" %logits : tensor<500x10xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Kiln_AnyTensor:$value);
+  let assemblyFormat = "$name $value attr-dict `:` type($value)";
+}
+
 // GradientOp
 def Kiln_GradientOp : Kiln_Op<"gradient"> {
   let summary = "the loss's gradient with respect to a trained parameter";

@@ -1,0 +1,185 @@
+//===- KernelLibrary.cpp - kernels to LLVM IR, object file, .so -----------===//
+#include "compiler/Codegen/KernelLibrary.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+bool writeText(const std::string &path, const std::function<void(llvm::raw_ostream &)> &fn,
+               std::string &error) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec) {
+    error = "cannot write " + path + ": " + ec.message();
+    return false;
+  }
+  fn(os);
+  return true;
+}
+
+} // namespace
+
+CpuTarget resolveCpu(const std::string &requested) {
+  CpuTarget t;
+  if (requested.empty())
+    return t;
+  if (requested != "host") {
+    t.cpu = requested;
+    return t;
+  }
+  t.cpu = llvm::sys::getHostCPUName().str();
+  std::string features;
+  for (auto &f : llvm::sys::getHostCPUFeatures())
+    features += std::string(features.empty() ? "" : ",") + (f.second ? "+" : "-") + f.first().str();
+  t.features = features;
+  return t;
+}
+
+bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
+                        const std::string &dumpDir, std::string &error) {
+  MLIRContext *ctx = kernels.getContext();
+  if (!dumpDir.empty() &&
+      !writeText(dumpDir + "/kernels.mlir", [&](llvm::raw_ostream &os) { kernels.print(os); }, error))
+    return false;
+
+  // Math functions as polynomials (vectorisable), then everything to LLVM.
+  RewritePatternSet approximations(ctx);
+  populateMathPolynomialApproximationPatterns(approximations);
+  if (failed(applyPatternsAndFoldGreedily(kernels, std::move(approximations)))) {
+    error = "math approximation did not converge";
+    return false;
+  }
+  PassManager pm(ctx);
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  if (failed(pm.run(kernels))) {
+    error = "lowering the kernels to the LLVM dialect failed";
+    return false;
+  }
+  if (!dumpDir.empty() &&
+      !writeText(dumpDir + "/kernels.llvm.mlir", [&](llvm::raw_ostream &os) { kernels.print(os); }, error))
+    return false;
+
+  registerBuiltinDialectTranslation(*ctx);
+  registerLLVMDialectTranslation(*ctx);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(kernels, llvmContext, "kernels");
+  if (!llvmModule) {
+    error = "translating the kernels to LLVM IR failed";
+    return false;
+  }
+
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  const llvm::Target *llvmTarget = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return false;
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine) {
+    error = "no LLVM target machine for CPU '" + target.cpu + "'";
+    return false;
+  }
+  llvmModule->setTargetTriple(triple);
+  llvmModule->setDataLayout(machine->createDataLayout());
+  for (llvm::Function &f : *llvmModule)
+    if (!f.isDeclaration()) {
+      f.addFnAttr("target-cpu", target.cpu);
+      if (!target.features.empty())
+        f.addFnAttr("target-features", target.features);
+    }
+
+  // O3 with this CPU's cost model (vectorisation, unrolling).
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(machine.get());
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(*llvmModule, mam);
+  if (!dumpDir.empty() &&
+      !writeText(dumpDir + "/kernels.ll", [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); }, error))
+    return false;
+
+  std::string object = dir + "/kernels.o";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      error = "cannot write " + object + ": " + ec.message();
+      return false;
+    }
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+      error = "LLVM cannot emit an object file for this target";
+      return false;
+    }
+    codegen.run(*llvmModule);
+  }
+
+  // Link with the system compiler driver (libm for any libm calls left).
+  auto cc = llvm::sys::findProgramByName("cc");
+  if (!cc) {
+    error = "no 'cc' on PATH to link the kernel library (apt-get install gcc)";
+    return false;
+  }
+  std::string library = dir + "/kernels.so";
+  std::vector<llvm::StringRef> args = {*cc, "-shared", "-o", library, object, "-lm"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message);
+  llvm::sys::fs::remove(object);
+  if (rc != 0) {
+    error = "linking " + library + " failed" + (message.empty() ? "" : ": " + message);
+    return false;
+  }
+  return true;
+}
+
+} // namespace kiln

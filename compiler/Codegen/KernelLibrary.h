@@ -1,0 +1,38 @@
+//===- KernelLibrary.h - kernels to LLVM IR, object file, .so -----*- C++ -*-===//
+//
+// The kernel module (scf/arith/math/memref) goes to the LLVM dialect
+// (math functions become polynomial approximations, so loops with exp or
+// erf still vectorise), to LLVM IR, through LLVM's O3 pipeline for the
+// chosen CPU, to an object file; the system compiler driver links it into
+// the shared library the runtime dlopens.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_KERNELLIBRARY_H
+#define KILN_CODEGEN_KERNELLIBRARY_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace kiln {
+
+/// The CPU the kernels are compiled for: an LLVM CPU name ("x86-64-v3", the
+/// portable default) or "host" for this machine's CPU and features.
+struct CpuTarget {
+  std::string cpu = "x86-64-v3";
+  std::string features; // filled for "host"
+};
+
+/// Resolves "host" to this machine's CPU name and features.
+CpuTarget resolveCpu(const std::string &requested);
+
+/// Writes `dir`/kernels.so from `kernels`. With `dumpDir`, also writes each
+/// stage there (kernels.mlir, kernels.llvm.mlir, kernels.ll). Fails with a
+/// message in `error`.
+bool buildKernelLibrary(mlir::ModuleOp kernels, const CpuTarget &target,
+                        const std::string &dir, const std::string &dumpDir,
+                        std::string &error);
+
+} // namespace kiln
+
+#endif // KILN_CODEGEN_KERNELLIBRARY_H

@@ -1,0 +1,97 @@
+//===- Program.h - a planned step: buffers, thunks, kernels ------*- C++ -*-===//
+//
+// What codegen hands to the artifact writer, free of MLIR types: every
+// value's buffer (a region and an offset), the flat thunk sequence the
+// runtime replays, and the kernels those thunks launch. The runtime reads
+// the same structure back from the manifest (docs/artifact.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_PROGRAM_H
+#define KILN_CODEGEN_PROGRAM_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+/// Where a buffer lives. Persistent buffers keep their contents across
+/// steps (parameters, state, inputs the runtime writes, schedule values,
+/// constants); the arena holds temporaries that liveness lets overlap.
+enum class Region { Persistent, Arena };
+
+struct Buffer {
+  int64_t id;
+  std::string name; // a source's name, or the op that defined it
+  std::string kind; // param, state, input, schedule, constant, temp
+  std::string dtype; // f32, i32, i1 (one byte)
+  std::vector<int64_t> shape;
+  Region region;
+  int64_t offset = 0; // bytes into the region
+  int64_t bytes = 0;
+};
+
+/// One strided operand of a GEMM: element offset, leading dimension,
+/// transposition and the element stride of each batch dimension.
+struct GemmOperand {
+  int64_t buffer;
+  int64_t offset = 0;
+  int64_t ld = 0;
+  bool transpose = false;
+  std::vector<int64_t> batchStrides;
+};
+
+struct Thunk {
+  enum Kind { Kernel, Gemm, Copy } kind;
+  std::vector<std::string> ops; // the ops it came from (locations' names)
+  // Kernel: the kernel's index, its buffers in argument order and the
+  // parallel extent the runtime splits ([begin, end) of `rows`).
+  int64_t kernel = -1;
+  std::vector<int64_t> buffers;
+  int64_t rows = 0;
+  int64_t output = -1; // the buffer it writes (kernels, gemms, copies)
+  // Inputs read at exactly the output's element (same shape, no
+  // broadcast): the output may overwrite them in place.
+  std::vector<int64_t> sameIndexInputs;
+  // Gemm: C[b] = A[b]·B[b] over the batch dims (row-major, alpha 1, beta 0).
+  int64_t m = 0, n = 0, k = 0;
+  std::vector<int64_t> batch;
+  GemmOperand a, b, c;
+  // Copy: `bytes` from buffers[0] to buffers[1].
+  int64_t bytes = 0;
+  // Work, for inspect and the benchmarks.
+  int64_t flops = 0, trafficBytes = 0;
+};
+
+struct Kernel {
+  std::string name; // the symbol in the kernel library
+  std::string op;   // the kiln op it computes
+};
+
+/// A loss, metric, state/param update or output the runtime reads after
+/// the step.
+struct Sink {
+  std::string kind; // loss, metric, output
+  std::string name;
+  int64_t buffer;
+};
+
+struct Program {
+  std::string entry; // "train_step" or "eval"
+  std::vector<Thunk> thunks;
+  std::vector<Sink> sinks;
+  int64_t arenaBytes = 0;
+};
+
+/// Everything an artifact holds besides files: buffers are shared by all
+/// programs (parameters are the same buffers in train and eval).
+struct CompiledModel {
+  std::vector<Buffer> buffers;
+  std::vector<Kernel> kernels;
+  std::vector<Program> programs;
+  int64_t persistentBytes = 0;
+};
+
+} // namespace kiln
+
+#endif // KILN_CODEGEN_PROGRAM_H

@@ -1,0 +1,367 @@
+//===- StepPlanner.cpp - from the step's IR to buffers and thunks ---------===//
+#include "compiler/Codegen/StepPlanner.h"
+
+#include "Kiln/IR/KilnBuilder.h"
+#include "Kiln/IR/KilnOps.h"
+#include "compiler/Codegen/OpKernels.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <numeric>
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+constexpr int64_t kAlign = 64;
+
+int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+std::string dtypeOf(Type t) {
+  Type e = cast<RankedTensorType>(t).getElementType();
+  return e.isF32() ? "f32" : e.isInteger(32) ? "i32" : "i1";
+}
+
+std::string label(Operation *op) {
+  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+    return name.getName().str();
+  return op->getName().getStringRef().str();
+}
+
+/// y = R_h · x · R_wᵀ: resize_bilinear as two GEMMs with constant matrices,
+/// so that codegen needs no kernel of its own for it.
+void decomposeResize(func::FuncOp fn) {
+  SmallVector<ResizeBilinearOp> resizes;
+  fn.walk([&](ResizeBilinearOp r) { resizes.push_back(r); });
+  for (ResizeBilinearOp r : resizes) {
+    OpBuilder b(r);
+    KilnBuilder k(b, r.getLoc());
+    auto in = cast<RankedTensorType>(r.getInput().getType()).getShape();
+    auto out = cast<RankedTensorType>(r.getType()).getShape();
+    int64_t h = in[in.size() - 2], w = in.back(), oh = out[out.size() - 2], ow = out.back();
+    Value rh = k.constant({oh, h}, bilinearResizeMatrix(h, oh));
+    Value rw = k.constant({ow, w}, bilinearResizeMatrix(w, ow));
+    Value y = k.matmul(rh, k.matmul(r.getInput(), rw, false, true));
+    r.replaceAllUsesWith(y);
+    r.erase();
+  }
+}
+
+class Planner {
+public:
+  Planner(KernelEmitter &emitter, CompiledModel &model, ConstantData &constants)
+      : emitter(emitter), model(model), constants(constants) {}
+
+  LogicalResult plan(func::FuncOp fn, const std::string &entry);
+
+private:
+  int64_t newBuffer(const std::string &name, const std::string &kind, Type type,
+                    Region region) {
+    Buffer b;
+    b.id = model.buffers.size();
+    b.name = name;
+    b.kind = kind;
+    b.dtype = dtypeOf(type);
+    auto shape = cast<RankedTensorType>(type).getShape();
+    b.shape.assign(shape.begin(), shape.end());
+    int64_t n = std::max<int64_t>(1, std::accumulate(b.shape.begin(), b.shape.end(),
+                                                     int64_t{1}, std::multiplies<int64_t>()));
+    b.bytes = n * (b.dtype == "i1" ? 1 : 4);
+    b.region = region;
+    if (region == Region::Persistent) {
+      b.offset = model.persistentBytes;
+      model.persistentBytes += alignUp(b.bytes);
+    }
+    model.buffers.push_back(b);
+    return b.id;
+  }
+
+  /// The persistent buffer named `name` (shared by all programs).
+  int64_t persistent(const std::string &name, const std::string &kind, Type type) {
+    auto it = persistentByName.find(name);
+    if (it != persistentByName.end())
+      return it->second;
+    int64_t id = newBuffer(name, kind, type, Region::Persistent);
+    persistentByName[name] = id;
+    return id;
+  }
+
+  Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
+  void placeArena(Program &program, size_t firstBuffer);
+  void writeUpdatesInPlace(Program &program,
+                           std::vector<std::pair<int64_t, int64_t>> &updates);
+
+  KernelEmitter &emitter;
+  CompiledModel &model;
+  ConstantData &constants;
+  std::map<std::string, int64_t> persistentByName;
+};
+
+SmallVector<int64_t> batchStrides(ArrayRef<int64_t> shape, ArrayRef<int64_t> batch) {
+  SmallVector<int64_t> rm = rowMajorStrides(shape), s(batch.size(), 0);
+  int64_t rank = shape.size() - 2;
+  size_t lead = batch.size() - rank;
+  for (size_t d = lead; d < batch.size(); ++d)
+    if (shape[d - lead] != 1)
+      s[d] = rm[d - lead];
+  return s;
+}
+
+Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
+  // Shapes from the op: an operand may be a view (reshape) of its buffer.
+  auto shapeOf = [](Value v) {
+    auto s = cast<RankedTensorType>(v.getType()).getShape();
+    return std::vector<int64_t>(s.begin(), s.end());
+  };
+  auto sa = shapeOf(op.getLhs()), sb = shapeOf(op.getRhs()), sc = shapeOf(op.getResult());
+  Thunk t{Thunk::Gemm};
+  t.ops = {label(op)};
+  t.m = sc[sc.size() - 2];
+  t.n = sc.back();
+  t.k = op.getTransposeLhs() ? sa[sa.size() - 2] : sa.back();
+  t.batch.assign(sc.begin(), sc.end() - 2);
+  t.a = {a, 0, sa.back(), op.getTransposeLhs(), {}};
+  t.b = {b, 0, sb.back(), op.getTransposeRhs(), {}};
+  t.c = {c, 0, t.n, false, {}};
+  auto ab = batchStrides(sa, t.batch), bb = batchStrides(sb, t.batch);
+  t.a.batchStrides.assign(ab.begin(), ab.end());
+  t.b.batchStrides.assign(bb.begin(), bb.end());
+  auto cb = rowMajorStrides(sc);
+  t.c.batchStrides.assign(cb.begin(), cb.end() - 2);
+  // A weight against batched rows: one GEMM with the batch folded into M.
+  bool weight = llvm::all_of(bb, [](int64_t s) { return s == 0; });
+  bool fullA = sa.size() == sc.size() &&
+               std::equal(sa.begin(), sa.end() - 2, sc.begin());
+  if (!t.batch.empty() && weight && fullA && !op.getTransposeLhs()) {
+    for (int64_t d : t.batch)
+      t.m *= d;
+    t.batch.clear();
+    t.a.batchStrides.clear();
+    t.b.batchStrides.clear();
+    t.c.batchStrides.clear();
+  }
+  int64_t batches = 1;
+  for (int64_t d : t.batch)
+    batches *= d;
+  t.flops = 2 * t.m * t.n * t.k * batches;
+  t.trafficBytes = model.buffers[a].bytes + model.buffers[b].bytes + model.buffers[c].bytes;
+  t.output = c;
+  t.buffers = {a, b, c};
+  return t;
+}
+
+LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
+  decomposeResize(fn);
+  Program program;
+  program.entry = entry;
+  size_t firstBuffer = model.buffers.size();
+  llvm::DenseMap<Value, int64_t> bufferOf;
+  std::vector<std::pair<int64_t, int64_t>> updates; // (slot, value)
+  for (Operation &op : fn.getBody().front()) {
+    auto operands = [&] {
+      SmallVector<int64_t> ids;
+      for (Value v : op.getOperands())
+        ids.push_back(bufferOf.lookup(v));
+      return ids;
+    };
+    if (auto p = dyn_cast<ParamOp>(op)) {
+      bufferOf[p] = persistent(p.getName().str(), "param", p.getType());
+    } else if (auto s = dyn_cast<StateOp>(op)) {
+      bufferOf[s] = persistent(s.getName().str(), "state", s.getType());
+    } else if (auto i = dyn_cast<InputOp>(op)) {
+      bufferOf[i] = persistent(entry + ":" + i.getName().str(), "input", i.getType());
+    } else if (auto s = dyn_cast<ScheduleOp>(op)) {
+      bufferOf[s] = persistent("schedule:" + s.getName().str(), "schedule", s.getType());
+    } else if (auto c = dyn_cast<ConstantOp>(op)) {
+      int64_t id = newBuffer(label(&op), "constant", c.getType(), Region::Persistent);
+      auto attr = cast<DenseElementsAttr>(c.getValue());
+      std::vector<uint8_t> bytes(model.buffers[id].bytes);
+      int64_t n = model.buffers[id].bytes / (model.buffers[id].dtype == "i1" ? 1 : 4);
+      for (int64_t i = 0; i < n; ++i) {
+        if (attr.getElementType().isF32()) {
+          float v = attr.isSplat() ? attr.getSplatValue<float>() : attr.getValues<float>()[i];
+          std::memcpy(&bytes[i * 4], &v, 4);
+        } else if (attr.getElementType().isInteger(32)) {
+          int32_t v = attr.isSplat() ? attr.getSplatValue<int32_t>() : attr.getValues<int32_t>()[i];
+          std::memcpy(&bytes[i * 4], &v, 4);
+        } else {
+          bytes[i] = attr.isSplat() ? attr.getSplatValue<bool>() : attr.getValues<bool>()[i];
+        }
+      }
+      constants[id] = std::move(bytes);
+      bufferOf[c] = id;
+    } else if (isa<ReshapeOp, StopGradientOp>(op)) {
+      bufferOf[op.getResult(0)] = bufferOf.lookup(op.getOperand(0)); // a view
+    } else if (auto m = dyn_cast<MatmulOp>(op)) {
+      int64_t c = newBuffer(label(&op), "temp", m.getType(), Region::Arena);
+      bufferOf[m] = c;
+      auto ids = operands();
+      program.thunks.push_back(gemm(m, ids[0], ids[1], c));
+    } else if (auto l = dyn_cast<LossOp>(op)) {
+      program.sinks.push_back({"loss", "loss", bufferOf.lookup(l.getValue())});
+    } else if (auto m = dyn_cast<MetricOp>(op)) {
+      program.sinks.push_back({"metric", m.getName().str(), bufferOf.lookup(m.getValue())});
+    } else if (auto o = dyn_cast<OutputOp>(op)) {
+      program.sinks.push_back({"output", o.getName().str(), bufferOf.lookup(o.getValue())});
+    } else if (auto u = dyn_cast<UpdateParamOp>(op)) {
+      updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
+    } else if (auto u = dyn_cast<UpdateStateOp>(op)) {
+      updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
+    } else if (isa<func::ReturnOp>(op)) {
+      continue;
+    } else if (isa<GradientOp, RandomUniformOp>(op)) {
+      return op.emitError() << "CPU codegen does not handle '" << op.getName()
+                            << "' here (run the train-step phases first)";
+    } else {
+      SmallVector<int64_t> results;
+      for (Value r : op.getResults()) {
+        results.push_back(newBuffer(label(&op), "temp", r.getType(), Region::Arena));
+        bufferOf[r] = results.back();
+      }
+      if (failed(emitOpKernels(&op, emitter, operands(), results, model.buffers,
+                               model.kernels, program.thunks)))
+        return failure();
+    }
+  }
+  writeUpdatesInPlace(program, updates);
+  for (auto [slot, value] : updates) {
+    Thunk t{Thunk::Copy};
+    t.ops = {"update " + model.buffers[slot].name};
+    t.buffers = {value, slot};
+    t.output = slot;
+    t.bytes = model.buffers[slot].bytes;
+    t.trafficBytes = 2 * t.bytes;
+    program.thunks.push_back(t);
+  }
+  placeArena(program, firstBuffer);
+  model.programs.push_back(std::move(program));
+  return success();
+}
+
+/// An update whose value is computed elementwise from the old value (or
+/// without it) by the last thunk to read the slot writes into the slot
+/// directly; `updates` keeps the ones that still need a copy.
+void Planner::writeUpdatesInPlace(Program &program,
+                                  std::vector<std::pair<int64_t, int64_t>> &updates) {
+  std::vector<std::pair<int64_t, int64_t>> remaining;
+  for (auto [slot, value] : updates) {
+    const Buffer &v = model.buffers[value];
+    auto producer = std::find_if(program.thunks.begin(), program.thunks.end(),
+                                 [&](const Thunk &t) { return t.output == value; });
+    bool ok = v.region == Region::Arena && v.shape == model.buffers[slot].shape &&
+              producer != program.thunks.end() && producer->kind == Thunk::Kernel &&
+              std::count_if(program.thunks.begin(), program.thunks.end(),
+                            [&](const Thunk &t) { return t.output == value; }) == 1;
+    if (ok) {
+      bool readsSlot = llvm::is_contained(producer->buffers, slot);
+      ok = !readsSlot || llvm::is_contained(producer->sameIndexInputs, slot);
+      for (auto t = producer + 1; ok && t != program.thunks.end(); ++t)
+        ok = !llvm::is_contained(t->buffers, slot);
+      for (auto [otherSlot, otherValue] : updates)
+        ok = ok && (otherSlot == slot || otherValue != slot);
+    }
+    if (!ok) {
+      remaining.push_back({slot, value});
+      continue;
+    }
+    auto rename = [&](int64_t &id) {
+      if (id == value)
+        id = slot;
+    };
+    for (Thunk &t : program.thunks) {
+      for (int64_t &id : t.buffers)
+        rename(id);
+      rename(t.output);
+      rename(t.a.buffer);
+      rename(t.b.buffer);
+      rename(t.c.buffer);
+    }
+    for (Sink &s : program.sinks)
+      rename(s.buffer);
+    for (auto &[s2, v2] : updates)
+      rename(v2);
+    for (auto &[s2, v2] : remaining)
+      rename(v2);
+  }
+  updates = remaining;
+}
+
+/// Greedy placement by size: each temporary takes the lowest aligned
+/// offset that no temporary alive at the same time occupies.
+void Planner::placeArena(Program &program, size_t firstBuffer) {
+  size_t n = model.buffers.size();
+  std::vector<int64_t> first(n, -1), last(n, -1);
+  for (auto [i, t] : llvm::enumerate(program.thunks))
+    for (int64_t id : t.buffers) {
+      if (first[id] < 0)
+        first[id] = i;
+      last[id] = i;
+    }
+  int64_t end = program.thunks.size();
+  for (const Sink &s : program.sinks) {
+    if (first[s.buffer] < 0)
+      first[s.buffer] = end;
+    last[s.buffer] = end;
+  }
+  std::vector<int64_t> temps;
+  for (size_t id = firstBuffer; id < n; ++id)
+    if (model.buffers[id].region == Region::Arena && first[id] >= 0)
+      temps.push_back(id);
+  std::sort(temps.begin(), temps.end(), [&](int64_t x, int64_t y) {
+    return model.buffers[x].bytes > model.buffers[y].bytes;
+  });
+  std::vector<int64_t> placed;
+  for (int64_t id : temps) {
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int64_t p : placed)
+      if (first[p] <= last[id] && first[id] <= last[p])
+        busy.push_back({model.buffers[p].offset, model.buffers[p].offset + model.buffers[p].bytes});
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (auto [lo, hi] : busy) {
+      if (offset + model.buffers[id].bytes <= lo)
+        break;
+      offset = std::max(offset, alignUp(hi));
+    }
+    model.buffers[id].offset = offset;
+    program.arenaBytes = std::max(program.arenaBytes, alignUp(offset + model.buffers[id].bytes));
+    placed.push_back(id);
+  }
+}
+
+} // namespace
+
+LogicalResult planModel(ModuleOp module, KernelEmitter &emitter, CompiledModel &model,
+                        ConstantData &constants) {
+  Planner planner(emitter, model, constants);
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    std::string entry = fn.getName() == "objective" ? "train_step" : fn.getName().str();
+    if (failed(planner.plan(fn, entry)))
+      return failure();
+  }
+  return success();
+}
+
+std::string describePlan(const CompiledModel &model) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "persistent: " << model.persistentBytes << " bytes\n";
+  for (const Program &p : model.programs)
+    os << p.entry << ": arena " << p.arenaBytes << " bytes, " << p.thunks.size()
+       << " thunks\n";
+  os << "\nid  region      offset      bytes  dtype  shape  kind  name\n";
+  for (const Buffer &b : model.buffers) {
+    os << b.id << "  " << (b.region == Region::Arena ? "arena" : "persistent") << "  "
+       << b.offset << "  " << b.bytes << "  " << b.dtype << "  [";
+    for (auto [i, d] : llvm::enumerate(b.shape))
+      os << (i ? "x" : "") << d;
+    os << "]  " << b.kind << "  " << b.name << "\n";
+  }
+  return s;
+}
+
+} // namespace kiln
