@@ -7,6 +7,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 #include <cmath>
 #include <limits>
 
@@ -149,6 +151,19 @@ func::FuncOp KernelEmitter::startKernel(StringRef op, ArrayRef<KernelArg> args,
   return fn;
 }
 
+std::string KernelEmitter::finish(func::FuncOp fn) {
+  // Identical loop nests (the same op on the same shapes in every block of
+  // a network) share one kernel.
+  std::string name = fn.getName().str(), text;
+  llvm::raw_string_ostream os(text);
+  fn.getBody().front().print(os);
+  auto [it, inserted] = bodies.try_emplace(text, name);
+  if (inserted)
+    return name;
+  fn.erase();
+  return it->second;
+}
+
 std::string KernelEmitter::map(StringRef op, ArrayRef<KernelArg> args,
                                ArrayRef<int64_t> dimsIn, ArrayRef<Access> inputs,
                                Access output, const MapBody &body, int64_t &rows) {
@@ -176,7 +191,7 @@ std::string KernelEmitter::map(StringRef op, ArrayRef<KernelArg> args,
                                linearIndex(nb, loc, output.offset, output.strides, c));
   });
   b.create<func::ReturnOp>(loc);
-  return fn.getName().str();
+  return finish(fn);
 }
 
 std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
@@ -253,7 +268,7 @@ std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
                                linearIndex(nb, loc, outAccess.offset, outKept, c));
   });
   b.create<func::ReturnOp>(loc);
-  return fn.getName().str();
+  return finish(fn);
 }
 
 Value KernelEmitter::RowContext::f32(double v) {
@@ -330,7 +345,7 @@ std::string KernelEmitter::row(StringRef op, ArrayRef<KernelArg> args,
     bodyFn(ctx);
   });
   b.create<func::ReturnOp>(loc);
-  return fn.getName().str();
+  return finish(fn);
 }
 
 } // namespace kiln

@@ -23,6 +23,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
+#include <map>
 
 namespace kiln {
 
@@ -104,8 +105,13 @@ private:
                                  llvm::SmallVectorImpl<mlir::Value> &memrefs,
                                  mlir::Value &begin, mlir::Value &end);
 
+  /// Returns the kernel's name, or an identical earlier kernel's (and
+  /// drops this one).
+  std::string finish(mlir::func::FuncOp fn);
+
   mlir::MLIRContext &context;
   mlir::OwningOpRef<mlir::ModuleOp> kernels;
+  std::map<std::string, std::string> bodies; // printed body -> kernel name
   mlir::OpBuilder b;
   int64_t count = 0;
 };

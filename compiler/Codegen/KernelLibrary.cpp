@@ -10,6 +10,7 @@
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -67,10 +68,35 @@ CpuTarget resolveCpu(const std::string &requested) {
 }
 
 bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
-                        const std::string &dumpDir, std::string &error) {
+                        const std::string &dumpDir, const std::vector<Kernel> &info,
+                        std::string &error) {
   MLIRContext *ctx = kernels.getContext();
-  if (!dumpDir.empty() &&
-      !writeText(dumpDir + "/kernels.mlir", [&](llvm::raw_ostream &os) { kernels.print(os); }, error))
+  // One file per kernel and stage: NAME + suffix.
+  auto dumpEach = [&](const char *suffix, auto &&forEach) {
+    if (dumpDir.empty())
+      return true;
+    bool ok = true;
+    forEach([&](llvm::StringRef name, auto &&print) {
+      ok = ok && writeText(dumpDir + "/" + name.str() + suffix, print, error);
+    });
+    return ok;
+  };
+  if (!dumpDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir)) {
+      error = "cannot create " + dumpDir + ": " + ec.message();
+      return false;
+    }
+    std::string index;
+    for (const Kernel &k : info)
+      index += k.name + "  " + k.op + "  " + k.name + ".mlir " + k.name + ".llvm.mlir " +
+               k.name + ".ll\n";
+    if (!writeText(dumpDir + "/index.txt", [&](llvm::raw_ostream &os) { os << index; }, error))
+      return false;
+  }
+  if (!dumpEach(".mlir", [&](auto &&write) {
+        for (auto fn : kernels.getOps<func::FuncOp>())
+          write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
+      }))
     return false;
 
   // Math functions as polynomials (vectorisable), then everything to LLVM.
@@ -93,8 +119,11 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     error = "lowering the kernels to the LLVM dialect failed";
     return false;
   }
-  if (!dumpDir.empty() &&
-      !writeText(dumpDir + "/kernels.llvm.mlir", [&](llvm::raw_ostream &os) { kernels.print(os); }, error))
+  if (!dumpEach(".llvm.mlir", [&](auto &&write) {
+        for (auto fn : kernels.getOps<LLVM::LLVMFuncOp>())
+          if (!fn.isExternal())
+            write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
+      }))
     return false;
 
   registerBuiltinDialectTranslation(*ctx);
@@ -144,8 +173,11 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(*llvmModule, mam);
-  if (!dumpDir.empty() &&
-      !writeText(dumpDir + "/kernels.ll", [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); }, error))
+  if (!dumpEach(".ll", [&](auto &&write) {
+        for (llvm::Function &f : *llvmModule)
+          if (!f.isDeclaration())
+            write(f.getName(), [&](llvm::raw_ostream &os) { f.print(os); });
+      }))
     return false;
 
   std::string object = dir + "/kernels.o";

@@ -10,6 +10,8 @@
 #ifndef KILN_CODEGEN_KERNELLIBRARY_H
 #define KILN_CODEGEN_KERNELLIBRARY_H
 
+#include "runtime/artifact/Program.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
@@ -26,12 +28,13 @@ struct CpuTarget {
 /// Resolves "host" to this machine's CPU name and features.
 CpuTarget resolveCpu(const std::string &requested);
 
-/// Writes `dir`/kernels.so from `kernels`. With `dumpDir`, also writes each
-/// stage there (kernels.mlir, kernels.llvm.mlir, kernels.ll). Fails with a
-/// message in `error`.
+/// Writes `dir`/kernels.so from `kernels`. With `dumpDir`, also writes
+/// each kernel's MLIR before lowering (NAME.mlir), in the LLVM dialect
+/// (NAME.llvm.mlir) and as optimised LLVM IR (NAME.ll), and index.txt
+/// naming each kernel's kiln op. Fails with a message in `error`.
 bool buildKernelLibrary(mlir::ModuleOp kernels, const CpuTarget &target,
                         const std::string &dir, const std::string &dumpDir,
-                        std::string &error);
+                        const std::vector<Kernel> &info, std::string &error);
 
 } // namespace kiln
 

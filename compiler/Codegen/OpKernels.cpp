@@ -168,8 +168,11 @@ struct Emit {
            std::vector<int64_t> sameIndex, int64_t flopsPerElement) {
     Thunk t{Thunk::Kernel};
     t.ops = {opLabel(op)};
-    t.kernel = kernels.size();
-    kernels.push_back({name, op->getName().getStringRef().str()});
+    auto known = std::find_if(kernels.begin(), kernels.end(),
+                              [&](const Kernel &k) { return k.name == name; });
+    t.kernel = known - kernels.begin();
+    if (known == kernels.end())
+      kernels.push_back({name, op->getName().getStringRef().str()});
     t.buffers.assign(l.ids.begin(), l.ids.end());
     t.rows = rows;
     t.output = output;

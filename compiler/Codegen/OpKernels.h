@@ -9,7 +9,7 @@
 #define KILN_CODEGEN_OPKERNELS_H
 
 #include "compiler/Codegen/KernelEmitter.h"
-#include "compiler/Codegen/Program.h"
+#include "runtime/artifact/Program.h"
 
 #include "mlir/IR/Operation.h"
 

@@ -12,7 +12,7 @@
 #define KILN_CODEGEN_STEPPLANNER_H
 
 #include "compiler/Codegen/KernelEmitter.h"
-#include "compiler/Codegen/Program.h"
+#include "runtime/artifact/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
 

@@ -572,6 +572,8 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     return false;
   }
   globalArgs["batch"] = static_cast<double>(batch);
+  // 1 in the training step, 0 in the evaluation entry ("if": "rate*training").
+  globalArgs["training"] = 1;
 
   // Networks.
   for (auto &[name, net] : root["networks"].items()) {
@@ -778,6 +780,75 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   return true;
 }
 
+bool Importer::importEval(const JsonSource &src, ModuleOp module) {
+  const json &root = src.root();
+  if (!root["train"].contains("eval") || !root["train"]["eval"].contains("network"))
+    return true;
+  const json &eval = root["train"]["eval"];
+  std::string netName = eval["network"].get<std::string>();
+  auto net = networks.find(netName);
+  if (net == networks.end()) {
+    std::vector<std::string> names;
+    for (auto &[k, _] : networks)
+      names.push_back(k);
+    error(src, "/train/eval/network",
+          "unknown network '" + netName + "'" + suggest(netName, names));
+    return false;
+  }
+  // Whole test images: [eval batch, channels, 28, 28] for Fashion-MNIST,
+  // channels as the objective's image input has them.
+  int64_t channels = 1;
+  for (auto &[name, in] : root["objective"]["inputs"].items())
+    if (in.value("source", "") != "label" && in["shape"].size() == 4) {
+      auto shape = intList(src, pointerJoin("/objective/inputs", name) + "/shape", in["shape"], {});
+      if (shape)
+        channels = (*shape)[1];
+      break;
+    }
+  int64_t batch = eval.value("batch_size", 500);
+  globalArgs["batch"] = static_cast<double>(batch);
+  globalArgs["training"] = 0;
+
+  OpBuilder b(&context);
+  b.setInsertionPointToEnd(module.getBody());
+  Location loc = location(src, "/train/eval", "eval");
+  auto func = b.create<func::FuncOp>(loc, "eval", b.getFunctionType({}, {}));
+  body.setInsertionPointToEnd(func.addEntryBlock());
+  auto ret = body.create<func::ReturnOp>(loc);
+  body.setInsertionPoint(ret);
+  lastSource = nullptr;
+  params.clear(); // parameters are created again in this function
+  auto image = createSource<InputOp>(
+      loc, RankedTensorType::get({batch, channels, 28, 28}, b.getF32Type()),
+      b.getStringAttr("image"), b.getStringAttr("test_image"));
+  const json &netJson = root["networks"][netName];
+  std::string netPtr = pointerJoin("/networks", netName);
+  Args args;
+  if (netJson.contains("args"))
+    for (auto &[k, v] : netJson["args"].items()) {
+      auto n = number(src, pointerJoin(pointerJoin(netPtr, "args"), k), v, {});
+      if (!n)
+        return false;
+      args[k] = *n;
+    }
+  auto out = instantiate(netJson["module"].get<std::string>(), src, netPtr, netName, args,
+                         {image.getResult()}, &net->second);
+  if (!out)
+    return false;
+  std::string wanted = eval.value("output", "");
+  for (size_t i = 0; i < out->values.size(); ++i) {
+    std::string name = out->names.empty() ? std::to_string(i) : out->names[i];
+    if (wanted.empty() ? out->values.size() == 1 : name == wanted) {
+      body.create<OutputOp>(loc, b.getStringAttr(wanted.empty() ? "output" : wanted),
+                            out->values[i]);
+      return true;
+    }
+  }
+  error(src, "/train/eval/output",
+        "network '" + netName + "' has no output '" + wanted + "'" + suggest(wanted, out->names));
+  return false;
+}
+
 OwningOpRef<ModuleOp> Importer::run(const std::string &path) {
   if (!loadFile(path, nullptr, "", /*library=*/false))
     return nullptr;
@@ -793,7 +864,7 @@ OwningOpRef<ModuleOp> Importer::run(const std::string &path) {
   body.setInsertionPointToEnd(block);
   auto ret = body.create<func::ReturnOp>(loc);
   body.setInsertionPoint(ret);
-  if (!importSections(src, *module) || failed)
+  if (!importSections(src, *module) || failed || !importEval(src, *module) || failed)
     return nullptr;
   return module;
 }

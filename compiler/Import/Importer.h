@@ -135,6 +135,9 @@ private:
   bool loadFile(const std::string &path, const JsonSource *from,
                 const std::string &fromPtr, bool library);
   bool importSections(const JsonSource &src, mlir::ModuleOp module);
+  /// The evaluation entry (func.func @eval): the network named by
+  /// train.eval on whole test images, returning its chosen output.
+  bool importEval(const JsonSource &src, mlir::ModuleOp module);
   mlir::Value createParam(const JsonSource &src, const std::string &ptr,
                           const std::string &name, const json &entry,
                           const Args &args, const NetworkContext *network);

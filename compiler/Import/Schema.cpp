@@ -305,6 +305,7 @@ static const Schema eval{"eval",
                           {"network", K::String},
                           {"output", K::String},
                           {"every_epochs", K::Int},
+                          {"batch_size", K::Int},
                           {"k", K::Int},
                           {"temperature", K::Number}}};
 const Schema train{"train",

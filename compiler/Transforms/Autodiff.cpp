@@ -43,6 +43,9 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
     LossOp loss;
     func.walk([&](LossOp op) { loss = op; });
     if (!loss) {
+      // The evaluation entry has outputs and nothing to differentiate.
+      if (!func.getOps<OutputOp>().empty())
+        return;
       func.emitError("kiln-autodiff needs a 'kiln.loss' in the step");
       return signalPassFailure();
     }
@@ -99,11 +102,15 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
           accumulate(operand, g, op->getLoc());
     }
 
-    // One kiln.gradient per trained parameter the loss reached.
+    // One kiln.gradient per trained parameter the loss reached, and the
+    // same value as an output ("gradient.NAME") so that `kiln run --grads`
+    // can report it after the optimizer has consumed it.
     for (Operation *op : forward)
       if (auto p = dyn_cast<ParamOp>(op); p && isTrained(p))
-        if (Value g = grad.lookup(p.getResult()))
+        if (Value g = grad.lookup(p.getResult())) {
           b.create<GradientOp>(p.getLoc(), p.getNameAttr(), g);
+          b.create<OutputOp>(p.getLoc(), b.getStringAttr("gradient." + p.getName()), g);
+        }
   }
 };
 

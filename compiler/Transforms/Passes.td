@@ -16,7 +16,8 @@ def KilnVerifyStep : Pass<"kiln-verify-step", "::mlir::func::FuncOp"> {
     Op verifiers check one op; this pass checks the graph as a whole before
     any training-step pass relies on it:
 
-    - exactly one `kiln.loss`;
+    - exactly one `kiln.loss` (none in an evaluation entry, which returns
+      `kiln.output` tensors instead);
     - parameter, state, input, schedule and metric names are unique per kind;
     - `ema_of` and `init = {kind = "copy", from = ...}` name an existing
       parameter of the same type;
@@ -39,7 +40,8 @@ def KilnAutodiff : Pass<"kiln-autodiff", "::mlir::func::FuncOp"> {
     Walks the step backwards from `kiln.loss`, asking each op for its
     vector-Jacobian product (`GradientOpInterface`, rules in
     dialects/Kiln/IR/KilnGradients.cpp), and writes one `kiln.gradient` per
-    trained parameter the loss depends on.
+    trained parameter the loss depends on (and the same value as
+    `kiln.output "gradient.NAME"`, which `kiln run --grads` reports).
 
     - Fan-out: the gradients of every use of a value are summed.
     - Shared weights: a parameter read by several call sites (the DINO

@@ -6,12 +6,18 @@ using namespace mlir;
 namespace kiln {
 
 func::FuncOp stepFunction(ModuleOp module) {
-  auto funcs = module.getOps<func::FuncOp>();
-  if (funcs.empty() || std::next(funcs.begin()) != funcs.end()) {
-    module.emitError("expected exactly one func.func (the training step)");
+  func::FuncOp step;
+  int count = 0;
+  for (func::FuncOp f : module.getOps<func::FuncOp>())
+    if (!f.getOps<LossOp>().empty()) {
+      step = f;
+      ++count;
+    }
+  if (count != 1) {
+    module.emitError("expected exactly one func.func with a kiln.loss (the training step)");
     return nullptr;
   }
-  return *funcs.begin();
+  return step;
 }
 
 OpBuilder sourceBuilder(func::FuncOp step) {

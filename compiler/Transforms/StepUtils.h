@@ -15,7 +15,8 @@
 
 namespace kiln {
 
-/// The module's training step (its one func.func), or null with an error.
+/// The module's training step (the func.func with the loss; an evaluation
+/// entry may sit beside it), or null with an error.
 mlir::func::FuncOp stepFunction(mlir::ModuleOp module);
 
 /// A builder positioned after the step's last source op.

@@ -51,6 +51,7 @@ struct VerifyStepPass : public kiln::impl::KilnVerifyStepBase<VerifyStepPass> {
         schedules("schedule"), metrics("metric"), updates("update of state");
     llvm::DenseMap<int64_t, Operation *> streams;
     SmallVector<LossOp> losses;
+    bool isEvalEntry = false; // returns tensors (kiln.output), no loss
     bool ok = true;
     graph.walk([&](Operation *op) {
       LogicalResult r = success();
@@ -68,6 +69,8 @@ struct VerifyStepPass : public kiln::impl::KilnVerifyStepBase<VerifyStepPass> {
         r = updates.add(op, u.getName());
       else if (auto l = dyn_cast<LossOp>(op))
         losses.push_back(l);
+      else if (isa<OutputOp>(op))
+        isEvalEntry = true;
       else if (auto rnd = dyn_cast<RandomUniformOp>(op)) {
         auto [it, inserted] = streams.try_emplace(rnd.getStream(), op);
         if (!inserted) {
@@ -80,7 +83,7 @@ struct VerifyStepPass : public kiln::impl::KilnVerifyStepBase<VerifyStepPass> {
     if (!ok)
       return failure();
 
-    if (losses.size() != 1) {
+    if (losses.size() != 1 && !(isEvalEntry && losses.empty())) {
       InFlightDiagnostic diag = graph.emitOpError()
                                 << "needs exactly one kiln.loss, found "
                                 << losses.size();

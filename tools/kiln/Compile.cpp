@@ -5,6 +5,7 @@
 // IR after each phase. Output is written only when every phase succeeded.
 //
 //===----------------------------------------------------------------------===//
+#include "Build.h"
 #include "Subcommands.h"
 
 #include "compiler/Import/GraphImporter.h"
@@ -34,8 +35,9 @@ cl::OptionCategory category("kiln compile options");
 cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.json"),
                                cl::cat(category));
 cl::opt<std::string> outputPath(
-    "o", cl::desc("Write the result here ('-' for stdout). Until the artifact "
-                  "exists this is the IR after the last phase run"),
+    "o", cl::desc("Write the result here: OUT.kiln is the artifact (after every "
+                  "phase); any other path (or '-', stdout) gets the IR after the "
+                  "last phase run"),
     cl::value_desc("OUT"), cl::init("-"), cl::cat(category));
 cl::opt<std::string> compileTo("compile-to",
                                cl::desc("Stop after this phase (see --list-phases)"),
@@ -47,6 +49,19 @@ cl::opt<std::string>
                  cl::value_desc("DIR"), cl::cat(category));
 cl::opt<bool> listPhases("list-phases", cl::desc("List the phases and exit"),
                          cl::cat(category));
+cl::opt<std::string> cpu("cpu",
+                        cl::desc("CPU the kernels are compiled for: an LLVM CPU name "
+                                 "or 'host' (default: x86-64-v3, portable)"),
+                        cl::value_desc("CPU"), cl::cat(category));
+cl::opt<std::string>
+    dumpKernelsTo("dump-kernels-to",
+                  cl::desc("Write each kernel's MLIR before and after lowering and "
+                           "its LLVM IR to DIR, with an index"),
+                  cl::value_desc("DIR"), cl::cat(category));
+cl::opt<std::string> dumpPlanTo("dump-plan-to",
+                                cl::desc("Write the buffer plan (which value lives "
+                                         "where, arena size) to FILE"),
+                                cl::value_desc("FILE"), cl::cat(category));
 cl::opt<int64_t> batchSize("batch-size",
                            cl::desc("Override train.batch_size (the 'batch' "
                                     "name in shapes)"),
@@ -54,7 +69,8 @@ cl::opt<int64_t> batchSize("batch-size",
 
 const char *kOverview =
     "kiln compile: lower a JSON model graph through the kiln pipeline\n\n"
-    "  kiln compile MODEL.json [-o OUT] [--compile-to=PHASE] "
+    "  kiln compile MODEL.json -o OUT.kiln [--cpu=host] [--dump-kernels-to=DIR]\n"
+    "  kiln compile MODEL.json [-o OUT.mlir] [--compile-to=PHASE] "
     "[--dump-phases-to=DIR]\n\n"
     "MLIR's pass-manager flags work on every phase: --mlir-print-ir-after-all,\n"
     "--mlir-print-ir-tree-dir=DIR, --mlir-timing,\n"
@@ -62,32 +78,6 @@ const char *kOverview =
     "the rest listed by --help-hidden.\n\n"
     "Exit status: 0 on success, 1 if the graph is invalid or a phase fails,\n"
     "2 on bad usage.\n";
-
-/// Prints "file:line:col: error: in node 'a.b.c': message" with the JSON line
-/// under it. The node path comes from the NameLoc the importer gave each op.
-class GraphDiagnostics {
-public:
-  GraphDiagnostics(MLIRContext &context)
-      : sourceMgr(), printer(sourceMgr, &context, llvm::errs()),
-        handler(&context, [this](Diagnostic &d) {
-          emit(d);
-          return success();
-        }) {}
-
-private:
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler printer;
-  ScopedDiagnosticHandler handler;
-
-  void emit(Diagnostic &d) {
-    std::string prefix;
-    if (auto name = dyn_cast<NameLoc>(d.getLocation()))
-      prefix = "in node '" + name.getName().str() + "': ";
-    printer.emitDiagnostic(d.getLocation(), prefix + d.str(), d.getSeverity());
-    for (Diagnostic &note : d.getNotes())
-      printer.emitDiagnostic(note.getLocation(), note.str(), note.getSeverity());
-  }
-};
 
 int fail(const llvm::Twine &message, int code) {
   llvm::errs() << "kiln compile: " << message << "\n";
@@ -164,24 +154,21 @@ int kiln::compileMain(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpPhasesTo))
       return fail("cannot create " + dumpPhasesTo + ": " + ec.message(), 1);
   }
-  unsigned index = 0;
-  for (const Phase &phase : kilnPhases()) {
-    PassManager pm(&context);
-    if (failed(applyPassManagerCLOptions(pm)))
-      return fail("bad pass-manager options", 2);
-    applyDefaultTimingPassManagerCLOptions(pm); // a report per phase
-    phase.addPasses(pm);
-    if (failed(pm.run(*module))) {
-      if (!dumpPhasesTo.empty())
-        indexText += std::string("(phase '") + phase.name + "' failed)\n";
-      module = nullptr;
-      break;
-    }
-    if (!dumpPhasesTo.empty() && !dumpPhase(*module, phase, index, indexText))
-      return 1;
-    ++index;
-    if (&phase == last)
-      break;
+  bool ok = runPhases(
+      *module, last,
+      [&](const Phase &phase, unsigned index) {
+        return dumpPhasesTo.empty() || dumpPhase(*module, phase, index, indexText);
+      },
+      [](PassManager &pm) {
+        if (failed(applyPassManagerCLOptions(pm)))
+          return false;
+        applyDefaultTimingPassManagerCLOptions(pm); // a report per phase
+        return true;
+      });
+  if (!ok) {
+    if (!dumpPhasesTo.empty())
+      indexText += "(a phase failed)\n";
+    module = nullptr;
   }
 
   if (!dumpPhasesTo.empty()) {
@@ -199,6 +186,15 @@ int kiln::compileMain(int argc, char **argv) {
     return 1;
 
   std::string error;
+  if (isArtifactPath(outputPath)) {
+    if (last != &kilnPhases().back())
+      return fail("an artifact needs every phase; drop --compile-to or write .mlir", 2);
+    ArtifactOptions artifactOptions{cpu, dumpKernelsTo, dumpPlanTo};
+    if (!writeArtifact(*module, outputPath, artifactOptions, error))
+      return fail(error, 1);
+    llvm::errs() << "kiln compile: wrote the artifact " << outputPath << "\n";
+    return 0;
+  }
   auto out = openOutputFile(outputPath, &error);
   if (!out)
     return fail("cannot write " + outputPath + ": " + error, 1);

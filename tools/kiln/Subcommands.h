@@ -11,6 +11,12 @@ namespace kiln {
 
 /// kiln compile MODEL.json [options]
 int compileMain(int argc, char **argv);
+/// kiln train MODEL.json | OUT.kiln [options]
+int trainMain(int argc, char **argv);
+/// kiln run OUT.kiln --inputs I --outputs O [options]
+int runMain(int argc, char **argv);
+/// kiln inspect OUT.kiln
+int inspectMain(int argc, char **argv);
 
 } // namespace kiln
 

@@ -19,6 +19,9 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"compile", "lower a JSON model graph through the kiln pipeline",
      kiln::compileMain},
+    {"train", "compile (from JSON) and train on Fashion-MNIST", kiln::trainMain},
+    {"run", "one step on given tensors (debugging, parity checks)", kiln::runMain},
+    {"inspect", "what an artifact holds and will do", kiln::inspectMain},
 };
 
 void usage(FILE *out) {

@@ -1,13 +1,13 @@
 //===- Program.h - a planned step: buffers, thunks, kernels ------*- C++ -*-===//
 //
-// What codegen hands to the artifact writer, free of MLIR types: every
+// What codegen hands to the artifact writer and the runtime reads back
+// from the manifest (runtime/artifact/Manifest.cpp), free of MLIR: every
 // value's buffer (a region and an offset), the flat thunk sequence the
-// runtime replays, and the kernels those thunks launch. The runtime reads
-// the same structure back from the manifest (docs/artifact.md).
+// runtime replays, and the kernels those thunks launch.
 //
 //===----------------------------------------------------------------------===//
-#ifndef KILN_CODEGEN_PROGRAM_H
-#define KILN_CODEGEN_PROGRAM_H
+#ifndef KILN_RUNTIME_ARTIFACT_PROGRAM_H
+#define KILN_RUNTIME_ARTIFACT_PROGRAM_H
 
 #include <cstdint>
 #include <string>
@@ -94,4 +94,4 @@ struct CompiledModel {
 
 } // namespace kiln
 
-#endif // KILN_CODEGEN_PROGRAM_H
+#endif // KILN_RUNTIME_ARTIFACT_PROGRAM_H

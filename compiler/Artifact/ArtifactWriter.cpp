@@ -1,0 +1,224 @@
+//===- ArtifactWriter.cpp - write OUT.kiln from the final IR --------------===//
+#include "compiler/Artifact/ArtifactWriter.h"
+
+#include "Kiln/IR/KilnOps.h"
+#include "compiler/Artifact/Initializers.h"
+#include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/StepPlanner.h"
+#include "runtime/artifact/Crc32.h"
+#include "runtime/artifact/Manifest.h"
+#include "runtime/artifact/Safetensors.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+#include <set>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace mlir;
+using json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+namespace kiln {
+namespace {
+
+json attrToJson(Attribute a) {
+  if (!a)
+    return nullptr;
+  if (auto d = dyn_cast<DictionaryAttr>(a)) {
+    json j = json::object();
+    for (NamedAttribute n : d)
+      j[n.getName().str()] = attrToJson(n.getValue());
+    return j;
+  }
+  if (auto l = dyn_cast<ArrayAttr>(a)) {
+    json j = json::array();
+    for (Attribute e : l)
+      j.push_back(attrToJson(e));
+    return j;
+  }
+  if (auto s = dyn_cast<StringAttr>(a))
+    return s.getValue().str();
+  if (auto b = dyn_cast<BoolAttr>(a))
+    return b.getValue();
+  if (auto i = dyn_cast<IntegerAttr>(a))
+    return i.getInt();
+  if (auto f = dyn_cast<FloatAttr>(a))
+    return f.getValueAsDouble();
+  return nullptr;
+}
+
+std::vector<uint8_t> bytesOf(const std::vector<float> &v) {
+  std::vector<uint8_t> b(v.size() * 4);
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+/// Initial values of every parameter (copies after their sources) and state.
+bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
+                    TensorMap &params, TensorMap &state, std::string &error) {
+  std::map<std::string, std::vector<float>> ready;
+  std::vector<std::pair<Operation *, bool>> pending; // (op, copies another)
+  std::set<std::string> seen;
+  module.walk([&](Operation *op) {
+    StringRef name;
+    DictionaryAttr init;
+    if (auto p = dyn_cast<ParamOp>(op)) {
+      name = p.getName();
+      init = p.getInit();
+    } else if (auto s = dyn_cast<StateOp>(op)) {
+      name = s.getName();
+      init = s.getInit();
+    } else {
+      return;
+    }
+    if (seen.insert(name.str()).second)
+      pending.push_back({op, init.getAs<StringAttr>("kind").getValue() == "copy"});
+  });
+  std::stable_sort(pending.begin(), pending.end(),
+                   [](auto &x, auto &y) { return !x.second && y.second; });
+  for (auto [op, copy] : pending) {
+    bool isParam = isa<ParamOp>(op);
+    std::string name = isParam ? cast<ParamOp>(op).getName().str() : cast<StateOp>(op).getName().str();
+    DictionaryAttr init = isParam ? cast<ParamOp>(op).getInit() : cast<StateOp>(op).getInit();
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+    std::vector<float> values;
+    if (!initialValues(init, name, type.getNumElements(), shape, seed, baseDir, ready, values,
+                       error))
+      return false;
+    (isParam ? params : state)[name] = {"F32", shape, bytesOf(values)};
+    ready[name] = std::move(values);
+  }
+  return true;
+}
+
+bool writeText(const std::string &path, const std::string &text, std::string &error) {
+  std::ofstream out(path);
+  out << text;
+  if (!out) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOptions &options,
+                   std::string &error) {
+  fs::path target = fs::absolute(out);
+  fs::path tmp = target;
+  tmp += ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec)) {
+    error = "cannot create " + tmp.string() + ": " + ec.message();
+    return false;
+  }
+  auto fail = [&](const std::string &message) {
+    if (!message.empty())
+      error = message;
+    fs::remove_all(tmp, ec);
+    return false;
+  };
+
+  std::string ir;
+  llvm::raw_string_ostream irStream(ir);
+  module.print(irStream);
+  if (!writeText((tmp / "step.mlir").string(), ir, error))
+    return fail("");
+
+  KernelEmitter emitter(*module.getContext());
+  Manifest m;
+  ConstantData constants;
+  if (failed(planModel(module, emitter, m.compiled, constants)))
+    return fail("planning the step failed");
+  if (!options.dumpPlanTo.empty() &&
+      !writeText(options.dumpPlanTo, describePlan(m.compiled), error))
+    return fail("");
+  CpuTarget cpu = resolveCpu(options.cpu);
+  if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
+                          m.compiled.kernels, error))
+    return fail("");
+
+  auto attr = [&](const char *name) { return attrToJson(module->getAttr(name)); };
+  json train = attr("kiln.train");
+  uint64_t seed = train.is_object() ? train.value("seed", 0) : 0;
+  std::string source = module->getAttrOfType<StringAttr>("kiln.source")
+                           ? module->getAttrOfType<StringAttr>("kiln.source").getValue().str()
+                           : "";
+  TensorMap params, state, constantTensors;
+  if (!initialTensors(module, seed, fs::path(source).parent_path().string(), params, state, error))
+    return fail("");
+  for (auto &[id, bytes] : constants) {
+    const Buffer &b = m.compiled.buffers[id];
+    constantTensors[std::to_string(id)] = {b.dtype == "f32" ? "F32" : b.dtype == "i32" ? "I32" : "BOOL",
+                                           b.shape, bytes};
+  }
+  if (!writeSafetensors((tmp / "params.safetensors").string(), params, error) ||
+      !writeSafetensors((tmp / "state.safetensors").string(), state, error) ||
+      !writeSafetensors((tmp / "constants.safetensors").string(), constantTensors, error))
+    return fail("");
+
+  m.model = module->getAttrOfType<StringAttr>("kiln.name")
+                ? module->getAttrOfType<StringAttr>("kiln.name").getValue().str()
+                : "model";
+  m.source = source;
+  m.cpu = cpu.cpu;
+  m.cpuFeatures = cpu.features;
+  m.batchSize = module->getAttrOfType<IntegerAttr>("kiln.batch_size").getInt();
+  m.data = attr("kiln.data");
+  m.train = train;
+  m.optimizer = attr("kiln.optimizer");
+  m.networks = attr("kiln.networks");
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    std::string entry = fn.getName() == "objective" ? "train_step" : fn.getName().str();
+    fn.walk([&](InputOp in) {
+      std::string name = entry + ":" + in.getName().str();
+      for (const Buffer &b : m.compiled.buffers)
+        if (b.kind == "input" && b.name == name)
+          m.inputs.push_back({entry, in.getName().str(),
+                              in.getSource() ? in.getSource()->str() : "", b.id});
+      if (entry == "eval")
+        m.evalBatchSize = cast<RankedTensorType>(in.getType()).getDimSize(0);
+    });
+    fn.walk([&](ScheduleOp s) {
+      for (const Buffer &b : m.compiled.buffers)
+        if (b.kind == "schedule" && b.name == "schedule:" + s.getName().str() &&
+            std::none_of(m.schedules.begin(), m.schedules.end(),
+                         [&](auto &x) { return x.buffer == b.id; }))
+          m.schedules.push_back({s.getName().str(), attrToJson(s.getSpec()), b.id});
+    });
+  }
+  for (auto &entry : fs::directory_iterator(tmp)) {
+    uint32_t crc;
+    int64_t bytes;
+    if (!fileCrc32(entry.path().string(), crc, bytes))
+      return fail("cannot read back " + entry.path().string());
+    m.files[entry.path().filename().string()] = {bytes, crc};
+  }
+  if (!writeManifest((tmp / "manifest.json").string(), m, error))
+    return fail("");
+
+  // Swap into place: the old artifact (if any) goes only once the new one is whole.
+  fs::path old = target;
+  old += ".old-" + std::to_string(::getpid());
+  bool hadOld = fs::exists(target);
+  if (hadOld)
+    fs::rename(target, old, ec);
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    if (hadOld)
+      fs::rename(old, target);
+    return fail("cannot move the artifact into " + target.string() + ": " + ec.message());
+  }
+  if (hadOld)
+    fs::remove_all(old, ec);
+  return true;
+}
+
+} // namespace kiln

@@ -1,0 +1,31 @@
+//===- Initializers.h - initial values of parameters and state ----*- C++ -*-===//
+//
+// Runs the `init` specs of kiln.param / kiln.state (zeros, ones, constant,
+// normal, trunc_normal, uniform, fan_in_uniform, copy, file) in double and
+// rounds to f32. Each tensor draws from its own generator seeded by the
+// run seed and its name, so adding a parameter changes no other's values.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_ARTIFACT_INITIALIZERS_H
+#define KILN_ARTIFACT_INITIALIZERS_H
+
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+/// The initial values of a tensor named `name` of `count` elements.
+/// `copy` reads `ready` (tensors already computed); `file` reads a
+/// safetensors file relative to `baseDir`. False with `error` set.
+bool initialValues(mlir::DictionaryAttr init, const std::string &name, int64_t count,
+                   const std::vector<int64_t> &shape, uint64_t seed,
+                   const std::string &baseDir,
+                   const std::map<std::string, std::vector<float>> &ready,
+                   std::vector<float> &out, std::string &error);
+
+} // namespace kiln
+
+#endif // KILN_ARTIFACT_INITIALIZERS_H

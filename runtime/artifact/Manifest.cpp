@@ -1,0 +1,360 @@
+//===- Manifest.cpp - the artifact's manifest.json ------------------------===//
+#include "runtime/artifact/Manifest.h"
+
+#include "runtime/artifact/Crc32.h"
+
+#include <fstream>
+#include <sstream>
+
+using json = nlohmann::ordered_json;
+
+namespace kiln {
+namespace {
+
+json operandToJson(const GemmOperand &o) {
+  return {{"buffer", o.buffer}, {"offset", o.offset}, {"ld", o.ld},
+          {"transpose", o.transpose}, {"batch_strides", o.batchStrides}};
+}
+
+json thunkToJson(const Thunk &t) {
+  json j = {{"kind", t.kind == Thunk::Kernel ? "kernel" : t.kind == Thunk::Gemm ? "gemm" : "copy"},
+            {"ops", t.ops},
+            {"buffers", t.buffers},
+            {"output", t.output},
+            {"flops", t.flops},
+            {"traffic_bytes", t.trafficBytes}};
+  if (t.kind == Thunk::Kernel) {
+    j["kernel"] = t.kernel;
+    j["rows"] = t.rows;
+  } else if (t.kind == Thunk::Gemm) {
+    j["m"] = t.m;
+    j["n"] = t.n;
+    j["k"] = t.k;
+    j["batch"] = t.batch;
+    j["a"] = operandToJson(t.a);
+    j["b"] = operandToJson(t.b);
+    j["c"] = operandToJson(t.c);
+  } else {
+    j["bytes"] = t.bytes;
+  }
+  return j;
+}
+
+/// Reads JSON with a path for messages; the first problem wins.
+struct Reader {
+  std::string error;
+
+  bool fail(const std::string &path, const std::string &what) {
+    if (error.empty())
+      error = "manifest " + path + ": " + what;
+    return false;
+  }
+  const json *get(const json &obj, const std::string &path, const char *key) {
+    if (!obj.is_object() || !obj.contains(key)) {
+      fail(path, std::string("missing '") + key + "'");
+      return nullptr;
+    }
+    return &obj[key];
+  }
+  bool integer(const json &obj, const std::string &path, const char *key, int64_t &out,
+               int64_t min = 0) {
+    const json *v = get(obj, path, key);
+    if (!v)
+      return false;
+    if (!v->is_number_integer() || v->get<int64_t>() < min)
+      return fail(path + "/" + key, "expected an integer >= " + std::to_string(min));
+    out = v->get<int64_t>();
+    return true;
+  }
+  bool string(const json &obj, const std::string &path, const char *key, std::string &out) {
+    const json *v = get(obj, path, key);
+    if (!v)
+      return false;
+    if (!v->is_string())
+      return fail(path + "/" + key, "expected a string");
+    out = v->get<std::string>();
+    return true;
+  }
+  bool ints(const json &obj, const std::string &path, const char *key,
+            std::vector<int64_t> &out) {
+    const json *v = get(obj, path, key);
+    if (!v)
+      return false;
+    if (!v->is_array())
+      return fail(path + "/" + key, "expected a list of integers");
+    out.clear();
+    for (auto &e : *v) {
+      if (!e.is_number_integer())
+        return fail(path + "/" + key, "expected a list of integers");
+      out.push_back(e.get<int64_t>());
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+json manifestToJson(const Manifest &m) {
+  json buffers = json::array(), kernels = json::array(), programs = json::array();
+  for (const Buffer &b : m.compiled.buffers)
+    buffers.push_back({{"id", b.id}, {"name", b.name}, {"kind", b.kind}, {"dtype", b.dtype},
+                       {"shape", b.shape},
+                       {"region", b.region == Region::Arena ? "arena" : "persistent"},
+                       {"offset", b.offset}, {"bytes", b.bytes}});
+  for (const Kernel &k : m.compiled.kernels)
+    kernels.push_back({{"name", k.name}, {"op", k.op}});
+  for (const Program &p : m.compiled.programs) {
+    json thunks = json::array(), sinks = json::array();
+    for (const Thunk &t : p.thunks)
+      thunks.push_back(thunkToJson(t));
+    for (const Sink &s : p.sinks)
+      sinks.push_back({{"kind", s.kind}, {"name", s.name}, {"buffer", s.buffer}});
+    programs.push_back({{"entry", p.entry}, {"arena_bytes", p.arenaBytes},
+                        {"thunks", thunks}, {"sinks", sinks}});
+  }
+  json inputs = json::array(), schedules = json::array(), files = json::object();
+  for (const auto &i : m.inputs)
+    inputs.push_back({{"program", i.program}, {"name", i.name}, {"source", i.source},
+                      {"buffer", i.buffer}});
+  for (const auto &s : m.schedules)
+    schedules.push_back({{"name", s.name}, {"spec", s.spec}, {"buffer", s.buffer}});
+  for (const auto &[name, f] : m.files)
+    files[name] = {{"bytes", f.bytes}, {"crc32", f.crc32}};
+  return {{"format", "kiln-artifact"},
+          {"version", m.version},
+          {"model", m.model},
+          {"source", m.source},
+          {"cpu", {{"target", m.cpu}, {"features", m.cpuFeatures}}},
+          {"batch_size", m.batchSize},
+          {"eval_batch_size", m.evalBatchSize},
+          {"persistent_bytes", m.compiled.persistentBytes},
+          {"buffers", buffers},
+          {"kernels", kernels},
+          {"programs", programs},
+          {"inputs", inputs},
+          {"schedules", schedules},
+          {"data", m.data},
+          {"train", m.train},
+          {"optimizer", m.optimizer},
+          {"networks", m.networks},
+          {"files", files}};
+}
+
+bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
+  Reader r;
+  auto done = [&](bool ok) {
+    error = r.error;
+    return ok && r.error.empty();
+  };
+  std::string format;
+  int64_t version;
+  if (!r.string(body, "", "format", format) || !r.integer(body, "", "version", version))
+    return done(false);
+  if (format != "kiln-artifact")
+    return done(r.fail("/format", "not a kiln artifact (\"" + format + "\")"));
+  if (version != kArtifactVersion)
+    return done(r.fail("/version", "format version " + std::to_string(version) +
+                                       ", this runtime reads version " +
+                                       std::to_string(kArtifactVersion) + "; recompile the model"));
+  m.version = version;
+  const json *cpu = r.get(body, "", "cpu");
+  if (!r.string(body, "", "model", m.model) || !r.string(body, "", "source", m.source) || !cpu ||
+      !r.string(*cpu, "/cpu", "target", m.cpu) || !r.string(*cpu, "/cpu", "features", m.cpuFeatures) ||
+      !r.integer(body, "", "batch_size", m.batchSize, 1) ||
+      !r.integer(body, "", "eval_batch_size", m.evalBatchSize) ||
+      !r.integer(body, "", "persistent_bytes", m.compiled.persistentBytes))
+    return done(false);
+
+  CompiledModel &c = m.compiled;
+  const json *buffers = r.get(body, "", "buffers");
+  if (!buffers || !buffers->is_array())
+    return done(r.fail("/buffers", "expected a list"));
+  for (size_t i = 0; i < buffers->size(); ++i) {
+    const json &b = (*buffers)[i];
+    std::string p = "/buffers/" + std::to_string(i), region;
+    Buffer out;
+    if (!r.integer(b, p, "id", out.id) || !r.string(b, p, "name", out.name) ||
+        !r.string(b, p, "kind", out.kind) || !r.string(b, p, "dtype", out.dtype) ||
+        !r.ints(b, p, "shape", out.shape) || !r.string(b, p, "region", region) ||
+        !r.integer(b, p, "offset", out.offset) || !r.integer(b, p, "bytes", out.bytes, 1))
+      return done(false);
+    if (out.id != (int64_t)i)
+      return done(r.fail(p + "/id", "buffer ids must count from 0"));
+    if (out.dtype != "f32" && out.dtype != "i32" && out.dtype != "i1")
+      return done(r.fail(p + "/dtype", "unknown dtype " + out.dtype));
+    out.region = region == "arena" ? Region::Arena : Region::Persistent;
+    if (out.region == Region::Persistent && out.offset + out.bytes > c.persistentBytes)
+      return done(r.fail(p, "lies outside the persistent region"));
+    c.buffers.push_back(out);
+  }
+  const json *kernels = r.get(body, "", "kernels");
+  if (!kernels || !kernels->is_array())
+    return done(r.fail("/kernels", "expected a list"));
+  for (size_t i = 0; i < kernels->size(); ++i) {
+    Kernel k;
+    std::string p = "/kernels/" + std::to_string(i);
+    if (!r.string((*kernels)[i], p, "name", k.name) || !r.string((*kernels)[i], p, "op", k.op))
+      return done(false);
+    c.kernels.push_back(k);
+  }
+  auto bufferId = [&](const std::string &p, int64_t id) {
+    return id >= 0 && id < (int64_t)c.buffers.size() ? true : r.fail(p, "no buffer " + std::to_string(id));
+  };
+  const json *programs = r.get(body, "", "programs");
+  if (!programs || !programs->is_array())
+    return done(r.fail("/programs", "expected a list"));
+  for (size_t pi = 0; pi < programs->size(); ++pi) {
+    const json &pj = (*programs)[pi];
+    std::string pp = "/programs/" + std::to_string(pi);
+    Program prog;
+    const json *thunks = r.get(pj, pp, "thunks");
+    const json *sinks = r.get(pj, pp, "sinks");
+    if (!r.string(pj, pp, "entry", prog.entry) || !r.integer(pj, pp, "arena_bytes", prog.arenaBytes) ||
+        !thunks || !sinks || !thunks->is_array() || !sinks->is_array())
+      return done(r.fail(pp, "malformed program"));
+    for (size_t ti = 0; ti < thunks->size(); ++ti) {
+      const json &tj = (*thunks)[ti];
+      std::string tp = pp + "/thunks/" + std::to_string(ti), kind;
+      Thunk t{Thunk::Copy};
+      if (!r.string(tj, tp, "kind", kind) || !r.ints(tj, tp, "buffers", t.buffers) ||
+          !r.integer(tj, tp, "output", t.output, -1) || !r.integer(tj, tp, "flops", t.flops) ||
+          !r.integer(tj, tp, "traffic_bytes", t.trafficBytes))
+        return done(false);
+      if (tj.contains("ops") && tj["ops"].is_array())
+        for (auto &o : tj["ops"])
+          if (o.is_string())
+            t.ops.push_back(o.get<std::string>());
+      for (int64_t id : t.buffers)
+        if (!bufferId(tp + "/buffers", id))
+          return done(false);
+      if (kind == "kernel") {
+        t.kind = Thunk::Kernel;
+        if (!r.integer(tj, tp, "kernel", t.kernel) || !r.integer(tj, tp, "rows", t.rows, 1))
+          return done(false);
+        if (t.kernel >= (int64_t)c.kernels.size())
+          return done(r.fail(tp + "/kernel", "no kernel " + std::to_string(t.kernel)));
+      } else if (kind == "gemm") {
+        t.kind = Thunk::Gemm;
+        if (!r.integer(tj, tp, "m", t.m, 1) || !r.integer(tj, tp, "n", t.n, 1) ||
+            !r.integer(tj, tp, "k", t.k, 1) || !r.ints(tj, tp, "batch", t.batch))
+          return done(false);
+        for (auto [key, o] : {std::pair{"a", &t.a}, {"b", &t.b}, {"c", &t.c}}) {
+          const json *oj = r.get(tj, tp, key);
+          std::string op = tp + "/" + key;
+          if (!oj || !r.integer(*oj, op, "buffer", o->buffer) || !bufferId(op, o->buffer) ||
+              !r.integer(*oj, op, "offset", o->offset) || !r.integer(*oj, op, "ld", o->ld, 1) ||
+              !r.ints(*oj, op, "batch_strides", o->batchStrides))
+            return done(false);
+          o->transpose = oj->value("transpose", false);
+          if (o->batchStrides.size() != t.batch.size())
+            return done(r.fail(op + "/batch_strides", "needs one stride per batch dimension"));
+        }
+      } else if (kind == "copy") {
+        if (!r.integer(tj, tp, "bytes", t.bytes, 1) || t.buffers.size() != 2)
+          return done(r.fail(tp, "a copy names two buffers and its bytes"));
+        for (int64_t id : t.buffers)
+          if (c.buffers[id].bytes < t.bytes)
+            return done(r.fail(tp, "copies more bytes than its buffers hold"));
+      } else {
+        return done(r.fail(tp + "/kind", "unknown thunk kind '" + kind + "'"));
+      }
+      prog.thunks.push_back(t);
+    }
+    for (size_t si = 0; si < sinks->size(); ++si) {
+      Sink s;
+      std::string sp = pp + "/sinks/" + std::to_string(si);
+      if (!r.string((*sinks)[si], sp, "kind", s.kind) || !r.string((*sinks)[si], sp, "name", s.name) ||
+          !r.integer((*sinks)[si], sp, "buffer", s.buffer) || !bufferId(sp, s.buffer))
+        return done(false);
+      prog.sinks.push_back(s);
+    }
+    c.programs.push_back(prog);
+  }
+  int64_t arena = 0;
+  for (const Program &p : c.programs)
+    arena = std::max(arena, p.arenaBytes);
+  for (const Buffer &b : c.buffers)
+    if (b.region == Region::Arena && b.offset + b.bytes > arena)
+      return done(r.fail("/buffers/" + std::to_string(b.id), "lies outside the arena"));
+
+  const json *inputs = r.get(body, "", "inputs");
+  const json *schedules = r.get(body, "", "schedules");
+  const json *files = r.get(body, "", "files");
+  if (!inputs || !schedules || !files || !inputs->is_array() || !schedules->is_array() ||
+      !files->is_object())
+    return done(r.fail("", "needs 'inputs', 'schedules' and 'files'"));
+  for (size_t i = 0; i < inputs->size(); ++i) {
+    Manifest::Input in;
+    std::string p = "/inputs/" + std::to_string(i);
+    if (!r.string((*inputs)[i], p, "program", in.program) || !r.string((*inputs)[i], p, "name", in.name) ||
+        !r.string((*inputs)[i], p, "source", in.source) || !r.integer((*inputs)[i], p, "buffer", in.buffer) ||
+        !bufferId(p, in.buffer))
+      return done(false);
+    m.inputs.push_back(in);
+  }
+  for (size_t i = 0; i < schedules->size(); ++i) {
+    Manifest::Schedule s;
+    std::string p = "/schedules/" + std::to_string(i);
+    const json *spec = r.get((*schedules)[i], p, "spec");
+    if (!r.string((*schedules)[i], p, "name", s.name) || !spec ||
+        !r.integer((*schedules)[i], p, "buffer", s.buffer) || !bufferId(p, s.buffer))
+      return done(false);
+    s.spec = *spec;
+    m.schedules.push_back(s);
+  }
+  for (auto &[name, f] : files->items()) {
+    ArtifactFile af;
+    int64_t crc;
+    if (!r.integer(f, "/files/" + name, "bytes", af.bytes) ||
+        !r.integer(f, "/files/" + name, "crc32", crc))
+      return done(false);
+    af.crc32 = static_cast<uint32_t>(crc);
+    m.files[name] = af;
+  }
+  m.data = body.value("data", json::object());
+  m.train = body.value("train", json::object());
+  m.optimizer = body.value("optimizer", json::object());
+  m.networks = body.value("networks", json::object());
+  return done(true);
+}
+
+bool writeManifest(const std::string &path, const Manifest &m, std::string &error) {
+  json body = manifestToJson(m);
+  std::string text = body.dump();
+  json wrapped = {{"crc32", crc32(text.data(), text.size())}, {"manifest", body}};
+  std::ofstream out(path);
+  out << wrapped.dump(1) << "\n";
+  if (!out) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+bool readManifest(const std::string &path, Manifest &m, std::string &error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = path + ": cannot open (is this a kiln artifact directory?)";
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json wrapped = json::parse(ss.str(), nullptr, false);
+  if (wrapped.is_discarded() || !wrapped.is_object() || !wrapped.contains("manifest") ||
+      !wrapped.contains("crc32") || !wrapped["crc32"].is_number_integer()) {
+    error = path + ": not a valid manifest (truncated or not JSON)";
+    return false;
+  }
+  std::string text = wrapped["manifest"].dump();
+  if (crc32(text.data(), text.size()) != wrapped["crc32"].get<uint32_t>()) {
+    error = path + ": checksum mismatch (the manifest was modified or damaged)";
+    return false;
+  }
+  if (!manifestFromJson(wrapped["manifest"], m, error)) {
+    error = path + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+} // namespace kiln

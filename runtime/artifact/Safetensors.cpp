@@ -1,0 +1,113 @@
+//===- Safetensors.cpp - read and write .safetensors files ----------------===//
+#include "runtime/artifact/Safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace kiln {
+
+int64_t dtypeBytes(const std::string &dtype) {
+  if (dtype == "F32" || dtype == "I32")
+    return 4;
+  if (dtype == "BOOL" || dtype == "U8")
+    return 1;
+  return 0;
+}
+
+bool writeSafetensors(const std::string &path, const TensorMap &tensors,
+                      std::string &error) {
+  nlohmann::ordered_json header;
+  int64_t offset = 0;
+  for (auto &[name, t] : tensors) {
+    header[name] = {{"dtype", t.dtype},
+                    {"shape", t.shape},
+                    {"data_offsets", {offset, offset + (int64_t)t.data.size()}}};
+    offset += t.data.size();
+  }
+  header["__metadata__"] = {{"format", "pt"}};
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' '); // align the data
+  std::ofstream out(path, std::ios::binary);
+  uint64_t n = text.size();
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<uint8_t>(n >> (8 * i));
+  out.write(reinterpret_cast<const char *>(len), 8);
+  out.write(text.data(), text.size());
+  for (auto &[name, t] : tensors)
+    out.write(reinterpret_cast<const char *>(t.data.data()), t.data.size());
+  if (!out) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    error = path + ": cannot open";
+    return false;
+  }
+  int64_t size = in.tellg();
+  in.seekg(0);
+  auto fail = [&](const std::string &what) {
+    error = path + ": " + what;
+    return false;
+  };
+  if (size < 8)
+    return fail("truncated (no header length)");
+  uint8_t len[8];
+  in.read(reinterpret_cast<char *>(len), 8);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i)
+    n |= static_cast<uint64_t>(len[i]) << (8 * i);
+  if (n > static_cast<uint64_t>(size - 8))
+    return fail("header length " + std::to_string(n) + " runs past the end of the file");
+  std::string text(n, '\0');
+  in.read(text.data(), n);
+  nlohmann::json header = nlohmann::json::parse(text, nullptr, false);
+  if (header.is_discarded() || !header.is_object())
+    return fail("header is not valid JSON");
+  int64_t dataSize = size - 8 - static_cast<int64_t>(n);
+  std::vector<uint8_t> data(dataSize);
+  in.read(reinterpret_cast<char *>(data.data()), dataSize);
+  for (auto &[name, entry] : header.items()) {
+    if (name == "__metadata__")
+      continue;
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+        !entry.contains("data_offsets") || !entry["dtype"].is_string() ||
+        !entry["shape"].is_array() || !entry["data_offsets"].is_array() ||
+        entry["data_offsets"].size() != 2)
+      return fail("tensor '" + name + "' has a malformed header entry");
+    StoredTensor t;
+    t.dtype = entry["dtype"].get<std::string>();
+    int64_t width = dtypeBytes(t.dtype);
+    if (!width)
+      return fail("tensor '" + name + "' has unsupported dtype " + t.dtype);
+    int64_t count = 1;
+    for (auto &d : entry["shape"]) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 0)
+        return fail("tensor '" + name + "' has a bad shape");
+      t.shape.push_back(d.get<int64_t>());
+      count *= t.shape.back();
+    }
+    auto &offsets = entry["data_offsets"];
+    if (!offsets[0].is_number_integer() || !offsets[1].is_number_integer())
+      return fail("tensor '" + name + "' has bad data_offsets");
+    int64_t begin = offsets[0].get<int64_t>(), end = offsets[1].get<int64_t>();
+    if (begin < 0 || end < begin || end > dataSize)
+      return fail("tensor '" + name + "' data [" + std::to_string(begin) + ", " +
+                  std::to_string(end) + ") lies outside the file's " +
+                  std::to_string(dataSize) + " data bytes (truncated?)");
+    if (end - begin != count * width)
+      return fail("tensor '" + name + "' has " + std::to_string(end - begin) +
+                  " bytes for a shape of " + std::to_string(count) + " elements");
+    t.data.assign(data.begin() + begin, data.begin() + end);
+    tensors[name] = std::move(t);
+  }
+  return true;
+}
+
+} // namespace kiln

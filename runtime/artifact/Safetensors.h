@@ -1,0 +1,40 @@
+//===- Safetensors.h - read and write .safetensors files ---------*- C++ -*-===//
+//
+// The format: an 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
+// then the tensor bytes. kiln writes F32 and I32 tensors.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_ARTIFACT_SAFETENSORS_H
+#define KILN_RUNTIME_ARTIFACT_SAFETENSORS_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct StoredTensor {
+  std::string dtype; // "F32", "I32", "BOOL"
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data;
+};
+
+using TensorMap = std::map<std::string, StoredTensor>;
+
+/// Writes `tensors` (sorted by name) to `path`; false with `error` set.
+bool writeSafetensors(const std::string &path, const TensorMap &tensors,
+                      std::string &error);
+
+/// Reads `path`, checking the header, dtypes, shapes against sizes and
+/// offsets against the file; false with `error` naming the file and what
+/// is wrong.
+bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error);
+
+/// Bytes per element of a safetensors dtype, 0 if unknown.
+int64_t dtypeBytes(const std::string &dtype);
+
+} // namespace kiln
+
+#endif // KILN_RUNTIME_ARTIFACT_SAFETENSORS_H

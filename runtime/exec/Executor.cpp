@@ -1,0 +1,276 @@
+//===- Executor.cpp - load an artifact and replay its thunks --------------===//
+#include "runtime/exec/Executor.h"
+
+#include "runtime/artifact/Crc32.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <sstream>
+
+namespace kiln {
+namespace {
+
+uint8_t *allocate(int64_t bytes) {
+  void *p = nullptr;
+  if (posix_memalign(&p, 64, std::max<int64_t>(bytes, 64)) != 0)
+    return nullptr;
+  std::memset(p, 0, std::max<int64_t>(bytes, 64));
+  return static_cast<uint8_t *>(p);
+}
+
+std::string storedDtype(const std::string &dtype) {
+  return dtype == "f32" ? "F32" : dtype == "i32" ? "I32" : "BOOL";
+}
+
+} // namespace
+
+bool cpuSupports(const std::string &cpu, const std::string &features, std::string &missing) {
+  __builtin_cpu_init();
+  std::vector<std::string> need;
+  if (cpu == "x86-64-v2")
+    need = {"sse4.2", "popcnt"};
+  else if (cpu == "x86-64-v3")
+    need = {"sse4.2", "popcnt", "avx2", "fma", "bmi2"};
+  else if (cpu == "x86-64-v4")
+    need = {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"};
+  std::stringstream ss(features);
+  for (std::string f; std::getline(ss, f, ',');)
+    if (f.size() > 1 && f[0] == '+')
+      need.push_back(f.substr(1));
+  // The features __builtin_cpu_supports can test; others are not checked.
+  auto supported = [](const std::string &f) -> int {
+#define KILN_FEATURE(name)                                                     \
+  if (f == name)                                                               \
+    return __builtin_cpu_supports(name) ? 1 : 0;
+    KILN_FEATURE("sse4.2") KILN_FEATURE("popcnt") KILN_FEATURE("avx") KILN_FEATURE("avx2")
+    KILN_FEATURE("fma") KILN_FEATURE("bmi2") KILN_FEATURE("avx512f") KILN_FEATURE("avx512bw")
+    KILN_FEATURE("avx512dq") KILN_FEATURE("avx512vl") KILN_FEATURE("avx512cd")
+    KILN_FEATURE("avx512bf16") KILN_FEATURE("avx512vnni") KILN_FEATURE("f16c")
+#undef KILN_FEATURE
+    return -1;
+  };
+  missing.clear();
+  for (const std::string &f : need)
+    if (supported(f) == 0)
+      missing += (missing.empty() ? "" : ", ") + f;
+  return missing.empty();
+}
+
+std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
+                                         std::string &error) {
+  std::unique_ptr<Executor> e(new Executor(std::max(1, threads)));
+  Manifest &m = e->m;
+  if (!readManifest(dir + "/manifest.json", m, error))
+    return nullptr;
+  for (auto &[name, f] : m.files) {
+    uint32_t crc;
+    int64_t bytes;
+    std::string path = dir + "/" + name;
+    if (!fileCrc32(path, crc, bytes)) {
+      error = path + ": missing from the artifact";
+      return nullptr;
+    }
+    if (bytes != f.bytes) {
+      error = path + ": " + std::to_string(bytes) + " bytes, the manifest says " +
+              std::to_string(f.bytes) + (bytes < f.bytes ? " (truncated)" : "");
+      return nullptr;
+    }
+    if (crc != f.crc32) {
+      error = path + ": checksum mismatch (the file was modified or damaged)";
+      return nullptr;
+    }
+  }
+  std::string missing;
+  if (!cpuSupports(m.cpu, m.cpuFeatures, missing)) {
+    error = dir + "/kernels.so was compiled for CPU '" + m.cpu + "' and needs " + missing +
+            ", which this CPU lacks; recompile with --cpu=host on this machine";
+    return nullptr;
+  }
+  if (!(e->blas = Blas::get(error)))
+    return nullptr;
+  std::string lib = dir + "/kernels.so";
+  e->library = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!e->library) {
+    error = lib + ": cannot load: " + dlerror();
+    return nullptr;
+  }
+  for (const Kernel &k : m.compiled.kernels) {
+    auto fn = reinterpret_cast<void (*)(void **, int64_t, int64_t)>(dlsym(e->library, k.name.c_str()));
+    if (!fn) {
+      error = lib + ": no kernel '" + k.name + "'";
+      return nullptr;
+    }
+    e->kernels.push_back(fn);
+  }
+  int64_t arenaBytes = 0;
+  for (const Program &p : m.compiled.programs)
+    arenaBytes = std::max(arenaBytes, p.arenaBytes);
+  e->persistent = allocate(m.compiled.persistentBytes);
+  e->arena = allocate(arenaBytes);
+  if (!e->persistent || !e->arena) {
+    error = "cannot allocate " + std::to_string(m.compiled.persistentBytes + arenaBytes) +
+            " bytes for the model";
+    return nullptr;
+  }
+  for (auto [file, kind] : {std::pair{"params.safetensors", "param"},
+                            {"state.safetensors", "state"},
+                            {"constants.safetensors", "constant"}}) {
+    TensorMap tensors;
+    if (!readSafetensors(dir + "/" + file, tensors, error) ||
+        !e->setTensors(tensors, kind, dir + "/" + file, error))
+      return nullptr;
+  }
+  for (const Program &p : m.compiled.programs) {
+    std::vector<std::vector<void *>> perThunk;
+    for (const Thunk &t : p.thunks) {
+      std::vector<void *> ptrs;
+      for (int64_t id : t.buffers)
+        ptrs.push_back(e->data(id));
+      perThunk.push_back(std::move(ptrs));
+    }
+    e->pointers.push_back(std::move(perThunk));
+  }
+  return e;
+}
+
+Executor::~Executor() {
+  free(persistent);
+  free(arena);
+  if (library)
+    dlclose(library);
+}
+
+void *Executor::data(int64_t buffer) const {
+  const Buffer &b = m.compiled.buffers[buffer];
+  return (b.region == Region::Arena ? arena : persistent) + b.offset;
+}
+
+int Executor::program(const std::string &entry) const {
+  for (size_t i = 0; i < m.compiled.programs.size(); ++i)
+    if (m.compiled.programs[i].entry == entry)
+      return i;
+  return -1;
+}
+
+int64_t Executor::bufferNamed(const std::string &name, const std::string &kind) const {
+  for (const Buffer &b : m.compiled.buffers)
+    if (b.kind == kind && b.name == name)
+      return b.id;
+  return -1;
+}
+
+int64_t Executor::sinkBuffer(int program, const std::string &kind, const std::string &name) const {
+  for (const Sink &s : m.compiled.programs[program].sinks)
+    if (s.kind == kind && s.name == name)
+      return s.buffer;
+  return -1;
+}
+
+bool Executor::setTensors(const TensorMap &tensors, const std::string &kind,
+                          const std::string &from, std::string &error) {
+  for (auto &[name, t] : tensors) {
+    // Constants are stored by buffer id.
+    int64_t id = kind == "constant" ? std::atoll(name.c_str()) : bufferNamed(name, kind);
+    if (id < 0 || id >= (int64_t)m.compiled.buffers.size() ||
+        m.compiled.buffers[id].kind != kind) {
+      error = from + ": '" + name + "' is not a " + kind + " of this model";
+      return false;
+    }
+    const Buffer &b = m.compiled.buffers[id];
+    if (kind != "constant" && (t.shape != b.shape || t.dtype != storedDtype(b.dtype))) {
+      error = from + ": '" + name + "' has another shape or dtype than the model's";
+      return false;
+    }
+    if ((int64_t)t.data.size() != b.bytes) {
+      error = from + ": '" + name + "' has " + std::to_string(t.data.size()) +
+              " bytes, the model's buffer " + std::to_string(b.bytes);
+      return false;
+    }
+    std::memcpy(data(id), t.data.data(), b.bytes);
+  }
+  return true;
+}
+
+TensorMap Executor::tensors(const std::string &kind) const {
+  TensorMap out;
+  for (const Buffer &b : m.compiled.buffers)
+    if (b.kind == kind) {
+      StoredTensor t{storedDtype(b.dtype), b.shape, {}};
+      auto *p = static_cast<const uint8_t *>(data(b.id));
+      t.data.assign(p, p + b.bytes);
+      out[b.name] = std::move(t);
+    }
+  return out;
+}
+
+void Executor::runThunk(const Thunk &t, void **ptrs) {
+  int n = pool.size();
+  switch (t.kind) {
+  case Thunk::Kernel: {
+    auto fn = kernels[t.kernel];
+    // Small kernels run inline: splitting costs more than it saves.
+    int64_t chunks = t.trafficBytes < (128 << 10) ? 1 : std::min<int64_t>(t.rows, n);
+    pool.run(chunks, [&](int64_t i) {
+      fn(ptrs, t.rows * i / chunks, t.rows * (i + 1) / chunks);
+    });
+    return;
+  }
+  case Thunk::Gemm: {
+    auto *a = static_cast<const float *>(data(t.a.buffer)) + t.a.offset;
+    auto *b = static_cast<const float *>(data(t.b.buffer)) + t.b.offset;
+    auto *c = static_cast<float *>(data(t.c.buffer)) + t.c.offset;
+    int64_t batches = 1;
+    for (int64_t d : t.batch)
+      batches *= d;
+    auto offset = [&](int64_t bi, const GemmOperand &o) {
+      int64_t off = 0;
+      for (int64_t d = t.batch.size() - 1; d >= 0; --d) {
+        off += (bi % t.batch[d]) * o.batchStrides[d];
+        bi /= t.batch[d];
+      }
+      return off;
+    };
+    if (batches >= n || t.m < 2 * n) {
+      // Whole matrices per thread (attention: many small GEMMs).
+      int64_t chunks = std::min<int64_t>(batches, n);
+      pool.run(chunks, [&](int64_t i) {
+        for (int64_t bi = batches * i / chunks; bi < batches * (i + 1) / chunks; ++bi)
+          blas->sgemm(t.a.transpose, t.b.transpose, t.m, t.n, t.k, a + offset(bi, t.a), t.a.ld,
+                      b + offset(bi, t.b), t.b.ld, c + offset(bi, t.c), t.c.ld);
+      });
+      return;
+    }
+    // Few large GEMMs: split each one's rows.
+    for (int64_t bi = 0; bi < batches; ++bi)
+      pool.run(n, [&](int64_t i) {
+        int64_t r0 = t.m * i / n, r1 = t.m * (i + 1) / n;
+        const float *ai = a + offset(bi, t.a) + (t.a.transpose ? r0 : r0 * t.a.ld);
+        blas->sgemm(t.a.transpose, t.b.transpose, r1 - r0, t.n, t.k, ai, t.a.ld,
+                    b + offset(bi, t.b), t.b.ld, c + offset(bi, t.c) + r0 * t.c.ld, t.c.ld);
+      });
+    return;
+  }
+  case Thunk::Copy:
+    std::memcpy(data(t.buffers[1]), data(t.buffers[0]), t.bytes);
+    return;
+  }
+}
+
+void Executor::run(int program) {
+  const Program &p = m.compiled.programs[program];
+  if (profile && thunkSeconds.size() != p.thunks.size())
+    thunkSeconds.assign(p.thunks.size(), 0.0);
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    if (!profile) {
+      runThunk(p.thunks[i], pointers[program][i].data());
+      continue;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    runThunk(p.thunks[i], pointers[program][i].data());
+    thunkSeconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+}
+
+} // namespace kiln

@@ -1,0 +1,78 @@
+//===- Executor.h - load an artifact and replay its thunks ---------*- C++ -*-===//
+//
+// Loading validates everything before any memory is touched: the manifest
+// (checksum, version, structure), every file's size and CRC-32, the CPU
+// features the kernels were compiled for, the kernel symbols. Then the
+// persistent region (parameters, state, inputs, schedule values, constants)
+// and one arena for the temporaries of whichever program runs are
+// allocated, and parameters and state are read from the artifact.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_EXEC_EXECUTOR_H
+#define KILN_RUNTIME_EXEC_EXECUTOR_H
+
+#include "runtime/artifact/Manifest.h"
+#include "runtime/artifact/Safetensors.h"
+#include "runtime/exec/Blas.h"
+#include "runtime/exec/ThreadPool.h"
+
+#include <memory>
+
+namespace kiln {
+
+class Executor {
+public:
+  /// Loads `dir` (an OUT.kiln directory) to run on `threads` threads; null
+  /// with `error` naming the file and the problem.
+  static std::unique_ptr<Executor> load(const std::string &dir, int threads,
+                                        std::string &error);
+  ~Executor();
+
+  const Manifest &manifest() const { return m; }
+  int threads() const { return pool.size(); }
+
+  /// The program with this entry ("train_step", "eval"), or -1.
+  int program(const std::string &entry) const;
+  /// Runs every thunk of the program once.
+  void run(int program);
+
+  /// The memory of a buffer.
+  void *data(int64_t buffer) const;
+  template <typename T> T *as(int64_t buffer) const { return static_cast<T *>(data(buffer)); }
+  /// The persistent buffer of a parameter or state tensor, or -1.
+  int64_t bufferNamed(const std::string &name, const std::string &kind) const;
+  /// The buffer a sink of a program reads, or -1.
+  int64_t sinkBuffer(int program, const std::string &kind, const std::string &name) const;
+
+  /// Copies tensors (parameters, state) in by name; false with `error` on
+  /// an unknown name or a shape mismatch.
+  bool setTensors(const TensorMap &tensors, const std::string &kind, const std::string &from,
+                  std::string &error);
+  /// Parameters or state as safetensors entries.
+  TensorMap tensors(const std::string &kind) const;
+
+  /// Per-thunk wall time accumulated by run() when profiling is on.
+  std::vector<double> thunkSeconds;
+  bool profile = false;
+
+private:
+  explicit Executor(int threads) : pool(threads) {}
+  void runThunk(const Thunk &t, void **pointers);
+
+  Manifest m;
+  ThreadPool pool;
+  Blas *blas = nullptr;
+  void *library = nullptr;
+  std::vector<void (*)(void **, int64_t, int64_t)> kernels;
+  uint8_t *persistent = nullptr, *arena = nullptr;
+  // Per program, per thunk: the kernel's argument pointers.
+  std::vector<std::vector<std::vector<void *>>> pointers;
+};
+
+/// Whether this CPU runs code compiled for `cpu` with `features`; else a
+/// message naming what is missing.
+bool cpuSupports(const std::string &cpu, const std::string &features, std::string &missing);
+
+} // namespace kiln
+
+#endif // KILN_RUNTIME_EXEC_EXECUTOR_H

@@ -1,0 +1,52 @@
+//===- ThreadPool.h - fork-join parallel loops for thunks ---------*- C++ -*-===//
+//
+// The executor splits each kernel's rows (or a GEMM's batches or rows)
+// into chunks and runs them on a fixed set of threads, the caller
+// included. Workers spin briefly between thunks before sleeping, since a
+// step launches thousands of short thunks.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_EXEC_THREADPOOL_H
+#define KILN_RUNTIME_EXEC_THREADPOOL_H
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kiln {
+
+class ThreadPool {
+public:
+  /// `threads` in all, the calling thread included (at least 1).
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool &) = delete;
+  ThreadPool &operator=(const ThreadPool &) = delete;
+
+  int size() const { return static_cast<int>(workers.size()) + 1; }
+
+  /// Runs fn(i) for every i in [0, chunks), spread over the threads;
+  /// returns when all are done.
+  void run(int64_t chunks, const std::function<void(int64_t)> &fn);
+
+private:
+  void work();
+  void drain();
+
+  std::vector<std::thread> workers;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int64_t> next{0}, done{0};
+  int64_t total = 0;
+  const std::function<void(int64_t)> *job = nullptr;
+  std::atomic<bool> stop{false};
+};
+
+} // namespace kiln
+
+#endif // KILN_RUNTIME_EXEC_THREADPOOL_H

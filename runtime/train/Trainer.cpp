@@ -1,0 +1,221 @@
+//===- Trainer.cpp - the training loop around a loaded artifact -----------===//
+#include "runtime/train/Trainer.h"
+
+#include "runtime/data/Loader.h"
+#include "runtime/train/Plot.h"
+#include "runtime/train/Schedule.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace kiln {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string duration(double seconds) {
+  char buf[32];
+  int s = static_cast<int>(seconds + 0.5);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%dh%02dm", s / 3600, s / 60 % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
+  return buf;
+}
+
+} // namespace
+
+double evaluateAccuracy(Executor &exec, const data::Split &test) {
+  int program = exec.program("eval");
+  if (program < 0)
+    return -1;
+  const Manifest &m = exec.manifest();
+  int64_t image = -1;
+  for (const auto &in : m.inputs)
+    if (in.program == "eval")
+      image = in.buffer;
+  int64_t logits = -1;
+  for (const Sink &s : m.compiled.programs[program].sinks)
+    if (s.kind == "output")
+      logits = s.buffer;
+  if (image < 0 || logits < 0)
+    return -1;
+  const Buffer &out = m.compiled.buffers[logits];
+  int64_t batch = m.evalBatchSize, classes = out.shape.back();
+  int64_t size = m.compiled.buffers[image].shape.back();
+  data::ViewSpec view = data::plainView(m.data, size);
+  data::Random unused(0, 0, 0);
+  int64_t correct = 0;
+  float *x = exec.as<float>(image);
+  for (int64_t start = 0; start < test.count; start += batch) {
+    int64_t n = std::min(batch, test.count - start);
+    // The last batch is padded with zeros; its extra rows are ignored.
+    std::memset(x, 0, m.compiled.buffers[image].bytes);
+    for (int64_t i = 0; i < n; ++i)
+      data::applyView(view, &test.images[(start + i) * test.height * test.width], test.height,
+                      test.width, unused, x + i * size * size);
+    exec.run(program);
+    const float *y = exec.as<float>(logits);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t best = std::max_element(y + i * classes, y + (i + 1) * classes) - (y + i * classes);
+      correct += best == test.labels[start + i];
+    }
+  }
+  return static_cast<double>(correct) / test.count;
+}
+
+bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,
+           TrainResult &result, std::string &error) {
+  const Manifest &m = exec.manifest();
+  int program = exec.program("train_step");
+  if (program < 0) {
+    error = "the artifact has no train_step program";
+    return false;
+  }
+  // Inputs: views of the data section, and the labels.
+  std::map<std::string, data::ViewSpec> views;
+  std::map<std::string, int64_t> viewBuffer;
+  int64_t labelBuffer = -1;
+  for (const auto &in : m.inputs) {
+    if (in.program != "train_step")
+      continue;
+    if (in.source == "label") {
+      labelBuffer = in.buffer;
+      continue;
+    }
+    data::ViewSpec v;
+    if (!data::parseView(m.data, in.source, v, error))
+      return false;
+    const Buffer &b = m.compiled.buffers[in.buffer];
+    if (b.shape.size() != 4 || b.shape[1] != 1 || b.shape[2] != v.size || b.shape[3] != v.size) {
+      error = "input '" + in.name + "' has a shape the view '" + in.source + "' cannot fill";
+      return false;
+    }
+    views[in.name] = v;
+    viewBuffer[in.name] = in.buffer;
+  }
+  int64_t batch = m.batchSize;
+  uint64_t seed = options.seed ? *options.seed : m.train.value("seed", 0);
+  int64_t epochs = options.epochs ? *options.epochs : m.train.value("epochs", 1);
+  int64_t logEvery = m.train.value("log_every", 50);
+  data::Loader loader(dataset.train, views, batch, seed);
+  int64_t perEpoch = loader.stepsPerEpoch();
+  if (perEpoch < 1) {
+    error = "the training set (" + std::to_string(dataset.train.count) +
+            " images) is smaller than one batch of " + std::to_string(batch);
+    return false;
+  }
+  int64_t total = options.steps ? std::min(*options.steps, epochs * perEpoch) : epochs * perEpoch;
+
+  std::filesystem::create_directories(options.runDir);
+  std::ofstream metrics(options.runDir + "/metrics.jsonl");
+  int64_t lossBuffer = exec.sinkBuffer(program, "loss", "loss");
+  std::vector<std::pair<std::string, int64_t>> metricBuffers;
+  for (const Sink &s : m.compiled.programs[program].sinks)
+    if (s.kind == "metric")
+      metricBuffers.push_back({s.name, s.buffer});
+
+  Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
+  auto start = Clock::now();
+  auto windowStart = start;
+  int64_t windowSteps = 0;
+  double windowLoss = 0;
+  for (int64_t step = 0; step < total; ++step) {
+    int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
+    data::Batch b = loader.get(epoch, inEpoch);
+    for (auto &[name, values] : b.views)
+      std::memcpy(exec.data(viewBuffer[name]), values.data(), values.size() * 4);
+    if (labelBuffer >= 0)
+      std::memcpy(exec.data(labelBuffer), b.labels.data(), b.labels.size() * 4);
+    ScheduleClock clock{step, epoch, perEpoch, epochs, batch};
+    nlohmann::ordered_json record = {{"step", step + 1}, {"epoch", epoch}};
+    for (const auto &s : m.schedules) {
+      double v = evaluateSchedule(s.spec, clock);
+      *exec.as<float>(s.buffer) = static_cast<float>(v);
+      record[s.name] = v;
+    }
+    exec.run(program);
+    double loss = *exec.as<float>(lossBuffer);
+    if (!std::isfinite(loss)) {
+      error = "the loss is " + std::to_string(loss) + " at step " + std::to_string(step + 1) +
+              " (epoch " + std::to_string(epoch + 1) + "); stopping";
+      return false;
+    }
+    if (step == 0)
+      result.firstLoss = loss;
+    result.lastLoss = loss;
+    result.steps = step + 1;
+    windowLoss += loss;
+    ++windowSteps;
+    bool endOfEpoch = inEpoch == perEpoch - 1 || step + 1 == total;
+    if ((step + 1) % logEvery == 0 || endOfEpoch) {
+      double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      double window = std::chrono::duration<double>(Clock::now() - windowStart).count();
+      double ips = windowSteps * batch / window;
+      record["loss"] = windowLoss / windowSteps;
+      for (auto &[name, id] : metricBuffers)
+        record[name] = *exec.as<float>(id);
+      record["images_per_s"] = ips;
+      record["elapsed_s"] = elapsed;
+      metrics << record.dump() << "\n" << std::flush;
+      lossCurve.points.push_back({double(step + 1), windowLoss / windowSteps});
+      result.imagesPerSecond = ips;
+      if (!options.quiet) {
+        std::string extra;
+        for (auto &[name, id] : metricBuffers)
+          extra += " " + name + " " + std::to_string(*exec.as<float>(id)).substr(0, 6);
+        std::fprintf(stderr, "epoch %lld/%lld  step %lld/%lld  loss %.4f%s  %.0f img/s  ETA %s\n",
+                     (long long)epoch + 1, (long long)epochs, (long long)inEpoch + 1,
+                     (long long)perEpoch, windowLoss / windowSteps, extra.c_str(), ips,
+                     duration(elapsed / (step + 1) * (total - step - 1)).c_str());
+      }
+      windowStart = Clock::now();
+      windowSteps = 0;
+      windowLoss = 0;
+    }
+    if (endOfEpoch) {
+      double acc = evaluateAccuracy(exec, dataset.test);
+      if (acc >= 0) {
+        result.testAccuracy = acc;
+        accCurve.points.push_back({double(epoch + 1), 100 * acc});
+        metrics << nlohmann::ordered_json{{"epoch", epoch + 1}, {"step", step + 1},
+                                          {"test_accuracy", acc}}
+                       .dump()
+                << "\n"
+                << std::flush;
+        if (!options.quiet)
+          std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%\n", (long long)epoch + 1,
+                       100 * acc);
+      }
+    }
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  nlohmann::ordered_json summary = {{"model", m.model},
+                                    {"steps", result.steps},
+                                    {"epochs", double(result.steps) / perEpoch},
+                                    {"first_loss", result.firstLoss},
+                                    {"last_loss", result.lastLoss},
+                                    {"test_accuracy", result.testAccuracy},
+                                    {"seconds", seconds},
+                                    {"images_per_s", result.steps * batch / seconds},
+                                    {"threads", exec.threads()}};
+  std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";
+  std::ofstream(options.runDir + "/plot.svg")
+      << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});
+  if (!writeSafetensors(options.runDir + "/params.safetensors", exec.tensors("param"), error))
+    return false;
+  if (!options.quiet)
+    std::fprintf(stderr,
+                 "done: %lld steps in %s (%.0f img/s), loss %.4f -> %.4f, test accuracy %.2f%%\n"
+                 "      metrics %s/metrics.jsonl, plot %s/plot.svg, parameters %s/params.safetensors\n",
+                 (long long)result.steps, duration(seconds).c_str(), result.steps * batch / seconds,
+                 result.firstLoss, result.lastLoss, 100 * result.testAccuracy,
+                 options.runDir.c_str(), options.runDir.c_str(), options.runDir.c_str());
+  return true;
+}
+
+} // namespace kiln

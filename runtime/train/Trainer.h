@@ -1,0 +1,43 @@
+//===- Trainer.h - the training loop around a loaded artifact -----*- C++ -*-===//
+//
+// Per step: the next prefetched batch into the input buffers, every
+// schedule evaluated at (iteration, epoch) into its scalar buffer, the
+// train_step program, then the loss and metrics read back. Per epoch (and
+// at the end): test accuracy through the eval program. Output: a progress
+// line on stderr, RUNDIR/metrics.jsonl (one JSON object per logged step
+// and per evaluation), RUNDIR/summary.json, RUNDIR/plot.svg and the final
+// parameters in RUNDIR/params.safetensors.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_TRAIN_TRAINER_H
+#define KILN_RUNTIME_TRAIN_TRAINER_H
+
+#include "runtime/data/Dataset.h"
+#include "runtime/exec/Executor.h"
+
+#include <optional>
+
+namespace kiln {
+
+struct TrainOptions {
+  std::optional<int64_t> epochs, steps, seed;
+  std::string runDir = "run";
+  bool quiet = false;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double firstLoss = 0, lastLoss = 0, testAccuracy = -1, imagesPerSecond = 0;
+};
+
+/// Trains; false with `error` (bad input wiring, a non-finite loss).
+bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,
+           TrainResult &result, std::string &error);
+
+/// Test-set accuracy (in [0, 1]) of the eval program's output, or -1
+/// when the artifact has no eval entry.
+double evaluateAccuracy(Executor &exec, const data::Split &test);
+
+} // namespace kiln
+
+#endif // KILN_RUNTIME_TRAIN_TRAINER_H

@@ -1,0 +1,105 @@
+//===- Inspect.cpp - kiln inspect ------------------------------------------===//
+//
+// What an artifact will do before it runs: sizes, the buffer plan, and per
+// program its thunks with their work (FLOPs) and memory traffic.
+//
+//===----------------------------------------------------------------------===//
+#include "Args.h"
+#include "Subcommands.h"
+
+#include "runtime/artifact/Manifest.h"
+
+#include <cstdio>
+#include <map>
+
+namespace kiln {
+
+int inspectMain(int argc, char **argv) {
+  Args args(argc, argv, {}, {"thunks", "buffers", "help"});
+  const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers]\n";
+  if (args.flag("help")) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (!args.ok() || args.positional.size() != 1) {
+    std::fprintf(stderr, "kiln inspect: %s\n%s",
+                 args.ok() ? "give one OUT.kiln" : args.error.c_str(), usage);
+    return 2;
+  }
+  Manifest m;
+  std::string error;
+  if (!readManifest(args.positional[0] + "/manifest.json", m, error)) {
+    std::fprintf(stderr, "kiln inspect: %s\n", error.c_str());
+    return 1;
+  }
+  const CompiledModel &c = m.compiled;
+  std::map<std::string, std::pair<int64_t, int64_t>> byKind; // kind -> (count, bytes)
+  int64_t values = 0;
+  for (const Buffer &b : c.buffers) {
+    if (b.region == Region::Arena)
+      continue;
+    byKind[b.kind].first++;
+    byKind[b.kind].second += b.bytes;
+    if (b.kind == "param")
+      values += b.bytes / 4;
+  }
+  std::printf("artifact   %s (format %d)\nmodel      %s (from %s)\ncompiled   for CPU %s, batch %lld\n",
+              args.positional[0].c_str(), m.version, m.model.c_str(), m.source.c_str(),
+              m.cpu.c_str(), (long long)m.batchSize);
+  std::printf("parameters %lld tensors, %lld values, %.2f MB\n", (long long)byKind["param"].first,
+              (long long)values, byKind["param"].second / 1e6);
+  for (auto &[kind, cb] : byKind)
+    if (kind != "param")
+      std::printf("%-10s %lld buffers, %.2f MB\n", kind.c_str(), (long long)cb.first, cb.second / 1e6);
+  std::printf("persistent %.2f MB\nkernels    %zu in kernels.so (%.2f MB)\n",
+              c.persistentBytes / 1e6, c.kernels.size(), m.files["kernels.so"].bytes / 1e6);
+  for (const Program &p : c.programs) {
+    int64_t flops = 0, traffic = 0;
+    std::map<std::string, std::tuple<int64_t, int64_t, int64_t>> perKind; // count, flops, bytes
+    for (const Thunk &t : p.thunks) {
+      flops += t.flops;
+      traffic += t.trafficBytes;
+      std::string kind = t.kind == Thunk::Gemm   ? "gemm"
+                         : t.kind == Thunk::Copy ? "copy"
+                                                 : c.kernels[t.kernel].op;
+      auto &[n, f, b] = perKind[kind];
+      ++n;
+      f += t.flops;
+      b += t.trafficBytes;
+    }
+    std::printf("\nprogram %s: %zu thunks, arena %.2f MB, per run %.3f GFLOP and %.1f MB of "
+                "traffic\n  %-22s %6s %10s %10s\n",
+                p.entry.c_str(), p.thunks.size(), p.arenaBytes / 1e6, flops / 1e9, traffic / 1e6,
+                "thunk kind", "count", "GFLOP", "MB");
+    for (auto &[kind, v] : perKind)
+      std::printf("  %-22s %6lld %10.3f %10.1f\n", kind.c_str(), (long long)std::get<0>(v),
+                  std::get<1>(v) / 1e9, std::get<2>(v) / 1e6);
+    if (!args.flag("thunks"))
+      continue;
+    std::printf("\n  %5s %-7s %-26s %9s %9s  %s\n", "#", "kind", "kernel / shape", "MFLOP", "KB", "ops");
+    for (size_t i = 0; i < p.thunks.size(); ++i) {
+      const Thunk &t = p.thunks[i];
+      std::string what = t.kind == Thunk::Kernel
+                             ? c.kernels[t.kernel].name
+                             : t.kind == Thunk::Gemm
+                                   ? std::to_string(t.m) + "x" + std::to_string(t.n) + "x" +
+                                         std::to_string(t.k) +
+                                         (t.batch.empty() ? "" : " batched")
+                                   : std::to_string(t.bytes) + " bytes";
+      std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s\n", i,
+                  t.kind == Thunk::Kernel ? "kernel" : t.kind == Thunk::Gemm ? "gemm" : "copy",
+                  what.c_str(), t.flops / 1e6, t.trafficBytes / 1e3,
+                  t.ops.empty() ? "" : t.ops[0].c_str());
+    }
+  }
+  if (args.flag("buffers")) {
+    std::printf("\n  %5s %-10s %12s %12s %-5s %s\n", "id", "region", "offset", "bytes", "dtype", "name");
+    for (const Buffer &b : c.buffers)
+      std::printf("  %5lld %-10s %12lld %12lld %-5s %s\n", (long long)b.id,
+                  b.region == Region::Arena ? "arena" : "persistent", (long long)b.offset,
+                  (long long)b.bytes, b.dtype.c_str(), b.name.c_str());
+  }
+  return 0;
+}
+
+} // namespace kiln
