@@ -170,7 +170,8 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   m.source = source;
   m.cpu = cpu.cpu;
   m.cpuFeatures = cpu.features;
-  m.batchSize = module->getAttrOfType<IntegerAttr>("kiln.batch_size").getInt();
+  auto batch = module->getAttrOfType<IntegerAttr>("kiln.batch_size");
+  m.batchSize = batch ? batch.getInt() : 1;
   m.data = attr("kiln.data");
   m.train = train;
   m.optimizer = attr("kiln.optimizer");

@@ -484,6 +484,8 @@ FailureOr<StepResults> evaluateStep(func::FuncOp step, const StepBindings &bindi
       out.params[u.getName().str()] = value(u.getValue());
     } else if (auto u = dyn_cast<UpdateStateOp>(op)) {
       out.state[u.getName().str()] = value(u.getValue());
+    } else if (auto o = dyn_cast<OutputOp>(op)) {
+      out.outputs[o.getName().str()] = value(o.getValue());
     } else if (!isa<func::ReturnOp>(op)) {
       std::vector<const RefTensor *> operands;
       for (Value v : op.getOperands())

@@ -47,6 +47,7 @@ struct StepResults {
   std::map<std::string, RefTensor> gradients; // kiln.gradient
   std::map<std::string, RefTensor> params;    // kiln.update_param
   std::map<std::string, RefTensor> state;     // kiln.update_state
+  std::map<std::string, RefTensor> outputs;   // kiln.output
 };
 
 /// Runs `step` once. Fails (with an error on the op) on an op it does not

@@ -1,0 +1,184 @@
+//===- OpCases.cpp - one small computation per kiln op, for tests ---------===//
+#include "OpCases.h"
+
+using namespace mlir;
+
+namespace kiln::test {
+namespace {
+
+int64_t dim(std::mt19937 &rng) { return 2 + rng() % 4; }
+
+std::vector<Shape> same(std::mt19937 &rng, int n) {
+  Shape s{dim(rng), dim(rng), dim(rng)};
+  return std::vector<Shape>(n, s);
+}
+
+/// [a, b, c] with [b, 1] or [c]: numpy broadcasting both ways.
+std::vector<Shape> broadcasting(std::mt19937 &rng) {
+  int64_t a = dim(rng), b = dim(rng), c = dim(rng);
+  return rng() % 2 ? std::vector<Shape>{{a, b, c}, {b, 1}}
+                   : std::vector<Shape>{{c}, {a, b, c}};
+}
+
+OpCase unaryCase(const char *name, Body body, double low = -1.0, double high = 1.0) {
+  return {"elementwise", name, [](std::mt19937 &r) { return same(r, 1); }, body, low, high};
+}
+
+OpCase binaryCase(const char *name, Body body, double low = -1.0, double high = 1.0) {
+  return {"elementwise", name, broadcasting, body, low, high};
+}
+
+template <typename OpTy>
+Body reduceBody(Shape axes, bool keepdim) {
+  return [=](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+    OpBuilder &b = k.builder();
+    return b.create<OpTy>(k.location(), ValueRange{p[0]},
+                          ArrayRef<NamedAttribute>{
+                              b.getNamedAttr("axes", b.getDenseI64ArrayAttr(axes)),
+                              b.getNamedAttr("keepdim", b.getBoolAttr(keepdim))});
+  };
+}
+
+template <typename OpTy>
+Body axisBody(int64_t axis) {
+  return [=](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+    OpBuilder &b = k.builder();
+    return b.create<OpTy>(k.location(), ValueRange{p[0]},
+                          ArrayRef<NamedAttribute>{
+                              b.getNamedAttr("axis", b.getI64IntegerAttr(axis))});
+  };
+}
+
+Body matmulBody(bool ta, bool tb) {
+  return [=](KilnBuilder &k, ArrayRef<Value> p) { return k.matmul(p[0], p[1], ta, tb); };
+}
+
+/// lhs/rhs shapes for C = op(A)·op(B) with batch broadcasting (rank-2
+/// weight against rank-3 activations half the time).
+std::function<std::vector<Shape>(std::mt19937 &)> matmulShapes(bool ta, bool tb) {
+  return [=](std::mt19937 &r) {
+    int64_t bt = dim(r), m = dim(r), kk = dim(r), n = dim(r);
+    Shape a = ta ? Shape{bt, kk, m} : Shape{bt, m, kk};
+    Shape w = tb ? Shape{n, kk} : Shape{kk, n};
+    if (r() % 2)
+      w.insert(w.begin(), r() % 2 ? bt : 1);
+    return std::vector<Shape>{a, w};
+  };
+}
+
+} // namespace
+
+const std::vector<OpCase> &differentiableOpCases() {
+  static const std::vector<OpCase> all = {
+      unaryCase("neg", [](KilnBuilder &k, ArrayRef<Value> p) { return k.neg(p[0]); }),
+      unaryCase("exp", [](KilnBuilder &k, ArrayRef<Value> p) { return k.exp(p[0]); }),
+      unaryCase("expm1", [](KilnBuilder &k, ArrayRef<Value> p) { return k.expm1(p[0]); }),
+      unaryCase("log", [](KilnBuilder &k, ArrayRef<Value> p) { return k.log(p[0]); }, 0.5, 2.0),
+      unaryCase("sqrt", [](KilnBuilder &k, ArrayRef<Value> p) { return k.sqrt(p[0]); }, 0.5, 2.0),
+      unaryCase("rsqrt", [](KilnBuilder &k, ArrayRef<Value> p) { return k.rsqrt(p[0]); }, 0.5, 2.0),
+      unaryCase("tanh", [](KilnBuilder &k, ArrayRef<Value> p) { return k.tanh(p[0]); }),
+      unaryCase("sigmoid", [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+        return k.builder().create<SigmoidOp>(k.location(), p[0]);
+      }),
+      unaryCase("relu", [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+        return k.builder().create<ReluOp>(k.location(), p[0]);
+      }),
+      unaryCase("abs", [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+        return k.builder().create<AbsOp>(k.location(), p[0]);
+      }),
+      unaryCase("erf", [](KilnBuilder &k, ArrayRef<Value> p) { return k.erf(p[0]); }),
+      unaryCase("gelu", [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+        return k.builder().create<GeluOp>(k.location(), p[0], "none");
+      }, -3.0, 3.0),
+      unaryCase("gelu_tanh", [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+        return k.builder().create<GeluOp>(k.location(), p[0], "tanh");
+      }, -3.0, 3.0),
+      binaryCase("add", [](KilnBuilder &k, ArrayRef<Value> p) { return k.add(p[0], p[1]); }),
+      binaryCase("sub", [](KilnBuilder &k, ArrayRef<Value> p) { return k.sub(p[0], p[1]); }),
+      binaryCase("mul", [](KilnBuilder &k, ArrayRef<Value> p) { return k.mul(p[0], p[1]); }),
+      binaryCase("div", [](KilnBuilder &k, ArrayRef<Value> p) { return k.div(p[0], p[1]); }, 0.5, 2.0),
+      binaryCase("pow", [](KilnBuilder &k, ArrayRef<Value> p) { return k.pow(p[0], p[1]); }, 0.5, 2.0),
+      binaryCase("max", [](KilnBuilder &k, ArrayRef<Value> p) { return k.max(p[0], p[1]); }),
+      binaryCase("min", [](KilnBuilder &k, ArrayRef<Value> p) { return k.min(p[0], p[1]); }),
+      {"elementwise", "select", broadcasting, [](KilnBuilder &k, ArrayRef<Value> p) {
+         // The condition depends on the parameters but carries no gradient.
+         return k.select(k.compare("gt", p[0], p[1]), p[0], k.mul(p[1], p[1]));
+       }},
+      {"reduction", "sum", [](std::mt19937 &r) { return same(r, 1); },
+       reduceBody<SumOp>({0, 2}, false)},
+      {"reduction", "mean", [](std::mt19937 &r) { return same(r, 1); },
+       reduceBody<MeanOp>({1}, true)},
+      {"reduction", "reduce_max", [](std::mt19937 &r) { return same(r, 1); },
+       reduceBody<ReduceMaxOp>({2}, false)},
+      {"reduction", "logsumexp", [](std::mt19937 &r) { return same(r, 1); },
+       reduceBody<LogSumExpOp>({0, 1}, true)},
+      {"shape", "reshape", [](std::mt19937 &r) { return same(r, 1); },
+       [](KilnBuilder &k, ArrayRef<Value> p) {
+         Shape s(shapeOf(p[0]));
+         return k.reshape(p[0], {s[0] * s[1], s[2]});
+       }},
+      {"shape", "transpose", [](std::mt19937 &r) { return same(r, 1); },
+       [](KilnBuilder &k, ArrayRef<Value> p) { return k.transpose(p[0], {2, 0, 1}); }},
+      {"shape", "broadcast", [](std::mt19937 &r) { return std::vector<Shape>{{dim(r), 1}}; },
+       [](KilnBuilder &k, ArrayRef<Value> p) {
+         return k.broadcast(p[0], {3, shapeOf(p[0])[0], 4});
+       }},
+      {"shape", "slice", [](std::mt19937 &r) {
+         return std::vector<Shape>{{dim(r) + 3, dim(r) + 3}};
+       },
+       [](KilnBuilder &k, ArrayRef<Value> p) {
+         Shape s(shapeOf(p[0]));
+         return k.slice(p[0], {1, 0}, {s[0] - 1, s[1]}, {2, 3});
+       }},
+      {"shape", "pad", [](std::mt19937 &r) { return same(r, 1); },
+       [](KilnBuilder &k, ArrayRef<Value> p) {
+         return k.pad(p[0], {1, 0, 2}, {0, 2, 1}, {0, 1, 2});
+       }},
+      {"shape", "concat", [](std::mt19937 &r) {
+         int64_t a = dim(r), c = dim(r);
+         return std::vector<Shape>{{a, dim(r), c}, {a, dim(r), c}};
+       },
+       [](KilnBuilder &k, ArrayRef<Value> p) { return k.concat(p, 1); }},
+      {"shape", "split", [](std::mt19937 &r) { return std::vector<Shape>{{dim(r), 7}}; },
+       [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+         OpBuilder &b = k.builder();
+         auto split = b.create<SplitOp>(
+             k.location(), ValueRange{p[0]},
+             ArrayRef<NamedAttribute>{b.getNamedAttr("axis", b.getI64IntegerAttr(1)),
+                                      b.getNamedAttr("sizes", b.getDenseI64ArrayAttr({3, 4}))});
+         // Only the second piece is used: the first gets zeros.
+         return split.getResult(1);
+       }},
+      {"contraction", "matmul", matmulShapes(false, false), matmulBody(false, false)},
+      {"contraction", "matmul_tb", matmulShapes(false, true), matmulBody(false, true)},
+      {"contraction", "matmul_ta", matmulShapes(true, false), matmulBody(true, false)},
+      {"contraction", "matmul_ta_tb", matmulShapes(true, true), matmulBody(true, true)},
+      {"composite", "softmax", [](std::mt19937 &r) { return same(r, 1); },
+       axisBody<SoftmaxOp>(2), -3.0, 3.0},
+      {"composite", "log_softmax", [](std::mt19937 &r) { return same(r, 1); },
+       axisBody<LogSoftmaxOp>(1), -3.0, 3.0},
+      {"composite", "l2_normalize", [](std::mt19937 &r) { return same(r, 1); },
+       axisBody<L2NormalizeOp>(2)},
+      {"composite", "layer_norm", [](std::mt19937 &r) {
+         int64_t c = dim(r);
+         return std::vector<Shape>{{dim(r), dim(r), c}, {c}, {c}};
+       },
+       [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+         return k.builder().create<LayerNormOp>(k.location(), p[0], p[1], p[2],
+                                                llvm::APFloat(1e-5));
+       }},
+      {"composite", "resize_bilinear", [](std::mt19937 &r) {
+         return std::vector<Shape>{{2, dim(r) + 3, dim(r) + 3}};
+       },
+       [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+         OpBuilder &b = k.builder();
+         return b.create<ResizeBilinearOp>(
+             k.location(), ValueRange{p[0]},
+             ArrayRef<NamedAttribute>{b.getNamedAttr("size", b.getDenseI64ArrayAttr({3, 4}))});
+       }},
+  };
+  return all;
+}
+
+
+} // namespace kiln::test
