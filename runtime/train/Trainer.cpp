@@ -29,6 +29,35 @@ std::string duration(double seconds) {
 
 } // namespace
 
+bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
+  for (const auto &in : m.inputs) {
+    if (in.program != "train_step")
+      continue;
+    if (in.source == "label") {
+      inputs.labelBuffer = in.buffer;
+      continue;
+    }
+    data::ViewSpec v;
+    if (!data::parseView(m.data, in.source, v, error))
+      return false;
+    const Buffer &b = m.compiled.buffers[in.buffer];
+    if (b.shape.size() != 4 || b.shape[1] != 1 || b.shape[2] != v.size || b.shape[3] != v.size) {
+      error = "input '" + in.name + "' has a shape the view '" + in.source + "' cannot fill";
+      return false;
+    }
+    inputs.views[in.name] = v;
+    inputs.viewBuffers[in.name] = in.buffer;
+  }
+  return true;
+}
+
+void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batch) {
+  for (auto &[name, values] : batch.views)
+    std::memcpy(exec.data(inputs.viewBuffers.at(name)), values.data(), values.size() * 4);
+  if (inputs.labelBuffer >= 0)
+    std::memcpy(exec.data(inputs.labelBuffer), batch.labels.data(), batch.labels.size() * 4);
+}
+
 double evaluateAccuracy(Executor &exec, const data::Split &test) {
   int program = exec.program("eval");
   if (program < 0)
@@ -76,33 +105,14 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     error = "the artifact has no train_step program";
     return false;
   }
-  // Inputs: views of the data section, and the labels.
-  std::map<std::string, data::ViewSpec> views;
-  std::map<std::string, int64_t> viewBuffer;
-  int64_t labelBuffer = -1;
-  for (const auto &in : m.inputs) {
-    if (in.program != "train_step")
-      continue;
-    if (in.source == "label") {
-      labelBuffer = in.buffer;
-      continue;
-    }
-    data::ViewSpec v;
-    if (!data::parseView(m.data, in.source, v, error))
-      return false;
-    const Buffer &b = m.compiled.buffers[in.buffer];
-    if (b.shape.size() != 4 || b.shape[1] != 1 || b.shape[2] != v.size || b.shape[3] != v.size) {
-      error = "input '" + in.name + "' has a shape the view '" + in.source + "' cannot fill";
-      return false;
-    }
-    views[in.name] = v;
-    viewBuffer[in.name] = in.buffer;
-  }
+  StepInputs inputs;
+  if (!stepInputs(m, inputs, error))
+    return false;
   int64_t batch = m.batchSize;
   uint64_t seed = options.seed ? *options.seed : m.train.value("seed", 0);
   int64_t epochs = options.epochs ? *options.epochs : m.train.value("epochs", 1);
   int64_t logEvery = m.train.value("log_every", 50);
-  data::Loader loader(dataset.train, views, batch, seed);
+  data::Loader loader(dataset.train, inputs.views, batch, seed);
   int64_t perEpoch = loader.stepsPerEpoch();
   if (perEpoch < 1) {
     error = "the training set (" + std::to_string(dataset.train.count) +
@@ -126,11 +136,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   double windowLoss = 0;
   for (int64_t step = 0; step < total; ++step) {
     int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
-    data::Batch b = loader.get(epoch, inEpoch);
-    for (auto &[name, values] : b.views)
-      std::memcpy(exec.data(viewBuffer[name]), values.data(), values.size() * 4);
-    if (labelBuffer >= 0)
-      std::memcpy(exec.data(labelBuffer), b.labels.data(), b.labels.size() * 4);
+    feedBatch(exec, inputs, loader.get(epoch, inEpoch));
     ScheduleClock clock{step, epoch, perEpoch, epochs, batch};
     nlohmann::ordered_json record = {{"step", step + 1}, {"epoch", epoch}};
     for (const auto &s : m.schedules) {

@@ -13,6 +13,7 @@
 #define KILN_RUNTIME_TRAIN_TRAINER_H
 
 #include "runtime/data/Dataset.h"
+#include "runtime/data/Loader.h"
 #include "runtime/exec/Executor.h"
 
 #include <optional>
@@ -29,6 +30,21 @@ struct TrainResult {
   int64_t steps = 0;
   double firstLoss = 0, lastLoss = 0, testAccuracy = -1, imagesPerSecond = 0;
 };
+
+/// How the train_step program's inputs are fed: views by input name, and
+/// the label buffer (-1 if none).
+struct StepInputs {
+  std::map<std::string, data::ViewSpec> views;
+  std::map<std::string, int64_t> viewBuffers;
+  int64_t labelBuffer = -1;
+};
+
+/// Reads the train_step inputs of `m`; false with `error` for a view this
+/// runtime cannot produce or a shape it cannot fill.
+bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error);
+
+/// Copies a batch into the input buffers.
+void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batch);
 
 /// Trains; false with `error` (bad input wiring, a non-finite loss).
 bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,

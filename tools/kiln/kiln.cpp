@@ -22,6 +22,7 @@ const Subcommand kSubcommands[] = {
     {"train", "compile (from JSON) and train on Fashion-MNIST", kiln::trainMain},
     {"run", "one step on given tensors (debugging, parity checks)", kiln::runMain},
     {"inspect", "what an artifact holds and will do", kiln::inspectMain},
+    {"bench", "time the train step (median, images/s, peak memory)", kiln::benchMain},
 };
 
 void usage(FILE *out) {
