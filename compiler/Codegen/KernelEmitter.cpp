@@ -271,6 +271,20 @@ std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
   return finish(fn);
 }
 
+std::string KernelEmitter::custom(StringRef op, ArrayRef<KernelArg> args, const RowBody &body) {
+  SmallVector<Value> memrefs;
+  Value begin, end;
+  func::FuncOp fn = startKernel(op, args, memrefs, begin, end);
+  Location loc = fn.getLoc();
+  auto loop = b.create<scf::ForOp>(loc, begin, end, indexConst(b, loc, 1));
+  OpBuilder entry(loop);
+  OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
+  body(inner, entry, memrefs, loop.getInductionVar());
+  b.setInsertionPointAfter(loop);
+  b.create<func::ReturnOp>(loc);
+  return finish(fn);
+}
+
 Value KernelEmitter::RowContext::f32(double v) {
   return b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), v));
 }

@@ -98,6 +98,13 @@ public:
                   int64_t length, int64_t axisStride,
                   const std::function<void(RowContext &)> &bodyFn, int64_t &rows);
 
+  /// A kernel of any body: a loop over rows [begin, end); `body` builds
+  /// one row's work at `b` (the row index is `row`); allocations that
+  /// should live for the whole call go through `entry` (before the loop).
+  using RowBody = std::function<void(mlir::OpBuilder &b, mlir::OpBuilder &entry,
+                                     mlir::ValueRange memrefs, mlir::Value row)>;
+  std::string custom(llvm::StringRef op, llvm::ArrayRef<KernelArg> args, const RowBody &body);
+
 private:
   /// A new kernel function with its argument memrefs; the builder is left
   /// in its body, `begin` and `end` are index values.

@@ -78,7 +78,8 @@ Value f32(OpBuilder &b, Location loc, double v) {
   return b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), v));
 }
 
-/// The scalar formula of an elementwise op on loaded operands.
+} // namespace
+
 Value scalarOp(OpBuilder &b, Location loc, Operation *op, ValueRange x) {
   auto one = [&] { return f32(b, loc, 1.0); };
   return llvm::TypeSwitch<Operation *, Value>(op)
@@ -157,6 +158,8 @@ Value scalarOp(OpBuilder &b, Location loc, Operation *op, ValueRange x) {
       .Default([](Operation *) { return Value(); });
 }
 
+namespace {
+
 struct Emit {
   Operation *op;
   KernelEmitter &e;
@@ -175,7 +178,7 @@ struct Emit {
       kernels.push_back({name, op->getName().getStringRef().str()});
     t.buffers.assign(l.ids.begin(), l.ids.end());
     t.rows = rows;
-    t.output = output;
+    t.outputs = {output};
     t.sameIndexInputs = std::move(sameIndex);
     for (int64_t id : l.ids)
       t.trafficBytes += buffers[id].bytes;

@@ -26,6 +26,11 @@ llvm::LogicalResult emitOpKernels(mlir::Operation *op, KernelEmitter &emitter,
                                   std::vector<Kernel> &kernels,
                                   std::vector<Thunk> &thunks);
 
+/// The scalar formula of an elementwise op on loaded operand values
+/// (null if `op` is not elementwise). Fused kernels reuse it.
+mlir::Value scalarOp(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op,
+                     mlir::ValueRange x);
+
 } // namespace kiln
 
 #endif // KILN_CODEGEN_OPKERNELS_H

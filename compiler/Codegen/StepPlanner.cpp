@@ -3,6 +3,7 @@
 
 #include "Kiln/IR/KilnBuilder.h"
 #include "Kiln/IR/KilnOps.h"
+#include "compiler/Codegen/FusionKernel.h"
 #include "compiler/Codegen/OpKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -91,6 +92,8 @@ private:
   }
 
   Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
+  LogicalResult planFusion(FusionOp f, ArrayRef<int64_t> inputs,
+                           llvm::DenseMap<Value, int64_t> &bufferOf, Program &program);
   void placeArena(Program &program, size_t firstBuffer);
   void writeUpdatesInPlace(Program &program,
                            std::vector<std::pair<int64_t, int64_t>> &updates);
@@ -149,9 +152,53 @@ Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
     batches *= d;
   t.flops = 2 * t.m * t.n * t.k * batches;
   t.trafficBytes = model.buffers[a].bytes + model.buffers[b].bytes + model.buffers[c].bytes;
-  t.output = c;
+  t.outputs = {c};
   t.buffers = {a, b, c};
   return t;
+}
+
+/// One kernel for the region: its inputs, then its results, as arguments.
+LogicalResult Planner::planFusion(FusionOp f, ArrayRef<int64_t> inputs,
+                                  llvm::DenseMap<Value, int64_t> &bufferOf, Program &program) {
+  Thunk t{Thunk::Kernel};
+  t.ops = {label(f)};
+  SmallVector<KernelArg> args;
+  auto arg = [&](int64_t id) {
+    const Buffer &b = model.buffers[id];
+    Type type = b.dtype == "f32"   ? Type(Float32Type::get(f.getContext()))
+                : b.dtype == "i32" ? Type(IntegerType::get(f.getContext(), 32))
+                                   : Type(IntegerType::get(f.getContext(), 1));
+    args.push_back({type, b.bytes / (b.dtype == "i1" ? 1 : 4)});
+    t.buffers.push_back(id);
+    t.trafficBytes += b.bytes;
+  };
+  for (int64_t id : inputs)
+    arg(id);
+  for (Value r : f.getResults()) {
+    int64_t id = newBuffer(label(f), "temp", r.getType(), Region::Arena);
+    bufferOf[r] = id;
+    t.outputs.push_back(id);
+    arg(id);
+    // An input of the same shape is read only in its own rows, before the
+    // row's results are written: the result may take its place.
+    for (auto [in, v] : llvm::zip(inputs, f.getInputs()))
+      if (v.getType() == r.getType() && f->getAttrOfType<IntegerAttr>("rows").getInt() > 1)
+        t.sameIndexInputs.push_back(in);
+  }
+  auto name = emitFusionKernel(f, emitter, args, t.rows);
+  if (failed(name))
+    return failure();
+  auto known = std::find_if(model.kernels.begin(), model.kernels.end(),
+                            [&](const Kernel &k) { return k.name == *name; });
+  t.kernel = known - model.kernels.begin();
+  if (known == model.kernels.end())
+    model.kernels.push_back({*name, "kiln.fusion"});
+  int64_t ops = 0;
+  f.getBody().walk([&](Operation *) { ++ops; });
+  for (Value r : f.getResults())
+    t.flops += ops * cast<RankedTensorType>(r.getType()).getNumElements();
+  program.thunks.push_back(std::move(t));
+  return success();
 }
 
 LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
@@ -211,9 +258,14 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
       updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
     } else if (auto u = dyn_cast<UpdateStateOp>(op)) {
       updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
+    } else if (auto f = dyn_cast<FusionOp>(op)) {
+      if (failed(planFusion(f, operands(), bufferOf, program)))
+        return failure();
     } else if (isa<func::ReturnOp>(op)) {
       continue;
-    } else if (isa<GradientOp, RandomUniformOp>(op)) {
+    } else if (isa<GradientOp>(op)) {
+      continue; // the optimizer's input; `kiln run --grads` reads the output of the same value
+    } else if (isa<RandomUniformOp>(op)) {
       return op.emitError() << "CPU codegen does not handle '" << op.getName()
                             << "' here (run the train-step phases first)";
     } else {
@@ -232,7 +284,7 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
     Thunk t{Thunk::Copy};
     t.ops = {"update " + model.buffers[slot].name};
     t.buffers = {value, slot};
-    t.output = slot;
+    t.outputs = {slot};
     t.bytes = model.buffers[slot].bytes;
     t.trafficBytes = 2 * t.bytes;
     program.thunks.push_back(t);
@@ -251,11 +303,11 @@ void Planner::writeUpdatesInPlace(Program &program,
   for (auto [slot, value] : updates) {
     const Buffer &v = model.buffers[value];
     auto producer = std::find_if(program.thunks.begin(), program.thunks.end(),
-                                 [&](const Thunk &t) { return t.output == value; });
+                                 [&](const Thunk &t) { return llvm::is_contained(t.outputs, value); });
     bool ok = v.region == Region::Arena && v.shape == model.buffers[slot].shape &&
               producer != program.thunks.end() && producer->kind == Thunk::Kernel &&
               std::count_if(program.thunks.begin(), program.thunks.end(),
-                            [&](const Thunk &t) { return t.output == value; }) == 1;
+                            [&](const Thunk &t) { return llvm::is_contained(t.outputs, value); }) == 1;
     if (ok) {
       bool readsSlot = llvm::is_contained(producer->buffers, slot);
       ok = !readsSlot || llvm::is_contained(producer->sameIndexInputs, slot);
@@ -275,7 +327,8 @@ void Planner::writeUpdatesInPlace(Program &program,
     for (Thunk &t : program.thunks) {
       for (int64_t &id : t.buffers)
         rename(id);
-      rename(t.output);
+      for (int64_t &id : t.outputs)
+        rename(id);
       rename(t.a.buffer);
       rename(t.b.buffer);
       rename(t.c.buffer);

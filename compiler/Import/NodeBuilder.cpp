@@ -52,6 +52,7 @@ const char *sectionOf(StringRef op) {
              "the objective's \"loss\", \"metrics\" and \"state_updates\"")
       .Cases("gradient", "update_param", "output",
              "the compiler (autodiff and the \"optimizer\" section)")
+      .Cases("fusion", "yield", "the compiler (kiln-fuse)")
       .Default(nullptr);
 }
 

@@ -9,6 +9,7 @@
 //                and its state (kiln-clip-gradients, kiln-lower-optimizer)
 //   6. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   7. train-step  the complete step, simplified (canonicalize + CSE)
+//   8. fuse      row-wise ops into kiln.fusion regions (kiln-fuse)
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -44,6 +45,14 @@ void addOptimizer(mlir::OpPassManager &pm) {
 
 void addEma(mlir::OpPassManager &pm) { pm.addPass(createKilnEmaTeacher()); }
 
+void addFuse(mlir::OpPassManager &pm) {
+  if (!pipelineOptions().fusion)
+    return;
+  KilnFuseOptions options;
+  options.explain = pipelineOptions().explainFusion;
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnFuse(options));
+}
+
 const Phase kPhases[] = {
     {"import", "the JSON graph as kiln ops, one func.func @objective", addImport},
     {"verify", "graph-wide checks (kiln-verify-step)", addVerify},
@@ -54,11 +63,17 @@ const Phase kPhases[] = {
     {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},
     {"train-step", "the complete step, simplified (canonicalize and CSE)",
      addSimplify},
+    {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse)", addFuse},
 };
 
 } // namespace
 
 llvm::ArrayRef<Phase> kilnPhases() { return kPhases; }
+
+PipelineOptions &pipelineOptions() {
+  static PipelineOptions options;
+  return options;
+}
 
 const Phase *findPhase(llvm::StringRef name) {
   for (const Phase &p : kPhases)

@@ -24,6 +24,13 @@ struct Phase {
   void (*addPasses)(mlir::OpPassManager &pm);
 };
 
+/// Choices the command line makes for the whole pipeline.
+struct PipelineOptions {
+  bool fusion = true;         // kiln-fuse in the "fuse" phase
+  bool explainFusion = false; // a remark for every refused fusion
+};
+PipelineOptions &pipelineOptions();
+
 /// The phases in pipeline order.
 llvm::ArrayRef<Phase> kilnPhases();
 /// The phase called `name`, or null.

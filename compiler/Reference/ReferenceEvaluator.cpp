@@ -430,6 +430,28 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
                       rh[i * h + y] * rw[j * w + x] * in[0]->data[(img * h + y) * w + x];
         return result(r);
       })
+      .Case([&](FusionOp f) -> LogicalResult {
+        // The region's ops in order, on the region's own values.
+        llvm::DenseMap<Value, RefTensor> local;
+        for (auto [arg, t] : llvm::zip(f.getBody().getArguments(), in))
+          local[arg] = *t;
+        for (Operation &inner : f.getBody().front()) {
+          std::vector<const RefTensor *> operands;
+          for (Value v : inner.getOperands())
+            operands.push_back(&local.find(v)->second);
+          if (auto y = dyn_cast<YieldOp>(inner)) {
+            for (const RefTensor *t : operands)
+              results.push_back(*t);
+            return success();
+          }
+          std::vector<RefTensor> rs;
+          if (failed(evaluateOp(&inner, operands, rs)))
+            return failure();
+          for (auto [v, r] : llvm::zip(inner.getResults(), rs))
+            local[v] = std::move(r);
+        }
+        return success();
+      })
       .Default([&](Operation *o) {
         return o->emitError("the reference evaluator does not know this op");
       });

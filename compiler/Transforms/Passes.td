@@ -116,4 +116,34 @@ def KilnEmaTeacher : Pass<"kiln-ema-teacher", "::mlir::ModuleOp"> {
   }];
 }
 
+def KilnFuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
+  let summary = "Group row-wise ops into kiln.fusion regions that run as one kernel";
+  let description = [{
+    Walks the step in order and grows groups of *row ops* over one domain
+    shape D (elementwise ops, reductions over the last axis, softmax /
+    log_softmax / l2_normalize / layer_norm over the last axis, broadcasts
+    of per-row values), then turns every group of two or more ops into a
+    `kiln.fusion`. This covers softmax (max, subtract, exp, sum, divide),
+    log-softmax, centring and sharpening, soft-target cross-entropy, KL,
+    layer norm, l2-normalise, bias + GELU, their backward, and the
+    elementwise chains of the optimizer updates.
+
+    Views and copies (reshape, transpose, slice, pad, concat, split,
+    broadcast) join regions but never start one.
+
+    The cost rule: an op joins the group of one of its operands' producers
+    when it is a row op of the same domain and the group is still open; a
+    group closes as soon as one of its values is used outside it (later
+    members would have to run before that use). Nothing is recomputed and
+    nothing is fused across a GEMM, a transpose, a slice or a reduction
+    over another axis: those read or write memory in another order. With
+    `explain`, every op that is not fused, and every group that closes,
+    gets a remark saying why (`kiln compile --kiln-fusion-explain`).
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Emit a remark for every fusion decision that was refused">
+  ];
+}
+
 #endif // KILN_TRANSFORMS_PASSES_TD

@@ -20,7 +20,7 @@ json thunkToJson(const Thunk &t) {
   json j = {{"kind", t.kind == Thunk::Kernel ? "kernel" : t.kind == Thunk::Gemm ? "gemm" : "copy"},
             {"ops", t.ops},
             {"buffers", t.buffers},
-            {"output", t.output},
+            {"outputs", t.outputs},
             {"flops", t.flops},
             {"traffic_bytes", t.trafficBytes}};
   if (t.kind == Thunk::Kernel) {
@@ -217,7 +217,7 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
       std::string tp = pp + "/thunks/" + std::to_string(ti), kind;
       Thunk t{Thunk::Copy};
       if (!r.string(tj, tp, "kind", kind) || !r.ints(tj, tp, "buffers", t.buffers) ||
-          !r.integer(tj, tp, "output", t.output, -1) || !r.integer(tj, tp, "flops", t.flops) ||
+          !r.ints(tj, tp, "outputs", t.outputs) || !r.integer(tj, tp, "flops", t.flops) ||
           !r.integer(tj, tp, "traffic_bytes", t.trafficBytes))
         return done(false);
       if (tj.contains("ops") && tj["ops"].is_array())

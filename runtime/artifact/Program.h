@@ -49,7 +49,7 @@ struct Thunk {
   int64_t kernel = -1;
   std::vector<int64_t> buffers;
   int64_t rows = 0;
-  int64_t output = -1; // the buffer it writes (kernels, gemms, copies)
+  std::vector<int64_t> outputs; // the buffers it writes
   // Inputs read at exactly the output's element (same shape, no
   // broadcast): the output may overwrite them in place.
   std::vector<int64_t> sameIndexInputs;

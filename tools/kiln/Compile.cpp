@@ -62,6 +62,11 @@ cl::opt<std::string> dumpPlanTo("dump-plan-to",
                                 cl::desc("Write the buffer plan (which value lives "
                                          "where, arena size) to FILE"),
                                 cl::value_desc("FILE"), cl::cat(category));
+cl::opt<bool> explainFusion("kiln-fusion-explain",
+                            cl::desc("Say why each op that could be fused was not (remarks)"),
+                            cl::cat(category));
+cl::opt<bool> noFusion("no-fusion", cl::desc("Skip kiln-fuse: one kernel per op (for comparisons)"),
+                       cl::cat(category));
 cl::opt<int64_t> batchSize("batch-size",
                            cl::desc("Override train.batch_size (the 'batch' "
                                     "name in shapes)"),
@@ -136,6 +141,8 @@ int kiln::compileMain(int argc, char **argv) {
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return fail("--batch-size must be at least 1", 2);
 
+  pipelineOptions().fusion = !noFusion;
+  pipelineOptions().explainFusion = explainFusion;
   DialectRegistry registry;
   registerKilnDialects(registry);
   MLIRContext context(registry);

@@ -603,5 +603,24 @@ OpFoldResult ResizeBilinearOp::fold(FoldAdaptor) {
   return nullptr;
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusionOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError() << "needs one block argument per input, got "
+                         << body.getNumArguments() << " for " << getInputs().size();
+  for (auto [arg, in] : llvm::zip(body.getArguments(), getInputs()))
+    if (arg.getType() != in.getType())
+      return emitOpError() << "block argument type " << typeString(arg.getType())
+                           << " differs from its input's " << typeString(in.getType());
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError() << "yields other types than its results";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "Kiln/IR/KilnOps.cpp.inc"

@@ -671,4 +671,47 @@ def Kiln_ResizeBilinearOp : Kiln_Op<"resize_bilinear", [Pure,
   let hasFolder = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+// FusionOp
+def Kiln_FusionOp : Kiln_Op<"fusion", [IsolatedFromAbove,
+    SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "ops that run as one kernel, row by row";
+  let description = [{
+    Formed by `kiln-fuse`. The body computes on rows of one *domain* shape
+    D (rows = the product of D's leading dims, the row is D's last dim):
+    every value in it is full (shape D), per-row (D with the last dim 1 or
+    dropped) or, for the region's arguments only, broadcast along the rows
+    (a bias of shape [N], a scalar). Its ops are elementwise ops, reductions
+    over the last axis, and the row ops softmax, log_softmax, l2_normalize
+    and layer_norm over the last axis. Codegen makes it one kernel that
+    keeps each row's intermediates in L1 (CPU) or registers and shared
+    memory (CUDA).
+
+    ```mlir
+    %p = kiln.fusion (%logits) : (tensor<256x1024xf32>) -> tensor<256x1024xf32> {
+    ^bb0(%x: tensor<256x1024xf32>):
+      %m = kiln.reduce_max %x {axes = array<i64: 1>, keepdim = true} : tensor<256x1024xf32>
+      ...
+      kiln.yield %y : tensor<256x1024xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<Kiln_AnyTensor>:$inputs);
+  let results = (outs Variadic<Kiln_AnyTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "`(` $inputs `)` attr-dict `:` functional-type($inputs, results) $body";
+  let hasVerifier = 1;
+}
+
+// YieldOp
+def Kiln_YieldOp : Kiln_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
+  let summary = "the values a kiln.fusion returns";
+  let arguments = (ins Variadic<Kiln_AnyTensor>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+  let builders = [OpBuilder<(ins), [{ /* empty yield, for the implicit terminator */ }]>];
+}
+
 #endif // KILN_OPS_TD

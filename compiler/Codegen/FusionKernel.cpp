@@ -1,0 +1,551 @@
+//===- FusionKernel.cpp - one kernel for a kiln.fusion region -------------===//
+#include "compiler/Codegen/FusionKernel.h"
+
+#include "compiler/Codegen/OpKernels.h"
+#include "compiler/Transforms/ParallelAxis.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+using Shape = SmallVector<int64_t>;
+
+/// A value's local part for one row: elements at base + Σ coord·stride of
+/// `memref`, or one SSA scalar.
+struct View {
+  Value memref, base;
+  Shape shape, strides;
+  Value scalar;
+};
+
+Shape fullShape(Value v) {
+  auto s = cast<RankedTensorType>(v.getType()).getShape();
+  return Shape(s.begin(), s.end());
+}
+
+Shape dropDim(ArrayRef<int64_t> s, int64_t p) {
+  Shape out;
+  for (int64_t d = 0; d < (int64_t)s.size(); ++d)
+    if (d != p)
+      out.push_back(s[d]);
+  return out;
+}
+
+/// The local index of full dim `d` when the parallel dim is `p`.
+int64_t localIndex(int64_t d, int64_t p) { return p >= 0 && d > p ? d - 1 : d; }
+
+class FusedRow {
+public:
+  FusedRow(FusionOp fusion, OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value row,
+           int64_t rows)
+      : fusion(fusion), b(b), entry(entry), memrefs(memrefs), row(row), rows(rows),
+        loc(fusion.getLoc()) {}
+
+  LogicalResult run();
+
+private:
+  // Index arithmetic and loops.
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value f32(double v) { return b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), v)); }
+  Value at(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
+    Value i = v.base;
+    for (auto [c, s] : llvm::zip(coords, strides))
+      if (s != 0)
+        i = b.create<arith::AddIOp>(loc, i, s == 1 ? c : b.create<arith::MulIOp>(loc, c, idx(s)));
+    return i;
+  }
+  Value load(const View &v, ValueRange coords) { return load(v, coords, v.strides); }
+  Value load(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
+    if (v.scalar)
+      return v.scalar;
+    return b.create<memref::LoadOp>(loc, v.memref, at(v, coords, strides));
+  }
+  void store(const View &v, ValueRange coords, Value x) {
+    b.create<memref::StoreOp>(loc, x, v.memref, at(v, coords, v.strides));
+  }
+  void loops(ArrayRef<int64_t> shape, const std::function<void(ValueRange)> &fn) {
+    SmallVector<Value> coords;
+    std::function<void(size_t)> rec = [&](size_t d) {
+      if (d == shape.size())
+        return fn(coords);
+      b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{},
+                           [&](OpBuilder &, Location, Value iv, ValueRange) {
+                             coords.push_back(iv);
+                             rec(d + 1);
+                             coords.pop_back();
+                             b.create<scf::YieldOp>(loc);
+                           });
+    };
+    rec(0);
+  }
+  Value fold(ArrayRef<int64_t> shape, Value init,
+             const std::function<Value(Value, ValueRange)> &step) {
+    SmallVector<Value> coords;
+    std::function<Value(size_t, Value)> rec = [&](size_t d, Value acc) -> Value {
+      if (d == shape.size())
+        return step(acc, coords);
+      auto loop = b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{acc},
+                                       [&](OpBuilder &, Location, Value iv, ValueRange args) {
+                                         coords.push_back(iv);
+                                         Value next = rec(d + 1, args[0]);
+                                         coords.pop_back();
+                                         b.create<scf::YieldOp>(loc, next);
+                                       });
+      return loop.getResult(0);
+    };
+    return rec(0, init);
+  }
+
+  /// A contiguous scratch tensor for `v`'s local part.
+  View scratch(Value v) {
+    Shape local = dropDim(fullShape(v), parallelDim(v));
+    int64_t n = 1;
+    for (int64_t d : local)
+      n *= d;
+    Type elem = cast<RankedTensorType>(v.getType()).getElementType();
+    Value m = entry.create<memref::AllocaOp>(loc, MemRefType::get({std::max<int64_t>(n, 1)}, elem));
+    return View{m, idx(0), local, rowMajorStrides(local), nullptr};
+  }
+
+  int64_t parallelDim(Value v) {
+    if (rows == 1)
+      return -1;
+    if (auto r = dyn_cast<OpResult>(v))
+      if (auto a = r.getOwner()->getAttrOfType<IntegerAttr>(kParallelDimAttr))
+        return a.getInt();
+    return -1; // a region input: see operandParallelDim
+  }
+
+  /// Where the parallel axis lies in operand `i` of `op` (a region input),
+  /// from where it lies in the op's result.
+  int64_t operandParallelDim(Operation *op, unsigned i) {
+    if (rows == 1)
+      return -1;
+    int64_t pr = parallelDim(op->getResult(0));
+    Shape in = fullShape(op->getOperand(i)), out = fullShape(op->getResult(0));
+    int64_t p = llvm::TypeSwitch<Operation *, int64_t>(op)
+                    .Case<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>([&](Operation *r) -> int64_t {
+                      if (in.size() == out.size())
+                        return pr;
+                      auto axes = r->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+                      int64_t k = -1;
+                      for (int64_t d = 0; d < (int64_t)in.size(); ++d)
+                        if (!llvm::is_contained(axes, d) && ++k == pr)
+                          return d;
+                      return -1;
+                    })
+                    .Case<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, OneHotOp>([&](Operation *) { return pr; })
+                    .Case([&](LayerNormOp) { return i == 0 ? pr : -1; })
+                    .Case([&](ArgmaxOp a) { return pr < (int64_t)a.getAxis() ? pr : pr + 1; })
+                    .Case([&](TransposeOp t) { return t.getPerm()[pr]; })
+                    .Case([&](ReshapeOp) -> int64_t {
+                      int64_t before = 1;
+                      for (int64_t k = 0; k < pr; ++k)
+                        before *= out[k];
+                      int64_t acc = 1;
+                      for (int64_t d = 0; d < (int64_t)in.size(); ++d) {
+                        if (acc == before && in[d] == out[pr])
+                          return d;
+                        acc *= in[d];
+                      }
+                      return -1;
+                    })
+                    .Default([&](Operation *) {
+                      return pr - (int64_t)(out.size() - in.size());
+                    });
+    return p >= 0 && p < (int64_t)in.size() && in[p] == rows ? p : -1;
+  }
+
+  /// Operand `i` of `op` as a view (a region input is read in place).
+  std::pair<View, int64_t> operand(Operation *op, unsigned i) {
+    Value v = op->getOperand(i);
+    auto it = views.find(v);
+    if (it != views.end())
+      return {it->second, parallelDim(v)};
+    auto arg = cast<BlockArgument>(v);
+    int64_t p = operandParallelDim(op, i);
+    Shape full = fullShape(v), rm = rowMajorStrides(full);
+    View view{memrefs[arg.getArgNumber()], idx(0), dropDim(full, p), dropDim(rm, p), nullptr};
+    if (p >= 0)
+      view.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
+    return {view, p};
+  }
+
+  /// Strides of an operand (local view, full shape, parallel dim) read
+  /// over the local dims of a result (full shape, parallel dim), numpy
+  /// broadcasting aligned at the right.
+  Shape align(const View &v, ArrayRef<int64_t> full, int64_t p, ArrayRef<int64_t> resFull,
+              int64_t pr) {
+    Shape strides;
+    int64_t shift = resFull.size() - full.size();
+    for (int64_t i = 0; i < (int64_t)resFull.size(); ++i) {
+      if (i == pr)
+        continue;
+      int64_t j = i - shift;
+      if (v.scalar || j < 0 || j == p || (full[j] == 1 && resFull[i] != 1))
+        strides.push_back(0);
+      else
+        strides.push_back(v.strides[localIndex(j, p)]);
+    }
+    return strides;
+  }
+
+  LogicalResult emit(Operation *op);
+  void emitRowOp(Operation *op);
+  void emitReduce(Operation *op);
+
+  FusionOp fusion;
+  OpBuilder &b, &entry;
+  ValueRange memrefs;
+  Value row;
+  int64_t rows;
+  Location loc;
+  llvm::DenseMap<Value, View> views;
+};
+
+void FusedRow::emitReduce(Operation *op) {
+  auto [in, p] = operand(op, 0);
+  Shape full = fullShape(op->getOperand(0));
+  auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+  Shape kept, keptStrides, red, redStrides;
+  for (int64_t d = 0; d < (int64_t)full.size(); ++d) {
+    if (d == p)
+      continue;
+    int64_t l = localIndex(d, p);
+    (llvm::is_contained(axes, d) ? red : kept).push_back(in.shape[l]);
+    (llvm::is_contained(axes, d) ? redStrides : keptStrides).push_back(in.strides[l]);
+  }
+  View out = scratch(op->getResult(0));
+  int64_t count = 1;
+  for (int64_t n : red)
+    count *= n;
+  Shape outKept = rowMajorStrides(kept); // out is contiguous over the kept dims
+  loops(kept, [&](ValueRange c) {
+    View rowIn = in;
+    rowIn.base = at(in, c, keptStrides);
+    auto x = [&](ValueRange r) { return load(rowIn, r, redStrides); };
+    Value result;
+    auto maxOf = [&] {
+      return fold(red, f32(-INFINITY), [&](Value acc, ValueRange r) {
+        return b.create<arith::MaximumFOp>(loc, acc, x(r)).getResult();
+      });
+    };
+    auto sumOf = [&](Value shift) {
+      return fold(red, f32(0.0), [&](Value acc, ValueRange r) {
+        Value v = x(r);
+        if (shift)
+          v = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, v, shift));
+        return b.create<arith::AddFOp>(loc, acc, v).getResult();
+      });
+    };
+    if (isa<ReduceMaxOp>(op)) {
+      result = maxOf();
+    } else if (isa<LogSumExpOp>(op)) {
+      Value m = maxOf();
+      result = b.create<arith::AddFOp>(loc, m, b.create<math::LogOp>(loc, sumOf(m)));
+    } else {
+      result = sumOf(nullptr);
+      if (isa<MeanOp>(op))
+        result = b.create<arith::MulFOp>(loc, result, f32(1.0 / count));
+    }
+    View o = out;
+    o.base = at(out, c, outKept);
+    b.create<memref::StoreOp>(loc, result, o.memref, o.base);
+  });
+  views[op->getResult(0)] = out;
+}
+
+void FusedRow::emitRowOp(Operation *op) {
+  auto [in, p] = operand(op, 0);
+  Shape full = fullShape(op->getOperand(0));
+  int64_t axis = isa<LayerNormOp>(op) ? full.size() - 1 : op->getAttrOfType<IntegerAttr>("axis").getInt();
+  int64_t la = localIndex(axis, p), n = in.shape[la];
+  Shape other, inOther;
+  for (int64_t l = 0; l < (int64_t)in.shape.size(); ++l)
+    if (l != la) {
+      other.push_back(in.shape[l]);
+      inOther.push_back(in.strides[l]);
+    }
+  View out = scratch(op->getResult(0));
+  bool argmax = isa<ArgmaxOp>(op);
+  // The output's strides over the other dims and along the axis.
+  Shape outOther, outAxis{argmax ? 0 : out.strides[la]};
+  for (int64_t l = 0; l < (int64_t)out.shape.size() + (argmax ? 1 : 0); ++l)
+    if (l != la)
+      outOther.push_back(out.strides[argmax && l > la ? l - 1 : l]);
+  std::optional<View> scale, bias;
+  if (isa<LayerNormOp>(op)) {
+    scale = operand(op, 1).first;
+    bias = operand(op, 2).first;
+  }
+  double eps = 0;
+  if (auto e = op->getAttrOfType<FloatAttr>("eps"))
+    eps = e.getValueAsDouble();
+  else
+    eps = isa<LayerNormOp>(op) ? 1e-5 : 1e-12;
+  loops(other, [&](ValueRange c) {
+    View r = in, o = out;
+    r.base = at(in, c, inOther);
+    o.base = at(out, c, outOther);
+    auto x = [&](Value k) { return load(r, ValueRange{k}, ArrayRef<int64_t>{in.strides[la]}); };
+    auto put = [&](Value k, Value v) {
+      b.create<memref::StoreOp>(loc, v, o.memref, at(o, ValueRange{k}, outAxis));
+    };
+    auto foldRow = [&](double init, const std::function<Value(Value, Value, Value)> &step) {
+      return fold(ArrayRef<int64_t>{n}, f32(init),
+                  [&](Value acc, ValueRange k) { return step(acc, x(k[0]), k[0]); });
+    };
+    auto eachK = [&](const std::function<Value(Value, Value)> &g) {
+      loops(ArrayRef<int64_t>{n}, [&](ValueRange k) { put(k[0], g(x(k[0]), k[0])); });
+    };
+    auto add = [&](Value a, Value v) { return b.create<arith::AddFOp>(loc, a, v).getResult(); };
+    auto sub = [&](Value a, Value v) { return b.create<arith::SubFOp>(loc, a, v).getResult(); };
+    auto mul = [&](Value a, Value v) { return b.create<arith::MulFOp>(loc, a, v).getResult(); };
+    auto maxOf = [&] {
+      return foldRow(-INFINITY, [&](Value a, Value v, Value) {
+        return b.create<arith::MaximumFOp>(loc, a, v).getResult();
+      });
+    };
+    auto sumExp = [&](Value m) {
+      return foldRow(0.0, [&](Value a, Value v, Value) {
+        return add(a, b.create<math::ExpOp>(loc, sub(v, m)));
+      });
+    };
+    if (isa<SoftmaxOp>(op)) {
+      Value m = maxOf();
+      Value inv = b.create<arith::DivFOp>(loc, f32(1.0), sumExp(m));
+      eachK([&](Value v, Value) { return mul(b.create<math::ExpOp>(loc, sub(v, m)), inv); });
+    } else if (isa<LogSoftmaxOp>(op)) {
+      Value m = maxOf();
+      Value lse = add(m, b.create<math::LogOp>(loc, sumExp(m)));
+      eachK([&](Value v, Value) { return sub(v, lse); });
+    } else if (isa<L2NormalizeOp>(op)) {
+      Value ss = foldRow(0.0, [&](Value a, Value v, Value) { return add(a, mul(v, v)); });
+      Value d = b.create<arith::MaximumFOp>(loc, b.create<math::SqrtOp>(loc, ss), f32(eps));
+      eachK([&](Value v, Value) { return b.create<arith::DivFOp>(loc, v, d).getResult(); });
+    } else if (argmax) {
+      Value m = maxOf();
+      Value first = foldRow(double(n), [&](Value a, Value v, Value k) {
+        Value kf = b.create<arith::UIToFPOp>(loc, b.getF32Type(),
+                                             b.create<arith::IndexCastOp>(loc, b.getI64Type(), k));
+        Value hit = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, v, m);
+        return b.create<arith::MinimumFOp>(loc, a, b.create<arith::SelectOp>(loc, hit, kf, a)).getResult();
+      });
+      b.create<memref::StoreOp>(loc, b.create<arith::FPToSIOp>(loc, b.getI32Type(), first), o.memref, o.base);
+    } else { // layer_norm
+      Value invN = f32(1.0 / n);
+      Value mean = mul(foldRow(0.0, [&](Value a, Value v, Value) { return add(a, v); }), invN);
+      Value var = mul(foldRow(0.0, [&](Value a, Value v, Value) {
+                        Value d = sub(v, mean);
+                        return add(a, mul(d, d));
+                      }),
+                      invN);
+      Value rstd = b.create<math::RsqrtOp>(loc, add(var, f32(eps)));
+      eachK([&](Value v, Value k) {
+        Value g = load(*scale, ValueRange{k}, ArrayRef<int64_t>{scale->strides.back()});
+        Value bb = load(*bias, ValueRange{k}, ArrayRef<int64_t>{bias->strides.back()});
+        return add(mul(mul(sub(v, mean), rstd), g), bb);
+      });
+    }
+  });
+  views[op->getResult(0)] = out;
+}
+
+LogicalResult FusedRow::emit(Operation *op) {
+  Value result = op->getNumResults() ? op->getResult(0) : Value();
+  if (auto c = dyn_cast<ConstantOp>(op)) {
+    auto attr = cast<DenseElementsAttr>(c.getValue());
+    Type e = attr.getElementType();
+    Value s = e.isF32() ? Value(f32(attr.getSplatValue<float>()))
+                        : Value(b.create<arith::ConstantOp>(
+                              loc, e.isInteger(1) ? b.getBoolAttr(attr.getSplatValue<bool>())
+                                                  : b.getI32IntegerAttr(attr.getSplatValue<int32_t>())));
+    views[result] = View{nullptr, nullptr, {}, {}, s};
+    return success();
+  }
+  Shape resFull = result ? fullShape(result) : Shape{};
+  int64_t pr = result ? parallelDim(result) : -1;
+  if (isa<StopGradientOp>(op)) {
+    views[result] = operand(op, 0).first;
+    return success();
+  }
+  if (isa<BroadcastOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    if (!v.scalar)
+      v.strides = align(v, fullShape(op->getOperand(0)), p, resFull, pr);
+    v.shape = dropDim(resFull, pr);
+    views[result] = v;
+    return success();
+  }
+  if (isa<NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp,
+                    AbsOp, ErfOp, FloorOp, GeluOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp,
+                    MinOp, CompareOp, SelectOp, CastOp>(op)) {
+    SmallVector<std::pair<View, Shape>> ins;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      auto [v, p] = operand(op, i);
+      Shape strides = align(v, fullShape(op->getOperand(i)), p, resFull, pr);
+      ins.push_back({v, strides});
+    }
+    View out = scratch(result);
+    loops(out.shape, [&](ValueRange c) {
+      SmallVector<Value> x;
+      for (auto &[v, strides] : ins)
+        x.push_back(load(v, c, strides));
+      store(out, c, scalarOp(b, loc, op, x));
+    });
+    views[result] = out;
+    return success();
+  }
+  if (isa<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>(op)) {
+    emitReduce(op);
+    return success();
+  }
+  if (isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, LayerNormOp, ArgmaxOp>(op)) {
+    emitRowOp(op);
+    return success();
+  }
+  if (isa<OneHotOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    View out = scratch(result);
+    loops(out.shape, [&](ValueRange c) {
+      Value label = load(v, c.drop_back());
+      Value cls = b.create<arith::IndexCastOp>(loc, b.getI32Type(), c.back());
+      Value hit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, label, cls);
+      store(out, c, b.create<arith::UIToFPOp>(loc, b.getF32Type(), hit));
+    });
+    views[result] = out;
+    return success();
+  }
+  if (isa<ReshapeOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    if (v.strides != rowMajorStrides(v.shape)) { // materialise first
+      View copy = scratch(op->getOperand(0));
+      loops(v.shape, [&](ValueRange c) { store(copy, c, load(v, c)); });
+      v = copy;
+    }
+    v.shape = dropDim(resFull, pr);
+    v.strides = rowMajorStrides(v.shape);
+    views[result] = v;
+    return success();
+  }
+  if (auto t = dyn_cast<TransposeOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    View out = v;
+    out.shape = dropDim(resFull, pr);
+    out.strides.clear();
+    for (int64_t i = 0; i < (int64_t)resFull.size(); ++i)
+      if (i != pr)
+        out.strides.push_back(v.strides[localIndex(t.getPerm()[i], p)]);
+    views[result] = out;
+    return success();
+  }
+  if (auto s = dyn_cast<SliceOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    View out = v;
+    out.shape = dropDim(resFull, pr);
+    Shape offsets;
+    for (int64_t d = 0; d < (int64_t)resFull.size(); ++d)
+      if (d != p) {
+        int64_t l = localIndex(d, p);
+        offsets.push_back(s.getStarts()[d]);
+        out.strides[l] = v.strides[l] * s.getStrides()[d];
+      }
+    SmallVector<Value> starts;
+    for (int64_t o : offsets)
+      starts.push_back(idx(o));
+    out.base = at(v, starts, v.strides);
+    views[result] = out;
+    return success();
+  }
+  if (auto s = dyn_cast<SplitOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    int64_t la = localIndex(s.getAxis(), p), at0 = 0;
+    for (Value r : s.getResults()) {
+      View out = v;
+      out.shape = dropDim(fullShape(r), pr);
+      out.base = b.create<arith::AddIOp>(loc, v.base, idx(at0 * v.strides[la]));
+      at0 += fullShape(r)[s.getAxis()];
+      views[r] = out;
+    }
+    return success();
+  }
+  if (auto c = dyn_cast<ConcatOp>(op)) {
+    View out = scratch(result);
+    int64_t la = localIndex(c.getAxis(), pr), at0 = 0;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      auto [v, p] = operand(op, i);
+      View dst = out;
+      dst.base = idx(at0 * out.strides[la]);
+      loops(v.shape, [&](ValueRange co) { store(dst, co, load(v, co)); });
+      at0 += v.shape[la];
+    }
+    views[result] = out;
+    return success();
+  }
+  if (auto pad = dyn_cast<PadOp>(op)) {
+    auto [v, p] = operand(op, 0);
+    View out = scratch(result);
+    loops(out.shape, [&](ValueRange c) { store(out, c, f32(0.0)); });
+    View dst = out;
+    SmallVector<Value> lows;
+    for (int64_t d = 0; d < (int64_t)resFull.size(); ++d)
+      if (d != pr) {
+        int64_t l = localIndex(d, pr);
+        lows.push_back(idx(pad.getLow()[d]));
+        dst.strides[l] = out.strides[l] * (pad.getInterior()[d] + 1);
+      }
+    dst.base = at(out, lows, out.strides);
+    loops(v.shape, [&](ValueRange c) { store(dst, c, load(v, c)); });
+    views[result] = out;
+    return success();
+  }
+  return op->emitError() << "fused CPU codegen does not handle '" << op->getName() << "'";
+}
+
+LogicalResult FusedRow::run() {
+  Block &body = fusion.getBody().front();
+  for (Operation &op : body.without_terminator())
+    if (failed(emit(&op)))
+      return failure();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  for (auto [i, v] : llvm::enumerate(yield.getValues())) {
+    View value = views.count(v) ? views[v]
+                                : View{memrefs[cast<BlockArgument>(v).getArgNumber()], idx(0),
+                                       fullShape(v), rowMajorStrides(fullShape(v)), nullptr};
+    int64_t p = views.count(v) ? parallelDim(v) : -1;
+    Shape full = fullShape(v), rm = rowMajorStrides(full);
+    View out{memrefs[fusion.getInputs().size() + i], idx(0), dropDim(full, p), dropDim(rm, p), nullptr};
+    if (p >= 0)
+      out.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
+    loops(value.shape, [&](ValueRange c) { store(out, c, load(value, c)); });
+  }
+  return success();
+}
+
+} // namespace
+
+FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
+                                        ArrayRef<KernelArg> args, int64_t &rows) {
+  rows = fusion->getAttrOfType<IntegerAttr>("rows") ? fusion->getAttrOfType<IntegerAttr>("rows").getInt() : 1;
+  bool ok = true;
+  std::string name = emitter.custom("fused", args, [&](OpBuilder &b, OpBuilder &entry,
+                                                       ValueRange memrefs, Value row) {
+    FusedRow body(fusion, b, entry, memrefs, row, rows);
+    ok = succeeded(body.run());
+  });
+  if (!ok)
+    return failure();
+  return name;
+}
+
+} // namespace kiln

@@ -1,0 +1,29 @@
+//===- FusionKernel.h - one kernel for a kiln.fusion region -------*- C++ -*-===//
+//
+// The kernel's outer loop walks the region's parallel axis (rows, split
+// across threads); for one row, every op of the region runs on the row's
+// *local* tensors: the value with its parallel axis removed. Inputs are
+// read in place through strides; views (broadcast, reshape, transpose,
+// slice, split) only change strides; every computing op writes a small
+// scratch tensor that stays in cache; yielded values are copied to their
+// outputs at the end of the row.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_FUSIONKERNEL_H
+#define KILN_CODEGEN_FUSIONKERNEL_H
+
+#include "compiler/Codegen/KernelEmitter.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+namespace kiln {
+
+/// Emits the kernel of `fusion`. `args` are its buffers: the inputs, then
+/// the results, in order. Returns the kernel name; `rows` gets the row
+/// count. Fails with an error on an op the fused codegen cannot handle.
+llvm::FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
+                                              llvm::ArrayRef<KernelArg> args, int64_t &rows);
+
+} // namespace kiln
+
+#endif // KILN_CODEGEN_FUSIONKERNEL_H

@@ -1,0 +1,172 @@
+//===- ParallelAxis.cpp - which axis a fusion region runs in parallel -----===//
+#include "compiler/Transforms/ParallelAxis.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+
+namespace kiln {
+namespace {
+
+ArrayRef<int64_t> shape(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+
+bool isElementwise(Operation *op) {
+  return isa<NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, AbsOp,
+             ErfOp, FloorOp, GeluOp, StopGradientOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp,
+             MinOp, CompareOp, SelectOp, CastOp, BroadcastOp>(op);
+}
+
+/// The axis a row op reduces or normalises along, if any.
+std::optional<int64_t> rowAxis(Operation *op) {
+  if (isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, ArgmaxOp>(op))
+    return op->getAttrOfType<IntegerAttr>("axis").getInt();
+  if (isa<LayerNormOp>(op))
+    return static_cast<int64_t>(shape(op->getOperand(0)).size()) - 1;
+  return std::nullopt;
+}
+
+} // namespace
+
+bool isFusible(Operation *op, std::string &whyNot) {
+  if (isElementwise(op) ||
+      isa<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp, SoftmaxOp, LogSoftmaxOp, L2NormalizeOp,
+          ArgmaxOp, LayerNormOp, ReshapeOp, TransposeOp, SliceOp, PadOp, ConcatOp, SplitOp,
+          OneHotOp>(op))
+    return true;
+  whyNot = isa<MatmulOp>(op) ? "a GEMM runs in the BLAS library"
+                             : "'" + op->getName().getStringRef().str() + "' is not fusible";
+  return false;
+}
+
+int64_t chooseParallelDim(Operation *op) {
+  ArrayRef<int64_t> s = shape(op->getResult(0));
+  std::optional<int64_t> excluded = rowAxis(op);
+  if (isa<ArgmaxOp>(op))
+    excluded.reset(); // the result has no such axis
+  int64_t best = -1;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    if (s[d] < 2 || (excluded && *excluded == d))
+      continue;
+    bool last = d == static_cast<int64_t>(s.size()) - 1;
+    // Any axis but the last beats the last (rows are usually reduced along it).
+    if (best < 0 || (!last && (s[d] > s[best] || best == (int64_t)s.size() - 1)))
+      best = d;
+  }
+  return best;
+}
+
+std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<int64_t>> operandDims,
+                                         int64_t rows, std::string &whyNot) {
+  if (rows == 1)
+    return -1;
+  // The operands from inside the region must agree on where the axis goes.
+  std::optional<int64_t> result;
+  auto agree = [&](int64_t q) {
+    if (result && *result != q) {
+      whyNot = "its operands carry the parallel axis at different places";
+      return false;
+    }
+    result = q;
+    return true;
+  };
+  int64_t rank = shape(op->getResult(0)).size();
+  for (auto [i, d] : llvm::enumerate(operandDims)) {
+    if (!d)
+      continue;
+    if (*d < 0) {
+      whyNot = "mixes a single-iteration value into a parallel region";
+      return std::nullopt;
+    }
+    int64_t p = *d;
+    int64_t inRank = shape(op->getOperand(i)).size();
+    bool ok = llvm::TypeSwitch<Operation *, bool>(op)
+                  .Case<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>([&](Operation *r) {
+                    auto axes = r->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+                    if (llvm::is_contained(axes, p)) {
+                      whyNot = "reduces along the parallel axis";
+                      return false;
+                    }
+                    bool keep = r->getAttrOfType<BoolAttr>("keepdim") &&
+                                r->getAttrOfType<BoolAttr>("keepdim").getValue();
+                    return agree(keep ? p : p - llvm::count_if(axes, [&](int64_t a) { return a < p; }));
+                  })
+                  .Case<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, LayerNormOp>([&](Operation *r) {
+                    if (i == 0 && *rowAxis(r) == p) {
+                      whyNot = "normalises along the parallel axis";
+                      return false;
+                    }
+                    return i == 0 ? agree(p) : true;
+                  })
+                  .Case([&](ArgmaxOp a) {
+                    if (a.getAxis() == (uint64_t)p) {
+                      whyNot = "reduces along the parallel axis";
+                      return false;
+                    }
+                    return agree(p - ((int64_t)a.getAxis() < p ? 1 : 0));
+                  })
+                  .Case([&](OneHotOp) { return agree(p); })
+                  .Case([&](ReshapeOp) {
+                    ArrayRef<int64_t> in = shape(op->getOperand(0)), out = shape(op->getResult(0));
+                    int64_t before = 1;
+                    for (int64_t k = 0; k < p; ++k)
+                      before *= in[k];
+                    int64_t acc = 1;
+                    for (int64_t q = 0; q < (int64_t)out.size(); ++q) {
+                      if (acc == before && out[q] == in[p])
+                        return agree(q);
+                      acc *= out[q];
+                    }
+                    whyNot = "reshapes the parallel axis";
+                    return false;
+                  })
+                  .Case([&](TransposeOp t) {
+                    return agree(llvm::find(t.getPerm(), p) - t.getPerm().begin());
+                  })
+                  .Case([&](SliceOp s) {
+                    if (s.getStarts()[p] != 0 || s.getStrides()[p] != 1 ||
+                        s.getLimits()[p] != shape(s.getInput())[p]) {
+                      whyNot = "slices along the parallel axis";
+                      return false;
+                    }
+                    return agree(p);
+                  })
+                  .Case([&](PadOp pad) {
+                    if (pad.getLow()[p] || pad.getHigh()[p] || pad.getInterior()[p]) {
+                      whyNot = "pads along the parallel axis";
+                      return false;
+                    }
+                    return agree(p);
+                  })
+                  .Case([&](ConcatOp c) {
+                    if ((int64_t)c.getAxis() == p) {
+                      whyNot = "concatenates along the parallel axis";
+                      return false;
+                    }
+                    return agree(p);
+                  })
+                  .Case([&](SplitOp s) {
+                    if ((int64_t)s.getAxis() == p) {
+                      whyNot = "splits along the parallel axis";
+                      return false;
+                    }
+                    return agree(p);
+                  })
+                  .Default([&](Operation *) { return agree(p + (rank - inRank)); });
+    if (!ok)
+      return std::nullopt;
+  }
+  if (!result) {
+    whyNot = "reads nothing from the region";
+    return std::nullopt;
+  }
+  for (Value r : op->getResults())
+    if (*result >= (int64_t)shape(r).size() || shape(r)[*result] != rows) {
+      whyNot = "its result does not keep the parallel axis";
+      return std::nullopt;
+    }
+  return result;
+}
+
+} // namespace kiln
