@@ -1,17 +1,20 @@
 //===- Fuse.cpp - form kiln.fusion regions (kiln-fuse) ---------------------===//
 //
 // Greedy, in block order (ParallelAxis.h says what a region is):
-//   - an op joins the open region of an operand's producer when it keeps
-//     that region's parallel axis; operands from several open regions with
-//     the same axis length merge them;
+//   - an op joins the region of an operand's producer when it keeps that
+//     region's parallel axis and no operand from elsewhere depends on the
+//     region (which would make a cycle); operands from several regions
+//     with the same axis length merge them;
 //   - a reduction over the parallel axis and local axes is split: the local
 //     part joins, the rest is left for a later region;
-//   - otherwise a fusible op starts a region, on its largest axis; ops on
-//     scalars and small tensors (at most kSmallElements each) start a
-//     single-iteration region instead;
-//   - a region closes when any of its values is used outside it.
-// Regions of two or more ops become kiln.fusion ops where their last op
-// was; scalar constants they read are cloned inside.
+//   - otherwise a compute op starts a region on its largest axis; ops on
+//     scalars and small tensors (at most kSmallElements each) share one
+//     single-iteration region when independent;
+//   - single-use views (broadcast, reshape, transpose, slice) of a member's
+//     operands are pulled in: inside a region they are only strides.
+// Regions of two or more ops become kiln.fusion ops; the block is then
+// sorted topologically so that every region runs before its readers.
+// Scalar constants a region reads are cloned inside.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/Passes.h"
@@ -19,6 +22,7 @@
 
 #include "Kiln/IR/KilnOps.h"
 
+#include "mlir/Analysis/TopologicalSortUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SetVector.h"
@@ -40,7 +44,6 @@ struct Region {
   int64_t rows = 1; // 1: a single iteration
   SmallVector<Operation *> ops;
   llvm::DenseMap<Value, int64_t> parallelDim;
-  bool closed = false;
   bool merged = false; // folded into another region
 };
 
@@ -56,31 +59,76 @@ bool allSmall(Operation *op) {
   return llvm::all_of(op->getOperands(), small) && llvm::all_of(op->getResults(), small);
 }
 
+bool isView(Operation *op) {
+  return isa<ReshapeOp, TransposeOp, SliceOp, BroadcastOp, StopGradientOp>(op);
+}
+
 struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   using KilnFuseBase::KilnFuseBase;
 
   std::vector<Region> regions;
-  llvm::DenseMap<Value, size_t> regionOf;
+  llvm::DenseMap<Operation *, size_t> regionOf;
 
   void remark(Operation *op, const Twine &why) {
     if (explain)
       op->emitRemark() << why;
   }
 
-  void add(size_t r, Operation *op, int64_t dim) {
-    regions[r].ops.push_back(op);
-    for (Value v : op->getResults()) {
-      regions[r].parallelDim[v] = dim;
-      regionOf[v] = r;
-    }
+  std::optional<size_t> region(Value v) {
+    Operation *d = v.getDefiningOp();
+    auto it = d ? regionOf.find(d) : regionOf.end();
+    return it == regionOf.end() ? std::nullopt : std::optional<size_t>(it->second);
   }
 
-  /// Moves region `from` into `into` (both open, same axis length).
+  void add(size_t r, Operation *op, int64_t dim) {
+    regions[r].ops.push_back(op);
+    regionOf[op] = r;
+    for (Value v : op->getResults())
+      regions[r].parallelDim[v] = dim;
+  }
+
+  /// Whether `v` (from outside region `r`) depends on a value of `r`,
+  /// through ops outside it or through other regions (which run whole).
+  bool reaches(Value v, size_t r) {
+    llvm::SmallPtrSet<Operation *, 32> seen;
+    SmallVector<Value> stack{v};
+    while (!stack.empty()) {
+      Value u = stack.pop_back_val();
+      Operation *d = u.getDefiningOp();
+      if (!d || !seen.insert(d).second)
+        continue;
+      auto q = regionOf.find(d);
+      if (q != regionOf.end() && q->second == r)
+        return true;
+      if (q == regionOf.end()) {
+        stack.append(d->operand_begin(), d->operand_end());
+        continue;
+      }
+      for (Operation *m : regions[q->second].ops)
+        for (Value o : m->getOperands())
+          if (!region(o) || *region(o) != q->second)
+            stack.push_back(o);
+    }
+    return false;
+  }
+
+  /// Whether region `a` reads region `b` through other ops (a direct read
+  /// would become internal if they merged).
+  bool regionReaches(size_t a, size_t b) {
+    for (Operation *m : regions[a].ops)
+      for (Value o : m->getOperands()) {
+        auto r = region(o);
+        if ((!r || (*r != a && *r != b)) && reaches(o, b))
+          return true;
+      }
+    return false;
+  }
+
+  /// Moves region `from` into `into`.
   void merge(size_t into, size_t from) {
     Region &a = regions[into], &b = regions[from];
     for (Operation *op : b.ops)
-      for (Value v : op->getResults())
-        regionOf[v] = into;
+      regionOf[op] = into;
     a.parallelDim.insert(b.parallelDim.begin(), b.parallelDim.end());
     a.ops.append(b.ops.begin(), b.ops.end());
     llvm::sort(a.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
@@ -88,45 +136,89 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     b.merged = true;
   }
 
-  /// The open regions whose values `op` reads.
-  SmallVector<size_t> openRegionsOf(Operation *op) {
-    SmallVector<size_t> out;
-    for (Value v : op->getOperands()) {
-      auto it = regionOf.find(v);
-      if (it != regionOf.end() && !regions[it->second].closed && !llvm::is_contained(out, it->second))
-        out.push_back(it->second);
+  /// Pulls single-use views of `op`'s operands into `op`'s region: inside
+  /// a region a view is only strides, outside it would be a copy kernel.
+  void absorbViews(Operation *op, size_t r) {
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      Operation *v = op->getOperand(i).getDefiningOp();
+      if (!v || !isView(v) || regionOf.count(v) || !v->hasOneUse())
+        continue;
+      int64_t rows = regions[r].rows;
+      int64_t p = operandParallelDim(op, i, regions[r].parallelDim.lookup(op->getResult(0)), rows);
+      bool legal = rows == 1 ? allSmall(v)
+                             : p >= 0 && (isa<BroadcastOp>(v) ||
+                                          operandParallelDim(v, 0, p, rows) >= 0);
+      if (isa<BroadcastOp>(v) && rows > 1 && p < 0)
+        legal = false;
+      if (!legal)
+        continue;
+      add(r, v, rows == 1 ? -1 : p);
+      absorbViews(v, r);
     }
-    return out;
   }
 
-  /// Tries to put `op` into an open region of its operands; true if it did.
-  bool join(Operation *op, std::string &why) {
-    SmallVector<size_t> open = openRegionsOf(op);
-    if (open.empty())
-      return false;
-    int64_t rows = regions[open.front()].rows;
-    if (llvm::any_of(open, [&](size_t r) { return regions[r].rows != rows; })) {
+  /// Tries to put `op` into the regions of its operands (merged), else
+  /// into one of them (the latest first); the region or none.
+  std::optional<size_t> join(Operation *op, std::string &why) {
+    SmallVector<size_t> all;
+    for (Value v : op->getOperands())
+      if (auto r = region(v); r && !llvm::is_contained(all, *r))
+        all.push_back(*r);
+    if (all.empty())
+      return std::nullopt;
+    if (auto r = joinRegions(op, all, why))
+      return r;
+    llvm::sort(all, [&](size_t a, size_t b) {
+      return regions[b].ops.back()->isBeforeInBlock(regions[a].ops.back());
+    });
+    for (size_t r : all)
+      if (all.size() > 1 && joinRegions(op, {r}, why))
+        return r;
+    return std::nullopt;
+  }
+
+  std::optional<size_t> joinRegions(Operation *op, ArrayRef<size_t> mine, std::string &why) {
+    int64_t rows = regions[mine.front()].rows;
+    if (llvm::any_of(mine, [&](size_t r) { return regions[r].rows != rows; })) {
       why = "its operands come from regions with different parallel axes";
-      return false;
-    }
-    SmallVector<std::optional<int64_t>> dims;
-    for (Value v : op->getOperands()) {
-      auto it = regionOf.find(v);
-      dims.push_back(it != regionOf.end() && llvm::is_contained(open, it->second)
-                         ? std::optional<int64_t>(regions[it->second].parallelDim.lookup(v))
-                         : std::nullopt);
+      return std::nullopt;
     }
     if (rows == 1 && !allSmall(op)) {
       why = "too large for a single-iteration region";
-      return false;
+      return std::nullopt;
+    }
+    // No cycle: an operand from elsewhere must not depend on these regions,
+    // and the regions merged must not depend on each other.
+    for (Value v : op->getOperands()) {
+      auto r = region(v);
+      if (r && llvm::is_contained(mine, *r))
+        continue;
+      for (size_t m : mine)
+        if (reaches(v, m)) {
+          why = "an operand depends on the region through ops outside it";
+          return std::nullopt;
+        }
+    }
+    for (size_t a : mine)
+      for (size_t b : mine)
+        if (a != b && regionReaches(a, b)) {
+          why = "its operands' regions depend on each other";
+          return std::nullopt;
+        }
+    SmallVector<std::optional<int64_t>> dims;
+    for (Value v : op->getOperands()) {
+      auto r = region(v);
+      dims.push_back(r && llvm::is_contained(mine, *r)
+                         ? std::optional<int64_t>(regions[*r].parallelDim.lookup(v))
+                         : std::nullopt);
     }
     auto dim = resultParallelDim(op, dims, rows, why);
     if (!dim)
-      return false;
-    for (size_t r : ArrayRef(open).drop_front())
-      merge(open.front(), r);
-    add(open.front(), op, *dim);
-    return true;
+      return std::nullopt;
+    for (size_t r : mine.drop_front())
+      merge(mine.front(), r);
+    add(mine.front(), op, *dim);
+    return mine.front();
   }
 
   /// sum(x, {p} ∪ local) -> sum(sum(x, local), {p'}) when x carries the
@@ -134,10 +226,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   std::pair<Operation *, Operation *> splitParallelReduction(Operation *op) {
     if (!isa<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>(op))
       return {};
-    auto it = regionOf.find(op->getOperand(0));
-    if (it == regionOf.end() || regions[it->second].closed || regions[it->second].rows == 1)
+    auto r = region(op->getOperand(0));
+    if (!r || regions[*r].rows == 1)
       return {};
-    int64_t p = regions[it->second].parallelDim.lookup(op->getOperand(0));
+    int64_t p = regions[*r].parallelDim.lookup(op->getOperand(0));
     auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
     if (!llvm::is_contained(axes, p) || axes.size() < 2)
       return {};
@@ -175,34 +267,28 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     SmallVector<Operation *> ops;
     for (Operation &op : block)
       ops.push_back(&op);
+    std::optional<size_t> lastSmall; // the latest single-iteration region
     for (size_t i = 0; i < ops.size(); ++i) {
       Operation *op = ops[i];
-      if (isa<ParamOp, StateOp, InputOp, ScheduleOp, ConstantOp, RandomUniformOp, LossOp,
-              MetricOp, OutputOp, UpdateParamOp, UpdateStateOp, GradientOp, func::ReturnOp>(op)) {
-        closeUsers(op, -1);
+      if (regionOf.count(op) ||
+          isa<ParamOp, StateOp, InputOp, ScheduleOp, ConstantOp, RandomUniformOp, LossOp,
+              MetricOp, OutputOp, UpdateParamOp, UpdateStateOp, GradientOp, func::ReturnOp>(op))
         continue;
-      }
       if (auto [first, second] = splitParallelReduction(op); first) {
-        // Process the two halves in turn.
-        ops[i] = op = first;
+        ops[i] = op = first; // then the outer half
         ops.insert(ops.begin() + i + 1, second);
       }
       std::string why, reason;
       if (!isFusible(op, reason)) {
         remark(op, "not fused: " + reason);
-        closeUsers(op, -1);
         continue;
       }
-      if (join(op, why)) {
-        closeUsers(op, regionOf.lookup(op->getResult(0)));
+      if (auto r = join(op, why)) {
+        absorbViews(op, *r);
         continue;
       }
-      closeUsers(op, -1);
-      // Views and data movement join regions but do not start them: on
-      // values from memory they are a strided read only for the kernel
-      // that consumes them, which may not keep their axis.
-      if (isa<ReshapeOp, TransposeOp, SliceOp, PadOp, ConcatOp, SplitOp, BroadcastOp,
-              StopGradientOp>(op)) {
+      // Views and data movement join regions but do not start them.
+      if (isView(op) || isa<PadOp, ConcatOp, SplitOp>(op)) {
         remark(op, "not fused: " + (why.empty() ? "a view or copy of values from memory" : why));
         continue;
       }
@@ -212,11 +298,21 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
         remark(op, "not fused: " + (why.empty() ? "no axis to run in parallel" : why));
         continue;
       }
+      // Small independent work shares the latest single-iteration region.
+      if (rows == 1 && lastSmall && !regions[*lastSmall].merged &&
+          llvm::none_of(op->getOperands(), [&](Value v) { return reaches(v, *lastSmall); })) {
+        add(*lastSmall, op, -1);
+        absorbViews(op, *lastSmall);
+        continue;
+      }
       if (!why.empty())
         remark(op, "starts a new region: " + why);
       regions.emplace_back();
       regions.back().rows = rows;
       add(regions.size() - 1, op, dim);
+      absorbViews(op, regions.size() - 1);
+      if (rows == 1)
+        lastSmall = regions.size() - 1;
     }
     for (Region &r : regions) {
       if (r.merged)
@@ -226,20 +322,12 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
           remark(r.ops.front(), "not fused: no fusible neighbour");
         continue;
       }
+      llvm::sort(r.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
       build(r);
     }
-  }
-
-  /// Closes the open regions whose values `op` reads, except `own`.
-  void closeUsers(Operation *op, int64_t own) {
-    for (Value v : op->getOperands()) {
-      auto it = regionOf.find(v);
-      if (it == regionOf.end() || (int64_t)it->second == own || regions[it->second].closed)
-        continue;
-      regions[it->second].closed = true;
-      remark(regions[it->second].ops.back(),
-             "region closes here: '" + op->getName().getStringRef().str() + "' reads its values");
-    }
+    // Regions run where their last op was; ops that read their results
+    // earlier in the block move after them.
+    sortTopologically(&block);
   }
 
   /// Replaces the region's ops by one kiln.fusion after its last op.

@@ -169,4 +169,42 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
   return result;
 }
 
+int64_t operandParallelDim(Operation *op, unsigned i, int64_t pr, int64_t rows) {
+  if (rows == 1 || pr < 0)
+    return -1;
+  ArrayRef<int64_t> in = shape(op->getOperand(i)), out = shape(op->getResult(0));
+  int64_t p = llvm::TypeSwitch<Operation *, int64_t>(op)
+                  .Case<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>([&](Operation *r) -> int64_t {
+                    if (in.size() == out.size())
+                      return pr;
+                    auto axes = r->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+                    int64_t k = -1;
+                    for (int64_t d = 0; d < (int64_t)in.size(); ++d)
+                      if (!llvm::is_contained(axes, d) && ++k == pr)
+                        return d;
+                    return -1;
+                  })
+                  .Case<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, OneHotOp>([&](Operation *) { return pr; })
+                  .Case([&](LayerNormOp) { return i == 0 ? pr : -1; })
+                  .Case([&](ArgmaxOp a) { return pr < (int64_t)a.getAxis() ? pr : pr + 1; })
+                  .Case([&](TransposeOp t) { return t.getPerm()[pr]; })
+                  .Case([&](ReshapeOp) -> int64_t {
+                    int64_t before = 1;
+                    for (int64_t k = 0; k < pr; ++k)
+                      before *= out[k];
+                    int64_t acc = 1;
+                    for (int64_t d = 0; d < (int64_t)in.size(); ++d) {
+                      if (acc == before && in[d] == out[pr])
+                        return d;
+                      acc *= in[d];
+                    }
+                    return -1;
+                  })
+                  .Default([&](Operation *) {
+                    return pr - (int64_t)(out.size() - in.size());
+                  });
+  return p >= 0 && p < (int64_t)in.size() && in[p] == rows ? p : -1;
+}
+
+
 } // namespace kiln

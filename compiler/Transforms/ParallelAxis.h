@@ -36,6 +36,11 @@ std::optional<int64_t> resultParallelDim(mlir::Operation *op,
 /// along), or -1 when it has none (a scalar result).
 int64_t chooseParallelDim(mlir::Operation *op);
 
+/// Where the parallel axis lies in operand `i` of `op` when it lies at
+/// `resultDim` of its result: -1 when the operand does not carry it (a
+/// broadcast operand, a layer norm's scale) or it cannot be traced.
+int64_t operandParallelDim(mlir::Operation *op, unsigned i, int64_t resultDim, int64_t rows);
+
 /// The attribute that records a value's parallel dim inside a region.
 constexpr const char *kParallelDimAttr = "kiln.parallel_dim";
 

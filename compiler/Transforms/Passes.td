@@ -117,28 +117,31 @@ def KilnEmaTeacher : Pass<"kiln-ema-teacher", "::mlir::ModuleOp"> {
 }
 
 def KilnFuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
-  let summary = "Group row-wise ops into kiln.fusion regions that run as one kernel";
+  let summary = "Group ops into kiln.fusion regions that each run as one kernel";
   let description = [{
-    Walks the step in order and grows groups of *row ops* over one domain
-    shape D (elementwise ops, reductions over the last axis, softmax /
-    log_softmax / l2_normalize / layer_norm over the last axis, broadcasts
-    of per-row values), then turns every group of two or more ops into a
-    `kiln.fusion`. This covers softmax (max, subtract, exp, sum, divide),
+    A region runs as one kernel whose outer loop walks one axis of every
+    value in it, the *parallel axis* (`rows`, split across threads;
+    recorded per op as `kiln.parallel_dim`); for one row, its ops run on
+    local tensors kept in cache. Elementwise ops, reductions and
+    softmax / log_softmax / l2_normalize / layer_norm along any other axis,
+    argmax, one_hot, and views and copies (reshape, transpose, slice, pad,
+    concat, split, broadcast) may be members. This covers softmax,
     log-softmax, centring and sharpening, soft-target cross-entropy, KL,
-    layer norm, l2-normalise, bias + GELU, their backward, and the
+    layer norm, l2-normalise, bias + GELU, the whole multi-crop DINO loss
+    (rows = the batch, views and classes local) and their backward, and the
     elementwise chains of the optimizer updates.
 
-    Views and copies (reshape, transpose, slice, pad, concat, split,
-    broadcast) join regions but never start one.
-
-    The cost rule: an op joins the group of one of its operands' producers
-    when it is a row op of the same domain and the group is still open; a
-    group closes as soon as one of its values is used outside it (later
-    members would have to run before that use). Nothing is recomputed and
-    nothing is fused across a GEMM, a transpose, a slice or a reduction
-    over another axis: those read or write memory in another order. With
-    `explain`, every op that is not fused, and every group that closes,
-    gets a remark saying why (`kiln compile --kiln-fusion-explain`).
+    The cost rule, greedy in block order: an op joins the region of an
+    operand's producer when it keeps the region's parallel axis and
+    nothing it reads from elsewhere depends on the region (a cycle);
+    regions meeting at an op merge. A reduction over the parallel axis and
+    others is split so that its local part joins. Otherwise a compute op
+    starts a region on its largest axis other than the last; small ops
+    (up to 65,536 elements) share one single-iteration region. Single-use
+    views of a member's operands are pulled in (inside a region they are
+    only strides). Nothing is recomputed and GEMMs stay library calls.
+    With `explain`, every refusal gets a remark saying why
+    (`kiln compile --kiln-fusion-explain`).
   }];
   let options = [
     Option<"explain", "explain", "bool", /*default=*/"false",
