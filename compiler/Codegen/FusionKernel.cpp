@@ -195,6 +195,31 @@ void FusedRow::emitReduce(Operation *op) {
   for (int64_t n : red)
     count *= n;
   Shape outKept = rowMajorStrides(kept); // out is contiguous over the kept dims
+  // Reducing across rows of the local tensor (the last local dim kept):
+  // accumulate whole rows, so the inner loop runs along contiguous memory
+  // and vectorises.
+  bool lastKept = !in.shape.empty() && !llvm::is_contained(axes, (int64_t)full.size() - 1) &&
+                  (int64_t)full.size() - 1 != p;
+  if (lastKept && !isa<LogSumExpOp>(op)) {
+    View acc{out.memref, out.base, kept, outKept, nullptr};
+    bool isMax = isa<ReduceMaxOp>(op);
+    loops(kept, [&](ValueRange c) { store(acc, c, f32(isMax ? -INFINITY : 0.0)); });
+    loops(red, [&](ValueRange r) {
+      View rowIn = in;
+      rowIn.base = at(in, r, redStrides);
+      loops(kept, [&](ValueRange c) {
+        Value x = load(rowIn, c, keptStrides), a = load(acc, c);
+        store(acc, c, isMax ? b.create<arith::MaximumFOp>(loc, a, x).getResult()
+                            : b.create<arith::AddFOp>(loc, a, x).getResult());
+      });
+    });
+    if (isa<MeanOp>(op))
+      loops(kept, [&](ValueRange c) {
+        store(acc, c, b.create<arith::MulFOp>(loc, load(acc, c), f32(1.0 / count)));
+      });
+    views[op->getResult(0)] = out;
+    return;
+  }
   loops(kept, [&](ValueRange c) {
     View rowIn = in;
     rowIn.base = at(in, c, keptStrides);
@@ -202,7 +227,7 @@ void FusedRow::emitReduce(Operation *op) {
     Value result;
     auto maxOf = [&] {
       return fold(red, f32(-INFINITY), [&](Value acc, ValueRange r) {
-        return b.create<arith::MaximumFOp>(loc, acc, x(r)).getResult();
+        return reassoc(b.create<arith::MaximumFOp>(loc, acc, x(r)));
       });
     };
     auto sumOf = [&](Value shift) {
@@ -210,7 +235,7 @@ void FusedRow::emitReduce(Operation *op) {
         Value v = x(r);
         if (shift)
           v = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, v, shift));
-        return b.create<arith::AddFOp>(loc, acc, v).getResult();
+        return reassoc(b.create<arith::AddFOp>(loc, acc, v));
       });
     };
     if (isa<ReduceMaxOp>(op)) {
@@ -273,12 +298,12 @@ void FusedRow::emitRowOp(Operation *op) {
     auto eachK = [&](const std::function<Value(Value, Value)> &g) {
       loops(ArrayRef<int64_t>{n}, [&](ValueRange k) { put(k[0], g(x(k[0]), k[0])); });
     };
-    auto add = [&](Value a, Value v) { return b.create<arith::AddFOp>(loc, a, v).getResult(); };
+    auto add = [&](Value a, Value v) { return reassoc(b.create<arith::AddFOp>(loc, a, v)); };
     auto sub = [&](Value a, Value v) { return b.create<arith::SubFOp>(loc, a, v).getResult(); };
     auto mul = [&](Value a, Value v) { return b.create<arith::MulFOp>(loc, a, v).getResult(); };
     auto maxOf = [&] {
       return foldRow(-INFINITY, [&](Value a, Value v, Value) {
-        return b.create<arith::MaximumFOp>(loc, a, v).getResult();
+        return reassoc(b.create<arith::MaximumFOp>(loc, a, v));
       });
     };
     auto sumExp = [&](Value m) {

@@ -16,6 +16,14 @@ using namespace mlir;
 
 namespace kiln {
 
+Value reassoc(Value v) {
+  if (Operation *op = v.getDefiningOp())
+    op->setAttr("fastmath", arith::FastMathFlagsAttr::get(
+                                op->getContext(),
+                                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract));
+  return v;
+}
+
 SmallVector<int64_t> rowMajorStrides(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> s(shape.size(), 1);
   for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
@@ -232,8 +240,7 @@ std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
     auto maxOf = [&](OpBuilder &fb) {
       return foldNest(fb, loc, reduced, cst(fb, -INFINITY), rc,
                       [&](OpBuilder &sb, Value acc, ValueRange all) {
-                        return sb.create<arith::MaximumFOp>(loc, acc, element(sb, all))
-                            .getResult();
+                        return reassoc(sb.create<arith::MaximumFOp>(loc, acc, element(sb, all)));
                       },
                       first);
     };
@@ -243,7 +250,7 @@ std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
                         Value x = element(sb, all);
                         if (shift)
                           x = sb.create<math::ExpOp>(loc, sb.create<arith::SubFOp>(loc, x, shift));
-                        return sb.create<arith::AddFOp>(loc, acc, x).getResult();
+                        return reassoc(sb.create<arith::AddFOp>(loc, acc, x));
                       },
                       first);
     };

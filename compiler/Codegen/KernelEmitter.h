@@ -123,6 +123,11 @@ private:
   int64_t count = 0;
 };
 
+/// Marks the float op defining `v` reassociable (and contractable) so that
+/// LLVM vectorises reductions over it. The order is then fixed when the
+/// kernel is compiled, so results stay the same run to run.
+mlir::Value reassoc(mlir::Value v);
+
 /// Row-major element strides of `shape`.
 llvm::SmallVector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 

@@ -326,12 +326,12 @@ LogicalResult emitOpKernels(Operation *op, KernelEmitter &emitter,
             [&](KernelEmitter::RowContext &c) {
               OpBuilder &b = c.b;
               Location loc = c.loc;
-              auto add = [&](Value a, Value x) { return b.create<arith::AddFOp>(loc, a, x); };
+              auto add = [&](Value a, Value x) { return reassoc(b.create<arith::AddFOp>(loc, a, x)); };
               auto sub = [&](Value a, Value x) { return b.create<arith::SubFOp>(loc, a, x); };
               auto mul = [&](Value a, Value x) { return b.create<arith::MulFOp>(loc, a, x); };
               auto maxOf = [&] {
                 return c.fold(0, -INFINITY, [&](Value a, Value x, Value) {
-                  return b.create<arith::MaximumFOp>(loc, a, x);
+                  return reassoc(b.create<arith::MaximumFOp>(loc, a, x));
                 });
               };
               auto sumExp = [&](Value m) {

@@ -37,6 +37,10 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
       inputs.labelBuffer = in.buffer;
       continue;
     }
+    if (in.source == "random") {
+      inputs.randomBuffers.push_back(in.buffer);
+      continue;
+    }
     data::ViewSpec v;
     if (!data::parseView(m.data, in.source, v, error))
       return false;
@@ -108,6 +112,10 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   StepInputs inputs;
   if (!stepInputs(m, inputs, error))
     return false;
+  if (!inputs.randomBuffers.empty()) {
+    error = "the graph has inputs with source 'random' (a benchmark graph): use kiln bench";
+    return false;
+  }
   int64_t batch = m.batchSize;
   uint64_t seed = options.seed ? *options.seed : m.train.value("seed", 0);
   int64_t epochs = options.epochs ? *options.epochs : m.train.value("epochs", 1);

@@ -37,6 +37,8 @@ struct StepInputs {
   std::map<std::string, data::ViewSpec> views;
   std::map<std::string, int64_t> viewBuffers;
   int64_t labelBuffer = -1;
+  /// Inputs with source "random" (benchmark graphs): filled once.
+  std::vector<int64_t> randomBuffers;
 };
 
 /// Reads the train_step inputs of `m`; false with `error` for a view this

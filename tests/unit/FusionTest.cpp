@@ -16,8 +16,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -49,18 +51,27 @@ double compareFused(ModuleOp fused, const StepBindings &b, const StepResults &wa
     for (int64_t i = 0; i < t.size(); ++i)
       exec->as<float>(in.buffer)[i] = static_cast<float>(t.data[i]);
   }
-  for (auto &[pname, t] : b.params)
-    for (int64_t i = 0; i < t.size(); ++i)
-      exec->as<float>(exec->bufferNamed(pname, "param"))[i] = static_cast<float>(t.data[i]);
+  for (auto [group, kind] : {std::pair{&b.params, "param"}, {&b.state, "state"}})
+    for (auto &[pname, t] : *group)
+      for (int64_t i = 0; i < t.size(); ++i)
+        exec->as<float>(exec->bufferNamed(pname, kind))[i] = static_cast<float>(t.data[i]);
+  for (const auto &sched : m.schedules)
+    *exec->as<float>(sched.buffer) = static_cast<float>(b.schedules.at(sched.name));
   int program = exec->program("train_step");
   exec->run(program);
   double worst = std::fabs(*exec->as<float>(exec->sinkBuffer(program, "loss", "loss")) - want.loss) /
                  std::max(1.0, std::fabs(want.loss));
-  for (auto &[gname, g] : want.gradients) {
-    const float *got = exec->as<float>(exec->sinkBuffer(program, "output", "gradient." + gname));
-    for (int64_t i = 0; i < g.size(); ++i)
-      worst = std::max(worst, std::fabs(got[i] - g.data[i]) / std::max(1.0, std::fabs(g.data[i])));
-  }
+  auto compare = [&](const float *got, const RefTensor &t) {
+    for (int64_t i = 0; i < t.size(); ++i)
+      worst = std::max(worst, std::fabs(got[i] - t.data[i]) / std::max(1.0, std::fabs(t.data[i])));
+  };
+  // Every output (the gradients), updated parameter and state tensor.
+  for (auto &[oname, t] : want.outputs)
+    compare(exec->as<float>(exec->sinkBuffer(program, "output", oname)), t);
+  for (auto &[pname, t] : want.params)
+    compare(exec->as<float>(exec->bufferNamed(pname, "param")), t);
+  for (auto &[sname, t] : want.state)
+    compare(exec->as<float>(exec->bufferNamed(sname, "state")), t);
   std::filesystem::remove_all(dir);
   EXPECT_LT(worst, tolerance) << name;
   return worst;
@@ -87,5 +98,71 @@ TEST_P(FusedOp, MatchesUnfusedReference) {
 
 INSTANTIATE_TEST_SUITE_P(EveryOp, FusedOp, ::testing::ValuesIn(test::differentiableOpCases()),
                          [](const auto &info) { return std::string(info.param.name); });
+
+/// Rows longer than any vector or block (1537, odd) and logits of ±60
+/// (e^60 overflows f32 without max-subtraction): softmax cross-entropy and
+/// its gradient, fused.
+TEST(Fusion, LongRowsAndExtremeLogits) {
+  auto unfused = test::stepOf({{7, 1537}}, [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+    Value logits = k.mul(p[0], k.scalar(60.0));
+    OpBuilder &b = k.builder();
+    Value lsm = b.create<LogSoftmaxOp>(k.location(), ValueRange{logits},
+                                       ArrayRef<NamedAttribute>{b.getNamedAttr("axis", b.getI64IntegerAttr(1))});
+    Value sm = b.create<SoftmaxOp>(k.location(), ValueRange{logits},
+                                   ArrayRef<NamedAttribute>{b.getNamedAttr("axis", b.getI64IntegerAttr(1))});
+    return k.add(lsm, sm);
+  });
+  ASSERT_TRUE(test::runPipeline(*unfused, "func.func(kiln-autodiff),canonicalize,cse"));
+  OwningOpRef<ModuleOp> fused = unfused->clone();
+  ASSERT_TRUE(test::runPipeline(*fused, "func.func(kiln-fuse)"));
+  std::mt19937 rng(5);
+  StepBindings b = test::randomBindings(*unfused, rng);
+  for (auto *group : {&b.params, &b.inputs})
+    for (auto &[n, t] : *group)
+      for (double &v : t.data)
+        v = static_cast<float>(v);
+  StepResults want = test::evaluate(*unfused, b);
+  ASSERT_TRUE(std::isfinite(want.loss));
+  std::cout << "[fused] long_rows_extreme_logits " << compareFused(*fused, b, want, "extreme", 1e-4)
+            << "\n";
+}
+
+/// The whole DINO loss (4 crops, odd K) with its backward, the centre
+/// update and an SGD step: the fused forward+backward is at most 3 kernels
+/// and matches the unfused evaluator.
+TEST(Fusion, DinoLossFusesIntoThreeKernels) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/bench/dino-loss/dino-loss.json");
+  nlohmann::json g = nlohmann::json::parse(in);
+  g["imports"] = {"lib/losses.json"};
+  g["args"] = {{"B", 64}, {"K", 301}, {"ncrops", 4}}; // above the single-iteration size
+  g["optimizer"]["lr"] = 0.5;
+  auto unfused = test::importText(g.dump(), "train-step");
+  ASSERT_TRUE(unfused);
+  OwningOpRef<ModuleOp> fused = unfused->clone();
+  ASSERT_TRUE(test::runPipeline(*fused, "func.func(kiln-fuse)"));
+  // The loss's kernels: regions and ops left outside, less the centre
+  // update (reads only the teacher) and the optimizer (reads the gradient).
+  int lossKernels = 0;
+  test::stepOf(*fused).walk([&](FusionOp f) {
+    bool centre = false, optimizer = false;
+    for (Value r : f.getResults())
+      for (Operation *u : r.getUsers()) {
+        centre |= isa<UpdateStateOp>(u);
+        optimizer |= isa<UpdateParamOp>(u);
+      }
+    lossKernels += !centre && !optimizer;
+  });
+  EXPECT_LE(lossKernels, 3);
+  std::mt19937 rng(8);
+  StepBindings b = test::randomBindings(*unfused, rng, -3.0, 3.0);
+  b.schedules["teacher_temp"] = static_cast<float>(0.04);
+  for (auto *group : {&b.params, &b.inputs, &b.state})
+    for (auto &[n, t] : *group)
+      for (double &v : t.data)
+        v = static_cast<float>(v);
+  StepResults want = test::evaluate(*unfused, b);
+  std::cout << "[fused] dino_loss " << lossKernels << " kernels, error "
+            << compareFused(*fused, b, want, "dino") << "\n";
+}
 
 } // namespace

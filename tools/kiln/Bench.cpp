@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <numeric>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -27,9 +28,9 @@
 namespace kiln {
 
 int benchMain(int argc, char **argv) {
-  Args args(argc, argv, {"steps", "warmup", "threads", "data"}, {"profile", "help"});
+  Args args(argc, argv, {"steps", "warmup", "threads", "data"}, {"profile", "bandwidth", "help"});
   const char *usage = "usage: kiln bench OUT.kiln [--steps 30] [--warmup 5] [--threads N] "
-                      "[--data DIR] [--profile]\n";
+                      "[--data DIR] [--profile] [--bandwidth]\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -58,6 +59,13 @@ int benchMain(int argc, char **argv) {
   if (!stepInputs(m, inputs, error)) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
     return 1;
+  }
+  // Benchmark graphs may take inputs with source "random": N(0, 1), once.
+  data::Random fill(1, 2, 3);
+  for (int64_t id : inputs.randomBuffers) {
+    float *p = exec->as<float>(id);
+    for (int64_t i = 0; i < m.compiled.buffers[id].bytes / 4; ++i)
+      p[i] = static_cast<float>(fill.normal());
   }
   data::Loader loader(dataset.train, inputs.views, m.batchSize, 1);
   std::vector<data::Batch> batches;
@@ -99,6 +107,38 @@ int benchMain(int argc, char **argv) {
       perKind[kind] += 1e3 * exec->thunkSeconds[i] / steps;
     }
     out["ms_per_kind"] = perKind;
+    // The slowest thunks, with what they move.
+    std::vector<size_t> order(p.thunks.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return exec->thunkSeconds[a] > exec->thunkSeconds[b]; });
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < std::min<size_t>(12, order.size()); ++k) {
+      const Thunk &t = p.thunks[order[k]];
+      top.push_back({{"thunk", order[k]},
+                     {"kind", t.kind == Thunk::Gemm ? "gemm" : t.kind == Thunk::Copy ? "copy"
+                                                                     : m.compiled.kernels[t.kernel].op},
+                     {"ms", 1e3 * exec->thunkSeconds[order[k]] / steps},
+                     {"mbytes", t.trafficBytes / 1e6},
+                     {"op", t.ops.empty() ? "" : t.ops[0]}});
+    }
+    out["slowest_thunks"] = top;
+  }
+  if (args.flag("bandwidth")) {
+    // Copy bandwidth (bytes read + written), 256 MiB split over the threads.
+    size_t n = 64 << 20;
+    std::vector<float> src(n, 1.0f), dst(n);
+    ThreadPool pool(exec->threads());
+    double best = 1e9;
+    for (int rep = 0; rep < 5; ++rep) {
+      auto t0 = std::chrono::steady_clock::now();
+      pool.run(exec->threads(), [&](int64_t i) {
+        size_t a = n * i / exec->threads(), z = n * (i + 1) / exec->threads();
+        std::memcpy(dst.data() + a, src.data() + a, (z - a) * 4);
+      });
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    out["copy_gb_per_s"] = 2.0 * n * 4 / best / 1e9;
   }
   std::printf("%s\n", out.dump().c_str());
   return 0;
