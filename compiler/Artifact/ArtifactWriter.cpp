@@ -3,6 +3,7 @@
 
 #include "Kiln/IR/KilnOps.h"
 #include "compiler/Artifact/Initializers.h"
+#include "compiler/Codegen/CudaKernels.h"
 #include "compiler/Codegen/KernelLibrary.h"
 #include "compiler/Codegen/StepPlanner.h"
 #include "runtime/artifact/Crc32.h"
@@ -131,6 +132,23 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   module.print(irStream);
   if (!writeText((tmp / "step.mlir").string(), ir, error))
     return fail("");
+
+  if (!options.ptxTo.empty()) {
+    std::map<std::string, std::string> ptx;
+    std::vector<PtxKernel> gpuKernels;
+    if (!emitPtx(module, {"sm_80", "sm_90"}, ptx, gpuKernels, error))
+      return fail("");
+    fs::create_directories(options.ptxTo, ec);
+    std::string index;
+    for (const PtxKernel &k : gpuKernels)
+      index += k.name + "  rows " + std::to_string(k.rows) + "  workspace " +
+               std::to_string(k.workspaceBytesPerRow) + " bytes/row\n";
+    if (!writeText(options.ptxTo + "/index.txt", index, error))
+      return fail("");
+    for (auto &[arch, text] : ptx)
+      if (!writeText(options.ptxTo + "/kernels." + arch + ".ptx", text, error))
+        return fail("");
+  }
 
   KernelEmitter emitter(*module.getContext());
   Manifest m;

@@ -1,5 +1,6 @@
 //===- FusionKernel.cpp - one kernel for a kiln.fusion region -------------===//
 #include "compiler/Codegen/FusionKernel.h"
+#include "compiler/Codegen/FusedBody.h"
 
 #include "compiler/Codegen/OpKernels.h"
 #include "compiler/Transforms/ParallelAxis.h"
@@ -16,169 +17,9 @@
 using namespace mlir;
 
 namespace kiln {
-namespace {
+namespace fused {
 
-using Shape = SmallVector<int64_t>;
-
-/// A value's local part for one row: elements at base + Σ coord·stride of
-/// `memref`, or one SSA scalar.
-struct View {
-  Value memref, base;
-  Shape shape, strides;
-  Value scalar;
-};
-
-Shape fullShape(Value v) {
-  auto s = cast<RankedTensorType>(v.getType()).getShape();
-  return Shape(s.begin(), s.end());
-}
-
-Shape dropDim(ArrayRef<int64_t> s, int64_t p) {
-  Shape out;
-  for (int64_t d = 0; d < (int64_t)s.size(); ++d)
-    if (d != p)
-      out.push_back(s[d]);
-  return out;
-}
-
-/// The local index of full dim `d` when the parallel dim is `p`.
-int64_t localIndex(int64_t d, int64_t p) { return p >= 0 && d > p ? d - 1 : d; }
-
-class FusedRow {
-public:
-  FusedRow(FusionOp fusion, OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value row,
-           int64_t rows)
-      : fusion(fusion), b(b), entry(entry), memrefs(memrefs), row(row), rows(rows),
-        loc(fusion.getLoc()) {}
-
-  LogicalResult run();
-
-private:
-  // Index arithmetic and loops.
-  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
-  Value f32(double v) { return b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), v)); }
-  Value at(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
-    Value i = v.base;
-    for (auto [c, s] : llvm::zip(coords, strides))
-      if (s != 0)
-        i = b.create<arith::AddIOp>(loc, i, s == 1 ? c : b.create<arith::MulIOp>(loc, c, idx(s)));
-    return i;
-  }
-  Value load(const View &v, ValueRange coords) { return load(v, coords, v.strides); }
-  Value load(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
-    if (v.scalar)
-      return v.scalar;
-    return b.create<memref::LoadOp>(loc, v.memref, at(v, coords, strides));
-  }
-  void store(const View &v, ValueRange coords, Value x) {
-    b.create<memref::StoreOp>(loc, x, v.memref, at(v, coords, v.strides));
-  }
-  void loops(ArrayRef<int64_t> shape, const std::function<void(ValueRange)> &fn) {
-    SmallVector<Value> coords;
-    std::function<void(size_t)> rec = [&](size_t d) {
-      if (d == shape.size())
-        return fn(coords);
-      b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{},
-                           [&](OpBuilder &, Location, Value iv, ValueRange) {
-                             coords.push_back(iv);
-                             rec(d + 1);
-                             coords.pop_back();
-                             b.create<scf::YieldOp>(loc);
-                           });
-    };
-    rec(0);
-  }
-  Value fold(ArrayRef<int64_t> shape, Value init,
-             const std::function<Value(Value, ValueRange)> &step) {
-    SmallVector<Value> coords;
-    std::function<Value(size_t, Value)> rec = [&](size_t d, Value acc) -> Value {
-      if (d == shape.size())
-        return step(acc, coords);
-      auto loop = b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{acc},
-                                       [&](OpBuilder &, Location, Value iv, ValueRange args) {
-                                         coords.push_back(iv);
-                                         Value next = rec(d + 1, args[0]);
-                                         coords.pop_back();
-                                         b.create<scf::YieldOp>(loc, next);
-                                       });
-      return loop.getResult(0);
-    };
-    return rec(0, init);
-  }
-
-  /// A contiguous scratch tensor for `v`'s local part.
-  View scratch(Value v) {
-    Shape local = dropDim(fullShape(v), parallelDim(v));
-    int64_t n = 1;
-    for (int64_t d : local)
-      n *= d;
-    Type elem = cast<RankedTensorType>(v.getType()).getElementType();
-    Value m = entry.create<memref::AllocaOp>(loc, MemRefType::get({std::max<int64_t>(n, 1)}, elem));
-    return View{m, idx(0), local, rowMajorStrides(local), nullptr};
-  }
-
-  int64_t parallelDim(Value v) {
-    if (rows == 1)
-      return -1;
-    if (auto r = dyn_cast<OpResult>(v))
-      if (auto a = r.getOwner()->getAttrOfType<IntegerAttr>(kParallelDimAttr))
-        return a.getInt();
-    return -1; // a region input: see operandParallelDim
-  }
-
-  int64_t operandParallelDim(Operation *op, unsigned i) {
-    return rows == 1 ? -1
-                     : kiln::operandParallelDim(op, i, parallelDim(op->getResult(0)), rows);
-  }
-
-  /// Operand `i` of `op` as a view (a region input is read in place).
-  std::pair<View, int64_t> operand(Operation *op, unsigned i) {
-    Value v = op->getOperand(i);
-    auto it = views.find(v);
-    if (it != views.end())
-      return {it->second, parallelDim(v)};
-    auto arg = cast<BlockArgument>(v);
-    int64_t p = operandParallelDim(op, i);
-    Shape full = fullShape(v), rm = rowMajorStrides(full);
-    View view{memrefs[arg.getArgNumber()], idx(0), dropDim(full, p), dropDim(rm, p), nullptr};
-    if (p >= 0)
-      view.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
-    return {view, p};
-  }
-
-  /// Strides of an operand (local view, full shape, parallel dim) read
-  /// over the local dims of a result (full shape, parallel dim), numpy
-  /// broadcasting aligned at the right.
-  Shape align(const View &v, ArrayRef<int64_t> full, int64_t p, ArrayRef<int64_t> resFull,
-              int64_t pr) {
-    Shape strides;
-    int64_t shift = resFull.size() - full.size();
-    for (int64_t i = 0; i < (int64_t)resFull.size(); ++i) {
-      if (i == pr)
-        continue;
-      int64_t j = i - shift;
-      if (v.scalar || j < 0 || j == p || (full[j] == 1 && resFull[i] != 1))
-        strides.push_back(0);
-      else
-        strides.push_back(v.strides[localIndex(j, p)]);
-    }
-    return strides;
-  }
-
-  LogicalResult emit(Operation *op);
-  void emitRowOp(Operation *op);
-  void emitReduce(Operation *op);
-
-  FusionOp fusion;
-  OpBuilder &b, &entry;
-  ValueRange memrefs;
-  Value row;
-  int64_t rows;
-  Location loc;
-  llvm::DenseMap<Value, View> views;
-};
-
-void FusedRow::emitReduce(Operation *op) {
+void FusedBody::emitReduce(Operation *op) {
   auto [in, p] = operand(op, 0);
   Shape full = fullShape(op->getOperand(0));
   auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
@@ -204,7 +45,7 @@ void FusedRow::emitReduce(Operation *op) {
     View acc{out.memref, out.base, kept, outKept, nullptr};
     bool isMax = isa<ReduceMaxOp>(op);
     loops(kept, [&](ValueRange c) { store(acc, c, f32(isMax ? -INFINITY : 0.0)); });
-    loops(red, [&](ValueRange r) {
+    serialLoops(red, [&](ValueRange r) {
       View rowIn = in;
       rowIn.base = at(in, r, redStrides);
       loops(kept, [&](ValueRange c) {
@@ -220,18 +61,18 @@ void FusedRow::emitReduce(Operation *op) {
     views[op->getResult(0)] = out;
     return;
   }
-  loops(kept, [&](ValueRange c) {
+  serialLoops(kept, [&](ValueRange c) {
     View rowIn = in;
     rowIn.base = at(in, c, keptStrides);
     auto x = [&](ValueRange r) { return load(rowIn, r, redStrides); };
     Value result;
     auto maxOf = [&] {
-      return fold(red, f32(-INFINITY), [&](Value acc, ValueRange r) {
+      return fold(red, f32(-INFINITY), Combine::Max, [&](Value acc, ValueRange r) {
         return reassoc(b.create<arith::MaximumFOp>(loc, acc, x(r)));
       });
     };
     auto sumOf = [&](Value shift) {
-      return fold(red, f32(0.0), [&](Value acc, ValueRange r) {
+      return fold(red, f32(0.0), Combine::Add, [&](Value acc, ValueRange r) {
         Value v = x(r);
         if (shift)
           v = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, v, shift));
@@ -248,14 +89,12 @@ void FusedRow::emitReduce(Operation *op) {
       if (isa<MeanOp>(op))
         result = b.create<arith::MulFOp>(loc, result, f32(1.0 / count));
     }
-    View o = out;
-    o.base = at(out, c, outKept);
-    b.create<memref::StoreOp>(loc, result, o.memref, o.base);
+    storeUniform(result, out.memref, at(out, c, outKept));
   });
   views[op->getResult(0)] = out;
 }
 
-void FusedRow::emitRowOp(Operation *op) {
+void FusedBody::emitRowOp(Operation *op) {
   auto [in, p] = operand(op, 0);
   Shape full = fullShape(op->getOperand(0));
   int64_t axis = isa<LayerNormOp>(op) ? full.size() - 1 : op->getAttrOfType<IntegerAttr>("axis").getInt();
@@ -283,7 +122,7 @@ void FusedRow::emitRowOp(Operation *op) {
     eps = e.getValueAsDouble();
   else
     eps = isa<LayerNormOp>(op) ? 1e-5 : 1e-12;
-  loops(other, [&](ValueRange c) {
+  serialLoops(other, [&](ValueRange c) {
     View r = in, o = out;
     r.base = at(in, c, inOther);
     o.base = at(out, c, outOther);
@@ -291,8 +130,9 @@ void FusedRow::emitRowOp(Operation *op) {
     auto put = [&](Value k, Value v) {
       b.create<memref::StoreOp>(loc, v, o.memref, at(o, ValueRange{k}, outAxis));
     };
-    auto foldRow = [&](double init, const std::function<Value(Value, Value, Value)> &step) {
-      return fold(ArrayRef<int64_t>{n}, f32(init),
+    auto foldRow = [&](double init, Combine kind,
+                       const std::function<Value(Value, Value, Value)> &step) {
+      return fold(ArrayRef<int64_t>{n}, f32(init), kind,
                   [&](Value acc, ValueRange k) { return step(acc, x(k[0]), k[0]); });
     };
     auto eachK = [&](const std::function<Value(Value, Value)> &g) {
@@ -302,12 +142,12 @@ void FusedRow::emitRowOp(Operation *op) {
     auto sub = [&](Value a, Value v) { return b.create<arith::SubFOp>(loc, a, v).getResult(); };
     auto mul = [&](Value a, Value v) { return b.create<arith::MulFOp>(loc, a, v).getResult(); };
     auto maxOf = [&] {
-      return foldRow(-INFINITY, [&](Value a, Value v, Value) {
+      return foldRow(-INFINITY, Combine::Max, [&](Value a, Value v, Value) {
         return reassoc(b.create<arith::MaximumFOp>(loc, a, v));
       });
     };
     auto sumExp = [&](Value m) {
-      return foldRow(0.0, [&](Value a, Value v, Value) {
+      return foldRow(0.0, Combine::Add, [&](Value a, Value v, Value) {
         return add(a, b.create<math::ExpOp>(loc, sub(v, m)));
       });
     };
@@ -320,22 +160,22 @@ void FusedRow::emitRowOp(Operation *op) {
       Value lse = add(m, b.create<math::LogOp>(loc, sumExp(m)));
       eachK([&](Value v, Value) { return sub(v, lse); });
     } else if (isa<L2NormalizeOp>(op)) {
-      Value ss = foldRow(0.0, [&](Value a, Value v, Value) { return add(a, mul(v, v)); });
+      Value ss = foldRow(0.0, Combine::Add, [&](Value a, Value v, Value) { return add(a, mul(v, v)); });
       Value d = b.create<arith::MaximumFOp>(loc, b.create<math::SqrtOp>(loc, ss), f32(eps));
       eachK([&](Value v, Value) { return b.create<arith::DivFOp>(loc, v, d).getResult(); });
     } else if (argmax) {
       Value m = maxOf();
-      Value first = foldRow(double(n), [&](Value a, Value v, Value k) {
+      Value first = foldRow(double(n), Combine::Min, [&](Value a, Value v, Value k) {
         Value kf = b.create<arith::UIToFPOp>(loc, b.getF32Type(),
                                              b.create<arith::IndexCastOp>(loc, b.getI64Type(), k));
         Value hit = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, v, m);
         return b.create<arith::MinimumFOp>(loc, a, b.create<arith::SelectOp>(loc, hit, kf, a)).getResult();
       });
-      b.create<memref::StoreOp>(loc, b.create<arith::FPToSIOp>(loc, b.getI32Type(), first), o.memref, o.base);
+      storeUniform(b.create<arith::FPToSIOp>(loc, b.getI32Type(), first), o.memref, o.base);
     } else { // layer_norm
       Value invN = f32(1.0 / n);
-      Value mean = mul(foldRow(0.0, [&](Value a, Value v, Value) { return add(a, v); }), invN);
-      Value var = mul(foldRow(0.0, [&](Value a, Value v, Value) {
+      Value mean = mul(foldRow(0.0, Combine::Add, [&](Value a, Value v, Value) { return add(a, v); }), invN);
+      Value var = mul(foldRow(0.0, Combine::Add, [&](Value a, Value v, Value) {
                         Value d = sub(v, mean);
                         return add(a, mul(d, d));
                       }),
@@ -351,7 +191,7 @@ void FusedRow::emitRowOp(Operation *op) {
   views[op->getResult(0)] = out;
 }
 
-LogicalResult FusedRow::emit(Operation *op) {
+LogicalResult FusedBody::emit(Operation *op) {
   Value result = op->getNumResults() ? op->getResult(0) : Value();
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto attr = cast<DenseElementsAttr>(c.getValue());
@@ -502,11 +342,13 @@ LogicalResult FusedRow::emit(Operation *op) {
   return op->emitError() << "fused CPU codegen does not handle '" << op->getName() << "'";
 }
 
-LogicalResult FusedRow::run() {
+LogicalResult FusedBody::run() {
   Block &body = fusion.getBody().front();
-  for (Operation &op : body.without_terminator())
+  for (Operation &op : body.without_terminator()) {
     if (failed(emit(&op)))
       return failure();
+    sync();
+  }
   auto yield = cast<YieldOp>(body.getTerminator());
   for (auto [i, v] : llvm::enumerate(yield.getValues())) {
     View value = views.count(v) ? views[v]
@@ -522,7 +364,7 @@ LogicalResult FusedRow::run() {
   return success();
 }
 
-} // namespace
+} // namespace fused
 
 FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
                                         ArrayRef<KernelArg> args, int64_t &rows) {
@@ -530,7 +372,7 @@ FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
   bool ok = true;
   std::string name = emitter.custom("fused", args, [&](OpBuilder &b, OpBuilder &entry,
                                                        ValueRange memrefs, Value row) {
-    FusedRow body(fusion, b, entry, memrefs, row, rows);
+    fused::FusedBody body(fusion, b, entry, memrefs, row, rows);
     ok = succeeded(body.run());
   });
   if (!ok)

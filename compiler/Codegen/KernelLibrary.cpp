@@ -51,6 +51,20 @@ bool writeText(const std::string &path, const std::function<void(llvm::raw_ostre
 
 } // namespace
 
+void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&machine);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
+}
+
 CpuTarget resolveCpu(const std::string &requested) {
   CpuTarget t;
   if (requested.empty())
@@ -162,17 +176,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     }
 
   // O3 with this CPU's cost model (vectorisation, unrolling).
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(machine.get());
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(*llvmModule, mam);
+  optimizeAtO3(*llvmModule, *machine);
   if (!dumpEach(".ll", [&](auto &&write) {
         for (llvm::Function &f : *llvmModule)
           if (!f.isDeclaration())

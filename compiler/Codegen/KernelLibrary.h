@@ -14,6 +14,11 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+namespace llvm {
+class Module;
+class TargetMachine;
+} // namespace llvm
+
 #include <string>
 
 namespace kiln {
@@ -24,6 +29,9 @@ struct CpuTarget {
   std::string cpu = "x86-64-v3";
   std::string features; // filled for "host"
 };
+
+/// LLVM's O3 pipeline with `machine`'s cost model (vectorisation).
+void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine);
 
 /// Resolves "host" to this machine's CPU name and features.
 CpuTarget resolveCpu(const std::string &requested);

@@ -1,0 +1,209 @@
+//===- FusedBody.h - the ops of a kiln.fusion on one row's local tensors -*- C++ -*-===//
+//
+// Shared by the CPU kernel (FusionKernel.cpp: serial loops, scratch on the
+// stack) and the CUDA kernel (CudaKernels.cpp: loops spread over a block,
+// block-wide folds, scratch in a global workspace): the same code turns
+// each op of the region into loop nests over the row's local tensors;
+// the subclasses say how loops, folds and scratch are made.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_FUSEDBODY_H
+#define KILN_CODEGEN_FUSEDBODY_H
+
+#include "compiler/Codegen/KernelEmitter.h"
+#include "compiler/Transforms/ParallelAxis.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace kiln {
+namespace fused {
+
+using namespace mlir;
+
+/// How a block-wide fold combines the threads' partial results.
+enum class Combine { Add, Max, Min };
+
+
+using Shape = SmallVector<int64_t>;
+
+/// A value's local part for one row: elements at base + Σ coord·stride of
+/// `memref`, or one SSA scalar.
+struct View {
+  Value memref, base;
+  Shape shape, strides;
+  Value scalar;
+};
+
+inline Shape fullShape(Value v) {
+  auto s = cast<RankedTensorType>(v.getType()).getShape();
+  return Shape(s.begin(), s.end());
+}
+
+inline Shape dropDim(ArrayRef<int64_t> s, int64_t p) {
+  Shape out;
+  for (int64_t d = 0; d < (int64_t)s.size(); ++d)
+    if (d != p)
+      out.push_back(s[d]);
+  return out;
+}
+
+/// The local index of full dim `d` when the parallel dim is `p`.
+inline int64_t localIndex(int64_t d, int64_t p) { return p >= 0 && d > p ? d - 1 : d; }
+
+class FusedBody {
+public:
+  FusedBody(FusionOp fusion, OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value row,
+            int64_t rows)
+      : fusion(fusion), b(b), entry(entry), memrefs(memrefs), row(row), rows(rows),
+        loc(fusion.getLoc()) {}
+
+  virtual ~FusedBody() = default;
+  LogicalResult run();
+
+protected:
+  // Index arithmetic and loops.
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value f32(double v) { return b.create<arith::ConstantOp>(loc, b.getFloatAttr(b.getF32Type(), v)); }
+  Value at(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
+    Value i = v.base;
+    for (auto [c, s] : llvm::zip(coords, strides))
+      if (s != 0)
+        i = b.create<arith::AddIOp>(loc, i, s == 1 ? c : b.create<arith::MulIOp>(loc, c, idx(s)));
+    return i;
+  }
+  Value load(const View &v, ValueRange coords) { return load(v, coords, v.strides); }
+  Value load(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
+    if (v.scalar)
+      return v.scalar;
+    return b.create<memref::LoadOp>(loc, v.memref, at(v, coords, strides));
+  }
+  void store(const View &v, ValueRange coords, Value x) {
+    b.create<memref::StoreOp>(loc, x, v.memref, at(v, coords, v.strides));
+  }
+  /// A store of a value every thread of a GPU block holds (one writes it).
+  virtual void storeUniform(Value x, Value memref, Value index) {
+    b.create<memref::StoreOp>(loc, x, memref, index);
+  }
+  /// After each op: GPU threads wait for each other's writes.
+  virtual void sync() {}
+  /// Loops whose iterations are independent (spread over a GPU block).
+  virtual void loops(ArrayRef<int64_t> shape, const std::function<void(ValueRange)> &fn) {
+    serialLoops(shape, fn);
+  }
+  /// Loops every thread of a GPU block runs through in step (their bodies
+  /// may hold block-wide folds).
+  void serialLoops(ArrayRef<int64_t> shape, const std::function<void(ValueRange)> &fn) {
+    SmallVector<Value> coords;
+    std::function<void(size_t)> rec = [&](size_t d) {
+      if (d == shape.size())
+        return fn(coords);
+      b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{},
+                           [&](OpBuilder &, Location, Value iv, ValueRange) {
+                             coords.push_back(iv);
+                             rec(d + 1);
+                             coords.pop_back();
+                             b.create<scf::YieldOp>(loc);
+                           });
+    };
+    rec(0);
+  }
+  virtual Value fold(ArrayRef<int64_t> shape, Value init, Combine kind,
+                     const std::function<Value(Value, ValueRange)> &step) {
+    SmallVector<Value> coords;
+    std::function<Value(size_t, Value)> rec = [&](size_t d, Value acc) -> Value {
+      if (d == shape.size())
+        return step(acc, coords);
+      auto loop = b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{acc},
+                                       [&](OpBuilder &, Location, Value iv, ValueRange args) {
+                                         coords.push_back(iv);
+                                         Value next = rec(d + 1, args[0]);
+                                         coords.pop_back();
+                                         b.create<scf::YieldOp>(loc, next);
+                                       });
+      return loop.getResult(0);
+    };
+    return rec(0, init);
+  }
+
+  /// A contiguous scratch tensor for `v`'s local part.
+  virtual View scratch(Value v) {
+    Shape local = dropDim(fullShape(v), parallelDim(v));
+    int64_t n = 1;
+    for (int64_t d : local)
+      n *= d;
+    Type elem = cast<RankedTensorType>(v.getType()).getElementType();
+    Value m = entry.create<memref::AllocaOp>(loc, MemRefType::get({std::max<int64_t>(n, 1)}, elem));
+    return View{m, idx(0), local, rowMajorStrides(local), nullptr};
+  }
+
+  int64_t parallelDim(Value v) {
+    if (rows == 1)
+      return -1;
+    if (auto r = dyn_cast<OpResult>(v))
+      if (auto a = r.getOwner()->getAttrOfType<IntegerAttr>(kParallelDimAttr))
+        return a.getInt();
+    return -1; // a region input: see operandParallelDim
+  }
+
+  int64_t operandParallelDim(Operation *op, unsigned i) {
+    return rows == 1 ? -1
+                     : kiln::operandParallelDim(op, i, parallelDim(op->getResult(0)), rows);
+  }
+
+  /// Operand `i` of `op` as a view (a region input is read in place).
+  std::pair<View, int64_t> operand(Operation *op, unsigned i) {
+    Value v = op->getOperand(i);
+    auto it = views.find(v);
+    if (it != views.end())
+      return {it->second, parallelDim(v)};
+    auto arg = cast<BlockArgument>(v);
+    int64_t p = operandParallelDim(op, i);
+    Shape full = fullShape(v), rm = rowMajorStrides(full);
+    View view{memrefs[arg.getArgNumber()], idx(0), dropDim(full, p), dropDim(rm, p), nullptr};
+    if (p >= 0)
+      view.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
+    return {view, p};
+  }
+
+  /// Strides of an operand (local view, full shape, parallel dim) read
+  /// over the local dims of a result (full shape, parallel dim), numpy
+  /// broadcasting aligned at the right.
+  Shape align(const View &v, ArrayRef<int64_t> full, int64_t p, ArrayRef<int64_t> resFull,
+              int64_t pr) {
+    Shape strides;
+    int64_t shift = resFull.size() - full.size();
+    for (int64_t i = 0; i < (int64_t)resFull.size(); ++i) {
+      if (i == pr)
+        continue;
+      int64_t j = i - shift;
+      if (v.scalar || j < 0 || j == p || (full[j] == 1 && resFull[i] != 1))
+        strides.push_back(0);
+      else
+        strides.push_back(v.strides[localIndex(j, p)]);
+    }
+    return strides;
+  }
+
+  LogicalResult emit(Operation *op);
+  void emitRowOp(Operation *op);
+  void emitReduce(Operation *op);
+
+  FusionOp fusion;
+  OpBuilder &b, &entry;
+  ValueRange memrefs;
+  Value row;
+  int64_t rows;
+  Location loc;
+  llvm::DenseMap<Value, View> views;
+};
+
+
+} // namespace fused
+} // namespace kiln
+
+#endif // KILN_CODEGEN_FUSEDBODY_H
