@@ -380,4 +380,42 @@ FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
   return name;
 }
 
+FailureOr<std::string> emitMultiTensorKernel(ArrayRef<FusionOp> fusions,
+                                             ArrayRef<size_t> argOffsets, KernelEmitter &emitter,
+                                             ArrayRef<KernelArg> args, int64_t &rows) {
+  SmallVector<int64_t> regionRows;
+  rows = 0;
+  for (FusionOp f : fusions) {
+    auto r = f->getAttrOfType<IntegerAttr>("rows");
+    regionRows.push_back(r ? r.getInt() : 1);
+    rows += regionRows.back();
+  }
+  bool ok = true;
+  std::string name = emitter.customRange(
+      "multi_tensor", args,
+      [&](OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value begin, Value end) {
+        Location loc = b.getUnknownLoc();
+        auto idx = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+        int64_t offset = 0;
+        for (auto [i, f] : llvm::enumerate(fusions)) {
+          // Rows [offset, offset + rows_i) of the range belong to region i.
+          Value lo = b.create<arith::MaxSIOp>(loc, begin, idx(offset));
+          Value hi = b.create<arith::MinSIOp>(loc, end, idx(offset + regionRows[i]));
+          auto loop = b.create<scf::ForOp>(loc, lo, hi, idx(1));
+          OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
+          Value row = inner.create<arith::SubIOp>(loc, loop.getInductionVar(),
+                                                  inner.create<arith::ConstantIndexOp>(loc, offset));
+          size_t end = i + 1 < argOffsets.size() ? argOffsets[i + 1] : args.size();
+          fused::FusedBody body(f, inner, entry, memrefs.slice(argOffsets[i], end - argOffsets[i]),
+                                row, regionRows[i]);
+          ok = ok && succeeded(body.run());
+          b.setInsertionPointAfter(loop);
+          offset += regionRows[i];
+        }
+      });
+  if (!ok)
+    return failure();
+  return name;
+}
+
 } // namespace kiln

@@ -24,6 +24,15 @@ namespace kiln {
 llvm::FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
                                               llvm::ArrayRef<KernelArg> args, int64_t &rows);
 
+/// One kernel for several independent regions (the optimizer's and the
+/// EMA's per-parameter updates): their rows laid end to end, so that the
+/// runtime splits all of them across threads in one launch. Region i reads
+/// and writes args[argOffsets[i] ..]; `rows` gets the total.
+llvm::FailureOr<std::string> emitMultiTensorKernel(llvm::ArrayRef<FusionOp> fusions,
+                                                   llvm::ArrayRef<size_t> argOffsets,
+                                                   KernelEmitter &emitter,
+                                                   llvm::ArrayRef<KernelArg> args, int64_t &rows);
+
 } // namespace kiln
 
 #endif // KILN_CODEGEN_FUSIONKERNEL_H

@@ -278,18 +278,31 @@ std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
   return finish(fn);
 }
 
-std::string KernelEmitter::custom(StringRef op, ArrayRef<KernelArg> args, const RowBody &body) {
+std::string KernelEmitter::customRange(StringRef op, ArrayRef<KernelArg> args,
+                                       const RangeBody &body) {
   SmallVector<Value> memrefs;
   Value begin, end;
   func::FuncOp fn = startKernel(op, args, memrefs, begin, end);
   Location loc = fn.getLoc();
-  auto loop = b.create<scf::ForOp>(loc, begin, end, indexConst(b, loc, 1));
-  OpBuilder entry(loop);
-  OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
-  body(inner, entry, memrefs, loop.getInductionVar());
-  b.setInsertionPointAfter(loop);
+  // Allocations go before everything the body builds.
+  OpBuilder entry(b.getInsertionBlock(), b.getInsertionPoint());
+  auto marker = b.create<arith::ConstantIndexOp>(loc, 0);
+  entry.setInsertionPoint(marker);
+  body(b, entry, memrefs, begin, end);
   b.create<func::ReturnOp>(loc);
+  marker.erase();
   return finish(fn);
+}
+
+std::string KernelEmitter::custom(StringRef op, ArrayRef<KernelArg> args, const RowBody &body) {
+  return customRange(op, args, [&](OpBuilder &ob, OpBuilder &entry, ValueRange memrefs,
+                                   Value begin, Value end) {
+    Location loc = ob.getUnknownLoc();
+    auto loop = ob.create<scf::ForOp>(loc, begin, end, indexConst(ob, loc, 1));
+    OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
+    body(inner, entry, memrefs, loop.getInductionVar());
+    ob.setInsertionPointAfter(loop);
+  });
 }
 
 Value KernelEmitter::RowContext::f32(double v) {

@@ -105,6 +105,14 @@ public:
                                      mlir::ValueRange memrefs, mlir::Value row)>;
   std::string custom(llvm::StringRef op, llvm::ArrayRef<KernelArg> args, const RowBody &body);
 
+  /// A kernel that gets its row range [begin, end) itself (several
+  /// regions' rows laid end to end in one kernel).
+  using RangeBody = std::function<void(mlir::OpBuilder &b, mlir::OpBuilder &entry,
+                                       mlir::ValueRange memrefs, mlir::Value begin,
+                                       mlir::Value end)>;
+  std::string customRange(llvm::StringRef op, llvm::ArrayRef<KernelArg> args,
+                          const RangeBody &body);
+
 private:
   /// A new kernel function with its argument memrefs; the builder is left
   /// in its body, `begin` and `end` are index values.

@@ -52,6 +52,8 @@ void decomposeResize(func::FuncOp fn) {
   }
 }
 
+struct FusionPlan;
+
 class Planner {
 public:
   Planner(KernelEmitter &emitter, CompiledModel &model, ConstantData &constants)
@@ -92,8 +94,9 @@ private:
   }
 
   Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
-  LogicalResult planFusion(FusionOp f, ArrayRef<int64_t> inputs,
-                           llvm::DenseMap<Value, int64_t> &bufferOf, Program &program);
+  FusionPlan prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
+                           llvm::DenseMap<Value, int64_t> &bufferOf);
+  LogicalResult emitFusion(ArrayRef<FusionPlan> plans, Program &program);
   void placeArena(Program &program, size_t firstBuffer);
   void writeUpdatesInPlace(Program &program,
                            std::vector<std::pair<int64_t, int64_t>> &updates);
@@ -157,48 +160,89 @@ Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
   return t;
 }
 
-/// One kernel for the region: its inputs, then its results, as arguments.
-LogicalResult Planner::planFusion(FusionOp f, ArrayRef<int64_t> inputs,
-                                  llvm::DenseMap<Value, int64_t> &bufferOf, Program &program) {
-  Thunk t{Thunk::Kernel};
-  t.ops = {label(f)};
-  SmallVector<KernelArg> args;
-  auto arg = [&](int64_t id) {
-    const Buffer &b = model.buffers[id];
-    Type type = b.dtype == "f32"   ? Type(Float32Type::get(f.getContext()))
-                : b.dtype == "i32" ? Type(IntegerType::get(f.getContext(), 32))
-                                   : Type(IntegerType::get(f.getContext(), 1));
-    args.push_back({type, b.bytes / (b.dtype == "i1" ? 1 : 4)});
-    t.buffers.push_back(id);
-    t.trafficBytes += b.bytes;
-  };
-  for (int64_t id : inputs)
-    arg(id);
+/// A region's buffers (its inputs, then its results) before its kernel is
+/// emitted: one region alone, or several as one multi-tensor kernel.
+struct FusionPlan {
+  FusionOp op;
+  SmallVector<int64_t> buffers, outputs, sameIndex;
+  int64_t flops = 0;
+};
+
+FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
+                                  llvm::DenseMap<Value, int64_t> &bufferOf) {
+  FusionPlan plan{f, SmallVector<int64_t>(inputs.begin(), inputs.end()), {}, {}, 0};
+  int64_t rows = f->getAttrOfType<IntegerAttr>("rows").getInt();
+  int64_t ops = 0;
+  f.getBody().walk([&](Operation *) { ++ops; });
   for (Value r : f.getResults()) {
     int64_t id = newBuffer(label(f), "temp", r.getType(), Region::Arena);
     bufferOf[r] = id;
-    t.outputs.push_back(id);
-    arg(id);
+    plan.outputs.push_back(id);
+    plan.buffers.push_back(id);
+    plan.flops += ops * cast<RankedTensorType>(r.getType()).getNumElements();
     // An input of the same shape is read only in its own rows, before the
     // row's results are written: the result may take its place.
     for (auto [in, v] : llvm::zip(inputs, f.getInputs()))
-      if (v.getType() == r.getType() && f->getAttrOfType<IntegerAttr>("rows").getInt() > 1)
-        t.sameIndexInputs.push_back(in);
+      if (v.getType() == r.getType() && rows > 1)
+        plan.sameIndex.push_back(in);
   }
-  auto name = emitFusionKernel(f, emitter, args, t.rows);
+  return plan;
+}
+
+LogicalResult Planner::emitFusion(ArrayRef<FusionPlan> plans, Program &program) {
+  Thunk t{Thunk::Kernel};
+  SmallVector<KernelArg> args;
+  SmallVector<size_t> argOffsets;
+  for (const FusionPlan &p : plans) {
+    t.ops.push_back(label(const_cast<FusionOp &>(p.op)));
+    argOffsets.push_back(args.size());
+    for (int64_t id : p.buffers) {
+      const Buffer &b = model.buffers[id];
+      MLIRContext *ctx = const_cast<FusionOp &>(p.op).getContext();
+      Type type = b.dtype == "f32"   ? Type(Float32Type::get(ctx))
+                  : b.dtype == "i32" ? Type(IntegerType::get(ctx, 32))
+                                     : Type(IntegerType::get(ctx, 1));
+      args.push_back({type, b.bytes / (b.dtype == "i1" ? 1 : 4)});
+      t.buffers.push_back(id);
+      t.trafficBytes += b.bytes;
+    }
+    t.outputs.insert(t.outputs.end(), p.outputs.begin(), p.outputs.end());
+    t.sameIndexInputs.insert(t.sameIndexInputs.end(), p.sameIndex.begin(), p.sameIndex.end());
+    t.flops += p.flops;
+  }
+  FailureOr<std::string> name = failure();
+  if (plans.size() == 1) {
+    name = emitFusionKernel(plans.front().op, emitter, args, t.rows);
+  } else {
+    SmallVector<FusionOp> ops;
+    for (const FusionPlan &p : plans)
+      ops.push_back(p.op);
+    name = emitMultiTensorKernel(ops, argOffsets, emitter, args, t.rows);
+  }
   if (failed(name))
     return failure();
   auto known = std::find_if(model.kernels.begin(), model.kernels.end(),
                             [&](const Kernel &k) { return k.name == *name; });
   t.kernel = known - model.kernels.begin();
   if (known == model.kernels.end())
-    model.kernels.push_back({*name, "kiln.fusion"});
-  int64_t ops = 0;
-  f.getBody().walk([&](Operation *) { ++ops; });
-  for (Value r : f.getResults())
-    t.flops += ops * cast<RankedTensorType>(r.getType()).getNumElements();
+    model.kernels.push_back({*name, plans.size() == 1 ? "kiln.fusion" : "kiln.fusion (multi-tensor)"});
   program.thunks.push_back(std::move(t));
   return success();
+}
+
+/// A region of elementwise ops whose results only persist (parameter and
+/// state updates, outputs): the optimizer's and the EMA's updates. These
+/// run together at the end of the step as multi-tensor kernels.
+bool isUpdateRegion(FusionOp f) {
+  bool elementwise = true;
+  f.getBody().walk([&](Operation *op) {
+    elementwise &= isa<ConstantOp, YieldOp, NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp,
+                       TanhOp, SigmoidOp, ReluOp, AbsOp, ErfOp, FloorOp, AddOp, SubOp, MulOp,
+                       DivOp, PowOp, MaxOp, MinOp, CompareOp, SelectOp, CastOp, BroadcastOp>(op);
+  });
+  return elementwise && llvm::all_of(f->getUsers(), [](Operation *u) {
+           return isa<UpdateParamOp, UpdateStateOp, OutputOp>(u);
+         });
 }
 
 LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
@@ -208,6 +252,7 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
   size_t firstBuffer = model.buffers.size();
   llvm::DenseMap<Value, int64_t> bufferOf;
   std::vector<std::pair<int64_t, int64_t>> updates; // (slot, value)
+  SmallVector<FusionPlan> deferred;                   // update regions
   for (Operation &op : fn.getBody().front()) {
     auto operands = [&] {
       SmallVector<int64_t> ids;
@@ -259,7 +304,10 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
     } else if (auto u = dyn_cast<UpdateStateOp>(op)) {
       updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
     } else if (auto f = dyn_cast<FusionOp>(op)) {
-      if (failed(planFusion(f, operands(), bufferOf, program)))
+      FusionPlan plan = prepareFusion(f, operands(), bufferOf);
+      if (isUpdateRegion(f))
+        deferred.push_back(std::move(plan));
+      else if (failed(emitFusion(plan, program)))
         return failure();
     } else if (isa<func::ReturnOp>(op)) {
       continue;
@@ -279,6 +327,26 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
         return failure();
     }
   }
+  // The deferred update regions, several to a kernel: a region that reads
+  // another's result starts the next kernel.
+  SmallVector<FusionPlan> group;
+  auto flush = [&]() -> LogicalResult {
+    if (group.empty())
+      return success();
+    LogicalResult r = emitFusion(group, program);
+    group.clear();
+    return r;
+  };
+  for (FusionPlan &plan : deferred) {
+    bool readsGroup = llvm::any_of(plan.op.getInputs(), [&](Value v) {
+      return llvm::any_of(group, [&](const FusionPlan &g) { return v.getDefiningOp() == g.op; });
+    });
+    if (readsGroup && failed(flush()))
+      return failure();
+    group.push_back(std::move(plan));
+  }
+  if (failed(flush()))
+    return failure();
   writeUpdatesInPlace(program, updates);
   for (auto [slot, value] : updates) {
     Thunk t{Thunk::Copy};
