@@ -37,11 +37,15 @@ using namespace kiln;
 
 namespace {
 
-/// Tensors up to this size may run in a single-iteration region.
-constexpr int64_t kSmallElements = 1 << 16;
+/// Tensors up to this size may run in a single-iteration region (scalars,
+/// per-row partial sums, tiny tails); larger work keeps a parallel axis.
+constexpr int64_t kSmallElements = 4096;
+/// The scratch a single-iteration region may hold (its kernel's stack).
+constexpr int64_t kSmallRegionBytes = 256 << 10;
 
 struct Region {
   int64_t rows = 1; // 1: a single iteration
+  int64_t bytes = 0; // scratch of its values
   SmallVector<Operation *> ops;
   llvm::DenseMap<Value, int64_t> parallelDim;
   bool merged = false; // folded into another region
@@ -81,6 +85,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   }
 
   void add(size_t r, Operation *op, int64_t dim) {
+    for (Value v : op->getResults())
+      regions[r].bytes += 4 * cast<RankedTensorType>(v.getType()).getNumElements();
     regions[r].ops.push_back(op);
     regionOf[op] = r;
     for (Value v : op->getResults())
@@ -130,6 +136,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     for (Operation *op : b.ops)
       regionOf[op] = into;
     a.parallelDim.insert(b.parallelDim.begin(), b.parallelDim.end());
+    a.bytes += b.bytes;
     a.ops.append(b.ops.begin(), b.ops.end());
     llvm::sort(a.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
     b.ops.clear();
@@ -183,7 +190,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       why = "its operands come from regions with different parallel axes";
       return std::nullopt;
     }
-    if (rows == 1 && !allSmall(op)) {
+    if (rows == 1 && (!allSmall(op) || regions[mine.front()].bytes > kSmallRegionBytes)) {
       why = "too large for a single-iteration region";
       return std::nullopt;
     }
@@ -300,6 +307,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       }
       // Small independent work shares the latest single-iteration region.
       if (rows == 1 && lastSmall && !regions[*lastSmall].merged &&
+          regions[*lastSmall].bytes <= kSmallRegionBytes &&
           llvm::none_of(op->getOperands(), [&](Value v) { return reaches(v, *lastSmall); })) {
         add(*lastSmall, op, -1);
         absorbViews(op, *lastSmall);

@@ -137,7 +137,8 @@ def KilnFuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
     regions meeting at an op merge. A reduction over the parallel axis and
     others is split so that its local part joins. Otherwise a compute op
     starts a region on its largest axis other than the last; small ops
-    (up to 65,536 elements) share one single-iteration region. Single-use
+    (up to 4,096 elements, 256 KiB of scratch per region) share one
+    single-iteration region. Single-use
     views of a member's operands are pulled in (inside a region they are
     only strides). Nothing is recomputed and GEMMs stay library calls.
     With `explain`, every refusal gets a remark saying why
