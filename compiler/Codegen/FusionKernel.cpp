@@ -152,9 +152,21 @@ void FusedBody::emitRowOp(Operation *op) {
       });
     };
     if (isa<SoftmaxOp>(op)) {
+      // One exponential per element: e^(x - m) is stored while summed,
+      // then scaled in place.
       Value m = maxOf();
-      Value inv = b.create<arith::DivFOp>(loc, f32(1.0), sumExp(m));
-      eachK([&](Value v, Value) { return mul(b.create<math::ExpOp>(loc, sub(v, m)), inv); });
+      Value s = foldRow(0.0, Combine::Add, [&](Value a, Value v, Value k) {
+        Value e = b.create<math::ExpOp>(loc, sub(v, m));
+        put(k, e);
+        return add(a, e);
+      });
+      sync();
+      Value inv = b.create<arith::DivFOp>(loc, f32(1.0), s);
+      loops(ArrayRef<int64_t>{n}, [&](ValueRange k) {
+        Value at0 = at(o, k, outAxis);
+        b.create<memref::StoreOp>(loc, mul(b.create<memref::LoadOp>(loc, o.memref, at0), inv),
+                                  o.memref, at0);
+      });
     } else if (isa<LogSoftmaxOp>(op)) {
       Value m = maxOf();
       Value lse = add(m, b.create<math::LogOp>(loc, sumExp(m)));
