@@ -119,7 +119,7 @@ protected:
                                       /*uniform=*/true);
   }
 
-  View scratch(Value v) override {
+  View allocScratch(Value v) override {
     Shape local = dropDim(fullShape(v), parallelDim(v));
     int64_t n = 1;
     for (int64_t d : local)

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace kiln {
 namespace fused {
@@ -130,8 +131,15 @@ protected:
     return rec(0, init);
   }
 
+  /// Where `v`'s local part is built: straight in its region output when it
+  /// is yielded (see findEarlyOutputs), else in scratch.
+  View scratch(Value v) {
+    auto it = earlyOutputs.find(v);
+    return it == earlyOutputs.end() ? allocScratch(v) : outputView(it->second);
+  }
+
   /// A contiguous scratch tensor for `v`'s local part.
-  virtual View scratch(Value v) {
+  virtual View allocScratch(Value v) {
     Shape local = dropDim(fullShape(v), parallelDim(v));
     int64_t n = 1;
     for (int64_t d : local)
@@ -189,6 +197,18 @@ protected:
     return strides;
   }
 
+  /// Output `i` of the region, this row's part.
+  View outputView(unsigned i) {
+    Value v = fusion.getResult(i);
+    int64_t p = parallelDim(fusion.getBody().front().getTerminator()->getOperand(i));
+    Shape full = fullShape(v), rm = rowMajorStrides(full);
+    View out{memrefs[fusion.getInputs().size() + i], idx(0), dropDim(full, p), dropDim(rm, p), nullptr};
+    if (p >= 0)
+      out.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
+    return out;
+  }
+  void findEarlyOutputs();
+
   LogicalResult emit(Operation *op);
   void emitRowOp(Operation *op);
   void emitReduce(Operation *op);
@@ -200,6 +220,8 @@ protected:
   int64_t rows;
   Location loc;
   llvm::DenseMap<Value, View> views;
+  llvm::SmallPtrSet<Operation *, 4> done; // emitted early, with a partner
+  llvm::DenseMap<Value, unsigned> earlyOutputs; // value -> the output it is built in
 };
 
 

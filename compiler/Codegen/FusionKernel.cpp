@@ -94,7 +94,22 @@ void FusedBody::emitReduce(Operation *op) {
   views[op->getResult(0)] = out;
 }
 
+/// A softmax and a log-softmax of the same row in one region: both from one
+/// pass of exponentials.
+Operation *pairedRowOp(Operation *op) {
+  if (!isa<SoftmaxOp, LogSoftmaxOp>(op))
+    return nullptr;
+  for (Operation *u : op->getOperand(0).getUsers())
+    if (u != op && u->getBlock() == op->getBlock() && op->isBeforeInBlock(u) &&
+        (isa<SoftmaxOp>(op) ? isa<LogSoftmaxOp>(u) : isa<SoftmaxOp>(u)) &&
+        u->getAttr("axis") == op->getAttr("axis"))
+      return u;
+  return nullptr;
+}
+
 void FusedBody::emitRowOp(Operation *op) {
+  if (done.contains(op))
+    return;
   auto [in, p] = operand(op, 0);
   Shape full = fullShape(op->getOperand(0));
   int64_t axis = isa<LayerNormOp>(op) ? full.size() - 1 : op->getAttrOfType<IntegerAttr>("axis").getInt();
@@ -106,12 +121,22 @@ void FusedBody::emitRowOp(Operation *op) {
       inOther.push_back(in.strides[l]);
     }
   View out = scratch(op->getResult(0));
+  Operation *pair = pairedRowOp(op);
+  View pairScratch;
+  if (pair) {
+    pairScratch = scratch(pair->getResult(0));
+    views[pair->getResult(0)] = pairScratch;
+    done.insert(pair);
+  }
   bool argmax = isa<ArgmaxOp>(op);
-  // The output's strides over the other dims and along the axis.
-  Shape outOther, outAxis{argmax ? 0 : out.strides[la]};
+  // The outputs' strides over the other dims and along the axis.
+  Shape outOther, outAxis{argmax ? 0 : out.strides[la]}, pairOther;
   for (int64_t l = 0; l < (int64_t)out.shape.size() + (argmax ? 1 : 0); ++l)
-    if (l != la)
+    if (l != la) {
       outOther.push_back(out.strides[argmax && l > la ? l - 1 : l]);
+      if (pair)
+        pairOther.push_back(pairScratch.strides[l]);
+    }
   std::optional<View> scale, bias;
   if (isa<LayerNormOp>(op)) {
     scale = operand(op, 1).first;
@@ -123,7 +148,7 @@ void FusedBody::emitRowOp(Operation *op) {
   else
     eps = isa<LayerNormOp>(op) ? 1e-5 : 1e-12;
   serialLoops(other, [&](ValueRange c) {
-    View r = in, o = out;
+    View r = in, o = out, pairOut = pairScratch;
     r.base = at(in, c, inOther);
     o.base = at(out, c, outOther);
     auto x = [&](Value k) { return load(r, ValueRange{k}, ArrayRef<int64_t>{in.strides[la]}); };
@@ -151,7 +176,29 @@ void FusedBody::emitRowOp(Operation *op) {
         return add(a, b.create<math::ExpOp>(loc, sub(v, m)));
       });
     };
-    if (isa<SoftmaxOp>(op)) {
+    if (pair) {
+      // softmax = e/s and log_softmax = x - m - ln s from one pass storing
+      // e = e^(x - m).
+      pairOut.base = at(pairScratch, c, pairOther);
+      bool softmaxFirst = isa<SoftmaxOp>(op);
+      View sm = softmaxFirst ? o : pairOut, lsm = softmaxFirst ? pairOut : o;
+      Shape smAxis{sm.strides[la]}, lsmAxis{lsm.strides[la]};
+      Value m = maxOf();
+      Value s = foldRow(0.0, Combine::Add, [&](Value a, Value v, Value k) {
+        Value e = b.create<math::ExpOp>(loc, sub(v, m));
+        b.create<memref::StoreOp>(loc, e, sm.memref, at(sm, ValueRange{k}, smAxis));
+        return add(a, e);
+      });
+      sync();
+      Value inv = b.create<arith::DivFOp>(loc, f32(1.0), s);
+      Value lse = add(m, b.create<math::LogOp>(loc, s));
+      loops(ArrayRef<int64_t>{n}, [&](ValueRange k) {
+        Value i = at(sm, k, smAxis);
+        b.create<memref::StoreOp>(loc, mul(b.create<memref::LoadOp>(loc, sm.memref, i), inv),
+                                  sm.memref, i);
+        b.create<memref::StoreOp>(loc, sub(x(k[0]), lse), lsm.memref, at(lsm, k, lsmAxis));
+      });
+    } else if (isa<SoftmaxOp>(op)) {
       // One exponential per element: e^(x - m) is stored while summed,
       // then scaled in place.
       Value m = maxOf();
@@ -229,9 +276,7 @@ LogicalResult FusedBody::emit(Operation *op) {
     views[result] = v;
     return success();
   }
-  if (isa<NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp,
-                    AbsOp, ErfOp, FloorOp, GeluOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp,
-                    MinOp, CompareOp, SelectOp, CastOp>(op)) {
+  if (isElementwiseMap(op)) {
     SmallVector<std::pair<View, Shape>> ins;
     for (unsigned i = 0; i < op->getNumOperands(); ++i) {
       auto [v, p] = operand(op, i);
@@ -354,8 +399,29 @@ LogicalResult FusedBody::emit(Operation *op) {
   return op->emitError() << "fused CPU codegen does not handle '" << op->getName() << "'";
 }
 
+/// A value the region yields is built in its output rather than in scratch
+/// and then copied, when the op that makes it writes each element by index
+/// (elementwise and row ops) and the output cannot take an input's place
+/// (only updates of parameters and state do: see writeUpdatesInPlace),
+/// since those must read the whole row before writing it.
+void FusedBody::findEarlyOutputs() {
+  auto yield = cast<YieldOp>(fusion.getBody().front().getTerminator());
+  for (auto [i, v] : llvm::enumerate(yield.getValues())) {
+    while (auto sg = v.getDefiningOp<StopGradientOp>())
+      v = sg.getInput();
+    Operation *def = v.getDefiningOp();
+    bool inPlace = llvm::any_of(fusion.getResult(i).getUsers(), [](Operation *u) {
+      return isa<UpdateParamOp, UpdateStateOp>(u);
+    });
+    if (def && !inPlace && !earlyOutputs.count(v) &&
+        (isElementwiseMap(def) || isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, LayerNormOp>(def)))
+      earlyOutputs[v] = i;
+  }
+}
+
 LogicalResult FusedBody::run() {
   Block &body = fusion.getBody().front();
+  findEarlyOutputs();
   for (Operation &op : body.without_terminator()) {
     if (failed(emit(&op)))
       return failure();
@@ -363,14 +429,16 @@ LogicalResult FusedBody::run() {
   }
   auto yield = cast<YieldOp>(body.getTerminator());
   for (auto [i, v] : llvm::enumerate(yield.getValues())) {
+    Value root = v;
+    while (auto sg = root.getDefiningOp<StopGradientOp>())
+      root = sg.getInput();
+    auto early = earlyOutputs.find(root);
+    if (early != earlyOutputs.end() && early->second == i)
+      continue;
     View value = views.count(v) ? views[v]
                                 : View{memrefs[cast<BlockArgument>(v).getArgNumber()], idx(0),
                                        fullShape(v), rowMajorStrides(fullShape(v)), nullptr};
-    int64_t p = views.count(v) ? parallelDim(v) : -1;
-    Shape full = fullShape(v), rm = rowMajorStrides(full);
-    View out{memrefs[fusion.getInputs().size() + i], idx(0), dropDim(full, p), dropDim(rm, p), nullptr};
-    if (p >= 0)
-      out.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
+    View out = outputView(i);
     loops(value.shape, [&](ValueRange c) { store(out, c, load(value, c)); });
   }
   return success();

@@ -234,11 +234,7 @@ LogicalResult emitOpKernels(Operation *op, KernelEmitter &emitter,
   };
 
   // Elementwise: a map over the result with broadcast operand strides.
-  if (op->getNumResults() == 1 && (
-                                   isa<NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp, TanhOp,
-                                       SigmoidOp, ReluOp, AbsOp, ErfOp, FloorOp, GeluOp,
-                                       AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp,
-                                       CompareOp, SelectOp, CastOp, BroadcastOp>(op))) {
+  if (isElementwiseMap(op) || isa<BroadcastOp>(op)) {
     Launch l(buffers, ctx);
     Shape dims = outShape(0);
     SmallVector<Access> accesses;

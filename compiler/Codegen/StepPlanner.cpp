@@ -236,9 +236,7 @@ LogicalResult Planner::emitFusion(ArrayRef<FusionPlan> plans, Program &program) 
 bool isUpdateRegion(FusionOp f) {
   bool elementwise = true;
   f.getBody().walk([&](Operation *op) {
-    elementwise &= isa<ConstantOp, YieldOp, NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp,
-                       TanhOp, SigmoidOp, ReluOp, AbsOp, ErfOp, FloorOp, AddOp, SubOp, MulOp,
-                       DivOp, PowOp, MaxOp, MinOp, CompareOp, SelectOp, CastOp, BroadcastOp>(op);
+    elementwise &= isElementwiseMap(op) || isa<ConstantOp, YieldOp, BroadcastOp>(op);
   });
   return elementwise && llvm::all_of(f->getUsers(), [](Operation *u) {
            return isa<UpdateParamOp, UpdateStateOp, OutputOp>(u);

@@ -12,11 +12,7 @@ namespace {
 
 ArrayRef<int64_t> shape(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
 
-bool isElementwise(Operation *op) {
-  return isa<NegOp, ExpOp, ExpM1Op, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, AbsOp,
-             ErfOp, FloorOp, GeluOp, StopGradientOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp,
-             MinOp, CompareOp, SelectOp, CastOp, BroadcastOp>(op);
-}
+bool isElementwise(Operation *op) { return isElementwiseMap(op) || isa<BroadcastOp>(op); }
 
 /// The axis a row op reduces or normalises along, if any.
 std::optional<int64_t> rowAxis(Operation *op) {

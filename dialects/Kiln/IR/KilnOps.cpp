@@ -9,6 +9,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #include <array>
@@ -179,6 +180,26 @@ LogicalResult ScheduleOp::verify() {
 }
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+namespace {
+/// exp(log_softmax(x)) -> softmax(x).
+struct ExpOfLogSoftmax : OpRewritePattern<ExpOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpOp op, PatternRewriter &rewriter) const override {
+    auto lsm = op.getInput().getDefiningOp<LogSoftmaxOp>();
+    if (!lsm)
+      return failure();
+    rewriter.replaceOpWithNewOp<SoftmaxOp>(
+        op, ValueRange{lsm.getInput()},
+        ArrayRef<NamedAttribute>{rewriter.getNamedAttr("axis", lsm.getAxisAttr())});
+    return success();
+  }
+};
+} // namespace
+
+void ExpOp::getCanonicalizationPatterns(RewritePatternSet &patterns, MLIRContext *context) {
+  patterns.add<ExpOfLogSoftmax>(context);
+}
 
 //===----------------------------------------------------------------------===//
 // Elementwise

@@ -13,7 +13,18 @@
 
 namespace kiln {
 class GradientOpInterface;
+
+namespace OpTrait {
+/// Marks ops that compute each result element from the operands' elements
+/// at the same (numpy-broadcast) index (Kiln_ElementwiseMap in KilnOps.td).
+template <typename ConcreteType>
+class ElementwiseMap : public mlir::OpTrait::TraitBase<ConcreteType, ElementwiseMap> {};
+} // namespace OpTrait
+
+inline bool isElementwiseMap(mlir::Operation *op) {
+  return op->hasTrait<OpTrait::ElementwiseMap>();
 }
+} // namespace kiln
 #include "Kiln/IR/KilnGradientInterface.h.inc"
 
 #define GET_OP_CLASSES

@@ -19,6 +19,13 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 // Ops with a reverse-mode rule (KilnGradients.cpp).
 defvar Differentiable = DeclareOpInterfaceMethods<Kiln_GradientOpInterface>;
 
+// Ops computing each result element from the operand elements at the same
+// (broadcast) index alone: codegen emits them as one map, fusion passes
+// the parallel axis straight through.
+def Kiln_ElementwiseMap : NativeOpTrait<"ElementwiseMap"> {
+  let cppNamespace = "::kiln::OpTrait";
+}
+
 //===----------------------------------------------------------------------===//
 // Graph sources
 //===----------------------------------------------------------------------===//
@@ -236,7 +243,7 @@ def Kiln_UpdateParamOp : Kiln_Op<"update_param"> {
 
 // Unary ops keep the operand's type.
 class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
-    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure, Kiln_ElementwiseMap,
         DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
   let summary = "elementwise " # formula;
   let description = "Computes `" # formula # "` per element.\n\n"
@@ -257,7 +264,12 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
 }
 
 def Kiln_NegOp : Kiln_UnaryOp<"neg", "-x", [Differentiable]>;
-def Kiln_ExpOp : Kiln_UnaryOp<"exp", "e^x", [Differentiable]>;
+def Kiln_ExpOp : Kiln_UnaryOp<"exp", "e^x", [Differentiable]> {
+  // exp(log_softmax(x)) = softmax(x): log-softmax's gradient asks for it,
+  // and fused codegen computes a softmax and a log-softmax of one row in
+  // one pass of exponentials.
+  let hasCanonicalizer = 1;
+}
 def Kiln_LogOp : Kiln_UnaryOp<"log", "ln x", [Differentiable]>;
 def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt", "√x", [Differentiable]>;
 def Kiln_RsqrtOp : Kiln_UnaryOp<"rsqrt", "1/√x", [Differentiable]>;
@@ -298,7 +310,7 @@ def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "GELU(x)", [Differentiable]> {
 // Binary ops broadcast their operands numpy-style (trailing dimensions
 // aligned; a dimension of 1 stretches).
 class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = []>
-    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure, Kiln_ElementwiseMap,
         DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
   let summary = "elementwise " # formula # ", broadcasting";
   let description = "Computes `" # formula # "` per element after numpy "
@@ -328,7 +340,7 @@ def Kiln_MaxOp : Kiln_BinaryOp<"max", "max(x, y)", [Commutative, Differentiable]
 def Kiln_MinOp : Kiln_BinaryOp<"min", "min(x, y)", [Commutative, Differentiable]>;
 
 // CompareOp
-def Kiln_CompareOp : Kiln_Op<"compare", [Pure,
+def Kiln_CompareOp : Kiln_Op<"compare", [Pure, Kiln_ElementwiseMap,
     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "elementwise comparison giving an i1 mask, broadcasting";
   let description = [{
@@ -346,7 +358,7 @@ def Kiln_CompareOp : Kiln_Op<"compare", [Pure,
 }
 
 // SelectOp
-def Kiln_SelectOp : Kiln_Op<"select", [Pure,
+def Kiln_SelectOp : Kiln_Op<"select", [Pure, Kiln_ElementwiseMap,
     Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "cond ? x : y per element, broadcasting all three";
   let description = [{
@@ -364,7 +376,7 @@ def Kiln_SelectOp : Kiln_Op<"select", [Pure,
 }
 
 // CastOp
-def Kiln_CastOp : Kiln_Op<"cast", [Pure, SameOperandsAndResultShape]> {
+def Kiln_CastOp : Kiln_Op<"cast", [Pure, Kiln_ElementwiseMap, SameOperandsAndResultShape]> {
   let summary = "element type conversion (i1/i32 to f32, f32 to i32 by truncation)";
   let description = [{
     ```mlir
