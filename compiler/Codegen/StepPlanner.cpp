@@ -27,6 +27,12 @@ std::string dtypeOf(Type t) {
   return e.isF32() ? "f32" : e.isInteger(32) ? "i32" : "i1";
 }
 
+/// A value's shape (its buffer may be a reshape's operand's, of another).
+std::vector<int64_t> shapeOf(Value v) {
+  auto s = cast<RankedTensorType>(v.getType()).getShape();
+  return std::vector<int64_t>(s.begin(), s.end());
+}
+
 std::string label(Operation *op) {
   if (auto name = dyn_cast<NameLoc>(op->getLoc()))
     return name.getName().str();
@@ -119,10 +125,6 @@ SmallVector<int64_t> batchStrides(ArrayRef<int64_t> shape, ArrayRef<int64_t> bat
 
 Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
   // Shapes from the op: an operand may be a view (reshape) of its buffer.
-  auto shapeOf = [](Value v) {
-    auto s = cast<RankedTensorType>(v.getType()).getShape();
-    return std::vector<int64_t>(s.begin(), s.end());
-  };
   auto sa = shapeOf(op.getLhs()), sb = shapeOf(op.getRhs()), sc = shapeOf(op.getResult());
   Thunk t{Thunk::Gemm};
   t.ops = {label(op)};
@@ -292,11 +294,13 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
       auto ids = operands();
       program.thunks.push_back(gemm(m, ids[0], ids[1], c));
     } else if (auto l = dyn_cast<LossOp>(op)) {
-      program.sinks.push_back({"loss", "loss", bufferOf.lookup(l.getValue())});
+      program.sinks.push_back({"loss", "loss", bufferOf.lookup(l.getValue()), shapeOf(l.getValue())});
     } else if (auto m = dyn_cast<MetricOp>(op)) {
-      program.sinks.push_back({"metric", m.getName().str(), bufferOf.lookup(m.getValue())});
+      program.sinks.push_back(
+          {"metric", m.getName().str(), bufferOf.lookup(m.getValue()), shapeOf(m.getValue())});
     } else if (auto o = dyn_cast<OutputOp>(op)) {
-      program.sinks.push_back({"output", o.getName().str(), bufferOf.lookup(o.getValue())});
+      program.sinks.push_back(
+          {"output", o.getName().str(), bufferOf.lookup(o.getValue()), shapeOf(o.getValue())});
     } else if (auto u = dyn_cast<UpdateParamOp>(op)) {
       updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
     } else if (auto u = dyn_cast<UpdateStateOp>(op)) {

@@ -835,18 +835,28 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
                          {image.getResult()}, &net->second);
   if (!out)
     return false;
-  std::string wanted = eval.value("output", "");
-  for (size_t i = 0; i < out->values.size(); ++i) {
-    std::string name = out->names.empty() ? std::to_string(i) : out->names[i];
-    if (wanted.empty() ? out->values.size() == 1 : name == wanted) {
-      body.create<OutputOp>(loc, b.getStringAttr(wanted.empty() ? "output" : wanted),
-                            out->values[i]);
-      return true;
+  // The output to score (`output`), and the image the network reconstructs
+  // (`reconstruction`: the runtime reports its MSE against the test image).
+  for (const char *key : {"output", "reconstruction"}) {
+    std::string wanted = eval.value(key, "");
+    if (wanted.empty() && std::string(key) == "reconstruction")
+      continue;
+    bool found = false;
+    for (size_t i = 0; i < out->values.size() && !found; ++i) {
+      std::string name = out->names.empty() ? std::to_string(i) : out->names[i];
+      found = wanted.empty() ? out->values.size() == 1 : name == wanted;
+      if (found)
+        body.create<OutputOp>(loc, b.getStringAttr(wanted.empty() ? "output" : wanted),
+                              out->values[i]);
+    }
+    if (!found) {
+      error(src, std::string("/train/eval/") + key,
+            "network '" + netName + "' has no output '" + wanted + "'" +
+                suggest(wanted, out->names));
+      return false;
     }
   }
-  error(src, "/train/eval/output",
-        "network '" + netName + "' has no output '" + wanted + "'" + suggest(wanted, out->names));
-  return false;
+  return true;
 }
 
 OwningOpRef<ModuleOp> Importer::run(const std::string &path) {

@@ -108,7 +108,7 @@ json manifestToJson(const Manifest &m) {
     for (const Thunk &t : p.thunks)
       thunks.push_back(thunkToJson(t));
     for (const Sink &s : p.sinks)
-      sinks.push_back({{"kind", s.kind}, {"name", s.name}, {"buffer", s.buffer}});
+      sinks.push_back({{"kind", s.kind}, {"name", s.name}, {"buffer", s.buffer}, {"shape", s.shape}});
     programs.push_back({{"entry", p.entry}, {"arena_bytes", p.arenaBytes},
                         {"thunks", thunks}, {"sinks", sinks}});
   }
@@ -264,7 +264,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
       Sink s;
       std::string sp = pp + "/sinks/" + std::to_string(si);
       if (!r.string((*sinks)[si], sp, "kind", s.kind) || !r.string((*sinks)[si], sp, "name", s.name) ||
-          !r.integer((*sinks)[si], sp, "buffer", s.buffer) || !bufferId(sp, s.buffer))
+          !r.integer((*sinks)[si], sp, "buffer", s.buffer) || !bufferId(sp, s.buffer) ||
+          !r.ints((*sinks)[si], sp, "shape", s.shape))
         return done(false);
       prog.sinks.push_back(s);
     }

@@ -74,6 +74,9 @@ struct Sink {
   std::string kind; // loss, metric, output
   std::string name;
   int64_t buffer;
+  /// The value's shape: a reshape shares its operand's buffer, whose
+  /// shape may differ.
+  std::vector<int64_t> shape;
 };
 
 struct Program {

@@ -29,7 +29,7 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
     else if (key == "flip")
       view.flip = value.get<double>();
     else if (key == "noise")
-      view.noise = value.get<double>();
+      view.noise = value.value("std", 0.0);
     else {
       error = "view '" + name + "': key '" + key + "' is not supported by this runtime yet";
       return false;

@@ -62,27 +62,31 @@ void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batc
     std::memcpy(exec.data(inputs.labelBuffer), batch.labels.data(), batch.labels.size() * 4);
 }
 
-double evaluateAccuracy(Executor &exec, const data::Split &test) {
+EvalResult evaluate(Executor &exec, const data::Split &test) {
+  EvalResult r;
   int program = exec.program("eval");
   if (program < 0)
-    return -1;
+    return r;
   const Manifest &m = exec.manifest();
   int64_t image = -1;
   for (const auto &in : m.inputs)
     if (in.program == "eval")
       image = in.buffer;
-  int64_t logits = -1;
+  std::string scored = m.train.contains("eval") ? m.train["eval"].value("output", "output")
+                                                : "output";
+  int64_t logits = -1, recon = -1;
   for (const Sink &s : m.compiled.programs[program].sinks)
     if (s.kind == "output")
-      logits = s.buffer;
+      (s.name == "reconstruction" && scored != "reconstruction" ? recon : logits) = s.buffer;
   if (image < 0 || logits < 0)
-    return -1;
+    return r;
   const Buffer &out = m.compiled.buffers[logits];
   int64_t batch = m.evalBatchSize, classes = out.shape.back();
   int64_t size = m.compiled.buffers[image].shape.back();
   data::ViewSpec view = data::plainView(m.data, size);
   data::Random unused(0, 0, 0);
   int64_t correct = 0;
+  double squaredError = 0;
   float *x = exec.as<float>(image);
   for (int64_t start = 0; start < test.count; start += batch) {
     int64_t n = std::min(batch, test.count - start);
@@ -97,8 +101,20 @@ double evaluateAccuracy(Executor &exec, const data::Split &test) {
       int64_t best = std::max_element(y + i * classes, y + (i + 1) * classes) - (y + i * classes);
       correct += best == test.labels[start + i];
     }
+    // Reconstruction error against the [0, 1] test image.
+    if (recon >= 0) {
+      const float *rec = exec.as<float>(recon);
+      int64_t pixels = test.height * test.width;
+      for (int64_t i = 0; i < n * pixels; ++i) {
+        double d = rec[i] - test.images[start * pixels + i] / 255.0;
+        squaredError += d * d;
+      }
+    }
   }
-  return static_cast<double>(correct) / test.count;
+  r.accuracy = static_cast<double>(correct) / test.count;
+  if (recon >= 0)
+    r.mse = squaredError / (test.count * test.height * test.width);
+  return r;
 }
 
 bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,
@@ -192,18 +208,20 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       windowLoss = 0;
     }
     if (endOfEpoch) {
-      double acc = evaluateAccuracy(exec, dataset.test);
-      if (acc >= 0) {
-        result.testAccuracy = acc;
-        accCurve.points.push_back({double(epoch + 1), 100 * acc});
-        metrics << nlohmann::ordered_json{{"epoch", epoch + 1}, {"step", step + 1},
-                                          {"test_accuracy", acc}}
-                       .dump()
-                << "\n"
-                << std::flush;
+      EvalResult eval = evaluate(exec, dataset.test);
+      if (eval.accuracy >= 0) {
+        result.testAccuracy = eval.accuracy;
+        result.testMse = eval.mse;
+        accCurve.points.push_back({double(epoch + 1), 100 * eval.accuracy});
+        nlohmann::ordered_json record{{"epoch", epoch + 1}, {"step", step + 1},
+                                      {"test_accuracy", eval.accuracy}};
+        if (eval.mse >= 0)
+          record["test_mse"] = eval.mse;
+        metrics << record.dump() << "\n" << std::flush;
         if (!options.quiet)
-          std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%\n", (long long)epoch + 1,
-                       100 * acc);
+          std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%%s\n", (long long)epoch + 1,
+                       100 * eval.accuracy,
+                       eval.mse >= 0 ? (", test MSE " + std::to_string(eval.mse)).c_str() : "");
       }
     }
   }
@@ -214,6 +232,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"first_loss", result.firstLoss},
                                     {"last_loss", result.lastLoss},
                                     {"test_accuracy", result.testAccuracy},
+                                    {"test_mse", result.testMse},
                                     {"seconds", seconds},
                                     {"images_per_s", result.steps * batch / seconds},
                                     {"threads", exec.threads()}};

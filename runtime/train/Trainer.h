@@ -28,7 +28,7 @@ struct TrainOptions {
 
 struct TrainResult {
   int64_t steps = 0;
-  double firstLoss = 0, lastLoss = 0, testAccuracy = -1, imagesPerSecond = 0;
+  double firstLoss = 0, lastLoss = 0, testAccuracy = -1, testMse = -1, imagesPerSecond = 0;
 };
 
 /// How the train_step program's inputs are fed: views by input name, and
@@ -52,9 +52,13 @@ void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batc
 bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,
            TrainResult &result, std::string &error);
 
-/// Test-set accuracy (in [0, 1]) of the eval program's output, or -1
-/// when the artifact has no eval entry.
-double evaluateAccuracy(Executor &exec, const data::Split &test);
+/// Test-set accuracy (in [0, 1]) of the eval program's scored output, and
+/// the mean squared error of its `reconstruction` output against the [0, 1]
+/// test images; -1 for what the artifact does not have.
+struct EvalResult {
+  double accuracy = -1, mse = -1;
+};
+EvalResult evaluate(Executor &exec, const data::Split &test);
 
 } // namespace kiln
 

@@ -112,7 +112,7 @@ int runMain(int argc, char **argv) {
                        : s.kind == "metric" ? "metric." + s.name
                        : s.name.rfind("gradient.", 0) == 0 ? s.name
                                                            : "output." + s.name;
-    StoredTensor t{b.dtype == "f32" ? "F32" : "I32", b.shape, {}};
+    StoredTensor t{b.dtype == "f32" ? "F32" : "I32", s.shape, {}};
     auto *p = static_cast<const uint8_t *>(exec->data(s.buffer));
     t.data.assign(p, p + b.bytes);
     out[name] = std::move(t);

@@ -100,6 +100,8 @@ int trainMain(int argc, char **argv) {
   }
   if (result.testAccuracy >= 0)
     std::printf("test accuracy: %.2f%%\n", 100 * result.testAccuracy);
+  if (result.testMse >= 0)
+    std::printf("test reconstruction MSE: %.5f\n", result.testMse);
   return 0;
 }
 
