@@ -315,9 +315,14 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
       continue;
     } else if (isa<GradientOp>(op)) {
       continue; // the optimizer's input; `kiln run --grads` reads the output of the same value
-    } else if (isa<RandomUniformOp>(op)) {
-      return op.emitError() << "CPU codegen does not handle '" << op.getName()
-                            << "' here (run the train-step phases first)";
+    } else if (auto r = dyn_cast<RandomUniformOp>(op)) {
+      Thunk t{Thunk::Random};
+      t.ops = {label(&op)};
+      t.stream = r.getStream();
+      t.buffers = t.outputs = {newBuffer(label(&op), "temp", r.getType(), Region::Arena)};
+      t.trafficBytes = model.buffers[t.buffers[0]].bytes;
+      bufferOf[r] = t.buffers[0];
+      program.thunks.push_back(std::move(t));
     } else {
       SmallVector<int64_t> results;
       for (Value r : op.getResults()) {

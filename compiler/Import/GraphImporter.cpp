@@ -831,8 +831,12 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
         return false;
       args[k] = *n;
     }
+  // The network's parameters as the train step left them: an EMA copy is
+  // read here, not updated, so it names no source.
+  NetworkContext evalNet = net->second;
+  evalNet.emaOf.clear();
   auto out = instantiate(netJson["module"].get<std::string>(), src, netPtr, netName, args,
-                         {image.getResult()}, &net->second);
+                         {image.getResult()}, &evalNet);
   if (!out)
     return false;
   // The output to score (`output`), and the image the network reconstructs

@@ -17,7 +17,7 @@ json operandToJson(const GemmOperand &o) {
 }
 
 json thunkToJson(const Thunk &t) {
-  json j = {{"kind", t.kind == Thunk::Kernel ? "kernel" : t.kind == Thunk::Gemm ? "gemm" : "copy"},
+  json j = {{"kind", thunkKindName(t.kind)},
             {"ops", t.ops},
             {"buffers", t.buffers},
             {"outputs", t.outputs},
@@ -34,6 +34,8 @@ json thunkToJson(const Thunk &t) {
     j["a"] = operandToJson(t.a);
     j["b"] = operandToJson(t.b);
     j["c"] = operandToJson(t.c);
+  } else if (t.kind == Thunk::Random) {
+    j["stream"] = t.stream;
   } else {
     j["bytes"] = t.bytes;
   }
@@ -255,6 +257,11 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         for (int64_t id : t.buffers)
           if (c.buffers[id].bytes < t.bytes)
             return done(r.fail(tp, "copies more bytes than its buffers hold"));
+      } else if (kind == "random") {
+        t.kind = Thunk::Random;
+        if (!r.integer(tj, tp, "stream", t.stream) || t.buffers.size() != 1 ||
+            c.buffers[t.buffers[0]].dtype != "f32")
+          return done(r.fail(tp, "a random thunk names one f32 buffer and its stream"));
       } else {
         return done(r.fail(tp + "/kind", "unknown thunk kind '" + kind + "'"));
       }

@@ -42,7 +42,7 @@ struct GemmOperand {
 };
 
 struct Thunk {
-  enum Kind { Kernel, Gemm, Copy } kind;
+  enum Kind { Kernel, Gemm, Copy, Random } kind;
   std::vector<std::string> ops; // the ops it came from (locations' names)
   // Kernel: the kernel's index, its buffers in argument order and the
   // parallel extent the runtime splits ([begin, end) of `rows`).
@@ -59,14 +59,36 @@ struct Thunk {
   GemmOperand a, b, c;
   // Copy: `bytes` from buffers[0] to buffers[1].
   int64_t bytes = 0;
+  // Random: buffers[0] (f32) filled with U[0, 1) from counter-based stream
+  // `stream` of the run's (seed, rank, step) (kiln.random_uniform).
+  int64_t stream = 0;
   // Work, for inspect and the benchmarks.
   int64_t flops = 0, trafficBytes = 0;
 };
+
+inline const char *thunkKindName(Thunk::Kind k) {
+  switch (k) {
+  case Thunk::Kernel:
+    return "kernel";
+  case Thunk::Gemm:
+    return "gemm";
+  case Thunk::Copy:
+    return "copy";
+  case Thunk::Random:
+    return "random";
+  }
+  return "?";
+}
 
 struct Kernel {
   std::string name; // the symbol in the kernel library
   std::string op;   // the kiln op it computes
 };
+
+/// What a thunk computes, for reports: its kernel's op, else its kind.
+inline std::string thunkOp(const std::vector<Kernel> &kernels, const Thunk &t) {
+  return t.kind == Thunk::Kernel ? kernels[t.kernel].op : thunkKindName(t.kind);
+}
 
 /// A loss, metric, state/param update or output the runtime reads after
 /// the step.

@@ -33,16 +33,20 @@ Batch Loader::build(int64_t epoch, int64_t step) {
   Batch b;
   b.labels.resize(batch);
   for (auto &[name, view] : views)
-    b.views[name].resize(batch * view.size * view.size);
+    b.views[name].resize(view.count * batch * view.size * view.size);
   int64_t pixels = split.height * split.width;
   for (int64_t i = 0; i < batch; ++i) {
     int64_t sample = perm[step * batch + i];
     b.labels[i] = split.labels[sample];
     uint64_t viewIndex = 0;
     for (auto &[name, view] : views) {
-      Random r(seed, (epoch << 8) | viewIndex++, sample);
-      applyView(view, &split.images[sample * pixels], split.height, split.width, r,
-                &b.views[name][i * view.size * view.size]);
+      for (int64_t c = 0; c < view.count; ++c) {
+        // Copy c of this sample's view: row c·batch + i (view-major).
+        Random r(seed, (epoch << 16) | (viewIndex << 8) | c, sample);
+        applyView(view, &split.images[sample * pixels], split.height, split.width, r,
+                  &b.views[name][(c * batch + i) * view.size * view.size]);
+      }
+      ++viewIndex;
     }
   }
   return b;

@@ -1,7 +1,146 @@
 //===- Views.cpp - one augmented view of an image -------------------------===//
 #include "runtime/data/Views.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace kiln::data {
+namespace {
+
+/// Reads a [lo, hi] pair; false when `value` is not two numbers.
+bool pair(const nlohmann::ordered_json &value, double out[2]) {
+  if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number())
+    return false;
+  out[0] = value[0].get<double>();
+  out[1] = value[1].get<double>();
+  return true;
+}
+
+/// PyTorch's bicubic convolution weights (A = -0.75) of the 4 taps around
+/// a sample at fraction t past the second tap.
+void cubicWeights(double t, double w[4]) {
+  const double A = -0.75;
+  auto near = [&](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };
+  auto far = [&](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
+  w[0] = far(t + 1);
+  w[1] = near(t);
+  w[2] = near(1 - t);
+  w[3] = far(2 - t);
+}
+
+/// RandomResizedCrop + flip of the [0, 1] image `in` (h×w) to s×s:
+/// torchvision's box (10 tries of scale and log-ratio, else the whole
+/// image), then grid_sample(bicubic, border, align_corners=False) of the
+/// box, clamped to [0, 1]. Cost: 16 taps per output pixel.
+void resizedCrop(const ViewSpec &v, const std::vector<float> &in, int64_t h, int64_t w,
+                 Random &rng, float *out) {
+  double area = double(h * w), bw = double(w), bh = double(h);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    double s = v.scale[0] + (v.scale[1] - v.scale[0]) * rng.uniform();
+    double logr = std::log(v.ratio[0]) + (std::log(v.ratio[1]) - std::log(v.ratio[0])) * rng.uniform();
+    double ar = std::exp(logr);
+    double cw = std::round(std::sqrt(s * area * ar)), ch = std::round(std::sqrt(s * area / ar));
+    if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
+      bw = cw;
+      bh = ch;
+      break;
+    }
+  }
+  double top = std::floor(rng.uniform() * (h - bh + 1));
+  double left = std::floor(rng.uniform() * (w - bw + 1));
+  bool flip = v.flip > 0 && rng.uniform() < v.flip;
+  int64_t n = v.size;
+  for (int64_t oy = 0; oy < n; ++oy) {
+    // Output pixel centre -> the box -> source pixel coordinates.
+    double gy = bh / h * ((2.0 * oy + 1) / n - 1) + (2 * top + bh) / h - 1;
+    double iy = ((gy + 1) * h - 1) / 2;
+    double y0 = std::floor(iy), wy[4];
+    cubicWeights(iy - y0, wy);
+    for (int64_t ox = 0; ox < n; ++ox) {
+      double xn = (2.0 * ox + 1) / n - 1;
+      double gx = bw / w * (flip ? -xn : xn) + (2 * left + bw) / w - 1;
+      double ix = ((gx + 1) * w - 1) / 2;
+      double x0 = std::floor(ix), wx[4];
+      cubicWeights(ix - x0, wx);
+      double acc = 0;
+      for (int a = 0; a < 4; ++a) {
+        int64_t sy = std::clamp<int64_t>(int64_t(y0) - 1 + a, 0, h - 1);
+        for (int b = 0; b < 4; ++b) {
+          int64_t sx = std::clamp<int64_t>(int64_t(x0) - 1 + b, 0, w - 1);
+          acc += wy[a] * wx[b] * in[sy * w + sx];
+        }
+      }
+      out[oy * n + ox] = static_cast<float>(std::clamp(acc, 0.0, 1.0));
+    }
+  }
+}
+
+/// RandomCrop(size, padding=pad) (zero fill), or a centre crop, + flip.
+void paddedCrop(const ViewSpec &v, const std::vector<float> &in, int64_t h, int64_t w,
+                Random &rng, float *out) {
+  int64_t s = v.size, dy, dx;
+  if (v.pad > 0) {
+    dy = static_cast<int64_t>(rng.next() % (h + 2 * v.pad - s + 1));
+    dx = static_cast<int64_t>(rng.next() % (w + 2 * v.pad - s + 1));
+  } else {
+    dy = (h - s) / 2;
+    dx = (w - s) / 2;
+  }
+  bool flip = v.flip > 0 && rng.uniform() < v.flip;
+  for (int64_t y = 0; y < s; ++y)
+    for (int64_t x = 0; x < s; ++x) {
+      int64_t sy = dy + y - v.pad, sx = dx + (flip ? s - 1 - x : x) - v.pad;
+      out[y * s + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? in[sy * w + sx] : 0.0f;
+    }
+}
+
+/// Brightness and contrast jitter in random order (ColorJitter on one
+/// channel), each clamped to [0, 1].
+void colorJitter(const ViewSpec &v, float *x, int64_t n, Random &rng) {
+  double bf = 1 - v.brightness + 2 * v.brightness * rng.uniform();
+  double cf = 1 - v.contrast + 2 * v.contrast * rng.uniform();
+  bool brightFirst = rng.uniform() < 0.5;
+  auto bright = [&] {
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = static_cast<float>(std::clamp(x[i] * bf, 0.0, 1.0));
+  };
+  auto contrast = [&] {
+    double mean = 0;
+    for (int64_t i = 0; i < n; ++i)
+      mean += x[i];
+    mean /= n;
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = static_cast<float>(std::clamp(cf * x[i] + (1 - cf) * mean, 0.0, 1.0));
+  };
+  if (brightFirst) {
+    bright();
+    contrast();
+  } else {
+    contrast();
+    bright();
+  }
+}
+
+/// 3×3 separable Gaussian blur of the s×s image, reflect padding.
+void blur3(const ViewSpec &v, float *x, int64_t s, Random &rng) {
+  double sigma = v.blurSigma[0] + (v.blurSigma[1] - v.blurSigma[0]) * rng.uniform();
+  double side = std::exp(-1.0 / (2 * sigma * sigma)), k[3] = {side, 1.0, side};
+  double total = 2 * side + 1;
+  for (double &c : k)
+    c /= total;
+  auto reflect = [&](int64_t i) { return i < 0 ? -i : i >= s ? 2 * s - 2 - i : i; };
+  std::vector<float> tmp(s * s);
+  for (int64_t y = 0; y < s; ++y)
+    for (int64_t xx = 0; xx < s; ++xx)
+      tmp[y * s + xx] = static_cast<float>(k[0] * x[y * s + reflect(xx - 1)] +
+                                           k[1] * x[y * s + xx] + k[2] * x[y * s + reflect(xx + 1)]);
+  for (int64_t y = 0; y < s; ++y)
+    for (int64_t xx = 0; xx < s; ++xx)
+      x[y * s + xx] = static_cast<float>(k[0] * tmp[reflect(y - 1) * s + xx] +
+                                         k[1] * tmp[y * s + xx] + k[2] * tmp[reflect(y + 1) * s + xx]);
+}
+
+} // namespace
 
 ViewSpec plainView(const nlohmann::ordered_json &data, int64_t size) {
   ViewSpec v;
@@ -22,16 +161,37 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
   const auto &spec = data["views"][name];
   view = plainView(data, spec.value("size", 28));
   for (auto &[key, value] : spec.items()) {
-    if (key == "size" || key == "doc" || key == "count")
+    bool ok = true;
+    if (key == "size" || key == "doc")
       continue;
-    if (key == "pad")
+    if (key == "count")
+      view.count = value.get<int64_t>();
+    else if (key == "pad")
       view.pad = value.get<int64_t>();
+    else if (key == "scale")
+      ok = pair(value, view.scale);
+    else if (key == "ratio")
+      ok = pair(value, view.ratio);
     else if (key == "flip")
       view.flip = value.get<double>();
     else if (key == "noise")
       view.noise = value.value("std", 0.0);
+    else if (key == "color_jitter") {
+      view.jitter = value.value("p", 0.0);
+      view.brightness = value.value("brightness", 0.0);
+      view.contrast = value.value("contrast", 0.0);
+    } else if (key == "blur") {
+      view.blur = value.value("p", 0.0);
+      if (value.contains("sigma"))
+        ok = pair(value["sigma"], view.blurSigma);
+    } else if (key == "solarize")
+      view.solarize = value.value("p", 0.0);
     else {
-      error = "view '" + name + "': key '" + key + "' is not supported by this runtime yet";
+      error = "view '" + name + "': key '" + key + "' is not supported by this runtime";
+      return false;
+    }
+    if (!ok) {
+      error = "view '" + name + "': '" + key + "' needs two numbers [low, high]";
       return false;
     }
   }
@@ -40,26 +200,27 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
 
 void applyView(const ViewSpec &v, const uint8_t *pixels, int64_t h, int64_t w, Random &rng,
                float *out) {
-  int64_t s = v.size;
-  // The crop's top-left corner in padded coordinates.
-  int64_t dy, dx;
-  if (v.pad > 0) {
-    dy = static_cast<int64_t>(rng.next() % (h + 2 * v.pad - s + 1));
-    dx = static_cast<int64_t>(rng.next() % (w + 2 * v.pad - s + 1));
-  } else {
-    dy = (h - s) / 2;
-    dx = (w - s) / 2;
+  std::vector<float> image(h * w);
+  for (int64_t i = 0; i < h * w; ++i)
+    image[i] = pixels[i] / 255.0f;
+  int64_t n = v.size * v.size;
+  if (v.scale[1] > 0)
+    resizedCrop(v, image, h, w, rng, out);
+  else
+    paddedCrop(v, image, h, w, rng, out);
+  if (v.jitter > 0 && rng.uniform() < v.jitter)
+    colorJitter(v, out, n, rng);
+  if (v.blur > 0 && rng.uniform() < v.blur)
+    blur3(v, out, v.size, rng);
+  if (v.solarize > 0 && rng.uniform() < v.solarize)
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = out[i] >= 128.0f / 255.0f ? 1.0f - out[i] : out[i];
+  for (int64_t i = 0; i < n; ++i) {
+    double p = out[i];
+    if (v.noise > 0)
+      p += v.noise * rng.normal();
+    out[i] = static_cast<float>((p - v.mean) / v.std);
   }
-  bool flip = v.flip > 0 && rng.uniform() < v.flip;
-  float scale = 1.0f / 255.0f;
-  for (int64_t y = 0; y < s; ++y)
-    for (int64_t x = 0; x < s; ++x) {
-      int64_t sy = dy + y - v.pad, sx = dx + (flip ? s - 1 - x : x) - v.pad;
-      float p = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? pixels[sy * w + sx] * scale : 0.0f;
-      if (v.noise > 0)
-        p += static_cast<float>(v.noise * rng.normal());
-      out[y * s + x] = static_cast<float>((p - v.mean) / v.std);
-    }
 }
 
 } // namespace kiln::data

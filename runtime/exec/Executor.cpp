@@ -2,6 +2,7 @@
 #include "runtime/exec/Executor.h"
 
 #include "runtime/artifact/Crc32.h"
+#include "runtime/data/Random.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -255,6 +256,14 @@ void Executor::runThunk(const Thunk &t, void **ptrs) {
   case Thunk::Copy:
     std::memcpy(data(t.buffers[1]), data(t.buffers[0]), t.bytes);
     return;
+  case Thunk::Random: {
+    const Buffer &b = m.compiled.buffers[t.buffers[0]];
+    data::Random rng(randomKey.seed, randomKey.rank << 32 | t.stream, randomKey.step);
+    auto *out = static_cast<float *>(data(b.id));
+    for (int64_t i = 0; i < b.bytes / 4; ++i)
+      out[i] = static_cast<float>(rng.uniform());
+    return;
+  }
   }
 }
 

@@ -51,6 +51,12 @@ public:
   /// Parameters or state as safetensors entries.
   TensorMap tensors(const std::string &kind) const;
 
+  /// What random thunks (kiln.random_uniform: stochastic depth) draw from:
+  /// the same (seed, rank, step) gives the same numbers.
+  struct RandomKey {
+    uint64_t seed = 0, rank = 0, step = 0;
+  } randomKey;
+
   /// Per-thunk wall time accumulated by run() when profiling is on.
   std::vector<double> thunkSeconds;
   bool profile = false;

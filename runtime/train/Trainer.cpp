@@ -2,6 +2,7 @@
 #include "runtime/train/Trainer.h"
 
 #include "runtime/data/Loader.h"
+#include "runtime/train/Knn.h"
 #include "runtime/train/Plot.h"
 #include "runtime/train/Schedule.h"
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 namespace kiln {
 namespace {
@@ -45,8 +47,17 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
     if (!data::parseView(m.data, in.source, v, error))
       return false;
     const Buffer &b = m.compiled.buffers[in.buffer];
-    if (b.shape.size() != 4 || b.shape[1] != 1 || b.shape[2] != v.size || b.shape[3] != v.size) {
-      error = "input '" + in.name + "' has a shape the view '" + in.source + "' cannot fill";
+    if (b.shape.size() != 4 || b.shape[0] != v.count * m.batchSize || b.shape[1] != 1 ||
+        b.shape[2] != v.size || b.shape[3] != v.size) {
+      auto dims = [](std::vector<int64_t> d) {
+        std::string s;
+        for (int64_t x : d)
+          s += (s.empty() ? "" : ", ") + std::to_string(x);
+        return "[" + s + "]";
+      };
+      error = "input '" + in.name + "' is " + dims(b.shape) + " but view '" + in.source +
+              "' makes " + dims({v.count * m.batchSize, 1, v.size, v.size}) +
+              " (count × batch, 1, size, size)";
       return false;
     }
     inputs.views[in.name] = v;
@@ -62,57 +73,117 @@ void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batc
     std::memcpy(exec.data(inputs.labelBuffer), batch.labels.data(), batch.labels.size() * 4);
 }
 
-EvalResult evaluate(Executor &exec, const data::Split &test) {
-  EvalResult r;
-  int program = exec.program("eval");
-  if (program < 0)
-    return r;
-  const Manifest &m = exec.manifest();
+namespace {
+
+/// The eval program's image input and its output sinks by name.
+struct EvalProgram {
+  int program = -1;
   int64_t image = -1;
+  std::map<std::string, int64_t> outputs;
+};
+
+EvalProgram evalProgram(Executor &exec) {
+  EvalProgram e;
+  e.program = exec.program("eval");
+  if (e.program < 0)
+    return e;
+  const Manifest &m = exec.manifest();
   for (const auto &in : m.inputs)
     if (in.program == "eval")
-      image = in.buffer;
-  std::string scored = m.train.contains("eval") ? m.train["eval"].value("output", "output")
-                                                : "output";
-  int64_t logits = -1, recon = -1;
-  for (const Sink &s : m.compiled.programs[program].sinks)
+      e.image = in.buffer;
+  for (const Sink &s : m.compiled.programs[e.program].sinks)
     if (s.kind == "output")
-      (s.name == "reconstruction" && scored != "reconstruction" ? recon : logits) = s.buffer;
-  if (image < 0 || logits < 0)
-    return r;
-  const Buffer &out = m.compiled.buffers[logits];
-  int64_t batch = m.evalBatchSize, classes = out.shape.back();
-  int64_t size = m.compiled.buffers[image].shape.back();
+      e.outputs[s.name] = s.buffer;
+  return e;
+}
+
+/// Runs the eval program over all of `split` in batches of whole,
+/// normalised images; `each(start, n)` reads the outputs of rows
+/// [start, start + n) (the last batch is padded with zeros).
+void forEachEvalBatch(Executor &exec, const EvalProgram &e, const data::Split &split,
+                      const std::function<void(int64_t, int64_t)> &each) {
+  const Manifest &m = exec.manifest();
+  const Buffer &in = m.compiled.buffers[e.image];
+  int64_t batch = m.evalBatchSize, size = in.shape.back();
   data::ViewSpec view = data::plainView(m.data, size);
   data::Random unused(0, 0, 0);
+  float *x = exec.as<float>(e.image);
+  for (int64_t start = 0; start < split.count; start += batch) {
+    int64_t n = std::min(batch, split.count - start);
+    std::memset(x, 0, in.bytes);
+    for (int64_t i = 0; i < n; ++i)
+      data::applyView(view, &split.images[(start + i) * split.height * split.width],
+                      split.height, split.width, unused, x + i * size * size);
+    exec.run(e.program);
+    each(start, n);
+  }
+}
+
+/// The eval output `name` for every image of `split`, row after row.
+std::vector<float> evalOutputs(Executor &exec, const EvalProgram &e, const data::Split &split,
+                               int64_t buffer) {
+  int64_t width = exec.manifest().compiled.buffers[buffer].bytes / 4 /
+                  exec.manifest().evalBatchSize;
+  std::vector<float> out(split.count * width);
+  forEachEvalBatch(exec, e, split, [&](int64_t start, int64_t n) {
+    std::memcpy(&out[start * width], exec.as<float>(buffer), n * width * 4);
+  });
+  return out;
+}
+
+} // namespace
+
+EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error) {
+  EvalResult r;
+  EvalProgram e = evalProgram(exec);
+  const Manifest &m = exec.manifest();
+  if (e.program < 0 || e.image < 0 || !m.train.contains("eval"))
+    return r;
+  const auto &spec = m.train["eval"];
+  std::string scored = spec.value("output", "output");
+  if (!e.outputs.count(scored)) {
+    if (e.outputs.size() != 1)
+      return r;
+    scored = e.outputs.begin()->first;
+  }
+  int64_t out = e.outputs[scored];
+  const data::Split &test = dataset.test;
+  if (spec.value("kind", "accuracy") == "knn") {
+    int64_t dim = m.compiled.buffers[out].bytes / 4 / m.evalBatchSize;
+    std::vector<float> train = evalOutputs(exec, e, dataset.train, out),
+                       tested = evalOutputs(exec, e, test, out);
+    l2NormalizeRows(train, dim);
+    l2NormalizeRows(tested, dim);
+    KnnResult knn;
+    if (!knnClassify(train, dataset.train.labels, tested, test.labels, dim, spec.value("k", 20),
+                     spec.value("temperature", 0.07), 10, knn, error))
+      return r;
+    r.accuracy = knn.top1;
+    r.top5 = knn.top5;
+    return r;
+  }
+  int64_t classes = m.compiled.buffers[out].shape.back();
+  auto recon = e.outputs.find("reconstruction");
   int64_t correct = 0;
   double squaredError = 0;
-  float *x = exec.as<float>(image);
-  for (int64_t start = 0; start < test.count; start += batch) {
-    int64_t n = std::min(batch, test.count - start);
-    // The last batch is padded with zeros; its extra rows are ignored.
-    std::memset(x, 0, m.compiled.buffers[image].bytes);
-    for (int64_t i = 0; i < n; ++i)
-      data::applyView(view, &test.images[(start + i) * test.height * test.width], test.height,
-                      test.width, unused, x + i * size * size);
-    exec.run(program);
-    const float *y = exec.as<float>(logits);
+  forEachEvalBatch(exec, e, test, [&](int64_t start, int64_t n) {
+    const float *y = exec.as<float>(out);
     for (int64_t i = 0; i < n; ++i) {
       int64_t best = std::max_element(y + i * classes, y + (i + 1) * classes) - (y + i * classes);
       correct += best == test.labels[start + i];
     }
     // Reconstruction error against the [0, 1] test image.
-    if (recon >= 0) {
-      const float *rec = exec.as<float>(recon);
+    if (recon != e.outputs.end() && scored != "reconstruction") {
+      const float *rec = exec.as<float>(recon->second);
       int64_t pixels = test.height * test.width;
       for (int64_t i = 0; i < n * pixels; ++i) {
         double d = rec[i] - test.images[start * pixels + i] / 255.0;
         squaredError += d * d;
       }
     }
-  }
+  });
   r.accuracy = static_cast<double>(correct) / test.count;
-  if (recon >= 0)
+  if (recon != e.outputs.end() && scored != "reconstruction")
     r.mse = squaredError / (test.count * test.height * test.width);
   return r;
 }
@@ -168,6 +239,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       *exec.as<float>(s.buffer) = static_cast<float>(v);
       record[s.name] = v;
     }
+    exec.randomKey = {seed, 0, static_cast<uint64_t>(step)};
     exec.run(program);
     double loss = *exec.as<float>(lossBuffer);
     if (!std::isfinite(loss)) {
@@ -208,7 +280,12 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       windowLoss = 0;
     }
     if (endOfEpoch) {
-      EvalResult eval = evaluate(exec, dataset.test);
+      std::string evalError;
+      EvalResult eval = evaluate(exec, dataset, evalError);
+      if (!evalError.empty()) {
+        error = "evaluation after epoch " + std::to_string(epoch + 1) + ": " + evalError;
+        return false;
+      }
       if (eval.accuracy >= 0) {
         result.testAccuracy = eval.accuracy;
         result.testMse = eval.mse;
@@ -217,6 +294,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                       {"test_accuracy", eval.accuracy}};
         if (eval.mse >= 0)
           record["test_mse"] = eval.mse;
+        if (eval.top5 >= 0)
+          record["knn_top5"] = eval.top5;
         metrics << record.dump() << "\n" << std::flush;
         if (!options.quiet)
           std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%%s\n", (long long)epoch + 1,

@@ -52,13 +52,15 @@ void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batc
 bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,
            TrainResult &result, std::string &error);
 
-/// Test-set accuracy (in [0, 1]) of the eval program's scored output, and
-/// the mean squared error of its `reconstruction` output against the [0, 1]
-/// test images; -1 for what the artifact does not have.
+/// What train.eval asks for, on the test set: accuracy of the scored
+/// output ("accuracy"), or for "knn" the weighted k-NN top-1 (accuracy) and
+/// top-5 of its l2-normalised features against the training set's; and
+/// the mean squared error of a `reconstruction` output against the [0, 1]
+/// test images. -1 for what the artifact does not have.
 struct EvalResult {
-  double accuracy = -1, mse = -1;
+  double accuracy = -1, top5 = -1, mse = -1;
 };
-EvalResult evaluate(Executor &exec, const data::Split &test);
+EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error);
 
 } // namespace kiln
 

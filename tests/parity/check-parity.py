@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One training step of a shipped model, kiln against the PyTorch reference.
 
-  check-parity.py --obj {sup,sd,mtl} --kiln BUILD/bin/kiln --model MODEL.json --work DIR
+  check-parity.py --obj {sup,sd,mtl,dino} --kiln BUILD/bin/kiln --model MODEL.json --work DIR
 
 parity.py (../shared/reference, Debian's python3-torch) dumps one reference
 step: parameters before, the exact batch, the loss, every gradient and the
@@ -54,12 +54,47 @@ def write(path, tensors):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
-# Reference batch tensor -> kiln input name, per objective (labels become i32).
+# Reference batch tensor(s) -> kiln input, per objective (labels become
+# i32; DINO's local crops are stacked view-major into one input).
 INPUTS = {
-    'sup': {'x': 'image', 'y': 'label'},
-    'sd': {'xa': 'xa', 'xb': 'xb', 'y': 'label'},
-    'mtl': {'x': 'image', 'y': 'label'},
+    'sup': {'image': ['x'], 'label': ['y']},
+    'sd': {'xa': ['xa'], 'xb': ['xb'], 'label': ['y']},
+    'mtl': {'image': ['x'], 'label': ['y']},
+    'dino': {'global1': ['crop0'], 'global2': ['crop1'], 'locals': ['crop2', 'crop3', 'crop4', 'crop5']},
 }
+# Schedules fed from the reference's step.json (the rest follow --iteration).
+SCHEDULES = {'lr': 'lr', 'wd': 'weight_decay', 'teacher_momentum': 'teacher_momentum',
+             'teacher_temp': 'teacher_temp'}
+# DINO head names: PyTorch's nn.Sequential indices and weight_norm's v.
+HEAD = [('head.mlp.0.', 'head.mlp0.'), ('head.mlp.2.', 'head.mlp1.'), ('head.mlp.4.', 'head.mlp2.'),
+        ('head.last_layer.weight_v', 'head.last_layer')]
+
+
+def kiln_name(obj, name):
+    """The kiln parameter or state name of a reference tensor name."""
+    if obj != 'dino':
+        return 'param.net.' + name
+    if name == 'center':
+        return 'state.center'
+    network = 'student'
+    if name.startswith('teacher.'):
+        network, name = 'teacher', name[len('teacher.'):]
+    for torch_name, ours in HEAD:
+        name = name.replace(torch_name, ours)
+    return 'param.%s.%s' % (network, name)
+
+
+def model_for_parity(obj, model, work):
+    """The model as parity.py runs it: DINO without stochastic depth."""
+    if obj != 'dino':
+        return model
+    g = json.load(open(model))
+    here = os.path.dirname(os.path.abspath(model))
+    g['imports'] = [os.path.relpath(os.path.join(here, i), os.path.abspath(work)) for i in g['imports']]
+    g['networks']['student']['args']['drop_path'] = 0
+    path = os.path.join(work, 'model.json')
+    json.dump(g, open(path, 'w'), indent=1)
+    return path
 
 
 def main():
@@ -91,19 +126,35 @@ def main():
     after = read(os.path.join(ref_dir, 'after.safetensors'))
 
     artifact = os.path.join(work, args.obj + '.kiln')
-    subprocess.run([args.kiln, 'compile', args.model, '-o', artifact, '--batch-size', str(info['batch'])],
-                   check=True, stderr=subprocess.DEVNULL)
-    write(os.path.join(work, 'params.safetensors'), {'net.' + n: t for n, t in params.items()})
+    subprocess.run([args.kiln, 'compile', model_for_parity(args.obj, args.model, work), '-o', artifact,
+                    '--batch-size', str(info['batch'])], check=True, stderr=subprocess.DEVNULL)
+    # Parameters (DINO: the teacher equals the student at step 0) and state;
+    # weight_norm's g is fixed at 1 (norm_last_layer), kiln normalises v.
+    for n in [n for n in params if n.endswith('weight_g')]:
+        assert np.all(params.pop(n) == 1), n
+    state = {kiln_name(args.obj, n)[len('state.'):]: t for n, t in params.items()
+             if kiln_name(args.obj, n).startswith('state.')}
+    weights = {kiln_name(args.obj, n)[len('param.'):]: t for n, t in params.items()
+               if kiln_name(args.obj, n).startswith('param.')}
+    if args.obj == 'dino':
+        weights.update({'teacher.' + n[len('student.'):]: t for n, t in weights.items()})
+    write(os.path.join(work, 'params.safetensors'), weights)
+    write(os.path.join(work, 'state.safetensors'), state)
     inputs = {}
-    for ref_name, kiln_name in INPUTS[args.obj].items():
-        t = batch[ref_name]
-        inputs[kiln_name] = t.astype(np.int32) if kiln_name == 'label' else t
+    for kiln_input, ref_names in INPUTS[args.obj].items():
+        t = np.concatenate([batch[n] for n in ref_names])
+        inputs[kiln_input] = t.astype(np.int32) if kiln_input == 'label' else t
     write(os.path.join(work, 'batch.safetensors'), inputs)
     out_path = os.path.join(work, 'out.safetensors')
-    subprocess.run([args.kiln, 'run', artifact, '--inputs', os.path.join(work, 'batch.safetensors'),
-                    '--params', os.path.join(work, 'params.safetensors'), '--grads', '--threads', '1',
-                    '--schedule', 'lr=%.10g' % info['lr'], '--outputs', out_path],
-                   check=True, stdout=subprocess.DEVNULL)
+    command = [args.kiln, 'run', artifact, '--inputs', os.path.join(work, 'batch.safetensors'),
+               '--params', os.path.join(work, 'params.safetensors'), '--grads', '--threads', '1',
+               '--iteration', str(info['it']), '--outputs', out_path]
+    if state:
+        command += ['--state', os.path.join(work, 'state.safetensors')]
+    for ours, theirs in SCHEDULES.items():
+        if theirs in info:
+            command += ['--schedule', '%s=%.10g' % (ours, info[theirs])]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     got = read(out_path)
 
     worst, failures, checked = 0.0, [], 0
@@ -119,7 +170,7 @@ def main():
 
     compare('loss', got['loss'], np.array(info['loss'], dtype=np.float32))
     for name, g in grads.items():
-        key = 'gradient.net.' + name
+        key = 'gradient.' + kiln_name(args.obj, name)[len('param.'):]
         if key not in got:
             failures.append('%s: kiln has no gradient' % name)
             continue
@@ -132,16 +183,21 @@ def main():
     # held to the step's size bound (2·lr) instead, and counted.
     undetermined = 0
     for name, p in after.items():
-        key = 'param.net.' + name
+        key = kiln_name(args.obj, name)
+        if name.endswith('weight_g'):
+            continue  # fixed at 1 (norm_last_layer): kiln normalises v's rows
         if key not in got:
-            failures.append('%s: kiln has no parameter' % name)
+            failures.append('%s: kiln has no %s' % (name, key))
             continue
-        g = np.abs(grads[name].astype(np.float64))
-        loose = g <= args.tolerance * max(np.max(g), 1e-30)
-        undetermined += int(np.sum(loose))
         mine, theirs = got[key].astype(np.float64), p.astype(np.float64)
-        if np.any(np.abs(mine - theirs)[loose] > 2 * info['lr']):
-            failures.append('updated %s: an undetermined entry moved more than 2·lr' % name)
+        g = grads.get(name[len('teacher.'):] if name.startswith('teacher.') else name)
+        loose = np.zeros(theirs.shape, dtype=bool)
+        if g is not None:
+            g = np.abs(g.astype(np.float64))
+            loose = g <= args.tolerance * max(np.max(g), 1e-30)
+            undetermined += int(np.sum(loose))
+            if np.any(np.abs(mine - theirs)[loose] > 2 * info['lr']):
+                failures.append('updated %s: an undetermined entry moved more than 2·lr' % name)
         compare('updated ' + name, np.where(loose, theirs, mine), theirs)
     print('%s: %d tensors compared (loss, %d gradients, %d updated parameters), worst relative error %.3g;'
           ' %d parameter entries with a gradient within the tolerance of 0 held to |step| <= 2·lr'

@@ -102,8 +102,7 @@ int benchMain(int argc, char **argv) {
     const Program &p = m.compiled.programs[program];
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const Thunk &t = p.thunks[i];
-      std::string kind = t.kind == Thunk::Gemm ? "gemm" : t.kind == Thunk::Copy ? "copy"
-                                                        : m.compiled.kernels[t.kernel].op;
+      std::string kind = thunkOp(m.compiled.kernels, t);
       perKind[kind] += 1e3 * exec->thunkSeconds[i] / steps;
     }
     out["ms_per_kind"] = perKind;
@@ -116,8 +115,7 @@ int benchMain(int argc, char **argv) {
     for (size_t k = 0; k < std::min<size_t>(12, order.size()); ++k) {
       const Thunk &t = p.thunks[order[k]];
       top.push_back({{"thunk", order[k]},
-                     {"kind", t.kind == Thunk::Gemm ? "gemm" : t.kind == Thunk::Copy ? "copy"
-                                                                     : m.compiled.kernels[t.kernel].op},
+                     {"kind", thunkOp(m.compiled.kernels, t)},
                      {"ms", 1e3 * exec->thunkSeconds[order[k]] / steps},
                      {"mbytes", t.trafficBytes / 1e6},
                      {"op", t.ops.empty() ? "" : t.ops[0]}});

@@ -59,9 +59,7 @@ int inspectMain(int argc, char **argv) {
     for (const Thunk &t : p.thunks) {
       flops += t.flops;
       traffic += t.trafficBytes;
-      std::string kind = t.kind == Thunk::Gemm   ? "gemm"
-                         : t.kind == Thunk::Copy ? "copy"
-                                                 : c.kernels[t.kernel].op;
+      std::string kind = thunkOp(c.kernels, t);
       auto &[n, f, b] = perKind[kind];
       ++n;
       f += t.flops;
@@ -85,9 +83,10 @@ int inspectMain(int argc, char **argv) {
                                    ? std::to_string(t.m) + "x" + std::to_string(t.n) + "x" +
                                          std::to_string(t.k) +
                                          (t.batch.empty() ? "" : " batched")
-                                   : std::to_string(t.bytes) + " bytes";
+                               : t.kind == Thunk::Copy ? std::to_string(t.bytes) + " bytes"
+                                                       : "stream " + std::to_string(t.stream);
       std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s\n", i,
-                  t.kind == Thunk::Kernel ? "kernel" : t.kind == Thunk::Gemm ? "gemm" : "copy",
+                  thunkKindName(t.kind),
                   what.c_str(), t.flops / 1e6, t.trafficBytes / 1e3,
                   t.ops.empty() ? "" : t.ops[0].c_str());
     }

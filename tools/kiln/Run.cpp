@@ -101,6 +101,7 @@ int runMain(int argc, char **argv) {
     *exec->as<float>(s.buffer) =
         static_cast<float>(fixed.count(s.name) ? fixed[s.name] : evaluateSchedule(s.spec, clock));
 
+  exec->randomKey.step = it;
   exec->run(program);
 
   TensorMap out;
