@@ -295,7 +295,7 @@ Value Importer::createParam(const JsonSource &src, const std::string &ptr,
     init = b.getDictionaryAttr(
         {b.getNamedAttr("kind", b.getStringAttr("file")),
          b.getNamedAttr("path", b.getStringAttr(network->initFrom)),
-         b.getNamedAttr("tensor", b.getStringAttr(local))});
+         b.getNamedAttr("tensor", b.getStringAttr(network->initPrefix + local))});
   } else {
     init = initDict(src, pointerJoin(ptr, "init"), entry["init"], args);
     if (!init)
@@ -594,6 +594,7 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     }
     ctx.frozen = net.value("frozen", false);
     ctx.initFrom = net.value("init_from", "");
+    ctx.initPrefix = net.value("init_prefix", "");
     if (!ctx.initFrom.empty() && !ctx.frozen) {
       error(src, pointerJoin(p, "init_from"),
             "'init_from' is for frozen networks (set \"frozen\": true)");

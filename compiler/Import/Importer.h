@@ -36,7 +36,8 @@ struct NetworkContext {
   std::string name;
   std::string emaOf;    // source network of an EMA teacher
   bool frozen = false;
-  std::string initFrom; // safetensors file for a frozen network
+  std::string initFrom;   // safetensors file for a frozen network
+  std::string initPrefix; // what its tensor names start with there (e.g. "net.")
 };
 
 /// The values a node (or a scope name) stands for; named outputs for calls.

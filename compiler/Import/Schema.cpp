@@ -226,6 +226,7 @@ const Schema network{"network",
                       {"momentum", K::NumberOrExpr},
                       {"frozen", K::Bool},
                       {"init_from", K::String},
+                      {"init_prefix", K::String},
                       {"doc", K::String}}};
 
 const Schema stateEntry{"state",
