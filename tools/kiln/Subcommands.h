@@ -17,6 +17,8 @@ int trainMain(int argc, char **argv);
 int runMain(int argc, char **argv);
 /// kiln inspect OUT.kiln
 int inspectMain(int argc, char **argv);
+/// kiln eval OUT.kiln [--params FILE]
+int evalMain(int argc, char **argv);
 /// kiln bench OUT.kiln [--steps N]
 int benchMain(int argc, char **argv);
 

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "Args.h"
 #include "Build.h"
+#include "Dataset.h"
 #include "Subcommands.h"
 
 #include "runtime/train/Trainer.h"
@@ -81,11 +82,7 @@ int trainMain(int argc, char **argv) {
     return 1;
   }
   data::Dataset dataset;
-  std::string dataDir = args.value("data").value_or(data::kFashionMnistDir);
-  if (dataDir.rfind("synthetic:", 0) == 0) {
-    int64_t count = std::atoll(dataDir.c_str() + 10);
-    dataset = data::syntheticDataset(count, std::max<int64_t>(count / 6, 1), 7);
-  } else if (!data::loadIdxDataset(dataDir, dataset, error)) {
+  if (!loadDataset(args.value("data"), dataset, error)) {
     std::fprintf(stderr, "kiln train: %s\n", error.c_str());
     return 1;
   }

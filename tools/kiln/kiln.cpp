@@ -21,6 +21,7 @@ const Subcommand kSubcommands[] = {
      kiln::compileMain},
     {"train", "compile (from JSON) and train on Fashion-MNIST", kiln::trainMain},
     {"run", "one step on given tensors (debugging, parity checks)", kiln::runMain},
+    {"eval", "the graph's evaluation on an artifact or a run's parameters", kiln::evalMain},
     {"inspect", "what an artifact holds and will do", kiln::inspectMain},
     {"bench", "time the train step (median, images/s, peak memory)", kiln::benchMain},
 };

@@ -1,0 +1,85 @@
+//===- Eval.cpp - kiln eval ------------------------------------------------===//
+//
+// kiln eval OUT.kiln [--params FILE] [--data DIR]: the evaluation the
+// graph's train.eval names (test accuracy, the reconstruction's MSE, or
+// DINO's weighted k-NN on the training set's features) on the artifact's
+// parameters or a run's (RUNDIR/params.safetensors). Prints one JSON line.
+//
+//===----------------------------------------------------------------------===//
+#include "Args.h"
+#include "Dataset.h"
+#include "Subcommands.h"
+
+#include "runtime/train/Trainer.h"
+
+#include <cstdio>
+#include <thread>
+
+namespace kiln {
+namespace {
+
+const char *kUsage =
+    "usage: kiln eval OUT.kiln [--params FILE] [--data DIR] [--threads N]\n"
+    "\n"
+    "  --params FILE   parameters to evaluate (a run's params.safetensors);\n"
+    "                  default: the artifact's initial ones\n"
+    "  --data DIR      an IDX dataset (default: /usr/share/datasets/fashion-mnist)\n"
+    "  --threads N     threads (default: all cores)\n";
+
+} // namespace
+
+int evalMain(int argc, char **argv) {
+  Args args(argc, argv, {"params", "data", "threads"}, {"help"});
+  if (args.flag("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  auto threads = args.integer("threads", 1);
+  if (!args.ok() || args.positional.size() != 1) {
+    std::fprintf(stderr, "kiln eval: %s\n\n%s",
+                 args.ok() ? "give one OUT.kiln" : args.error.c_str(), kUsage);
+    return 2;
+  }
+  std::string error;
+  int n = threads ? *threads : std::max(1u, std::thread::hardware_concurrency());
+  auto exec = Executor::load(args.positional[0], n, error);
+  if (!exec) {
+    std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
+    return 1;
+  }
+  if (exec->program("eval") < 0) {
+    std::fprintf(stderr, "kiln eval: %s has no evaluation (the graph names no train.eval)\n",
+                 args.positional[0].c_str());
+    return 1;
+  }
+  if (auto path = args.value("params")) {
+    TensorMap t;
+    if (!readSafetensors(*path, t, error) || !exec->setTensors(t, "param", *path, error)) {
+      std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  data::Dataset dataset;
+  if (!loadDataset(args.value("data"), dataset, error)) {
+    std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
+    return 1;
+  }
+  EvalResult r = evaluate(*exec, dataset, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
+    return 1;
+  }
+  const auto &spec = exec->manifest().train["eval"];
+  nlohmann::ordered_json out = {{"model", exec->manifest().model},
+                                {"kind", spec.value("kind", "accuracy")},
+                                {"test_images", dataset.test.count}};
+  out[spec.value("kind", "accuracy") == "knn" ? "knn_top1" : "test_accuracy"] = r.accuracy;
+  if (r.top5 >= 0)
+    out["knn_top5"] = r.top5;
+  if (r.mse >= 0)
+    out["test_mse"] = r.mse;
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
+} // namespace kiln
