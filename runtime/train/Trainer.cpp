@@ -3,6 +3,7 @@
 
 #include "runtime/data/Loader.h"
 #include "runtime/train/Knn.h"
+#include "runtime/train/LinearProbe.h"
 #include "runtime/train/Plot.h"
 #include "runtime/train/Schedule.h"
 
@@ -148,10 +149,17 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &e
   }
   int64_t out = e.outputs[scored];
   const data::Split &test = dataset.test;
-  if (spec.value("kind", "accuracy") == "knn") {
+  std::string kind = spec.value("kind", "accuracy");
+  if (kind == "knn" || kind == "linear_probe") {
     int64_t dim = m.compiled.buffers[out].bytes / 4 / m.evalBatchSize;
     std::vector<float> train = evalOutputs(exec, e, dataset.train, out),
                        tested = evalOutputs(exec, e, test, out);
+    if (kind == "linear_probe" || spec.value("linear_probe", false))
+      r.probe = linearProbe(train, dataset.train.labels, tested, test.labels, dim, 10);
+    if (kind == "linear_probe") {
+      r.accuracy = r.probe;
+      return r;
+    }
     l2NormalizeRows(train, dim);
     l2NormalizeRows(tested, dim);
     KnnResult knn;
@@ -296,6 +304,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
           record["test_mse"] = eval.mse;
         if (eval.top5 >= 0)
           record["knn_top5"] = eval.top5;
+        if (eval.probe >= 0)
+          record["linear_probe"] = eval.probe;
         metrics << record.dump() << "\n" << std::flush;
         if (!options.quiet)
           std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%%s\n", (long long)epoch + 1,

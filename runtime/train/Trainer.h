@@ -54,11 +54,13 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
 
 /// What train.eval asks for, on the test set: accuracy of the scored
 /// output ("accuracy"), or for "knn" the weighted k-NN top-1 (accuracy) and
-/// top-5 of its l2-normalised features against the training set's; and
+/// top-5 of its l2-normalised features against the training set's, or for
+/// "linear_probe" (or "knn" with "linear_probe": true) the test accuracy of
+/// a linear classifier trained on the frozen training features (probe); and
 /// the mean squared error of a `reconstruction` output against the [0, 1]
 /// test images. -1 for what the artifact does not have.
 struct EvalResult {
-  double accuracy = -1, top5 = -1, mse = -1;
+  double accuracy = -1, top5 = -1, probe = -1, mse = -1;
 };
 EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error);
 
