@@ -16,7 +16,7 @@ def kiln_run(model, epochs):
         r = json.loads(line)
         if 'test_accuracy' in r:
             per_epoch.append(100 * r['test_accuracy'])
-            for k in ('test_mse', 'knn_top5'):
+            for k in ('test_mse', 'knn_top5', 'linear_probe'):
                 if k in r:
                     extra[k] = r[k]
         else:
@@ -75,6 +75,8 @@ def main():
             notes.append('sigmas %.3f / %.3f' % (k['sigma_cls'], k['sigma_rec']))
         if 'knn_top5' in k:
             notes.append('k-NN top-5 %.2f' % (100 * k['knn_top5']))
+        if 'linear_probe' in k:
+            notes.append('linear probe %.2f' % (100 * k['linear_probe']))
         if 'teacher_accuracy' in k:
             notes.append('teacher train-batch accuracy %.2f' % (100 * k['teacher_accuracy']))
         ref_ips = ref.get('images_per_s') if ref else None
