@@ -25,8 +25,8 @@ struct KindKeys {
 const KindKeys kKinds[] = {
     {"constant", {"value"}, {}},
     {"warmup_cosine", {"base", "final"},
-     {"warmup_epochs", "start_warmup_value", "scale_with_batch"}},
-    {"epoch_linear_warmup", {"start", "end", "warmup_epochs"}, {}},
+     {"warmup_epochs", "warmup_fraction", "start_warmup_value", "scale_with_batch"}},
+    {"epoch_linear_warmup", {"start", "end"}, {"warmup_epochs", "warmup_fraction"}},
     {"from_epoch", {"epoch"}, {}},
 };
 
@@ -45,6 +45,10 @@ std::string checkSchedule(const nlohmann::json &spec) {
   for (const char *key : k->required)
     if (!spec.contains(key))
       return "schedule kind '" + kind + "' needs '" + key + "'";
+  if (kind == "epoch_linear_warmup" && spec.contains("warmup_epochs") == spec.contains("warmup_fraction"))
+    return "schedule kind 'epoch_linear_warmup' needs one of 'warmup_epochs' and 'warmup_fraction'";
+  if (spec.contains("warmup_epochs") && spec.contains("warmup_fraction"))
+    return "give 'warmup_epochs' or 'warmup_fraction', not both";
   for (auto &[key, value] : spec.items()) {
     if (key == "kind" || key == "doc")
       continue;
@@ -65,7 +69,11 @@ double evaluateSchedule(const nlohmann::json &spec, const ScheduleClock &c) {
   if (kind == "from_epoch")
     return c.epoch >= static_cast<int64_t>(num(spec, "epoch", 0.0)) ? 1.0 : 0.0;
   if (kind == "epoch_linear_warmup") {
-    auto warmup = static_cast<int64_t>(num(spec, "warmup_epochs", 0.0));
+    // ref.py's DINO: max(1, round(fraction · epochs)) epochs, at most all.
+    int64_t fromFraction = std::nearbyint(num(spec, "warmup_fraction", 0.0) * c.epochs);
+    auto warmup = spec.contains("warmup_fraction")
+                      ? std::min<int64_t>(std::max<int64_t>(1, fromFraction), c.epochs)
+                      : static_cast<int64_t>(num(spec, "warmup_epochs", 0.0));
     double start = num(spec, "start", 0.0), end = num(spec, "end", 0.0);
     return c.epoch < warmup ? linspace(start, end, warmup, c.epoch) : end;
   }
@@ -74,8 +82,11 @@ double evaluateSchedule(const nlohmann::json &spec, const ScheduleClock &c) {
   if (spec.value("scale_with_batch", false))
     base *= static_cast<double>(c.globalBatch) / 256.0;
   int64_t total = c.epochs * c.itersPerEpoch;
-  auto warmup = static_cast<int64_t>(
-      std::llround(num(spec, "warmup_epochs", 0.0) * c.itersPerEpoch));
+  // warmup_fraction: of all iterations, rounded as numpy does (DINO's 10%).
+  auto warmup = spec.contains("warmup_fraction")
+                    ? static_cast<int64_t>(std::nearbyint(num(spec, "warmup_fraction", 0.0) * total))
+                    : static_cast<int64_t>(
+                          std::llround(num(spec, "warmup_epochs", 0.0) * c.itersPerEpoch));
   warmup = std::clamp<int64_t>(warmup, 0, total);
   int64_t it = std::clamp<int64_t>(c.iteration, 0, total - 1);
   if (it < warmup)

@@ -65,6 +65,24 @@ TEST(Schedule, TeacherTemperaturePerEpoch) {
                 expected[e], 1e-15);
 }
 
+// ref.py's DINO: the teacher temperature warms up over max(1, round(0.3 ·
+// epochs)) epochs (1 of 3, 3 of 10) and lr over round(0.1 · all iterations).
+TEST(Schedule, WarmupAsAFractionOfTheRun) {
+  json temp = {{"kind", "epoch_linear_warmup"}, {"start", 0.04}, {"end", 0.07},
+               {"warmup_fraction", 0.3}};
+  EXPECT_NEAR(kiln::evaluateSchedule(temp, ScheduleClock{0, 0, 10, 3, 128}), 0.04, 1e-15);
+  EXPECT_NEAR(kiln::evaluateSchedule(temp, ScheduleClock{10, 1, 10, 3, 128}), 0.07, 1e-15);
+  EXPECT_NEAR(kiln::evaluateSchedule(temp, ScheduleClock{10, 1, 10, 10, 128}), 0.055, 1e-15);
+  EXPECT_NEAR(kiln::evaluateSchedule(temp, ScheduleClock{30, 3, 10, 10, 128}), 0.07, 1e-15);
+  json lr = {{"kind", "warmup_cosine"}, {"base", 1.0}, {"final", 0.0}, {"warmup_fraction", 0.1}};
+  // 3 epochs of 468: round(140.4) = 140 warmup iterations, linspace(0, 1, 140).
+  EXPECT_NEAR(kiln::evaluateSchedule(lr, ScheduleClock{139, 0, 468, 3, 256}), 1.0, 1e-15);
+  EXPECT_NEAR(kiln::evaluateSchedule(lr, ScheduleClock{70, 0, 468, 3, 256}), 70.0 / 139, 1e-15);
+  EXPECT_NE(kiln::checkSchedule(json{{"kind", "epoch_linear_warmup"}, {"start", 0}, {"end", 1}})
+                .find("needs one of 'warmup_epochs' and 'warmup_fraction'"),
+            std::string::npos);
+}
+
 TEST(Schedule, ConstantAndFromEpoch) {
   json constant = {{"kind", "constant"}, {"value", 0.05}};
   json gate = {{"kind", "from_epoch"}, {"epoch", 1}};
