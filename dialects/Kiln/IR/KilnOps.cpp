@@ -137,13 +137,15 @@ const DictKind kScheduleKinds[] = {
      {{"base", KeyKind::Number, true},
       {"final", KeyKind::Number, true},
       {"warmup_epochs", KeyKind::Number, false},
+      {"warmup_fraction", KeyKind::Number, false},
       {"start_warmup_value", KeyKind::Number, false},
       {"scale_with_batch", KeyKind::Bool, false}}},
     // DINO's teacher temperature: linspace over the first epochs, then flat.
     {"epoch_linear_warmup",
      {{"start", KeyKind::Number, true},
       {"end", KeyKind::Number, true},
-      {"warmup_epochs", KeyKind::Number, true}}},
+      {"warmup_epochs", KeyKind::Number, false},
+      {"warmup_fraction", KeyKind::Number, false}}},
     // 0 before `epoch`, 1 from it on (written by the optimizer for freezing).
     {"from_epoch", {{"epoch", KeyKind::Number, true}}},
 };
