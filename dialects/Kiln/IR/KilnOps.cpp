@@ -178,7 +178,16 @@ LogicalResult StateOp::verify() {
 }
 
 LogicalResult ScheduleOp::verify() {
-  return verifyKindDict(*this, "schedule", getSpec(), kScheduleKinds);
+  if (failed(verifyKindDict(*this, "schedule", getSpec(), kScheduleKinds)))
+    return failure();
+  // A warmup's length is given one way.
+  bool epochs = bool(getSpec().get("warmup_epochs")),
+       fraction = bool(getSpec().get("warmup_fraction"));
+  if (epochs && fraction)
+    return emitOpError("give 'warmup_epochs' or 'warmup_fraction', not both");
+  if (getSpec().getAs<StringAttr>("kind").getValue() == "epoch_linear_warmup" && !epochs && !fraction)
+    return emitOpError("schedule kind 'epoch_linear_warmup' needs 'warmup_epochs' or 'warmup_fraction'");
+  return success();
 }
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }

@@ -73,6 +73,22 @@ func.func @schedule_kind() {
 
 // -----
 
+func.func @schedule_warmup_twice() {
+  // expected-error @+1 {{give 'warmup_epochs' or 'warmup_fraction', not both}}
+  %s = kiln.schedule "lr" {spec = {kind = "warmup_cosine", base = 1.0 : f64, final = 0.0 : f64, warmup_epochs = 1.0 : f64, warmup_fraction = 0.1 : f64}} : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @schedule_warmup_missing() {
+  // expected-error @+1 {{schedule kind 'epoch_linear_warmup' needs 'warmup_epochs' or 'warmup_fraction'}}
+  %s = kiln.schedule "t" {spec = {kind = "epoch_linear_warmup", start = 0.04 : f64, end = 0.07 : f64}} : tensor<f32>
+  return
+}
+
+// -----
+
 func.func @schedule_not_scalar() {
   // expected-error @+1 {{result #0 must be 0D tensor of 32-bit float values}}
   %s = kiln.schedule "lr" {spec = {kind = "constant", value = 1.0 : f64}} : tensor<1xf32>
