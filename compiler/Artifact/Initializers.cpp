@@ -88,7 +88,7 @@ bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
     std::string path = init.getAs<StringAttr>("path").getValue().str();
     std::string tensor = init.getAs<StringAttr>("tensor").getValue().str();
     if (!path.empty() && path[0] != '/')
-      path = baseDir + "/" + path;
+      path = (baseDir.empty() ? "." : baseDir) + "/" + path; // beside the graph file
     TensorMap tensors;
     if (!readSafetensors(path, tensors, error))
       return false;
