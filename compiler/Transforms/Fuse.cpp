@@ -270,6 +270,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   }
 
   void runOnOperation() override {
+    // One instance may run on several functions in turn (always without
+    // threading, by chance with it): nothing may carry over.
+    regions.clear();
+    regionOf.clear();
     Block &block = getOperation().getBody().front();
     SmallVector<Operation *> ops;
     for (Operation &op : block)
