@@ -103,6 +103,9 @@ private:
   FusionPlan prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
                            llvm::DenseMap<Value, int64_t> &bufferOf);
   LogicalResult emitFusion(ArrayRef<FusionPlan> plans, Program &program);
+  void startAllReduce(AllReduceOp op, ArrayRef<int64_t> operands,
+                      llvm::DenseMap<Value, int64_t> &bufferOf, Program &program);
+  void placeAllReduceWaits(Program &program);
   void placeArena(Program &program, size_t firstBuffer);
   void writeUpdatesInPlace(Program &program,
                            std::vector<std::pair<int64_t, int64_t>> &updates);
@@ -111,6 +114,8 @@ private:
   CompiledModel &model;
   ConstantData &constants;
   std::map<std::string, int64_t> persistentByName;
+  // Per started bucket: its wait, and the index of its start thunk.
+  std::vector<std::pair<Thunk, size_t>> pendingWaits;
 };
 
 SmallVector<int64_t> batchStrides(ArrayRef<int64_t> shape, ArrayRef<int64_t> batch) {
@@ -232,6 +237,71 @@ LogicalResult Planner::emitFusion(ArrayRef<FusionPlan> plans, Program &program) 
   return success();
 }
 
+/// The start of a bucket's all-reduce where the op stands: its operands
+/// packed into a bucket buffer. The wait comes later (placeAllReduceWaits).
+void Planner::startAllReduce(AllReduceOp op, ArrayRef<int64_t> operands,
+                             llvm::DenseMap<Value, int64_t> &bufferOf, Program &program) {
+  std::string name = "bucket " + std::to_string(op.getBucket());
+  auto flat = RankedTensorType::get({op.getBytes() / 4}, Float32Type::get(op.getContext()));
+  int64_t bucket = newBuffer(name, "bucket", flat, Region::Arena);
+  Thunk start{Thunk::AllReduceStart}, wait{Thunk::AllReduceWait};
+  start.ops = wait.ops = {label(op)};
+  start.bucket = wait.bucket = op.getBucket();
+  start.buffers = {bucket};
+  start.buffers.insert(start.buffers.end(), operands.begin(), operands.end());
+  start.outputs = {bucket};
+  wait.buffers = {bucket};
+  for (Value r : op.getResults()) {
+    int64_t id = newBuffer(name, "temp", r.getType(), Region::Arena);
+    bufferOf[r] = id;
+    wait.buffers.push_back(id);
+    wait.outputs.push_back(id);
+  }
+  start.trafficBytes = wait.trafficBytes = 2 * op.getBytes();
+  pendingWaits.push_back({wait, program.thunks.size()});
+  program.thunks.push_back(std::move(start));
+}
+
+/// Each bucket's wait goes right before the first thunk that reads one of
+/// its results (else at the end, for the sinks), so that the thunks between
+/// run while the bucket is in flight.
+void Planner::placeAllReduceWaits(Program &program) {
+  std::vector<Thunk> thunks;
+  std::vector<bool> placed(pendingWaits.size(), false);
+  for (size_t i = 0; i < program.thunks.size(); ++i) {
+    for (size_t w = 0; w < pendingWaits.size(); ++w) {
+      auto &[wait, startIndex] = pendingWaits[w];
+      bool reads = llvm::any_of(wait.outputs, [&](int64_t id) {
+        return llvm::is_contained(program.thunks[i].buffers, id);
+      });
+      if (!placed[w] && startIndex < i && reads) {
+        thunks.push_back(wait);
+        placed[w] = true;
+      }
+    }
+    thunks.push_back(std::move(program.thunks[i]));
+  }
+  for (size_t w = 0; w < pendingWaits.size(); ++w)
+    if (!placed[w])
+      thunks.push_back(pendingWaits[w].first);
+  program.thunks = std::move(thunks);
+  pendingWaits.clear();
+}
+
+/// The last all-reduce bucket `op` depends on (-1: none).
+int64_t lastBucketRead(Operation *op, llvm::DenseMap<Operation *, int64_t> &memo) {
+  if (auto r = dyn_cast<AllReduceOp>(op))
+    return r.getBucket();
+  auto [it, inserted] = memo.try_emplace(op, -1);
+  if (!inserted)
+    return it->second;
+  int64_t last = -1;
+  for (Value v : op->getOperands())
+    if (Operation *def = v.getDefiningOp())
+      last = std::max(last, lastBucketRead(def, memo));
+  return memo[op] = last;
+}
+
 /// A region of elementwise ops whose results only persist (parameter and
 /// state updates, outputs): the optimizer's and the EMA's updates. These
 /// run together at the end of the step as multi-tensor kernels.
@@ -315,6 +385,8 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
       continue;
     } else if (isa<GradientOp>(op)) {
       continue; // the optimizer's input; `kiln run --grads` reads the output of the same value
+    } else if (auto r = dyn_cast<AllReduceOp>(op)) {
+      startAllReduce(r, operands(), bufferOf, program);
     } else if (auto r = dyn_cast<RandomUniformOp>(op)) {
       Thunk t{Thunk::Random};
       t.ops = {label(&op)};
@@ -334,8 +406,16 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
         return failure();
     }
   }
-  // The deferred update regions, several to a kernel: a region that reads
-  // another's result starts the next kernel.
+  // The deferred update regions, several to a kernel, bucket after bucket
+  // (each waits only for its gradients' all-reduce): a region that reads
+  // another's result, or another bucket's, starts the next kernel.
+  llvm::DenseMap<Operation *, int64_t> bucketMemo;
+  auto bucketOf = [&](const FusionPlan &p) {
+    return lastBucketRead(const_cast<FusionOp &>(p.op), bucketMemo);
+  };
+  llvm::stable_sort(deferred, [&](const FusionPlan &a, const FusionPlan &b) {
+    return bucketOf(a) < bucketOf(b);
+  });
   SmallVector<FusionPlan> group;
   auto flush = [&]() -> LogicalResult {
     if (group.empty())
@@ -348,12 +428,14 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
     bool readsGroup = llvm::any_of(plan.op.getInputs(), [&](Value v) {
       return llvm::any_of(group, [&](const FusionPlan &g) { return v.getDefiningOp() == g.op; });
     });
-    if (readsGroup && failed(flush()))
+    bool otherBucket = !group.empty() && bucketOf(group.front()) != bucketOf(plan);
+    if ((readsGroup || otherBucket) && failed(flush()))
       return failure();
     group.push_back(std::move(plan));
   }
   if (failed(flush()))
     return failure();
+  placeAllReduceWaits(program);
   writeUpdatesInPlace(program, updates);
   for (auto [slot, value] : updates) {
     Thunk t{Thunk::Copy};

@@ -571,6 +571,15 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     error(src, "/train/batch_size", "the batch size must be at least 1");
     return false;
   }
+  if (batch % options.ranks) {
+    error(src, "/train/batch_size",
+          "the global batch of " + std::to_string(batch) +
+              (options.batchSize ? " (--batch-size)" : "") + " does not divide over " +
+              std::to_string(options.ranks) + " ranks; give a multiple of " +
+              std::to_string(options.ranks));
+    return false;
+  }
+  batch /= options.ranks;
   globalArgs["batch"] = static_cast<double>(batch);
   // 1 in the training step, 0 in the evaluation entry ("if": "rate*training").
   globalArgs["training"] = 1;

@@ -23,6 +23,9 @@ namespace kiln {
 struct ImportOptions {
   /// Overrides train.batch_size (the `batch` name in shape expressions).
   std::optional<int64_t> batchSize;
+  /// The ranks that batch is split over: the step is compiled for
+  /// batch / ranks images per rank (data parallelism).
+  int64_t ranks = 1;
 };
 
 mlir::OwningOpRef<mlir::ModuleOp> importGraph(mlir::MLIRContext &context,

@@ -53,6 +53,7 @@ const char *sectionOf(StringRef op) {
       .Cases("gradient", "update_param", "output",
              "the compiler (autodiff and the \"optimizer\" section)")
       .Cases("fusion", "yield", "the compiler (kiln-fuse)")
+      .Case("all_reduce", "the compiler (kiln-insert-all-reduce)")
       .Default(nullptr);
 }
 

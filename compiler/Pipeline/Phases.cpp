@@ -5,11 +5,13 @@
 //   2. verify    graph-wide checks: names, one loss, state references
 //   3. simplify  canonicalize + CSE
 //   4. autodiff  kiln.gradient per trained parameter (kiln-autodiff)
-//   5. optimizer clipping, then the optimizer's update of each parameter
+//   5. all-reduce gradients, loss, metrics and batch statistics averaged
+//                over the ranks, bucketed (kiln-insert-all-reduce)
+//   6. optimizer clipping, then the optimizer's update of each parameter
 //                and its state (kiln-clip-gradients, kiln-lower-optimizer)
-//   6. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
-//   7. train-step  the complete step, simplified (canonicalize + CSE)
-//   8. fuse      row-wise ops into kiln.fusion regions (kiln-fuse)
+//   7. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
+//   8. train-step  the complete step, simplified (canonicalize + CSE)
+//   9. fuse      row-wise ops into kiln.fusion regions (kiln-fuse)
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -38,6 +40,13 @@ void addAutodiff(mlir::OpPassManager &pm) {
   pm.addNestedPass<mlir::func::FuncOp>(createKilnAutodiff());
 }
 
+void addAllReduce(mlir::OpPassManager &pm) {
+  KilnInsertAllReduceOptions options;
+  options.bucketSize = pipelineOptions().bucketSize;
+  options.firstBucketSize = pipelineOptions().firstBucketSize;
+  pm.addPass(createKilnInsertAllReduce(options));
+}
+
 void addOptimizer(mlir::OpPassManager &pm) {
   pm.addPass(createKilnClipGradients());
   pm.addPass(createKilnLowerOptimizer());
@@ -58,6 +67,8 @@ const Phase kPhases[] = {
     {"verify", "graph-wide checks (kiln-verify-step)", addVerify},
     {"simplify", "canonicalize and CSE", addSimplify},
     {"autodiff", "gradients of the loss (kiln-autodiff)", addAutodiff},
+    {"all-reduce", "gradients, loss, metrics and batch statistics averaged over the ranks "
+                   "(kiln-insert-all-reduce)", addAllReduce},
     {"optimizer", "clipping and parameter updates (kiln-clip-gradients, "
                   "kiln-lower-optimizer)", addOptimizer},
     {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},

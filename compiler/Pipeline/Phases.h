@@ -11,6 +11,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <cstdint>
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -28,6 +30,8 @@ struct Phase {
 struct PipelineOptions {
   bool fusion = true;         // kiln-fuse in the "fuse" phase
   bool explainFusion = false; // a remark for every refused fusion
+  int64_t bucketSize = 25 << 20;     // kiln-insert-all-reduce's bucket-size
+  int64_t firstBucketSize = 1 << 20; // and first-bucket-size
 };
 PipelineOptions &pipelineOptions();
 

@@ -64,6 +64,44 @@ def KilnAutodiff : Pass<"kiln-autodiff", "::mlir::func::FuncOp"> {
   }];
 }
 
+def KilnInsertAllReduce : Pass<"kiln-insert-all-reduce", "::mlir::ModuleOp"> {
+  let summary = "Average the gradients, the loss, metrics and data-dependent state over the ranks";
+  let description = [{
+    Data parallelism is in the compiled step, so every rank runs the same
+    program and issues the same collectives in the same order (no run-time
+    bucketing, no mismatched collectives). Runs after autodiff, before
+    clipping and the optimizer, which then see the averaged gradients as
+    DDP's do.
+
+    - Gradients are grouped into buckets in the order backward produces
+      them (block order of their producers): the first bucket closes at
+      `first-bucket-size` bytes, the others at `bucket-size` (PyTorch DDP's
+      1 MiB and 25 MiB by default); a bucket closes with the tensor that
+      reaches its size. Each bucket's `kiln.all_reduce` stands right after
+      its last gradient's producer, and only the sinks (`kiln.gradient`,
+      so clipping and the optimizer, and `kiln.output "gradient.*"`) read
+      its results; backward goes on with the rank's own values. So the
+      runtime overlaps the bucket with the rest of backward and each
+      parameter's update waits for its own bucket only.
+    - One more bucket holds the loss, the metrics and every
+      `kiln.update_state` value computed from the rank's batch (DINO's
+      centre, C' = m·C + (1-m)·batch mean, whose mean over ranks is the
+      update over the global batch), after the last of their producers.
+
+    ```mlir
+    %dw = kiln.matmul ...
+    %g:2 = kiln.all_reduce %dw, %db {bucket = 1 : i64, bytes = 2600 : i64} : ...
+    kiln.gradient "net.head.weight" %g#0 : tensor<10x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"bucketSize", "bucket-size", "int64_t", /*default=*/"25 << 20",
+           "Bytes at which a gradient bucket closes">,
+    Option<"firstBucketSize", "first-bucket-size", "int64_t", /*default=*/"1 << 20",
+           "Bytes at which the first gradient bucket closes">
+  ];
+}
+
 def KilnClipGradients : Pass<"kiln-clip-gradients", "::mlir::ModuleOp"> {
   let summary = "Clip the gradients as the optimizer section's `clip` says";
   let description = [{

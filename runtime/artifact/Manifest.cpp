@@ -3,6 +3,7 @@
 
 #include "runtime/artifact/Crc32.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -36,6 +37,8 @@ json thunkToJson(const Thunk &t) {
     j["c"] = operandToJson(t.c);
   } else if (t.kind == Thunk::Random) {
     j["stream"] = t.stream;
+  } else if (t.kind == Thunk::AllReduceStart || t.kind == Thunk::AllReduceWait) {
+    j["bucket"] = t.bucket;
   } else {
     j["bytes"] = t.bytes;
   }
@@ -262,6 +265,17 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         if (!r.integer(tj, tp, "stream", t.stream) || t.buffers.size() != 1 ||
             c.buffers[t.buffers[0]].dtype != "f32")
           return done(r.fail(tp, "a random thunk names one f32 buffer and its stream"));
+      } else if (kind == "all_reduce_start" || kind == "all_reduce_wait") {
+        t.kind = kind == "all_reduce_start" ? Thunk::AllReduceStart : Thunk::AllReduceWait;
+        int64_t packed = 0;
+        for (size_t i = 1; i < t.buffers.size(); ++i)
+          packed += c.buffers[t.buffers[i]].bytes;
+        bool f32 = std::all_of(t.buffers.begin(), t.buffers.end(),
+                               [&](int64_t id) { return c.buffers[id].dtype == "f32"; });
+        if (!r.integer(tj, tp, "bucket", t.bucket) || t.buffers.size() < 2 || !f32 ||
+            packed != c.buffers[t.buffers[0]].bytes)
+          return done(r.fail(tp, "an all-reduce thunk names its bucket buffer, then the f32 "
+                                 "buffers packed into it, and its bucket number"));
       } else {
         return done(r.fail(tp + "/kind", "unknown thunk kind '" + kind + "'"));
       }

@@ -42,7 +42,7 @@ struct GemmOperand {
 };
 
 struct Thunk {
-  enum Kind { Kernel, Gemm, Copy, Random } kind;
+  enum Kind { Kernel, Gemm, Copy, Random, AllReduceStart, AllReduceWait } kind;
   std::vector<std::string> ops; // the ops it came from (locations' names)
   // Kernel: the kernel's index, its buffers in argument order and the
   // parallel extent the runtime splits ([begin, end) of `rows`).
@@ -62,6 +62,10 @@ struct Thunk {
   // Random: buffers[0] (f32) filled with U[0, 1) from counter-based stream
   // `stream` of the run's (seed, rank, step) (kiln.random_uniform).
   int64_t stream = 0;
+  // AllReduceStart: packs buffers[1..] into the bucket buffers[0], divided
+  // by the world size, and starts summing it over the ranks; AllReduceWait
+  // waits for it and unpacks the bucket into buffers[1..] (kiln.all_reduce).
+  int64_t bucket = -1;
   // Work, for inspect and the benchmarks.
   int64_t flops = 0, trafficBytes = 0;
 };
@@ -76,6 +80,10 @@ inline const char *thunkKindName(Thunk::Kind k) {
     return "copy";
   case Thunk::Random:
     return "random";
+  case Thunk::AllReduceStart:
+    return "all_reduce_start";
+  case Thunk::AllReduceWait:
+    return "all_reduce_wait";
   }
   return "?";
 }

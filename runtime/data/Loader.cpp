@@ -6,8 +6,8 @@
 namespace kiln::data {
 
 Loader::Loader(const Split &split, std::map<std::string, ViewSpec> views, int64_t batch,
-               uint64_t seed)
-    : split(split), views(std::move(views)), batch(batch), seed(seed) {}
+               uint64_t seed, int rank, int ranks)
+    : split(split), views(std::move(views)), batch(batch), seed(seed), rank(rank), ranks(ranks) {}
 
 Loader::~Loader() {
   if (pending.valid())
@@ -36,7 +36,7 @@ Batch Loader::build(int64_t epoch, int64_t step) {
     b.views[name].resize(view.count * batch * view.size * view.size);
   int64_t pixels = split.height * split.width;
   for (int64_t i = 0; i < batch; ++i) {
-    int64_t sample = perm[step * batch + i];
+    int64_t sample = perm[(step * ranks + rank) * batch + i];
     b.labels[i] = split.labels[sample];
     uint64_t viewIndex = 0;
     for (auto &[name, view] : views) {

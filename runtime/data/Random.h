@@ -21,6 +21,8 @@ public:
 
   /// splitmix64.
   uint64_t next() { return mix(state += 0x9E3779B97F4A7C15ull); }
+  /// Moves past `n` draws of next() at once.
+  void skip(uint64_t n) { state += n * 0x9E3779B97F4A7C15ull; }
   /// Uniform in [0, 1).
   double uniform() { return (next() >> 11) * 0x1.0p-53; }
   /// Standard normal (Box-Muller).

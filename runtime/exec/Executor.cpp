@@ -256,14 +256,60 @@ void Executor::runThunk(const Thunk &t, void **ptrs) {
   case Thunk::Copy:
     std::memcpy(data(t.buffers[1]), data(t.buffers[0]), t.bytes);
     return;
-  case Thunk::Random: {
-    const Buffer &b = m.compiled.buffers[t.buffers[0]];
-    data::Random rng(randomKey.seed, randomKey.rank << 32 | t.stream, randomKey.step);
-    auto *out = static_cast<float *>(data(b.id));
-    for (int64_t i = 0; i < b.bytes / 4; ++i)
+  case Thunk::Random:
+    fillRandom(t);
+    return;
+  case Thunk::AllReduceStart: {
+    // Pre-divided while packing, as DDP does: the sum is then the mean.
+    auto *bucket = static_cast<float *>(ptrs[0]);
+    float scale = 1.0f / worldSize();
+    for (size_t i = 1; i < t.buffers.size(); ++i) {
+      int64_t n = m.compiled.buffers[t.buffers[i]].bytes / 4;
+      const float *x = static_cast<const float *>(ptrs[i]);
+      for (int64_t j = 0; j < n; ++j)
+        bucket[j] = x[j] * scale;
+      bucket += n;
+    }
+    if (worldSize() > 1)
+      comm->startAllReduce(t.bucket, static_cast<float *>(ptrs[0]),
+                           m.compiled.buffers[t.buffers[0]].bytes / 4);
+    return;
+  }
+  case Thunk::AllReduceWait: {
+    if (worldSize() > 1)
+      comm->waitAllReduce(t.bucket);
+    auto *bucket = static_cast<const uint8_t *>(ptrs[0]);
+    for (size_t i = 1; i < t.buffers.size(); ++i) {
+      int64_t bytes = m.compiled.buffers[t.buffers[i]].bytes;
+      std::memcpy(ptrs[i], bucket, bytes);
+      bucket += bytes;
+    }
+    return;
+  }
+  }
+}
+
+void Executor::fillRandom(const Thunk &t) {
+  const Buffer &b = m.compiled.buffers[t.buffers[0]];
+  auto *out = static_cast<float *>(data(b.id));
+  int64_t n = b.bytes / 4, batch = m.batchSize, world = worldSize();
+  int64_t rows = b.shape.empty() ? 1 : b.shape[0];
+  if (world > 1 && (rows % batch != 0 || batch == 0)) {
+    // Not laid out by image: a stream of this rank's own.
+    data::Random rng(randomKey.seed, uint64_t(rank() + 1) << 32 | t.stream, randomKey.step);
+    for (int64_t i = 0; i < n; ++i)
       out[i] = static_cast<float>(rng.uniform());
     return;
   }
+  // Row r is copy r / batch of this rank's image r % batch: the global row
+  // of world size 1 is copy·(batch·world) + rank·batch + image.
+  int64_t perRow = n / std::max<int64_t>(rows, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t global = world == 1 ? r : r / batch * batch * world + rank() * batch + r % batch;
+    data::Random rng(randomKey.seed, t.stream, randomKey.step);
+    rng.skip(global * perRow);
+    for (int64_t i = 0; i < perRow; ++i)
+      out[r * perRow + i] = static_cast<float>(rng.uniform());
   }
 }
 
@@ -274,10 +320,14 @@ void Executor::run(int program) {
   for (size_t i = 0; i < p.thunks.size(); ++i) {
     if (!profile) {
       runThunk(p.thunks[i], pointers[program][i].data());
+      if (comm)
+        comm->progress();
       continue;
     }
     auto t0 = std::chrono::steady_clock::now();
     runThunk(p.thunks[i], pointers[program][i].data());
+    if (comm)
+      comm->progress();
     thunkSeconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 }

@@ -13,6 +13,7 @@
 
 #include "runtime/artifact/Manifest.h"
 #include "runtime/artifact/Safetensors.h"
+#include "runtime/comm/Collectives.h"
 #include "runtime/exec/Blas.h"
 #include "runtime/exec/ThreadPool.h"
 
@@ -52,10 +53,19 @@ public:
   TensorMap tensors(const std::string &kind) const;
 
   /// What random thunks (kiln.random_uniform: stochastic depth) draw from:
-  /// the same (seed, rank, step) gives the same numbers.
+  /// the same (seed, step) gives the same numbers. A tensor whose rows are
+  /// whole copies of the rank's batch (count × batch leading rows, view
+  /// major) draws what world size 1 would draw for those images, so runs at
+  /// any world size agree; other shapes draw per rank.
   struct RandomKey {
-    uint64_t seed = 0, rank = 0, step = 0;
+    uint64_t seed = 0, step = 0;
   } randomKey;
+
+  /// The ranks the all-reduce thunks average over; null or one rank: they
+  /// only copy. Not owned.
+  Collectives *comm = nullptr;
+  int worldSize() const { return comm ? comm->world().size : 1; }
+  int rank() const { return comm ? comm->world().rank : 0; }
 
   /// Per-thunk wall time accumulated by run() when profiling is on.
   std::vector<double> thunkSeconds;
@@ -64,6 +74,7 @@ public:
 private:
   explicit Executor(int threads) : pool(threads) {}
   void runThunk(const Thunk &t, void **pointers);
+  void fillRandom(const Thunk &t);
 
   Manifest m;
   ThreadPool pool;

@@ -100,16 +100,18 @@ EvalProgram evalProgram(Executor &exec) {
 
 /// Runs the eval program over all of `split` in batches of whole,
 /// normalised images; `each(start, n)` reads the outputs of rows
-/// [start, start + n) (the last batch is padded with zeros).
+/// [start, start + n) (the last batch is padded with zeros). `shard`: this
+/// rank takes every world-size-th batch only.
 void forEachEvalBatch(Executor &exec, const EvalProgram &e, const data::Split &split,
-                      const std::function<void(int64_t, int64_t)> &each) {
+                      const std::function<void(int64_t, int64_t)> &each, bool shard = false) {
   const Manifest &m = exec.manifest();
   const Buffer &in = m.compiled.buffers[e.image];
   int64_t batch = m.evalBatchSize, size = in.shape.back();
   data::ViewSpec view = data::plainView(m.data, size);
   data::Random unused(0, 0, 0);
   float *x = exec.as<float>(e.image);
-  for (int64_t start = 0; start < split.count; start += batch) {
+  int64_t first = shard ? exec.rank() : 0, every = shard ? exec.worldSize() : 1;
+  for (int64_t start = first * batch; start < split.count; start += every * batch) {
     int64_t n = std::min(batch, split.count - start);
     std::memset(x, 0, in.bytes);
     for (int64_t i = 0; i < n; ++i)
@@ -189,7 +191,12 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &e
         squaredError += d * d;
       }
     }
-  });
+  }, /*shard=*/true);
+  double sums[2] = {static_cast<double>(correct), squaredError};
+  if (exec.worldSize() > 1)
+    exec.comm->allReduceSum(sums, 2);
+  correct = static_cast<int64_t>(sums[0]);
+  squaredError = sums[1];
   r.accuracy = static_cast<double>(correct) / test.count;
   if (recon != e.outputs.end() && scored != "reconstruction")
     r.mse = squaredError / (test.count * test.height * test.width);
@@ -211,21 +218,27 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     error = "the graph has inputs with source 'random' (a benchmark graph): use kiln bench";
     return false;
   }
-  int64_t batch = m.batchSize;
+  // Per rank, and over all ranks (what schedules and images/s count).
+  int64_t batch = m.batchSize * exec.worldSize();
+  bool lead = exec.rank() == 0; // rank 0 reports and writes
   uint64_t seed = options.seed ? *options.seed : m.train.value("seed", 0);
   int64_t epochs = options.epochs ? *options.epochs : m.train.value("epochs", 1);
   int64_t logEvery = m.train.value("log_every", 50);
-  data::Loader loader(dataset.train, inputs.views, batch, seed);
+  data::Loader loader(dataset.train, inputs.views, m.batchSize, seed, exec.rank(),
+                      exec.worldSize());
   int64_t perEpoch = loader.stepsPerEpoch();
   if (perEpoch < 1) {
     error = "the training set (" + std::to_string(dataset.train.count) +
-            " images) is smaller than one batch of " + std::to_string(batch);
+            " images) is smaller than one global batch of " + std::to_string(batch);
     return false;
   }
   int64_t total = options.steps ? std::min(*options.steps, epochs * perEpoch) : epochs * perEpoch;
 
-  std::filesystem::create_directories(options.runDir);
-  std::ofstream metrics(options.runDir + "/metrics.jsonl");
+  std::ofstream metrics;
+  if (lead) {
+    std::filesystem::create_directories(options.runDir);
+    metrics.open(options.runDir + "/metrics.jsonl");
+  }
   int64_t lossBuffer = exec.sinkBuffer(program, "loss", "loss");
   std::vector<std::pair<std::string, int64_t>> metricBuffers;
   for (const Sink &s : m.compiled.programs[program].sinks)
@@ -247,7 +260,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       *exec.as<float>(s.buffer) = static_cast<float>(v);
       record[s.name] = v;
     }
-    exec.randomKey = {seed, 0, static_cast<uint64_t>(step)};
+    exec.randomKey = {seed, static_cast<uint64_t>(step)};
     exec.run(program);
     double loss = *exec.as<float>(lossBuffer);
     if (!std::isfinite(loss)) {
@@ -271,10 +284,11 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
         record[name] = *exec.as<float>(id);
       record["images_per_s"] = ips;
       record["elapsed_s"] = elapsed;
-      metrics << record.dump() << "\n" << std::flush;
+      if (lead)
+        metrics << record.dump() << "\n" << std::flush;
       lossCurve.points.push_back({double(step + 1), windowLoss / windowSteps});
       result.imagesPerSecond = ips;
-      if (!options.quiet) {
+      if (!options.quiet && lead) {
         std::string extra;
         for (auto &[name, id] : metricBuffers)
           extra += " " + name + " " + std::to_string(*exec.as<float>(id)).substr(0, 6);
@@ -306,8 +320,9 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
           record["knn_top5"] = eval.top5;
         if (eval.probe >= 0)
           record["linear_probe"] = eval.probe;
-        metrics << record.dump() << "\n" << std::flush;
-        if (!options.quiet)
+        if (lead)
+          metrics << record.dump() << "\n" << std::flush;
+        if (!options.quiet && lead)
           std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%%s\n", (long long)epoch + 1,
                        100 * eval.accuracy,
                        eval.mse >= 0 ? (", test MSE " + std::to_string(eval.mse)).c_str() : "");
@@ -315,6 +330,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     }
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!lead)
+    return true;
   nlohmann::ordered_json summary = {{"model", m.model},
                                     {"steps", result.steps},
                                     {"epochs", double(result.steps) / perEpoch},
@@ -324,11 +341,14 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"test_mse", result.testMse},
                                     {"seconds", seconds},
                                     {"images_per_s", result.steps * batch / seconds},
-                                    {"threads", exec.threads()}};
+                                    {"threads", exec.threads()},
+                                    {"ranks", exec.worldSize()},
+                                    {"global_batch", batch}};
   std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";
   std::ofstream(options.runDir + "/plot.svg")
       << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});
-  if (!writeSafetensors(options.runDir + "/params.safetensors", exec.tensors("param"), error))
+  if (!writeSafetensors(options.runDir + "/params.safetensors", exec.tensors("param"), error) ||
+      !writeSafetensors(options.runDir + "/state.safetensors", exec.tensors("state"), error))
     return false;
   if (!options.quiet)
     std::fprintf(stderr,

@@ -6,7 +6,9 @@
 // at the end): test accuracy through the eval program. Output: a progress
 // line on stderr, RUNDIR/metrics.jsonl (one JSON object per logged step
 // and per evaluation), RUNDIR/summary.json, RUNDIR/plot.svg and the final
-// parameters in RUNDIR/params.safetensors.
+// parameters in RUNDIR/params.safetensors, the state (optimizer moments,
+// DINO's centre) in RUNDIR/state.safetensors. Under several ranks only rank
+// 0 writes and reports; each rank feeds its share of the global batch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_TRAIN_TRAINER_H

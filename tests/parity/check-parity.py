@@ -21,23 +21,17 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'pylib'))
+from safetensors_entries import entries  # noqa: E402
+
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared',
                          'reference')
 DTYPES = {'F32': np.float32, 'I32': np.int32}
 
 
 def read(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        blob = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == '__metadata__':
-            continue
-        a, b = e['data_offsets']
-        out[name] = np.frombuffer(blob[a:b], dtype=DTYPES[e['dtype']]).reshape(e['shape'])
-    return out
+    return {name: np.frombuffer(raw, dtype=DTYPES[dtype]).reshape(shape)
+            for name, dtype, shape, raw in entries(path)}
 
 
 def write(path, tensors):

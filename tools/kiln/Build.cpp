@@ -59,6 +59,7 @@ int buildArtifact(const BuildRequest &request) {
   GraphDiagnostics diagnostics(context);
   ImportOptions options;
   options.batchSize = request.batchSize;
+  options.ranks = request.ranks;
   OwningOpRef<ModuleOp> module = importGraph(context, request.model, options);
   if (!module ||
       !runPhases(*module, &kilnPhases().back(), [](const Phase &, unsigned) { return true; }))

@@ -48,7 +48,8 @@ bool isArtifactPath(const std::string &path);
 struct BuildRequest {
   std::string model;    // MODEL.json
   std::string artifact; // OUT.kiln
-  std::optional<int64_t> batchSize;
+  std::optional<int64_t> batchSize; // the global batch
+  int64_t ranks = 1;                 // it is split over
   ArtifactOptions artifactOptions;
 };
 

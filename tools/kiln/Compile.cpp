@@ -71,6 +71,14 @@ cl::opt<bool> explainFusion("kiln-fusion-explain",
                             cl::cat(category));
 cl::opt<bool> noFusion("no-fusion", cl::desc("Skip kiln-fuse: one kernel per op (for comparisons)"),
                        cl::cat(category));
+cl::opt<int64_t> bucketSize("bucket-size",
+                            cl::desc("Bytes at which a gradient all-reduce bucket closes "
+                                     "(default 26214400, 25 MiB)"),
+                            cl::value_desc("BYTES"), cl::init(25 << 20), cl::cat(category));
+cl::opt<int64_t> firstBucketSize("first-bucket-size",
+                                 cl::desc("Bytes at which the first bucket closes "
+                                          "(default 1048576, 1 MiB)"),
+                                 cl::value_desc("BYTES"), cl::init(1 << 20), cl::cat(category));
 cl::opt<int64_t> batchSize("batch-size",
                            cl::desc("Override train.batch_size (the 'batch' "
                                     "name in shapes)"),
@@ -145,6 +153,10 @@ int kiln::compileMain(int argc, char **argv) {
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return fail("--batch-size must be at least 1", 2);
 
+  if (bucketSize < 1 || firstBucketSize < 1)
+    return fail("--bucket-size and --first-bucket-size must be at least 1 byte", 2);
+  pipelineOptions().bucketSize = bucketSize;
+  pipelineOptions().firstBucketSize = firstBucketSize;
   pipelineOptions().fusion = !noFusion;
   pipelineOptions().explainFusion = explainFusion;
   DialectRegistry registry;

@@ -13,6 +13,35 @@
 #include <map>
 
 namespace kiln {
+namespace {
+
+/// The data-parallel plan: per all-reduce bucket its tensors and size, and
+/// the work between its start and its wait, which runs while it is in
+/// flight.
+void printBuckets(const CompiledModel &c, const Program &p) {
+  std::map<int64_t, size_t> starts;
+  bool header = false;
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    const Thunk &t = p.thunks[i];
+    if (t.kind == Thunk::AllReduceStart)
+      starts[t.bucket] = i;
+    if (t.kind != Thunk::AllReduceWait)
+      continue;
+    if (!header)
+      std::printf("\n  all-reduce buckets (averaged over the ranks; none at world size 1)\n"
+                  "  %6s %7s %10s %7s %7s %16s\n", "bucket", "tensors", "KB", "start", "wait",
+                  "overlap GFLOP");
+    header = true;
+    size_t start = starts[t.bucket];
+    int64_t flops = 0;
+    for (size_t j = start + 1; j < i; ++j)
+      flops += p.thunks[j].flops;
+    std::printf("  %6lld %7zu %10.1f %7zu %7zu %16.3f\n", (long long)t.bucket,
+                t.buffers.size() - 1, c.buffers[t.buffers[0]].bytes / 1e3, start, i, flops / 1e9);
+  }
+}
+
+} // namespace
 
 int inspectMain(int argc, char **argv) {
   Args args(argc, argv, {}, {"thunks", "buffers", "help"});
@@ -72,6 +101,7 @@ int inspectMain(int argc, char **argv) {
     for (auto &[kind, v] : perKind)
       std::printf("  %-22s %6lld %10.3f %10.1f\n", kind.c_str(), (long long)std::get<0>(v),
                   std::get<1>(v) / 1e9, std::get<2>(v) / 1e6);
+    printBuckets(c, p);
     if (!args.flag("thunks"))
       continue;
     std::printf("\n  %5s %-7s %-26s %9s %9s  %s\n", "#", "kind", "kernel / shape", "MFLOP", "KB", "ops");
@@ -83,8 +113,9 @@ int inspectMain(int argc, char **argv) {
                                    ? std::to_string(t.m) + "x" + std::to_string(t.n) + "x" +
                                          std::to_string(t.k) +
                                          (t.batch.empty() ? "" : " batched")
-                               : t.kind == Thunk::Copy ? std::to_string(t.bytes) + " bytes"
-                                                       : "stream " + std::to_string(t.stream);
+                               : t.kind == Thunk::Copy   ? std::to_string(t.bytes) + " bytes"
+                               : t.kind == Thunk::Random ? "stream " + std::to_string(t.stream)
+                                                         : "bucket " + std::to_string(t.bucket);
       std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s\n", i,
                   thunkKindName(t.kind),
                   what.c_str(), t.flops / 1e6, t.trafficBytes / 1e3,

@@ -4,16 +4,25 @@
 // RUNDIR/model.kiln when given JSON, loads the artifact and trains it on
 // Fashion-MNIST (or --data DIR, or --data synthetic:N for tests).
 //
+// Under mpirun, srun or torchrun-style variables it is one rank of a
+// data-parallel job: the graph's (or --batch-size's) global batch is split
+// over the ranks, rank 0 compiles, every rank checks that all run the same
+// artifact, and an error on one rank ends them all.
+//
 //===----------------------------------------------------------------------===//
 #include "Args.h"
 #include "Build.h"
 #include "Dataset.h"
 #include "Subcommands.h"
 
+#include "runtime/artifact/Crc32.h"
+#include "runtime/comm/Collectives.h"
 #include "runtime/train/Trainer.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <thread>
+#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -23,25 +32,83 @@ const char *kUsage =
     "\n"
     "  --epochs N        train N epochs (default: the graph's train.epochs)\n"
     "  --steps N         stop after N steps\n"
-    "  --batch-size N    batch size (compiling MODEL.json only: shapes are static)\n"
+    "  --batch-size N    global batch size, split over the ranks (compiling\n"
+    "                    MODEL.json only: shapes are static)\n"
     "  --seed N          data order and augmentation seed (default: train.seed)\n"
-    "  --threads N       threads (default: all cores)\n"
+    "  --threads N       threads per rank (default: all cores / ranks on this machine)\n"
     "  --out RUNDIR      run directory (default: run): metrics.jsonl, summary.json,\n"
     "                    plot.svg, params.safetensors, model.kiln\n"
     "  --data DIR        an IDX dataset (default: /usr/share/datasets/fashion-mnist);\n"
     "                    synthetic:N for N generated images\n"
     "  --cpu CPU         compile the kernels for CPU ('host', or an LLVM CPU name)\n"
-    "  --quiet           no progress lines\n";
+    "  --bucket-size B   bytes per gradient all-reduce bucket (default 26214400)\n"
+    "  --comm-timeout S  seconds a rank waits for the others before the job\n"
+    "                    ends with an error (default 300)\n"
+    "  --quiet           no progress lines\n"
+    "\n"
+    "Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set\n"
+    "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT per process.\n";
 
 int usageError(const std::string &message) {
   std::fprintf(stderr, "kiln train: %s\n\n%s", message.c_str(), kUsage);
   return 2;
 }
 
+/// Compiles `request` into request.artifact through a temporary directory,
+/// so that a reader never sees half an artifact; replaces an old one.
+int compileInPlace(BuildRequest request) {
+  std::string final = request.artifact;
+  request.artifact = final + ".tmp." + std::to_string(::getpid());
+  if (int rc = buildArtifact(request)) {
+    std::filesystem::remove_all(request.artifact);
+    return rc;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(final, ec);
+  std::filesystem::rename(request.artifact, final, ec);
+  if (ec) {
+    std::filesystem::remove_all(request.artifact);
+    std::fprintf(stderr, "kiln train: cannot move the artifact to %s: %s\n", final.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+/// Rank 0 compiles; then, on machines that do not share rank 0's run
+/// directory, local rank 0. Every rank learns whether all succeeded.
+bool compileForRanks(const BuildRequest &request, Collectives &comm, bool quiet) {
+  const World &w = comm.world();
+  auto everyoneOk = [&](bool ok) {
+    for (uint64_t v : comm.allGather(ok ? 1 : 0))
+      if (!v)
+        return false;
+    return true;
+  };
+  if (!quiet && w.rank == 0)
+    std::fprintf(stderr, "kiln train: compiling %s into %s (batch %lld per rank)\n",
+                 request.model.c_str(), request.artifact.c_str(),
+                 (long long)(request.batchSize.value_or(0) / request.ranks));
+  if (!everyoneOk(w.rank != 0 || compileInPlace(request) == 0))
+    return false;
+  bool own = w.rank != 0 && w.localRank == 0 && !std::filesystem::exists(request.artifact);
+  return everyoneOk(!own || compileInPlace(request) == 0);
+}
+
+/// Stops with `message` on every rank (one rank: just this one).
+int failRanks(Collectives *comm, const std::string &message) {
+  if (comm && comm->world().size > 1)
+    comm->fail(message);
+  std::fprintf(stderr, "kiln train: %s\n", message.c_str());
+  return 1;
+}
+
 } // namespace
 
 int trainMain(int argc, char **argv) {
-  Args args(argc, argv, {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "cpu"},
+  Args args(argc, argv,
+            {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "cpu",
+             "bucket-size", "comm-timeout"},
             {"quiet", "help"});
   if (args.flag("help")) {
     std::fputs(kUsage, stdout);
@@ -53,6 +120,8 @@ int trainMain(int argc, char **argv) {
   options.seed = args.integer("seed", 0);
   auto threads = args.integer("threads", 1);
   auto batch = args.integer("batch-size", 1);
+  auto bucketSize = args.integer("bucket-size", 1);
+  auto timeout = args.integer("comm-timeout", 1);
   if (!args.ok())
     return usageError(args.error);
   if (args.positional.size() != 1)
@@ -60,44 +129,76 @@ int trainMain(int argc, char **argv) {
   options.runDir = args.value("out").value_or("run");
   options.quiet = args.flag("quiet");
 
+  std::string error;
+  World world;
+  if (!detectWorld(world, error))
+    return usageError(error);
+  std::unique_ptr<Collectives> comm = connectRanks(world, timeout.value_or(300), error);
+  if (!comm) {
+    std::fprintf(stderr, "kiln train: rank %d: %s\n", world.rank, error.c_str());
+    return 1;
+  }
+  const World &w = comm->world();
+  options.quiet |= w.rank != 0;
+
   std::string artifact = args.positional[0];
   if (!isArtifactPath(artifact)) {
-    BuildRequest request{artifact, options.runDir + "/model.kiln", batch,
+    std::filesystem::create_directories(options.runDir);
+    BuildRequest request{artifact, options.runDir + "/model.kiln", batch, w.size,
                          {args.value("cpu").value_or(""), "", ""}};
-    if (!options.quiet)
-      std::fprintf(stderr, "kiln train: compiling %s into %s\n", artifact.c_str(),
-                   request.artifact.c_str());
-    if (int rc = buildArtifact(request))
-      return rc;
+    if (bucketSize)
+      pipelineOptions().bucketSize = *bucketSize;
+    if (!compileForRanks(request, *comm, options.quiet))
+      return 1; // the compiling rank printed why
     artifact = request.artifact;
-  } else if (batch) {
-    return usageError("--batch-size needs MODEL.json: an artifact's shapes are fixed");
+  } else if (batch || bucketSize) {
+    return usageError(std::string(batch ? "--batch-size" : "--bucket-size") +
+                      " needs MODEL.json: an artifact is already compiled");
   }
 
-  std::string error;
-  int n = threads ? *threads : std::max(1u, std::thread::hardware_concurrency());
+  int n = threads ? *threads
+                  : std::max<int>(1, std::thread::hardware_concurrency() / w.localSize);
   auto exec = Executor::load(artifact, n, error);
-  if (!exec) {
-    std::fprintf(stderr, "kiln train: %s\n", error.c_str());
-    return 1;
-  }
+  if (!exec)
+    return failRanks(comm.get(), error);
+  exec->comm = comm.get();
+
+  // Every rank must run the same step: the manifest's CRC covers the
+  // program and every file's CRC.
+  uint32_t crc = 0;
+  int64_t bytes = 0;
+  fileCrc32(artifact + "/manifest.json", crc, bytes);
+  std::vector<uint64_t> crcs = comm->allGather(crc);
+  for (int r = 0; r < w.size; ++r)
+    if (crcs[r] != crcs[0]) {
+      if (w.rank == 0)
+        std::fprintf(stderr,
+                     "kiln train: the ranks run different artifacts: rank 0's %s/manifest.json "
+                     "has CRC-32 %08llx, rank %d's %08llx; give every rank the same OUT.kiln "
+                     "(or the same MODEL.json and options)\n",
+                     artifact.c_str(), (unsigned long long)crcs[0], r,
+                     (unsigned long long)crcs[r]);
+      else
+        std::fprintf(stderr, "kiln train: rank %d: the ranks run different artifacts (see rank "
+                             "0's output)\n", w.rank);
+      return 1;
+    }
+
   data::Dataset dataset;
-  if (!loadDataset(args.value("data"), dataset, error)) {
-    std::fprintf(stderr, "kiln train: %s\n", error.c_str());
-    return 1;
-  }
+  if (!loadDataset(args.value("data"), dataset, error))
+    return failRanks(comm.get(), error);
   if (!options.quiet)
-    std::fprintf(stderr, "kiln train: %s, %lld training images, batch %lld, %d threads\n",
+    std::fprintf(stderr,
+                 "kiln train: %s, %lld training images, batch %lld per rank × %d ranks, "
+                 "%d threads per rank\n",
                  exec->manifest().model.c_str(), (long long)dataset.train.count,
-                 (long long)exec->manifest().batchSize, exec->threads());
+                 (long long)exec->manifest().batchSize, w.size, exec->threads());
   TrainResult result;
-  if (!train(*exec, dataset, options, result, error)) {
-    std::fprintf(stderr, "kiln train: %s\n", error.c_str());
-    return 1;
-  }
-  if (result.testAccuracy >= 0)
+  if (!train(*exec, dataset, options, result, error))
+    return failRanks(comm.get(), error);
+  if (w.rank == 0 && result.testAccuracy >= 0)
     std::printf("test accuracy: %.2f%%\n", 100 * result.testAccuracy);
-  if (result.testMse >= 0)
+  if (w.rank == 0 && result.testMse >= 0)
     std::printf("test reconstruction MSE: %.5f\n", result.testMse);
   return 0;
 }

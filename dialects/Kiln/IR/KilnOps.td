@@ -684,6 +684,37 @@ def Kiln_ResizeBilinearOp : Kiln_Op<"resize_bilinear", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// Communication
+//===----------------------------------------------------------------------===//
+
+// AllReduceOp
+def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the mean over all ranks of a bucket of tensors";
+  let description = [{
+    Written by `kiln-insert-all-reduce`: each result is the mean over the
+    ranks of the same operand (every rank runs the same program, so the
+    buckets match). At world size 1 it is the identity and communicates
+    nothing. The runtime packs the operands into one buffer and starts a
+    non-blocking all-reduce where the op stands; it waits for it only
+    before the first thunk that reads a result, so later work (the rest of
+    backward) runs meanwhile. `bucket` numbers the buckets as the pass placed
+    them;
+    `bytes` is the bucket's size.
+
+    Not pure: communication must neither merge nor move.
+
+    ```mlir
+    %g:2 = kiln.all_reduce %dw, %db {bucket = 0 : i64, bytes = 2600 : i64}
+        : tensor<10x64xf32>, tensor<10xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Kiln_FloatTensor>:$values, I64Attr:$bucket, I64Attr:$bytes);
+  let results = (outs Variadic<Kiln_FloatTensor>:$results);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+}
+
+//===----------------------------------------------------------------------===//
 // Fusion
 //===----------------------------------------------------------------------===//
 

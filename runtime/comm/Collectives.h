@@ -1,0 +1,64 @@
+//===- Collectives.h - what data-parallel training needs from a transport -*- C++ -*-===//
+//
+// One implementation per transport: Local (one rank, no communication),
+// MPI (mpirun, srun; CPU buffers), TCP (torchrun-style variables); the
+// CUDA backend's NCCL implements the same calls on device buffers. The
+// executor starts a bucket's all-reduce at its AllReduceStart thunk, calls
+// progress() between thunks and waits at its AllReduceWait thunk; every
+// rank runs the same program, so the calls match by construction.
+//
+// A peer that dies or stalls must not hang the job: every wait gives up
+// after `timeoutSeconds` and fail() ends all ranks with the message.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_COMM_COLLECTIVES_H
+#define KILN_RUNTIME_COMM_COLLECTIVES_H
+
+#include "runtime/comm/World.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+class Collectives {
+public:
+  explicit Collectives(World world, double timeoutSeconds)
+      : world_(std::move(world)), timeoutSeconds(timeoutSeconds) {}
+  virtual ~Collectives() = default;
+  const World &world() const { return world_; }
+
+  /// Starts summing `count` floats at `data` in place over the ranks;
+  /// `bucket` identifies it to waitAllReduce.
+  virtual void startAllReduce(int64_t bucket, float *data, int64_t count) = 0;
+  /// Returns when bucket `bucket` holds the sum (fail() on timeout).
+  virtual void waitAllReduce(int64_t bucket) = 0;
+  /// Lets in-flight all-reduces advance (MPI progresses only inside calls).
+  virtual void progress() {}
+
+  /// Blocking, for set-up: every rank's `value`, by rank.
+  virtual std::vector<uint64_t> allGather(uint64_t value) = 0;
+  /// Blocking: sums `count` doubles in place (evaluation counts).
+  virtual void allReduceSum(double *data, int64_t count) = 0;
+
+  /// Ends this rank and, as far as the transport can, every other one,
+  /// after printing "kiln: rank R: message".
+  [[noreturn]] virtual void fail(const std::string &message) = 0;
+
+protected:
+  World world_;
+  double timeoutSeconds;
+};
+
+/// The transport `world.launcher` calls for: Local for one rank, MPI under
+/// mpirun or srun, TCP for torchrun-style variables. Null with `error`
+/// when it cannot be set up (no MPI in this build, MASTER_ADDR unresolvable,
+/// rank 0 not reachable within the timeout).
+std::unique_ptr<Collectives> connectRanks(const World &world, double timeoutSeconds,
+                                          std::string &error);
+
+} // namespace kiln
+
+#endif // KILN_RUNTIME_COMM_COLLECTIVES_H

@@ -1,0 +1,326 @@
+//===- TcpCollectives.cpp - collectives over sockets to rank 0 -------------===//
+//
+// For torchrun-style launches (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)
+// without MPI: rank 0 listens on MASTER_PORT and every other rank connects
+// to it. An all-reduce is a star: each rank sends its bucket to rank 0,
+// which sums them in rank order (the same bits whatever the arrival order)
+// and sends the sum back. A communication thread does the socket work in
+// the order the buckets start, so the compute thread only waits. Every
+// socket wait has the deadline; a peer that closes its connection (it
+// died) or stays silent ends this rank with a message, which closes its
+// own sockets and so ends the rest.
+//
+// Cost: rank 0 moves 2(n-1) buckets per all-reduce, a ring 2(n-1)/n: this
+// transport is for CPU jobs on a few machines; NCCL or MPI for more.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/comm/Transports.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace kiln {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// One collective: `count` elements of `data` summed (f32 or f64), or
+/// one u64 per rank gathered into `gathered`.
+struct Request {
+  int64_t id = 0;
+  void *data = nullptr;
+  int64_t count = 0;
+  enum Kind { SumF32, SumF64, Gather } kind = SumF32;
+  std::vector<uint64_t> *gathered = nullptr;
+  bool done = false;
+};
+
+class TcpCollectives final : public Collectives {
+public:
+  TcpCollectives(World world, double timeoutSeconds, std::vector<int> peers)
+      : Collectives(std::move(world), timeoutSeconds), peers(std::move(peers)),
+        thread([this] { serve(); }) {}
+  ~TcpCollectives() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    thread.join();
+    for (int fd : peers)
+      if (fd >= 0)
+        close(fd);
+  }
+
+  void startAllReduce(int64_t bucket, float *data, int64_t count) override {
+    submit({bucket, data, count, Request::SumF32});
+  }
+  void waitAllReduce(int64_t bucket) override {
+    waitFor(bucket, "the all-reduce of bucket " + std::to_string(bucket));
+  }
+  std::vector<uint64_t> allGather(uint64_t value) override {
+    std::vector<uint64_t> all(world_.size);
+    all[world_.rank] = value;
+    int64_t id = submit({nextSetupId--, all.data(), 1, Request::Gather, &all});
+    waitFor(id, "gathering a value from every rank");
+    return all;
+  }
+  void allReduceSum(double *data, int64_t count) override {
+    int64_t id = submit({nextSetupId--, data, count, Request::SumF64});
+    waitFor(id, "summing a value over the ranks");
+  }
+  [[noreturn]] void fail(const std::string &message) override {
+    std::fprintf(stderr, "kiln: rank %d: %s\n", world_.rank, message.c_str());
+    std::fflush(stderr);
+    std::_Exit(1); // closes the sockets: the peers see it and end too
+  }
+
+private:
+  int64_t submit(Request r) {
+    std::lock_guard<std::mutex> lock(mutex);
+    queue.push_back(r);
+    wake.notify_all();
+    return r.id;
+  }
+
+  void waitFor(int64_t id, const std::string &what) {
+    std::unique_lock<std::mutex> lock(mutex);
+    auto deadline = Clock::now() + std::chrono::duration<double>(timeoutSeconds);
+    for (;;) {
+      if (!error.empty())
+        fail(what + ": " + error);
+      auto it = std::find_if(queue.begin(), queue.end(), [&](const Request &r) { return r.id == id; });
+      if (it != queue.end() && it->done) {
+        queue.erase(it);
+        return;
+      }
+      if (wake.wait_until(lock, deadline) == std::cv_status::timeout)
+        fail(what + " did not complete within " + std::to_string(int(timeoutSeconds)) +
+             " s: another rank died, stalls or runs a different step (see its output); "
+             "--comm-timeout sets the limit");
+    }
+  }
+
+  /// The communication thread: runs the queued requests in order.
+  void serve() {
+    for (;;) {
+      Request r;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] {
+          return stopping || std::any_of(queue.begin(), queue.end(),
+                                         [](const Request &q) { return !q.done; });
+        });
+        if (stopping || !error.empty())
+          return;
+        r = *std::find_if(queue.begin(), queue.end(), [](const Request &q) { return !q.done; });
+      }
+      std::string failure = run(r);
+      std::lock_guard<std::mutex> lock(mutex);
+      for (Request &q : queue)
+        if (q.id == r.id)
+          q.done = true;
+      error = failure;
+      wake.notify_all();
+      if (!failure.empty())
+        return;
+    }
+  }
+
+  std::string run(const Request &r) {
+    size_t elem = r.kind == Request::SumF32 ? 4 : 8;
+    size_t bytes = r.count * elem;
+    std::string e;
+    if (world_.rank != 0) {
+      const void *mine = r.kind == Request::Gather ? &(*r.gathered)[world_.rank] : r.data;
+      void *result = r.kind == Request::Gather ? r.gathered->data() : r.data;
+      size_t back = r.kind == Request::Gather ? world_.size * 8 : bytes;
+      if (!(e = transfer(0, const_cast<void *>(mine), bytes, true)).empty() ||
+          !(e = transfer(0, result, back, false)).empty())
+        return e;
+      return "";
+    }
+    std::vector<char> incoming(bytes);
+    for (int peer = 1; peer < world_.size; ++peer) {
+      if (!(e = transfer(peer, incoming.data(), bytes, false)).empty())
+        return e;
+      if (r.kind == Request::Gather)
+        std::memcpy(&(*r.gathered)[peer], incoming.data(), 8);
+      else if (r.kind == Request::SumF32)
+        add(static_cast<float *>(r.data), reinterpret_cast<float *>(incoming.data()), r.count);
+      else
+        add(static_cast<double *>(r.data), reinterpret_cast<double *>(incoming.data()), r.count);
+    }
+    void *result = r.kind == Request::Gather ? r.gathered->data() : r.data;
+    size_t back = r.kind == Request::Gather ? world_.size * 8 : bytes;
+    for (int peer = 1; peer < world_.size; ++peer)
+      if (!(e = transfer(peer, result, back, true)).empty())
+        return e;
+    return "";
+  }
+
+  template <typename T> static void add(T *sum, const T *x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+      sum[i] += x[i];
+  }
+
+  /// Sends or receives exactly `bytes` to or from `peer` (rank 0's socket
+  /// on the others) before the deadline.
+  std::string transfer(int peer, void *data, size_t bytes, bool send) {
+    int fd = peers[peer];
+    auto deadline = Clock::now() + std::chrono::duration<double>(timeoutSeconds);
+    auto *p = static_cast<char *>(data);
+    std::string who = "rank " + std::to_string(world_.rank == 0 ? peer : 0);
+    while (bytes > 0) {
+      pollfd pfd{fd, static_cast<short>(send ? POLLOUT : POLLIN), 0};
+      int left = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+      if (left <= 0 || poll(&pfd, 1, std::max(left, 1)) == 0)
+        return who + " sent nothing for " + std::to_string(int(timeoutSeconds)) +
+               " s: it stalls or died";
+      ssize_t n = send ? ::send(fd, p, bytes, MSG_NOSIGNAL) : recv(fd, p, bytes, 0);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        return who + " closed its connection" + (n < 0 ? std::string(" (") + std::strerror(errno) + ")" : "") +
+               ": it died or failed (see its output)";
+      if (n > 0) {
+        p += n;
+        bytes -= n;
+      }
+    }
+    return "";
+  }
+
+  std::vector<int> peers; // by rank: the socket to it (rank 0), or to rank 0 at [0]
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Request> queue;
+  std::string error;
+  bool stopping = false;
+  int64_t nextSetupId = -1; // set-up requests count down, buckets are >= 0
+  std::thread thread;
+};
+
+void tuneSocket(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+std::string endpoint(const World &w) {
+  return w.masterAddr + ":" + std::to_string(w.masterPort);
+}
+
+/// Rank 0: listen on MASTER_PORT and accept every other rank, each of
+/// which says its rank first.
+bool acceptPeers(const World &w, double timeout, std::vector<int> &peers, std::string &error) {
+  int listener = socket(AF_INET6, SOCK_STREAM, 0);
+  int zero = 0, one = 1;
+  setsockopt(listener, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_any;
+  addr.sin6_port = htons(w.masterPort);
+  if (bind(listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+      listen(listener, w.size) != 0) {
+    error = "rank 0 cannot listen on port " + std::to_string(w.masterPort) + ": " +
+            std::strerror(errno) + " (choose a free MASTER_PORT)";
+    close(listener);
+    return false;
+  }
+  auto deadline = Clock::now() + std::chrono::duration<double>(timeout);
+  for (int joined = 1; joined < w.size;) {
+    pollfd pfd{listener, POLLIN, 0};
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    if (left <= 0 || poll(&pfd, 1, std::max(left, 1)) == 0) {
+      error = "rank 0: only " + std::to_string(joined - 1) + " of " + std::to_string(w.size - 1) +
+              " other ranks connected to port " + std::to_string(w.masterPort) + " within " +
+              std::to_string(int(timeout)) + " s (are they running with the same MASTER_ADDR, "
+              "MASTER_PORT and WORLD_SIZE?)";
+      close(listener);
+      return false;
+    }
+    int fd = accept(listener, nullptr, nullptr);
+    int32_t rank = -1;
+    if (fd < 0 || recv(fd, &rank, 4, MSG_WAITALL) != 4 || rank < 1 || rank >= w.size ||
+        peers[rank] >= 0) {
+      if (fd >= 0)
+        close(fd);
+      continue; // not one of ours, or a duplicate rank
+    }
+    tuneSocket(fd);
+    peers[rank] = fd;
+    ++joined;
+  }
+  close(listener);
+  return true;
+}
+
+/// The other ranks: resolve MASTER_ADDR and connect, retrying while rank 0
+/// is not listening yet.
+bool connectToRoot(const World &w, double timeout, std::vector<int> &peers, std::string &error) {
+  addrinfo hints{}, *found = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string port = std::to_string(w.masterPort);
+  if (int rc = getaddrinfo(w.masterAddr.c_str(), port.c_str(), &hints, &found)) {
+    error = "cannot resolve MASTER_ADDR '" + w.masterAddr + "': " + gai_strerror(rc) +
+            " (check the host name, /etc/hosts and DNS on this machine)";
+    return false;
+  }
+  auto deadline = Clock::now() + std::chrono::duration<double>(timeout);
+  std::string last;
+  for (;;) {
+    for (addrinfo *a = found; a; a = a->ai_next) {
+      int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+      if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+        int32_t rank = w.rank;
+        if (send(fd, &rank, 4, MSG_NOSIGNAL) == 4) {
+          freeaddrinfo(found);
+          tuneSocket(fd);
+          peers[0] = fd;
+          return true;
+        }
+      }
+      last = std::strerror(errno);
+      if (fd >= 0)
+        close(fd);
+    }
+    if (Clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  freeaddrinfo(found);
+  error = "cannot connect to rank 0 at " + endpoint(w) + " within " +
+          std::to_string(int(timeout)) + " s: " + last +
+          " (is rank 0 running? is MASTER_PORT right and open in the firewall?)";
+  return false;
+}
+
+} // namespace
+
+std::unique_ptr<Collectives> connectTcp(const World &world, double timeoutSeconds,
+                                        std::string &error) {
+  std::vector<int> peers(world.size, -1);
+  bool ok = world.rank == 0 ? acceptPeers(world, timeoutSeconds, peers, error)
+                            : connectToRoot(world, timeoutSeconds, peers, error);
+  if (!ok)
+    return nullptr;
+  return std::make_unique<TcpCollectives>(world, timeoutSeconds, std::move(peers));
+}
+
+} // namespace kiln

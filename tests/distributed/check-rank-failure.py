@@ -1,0 +1,141 @@
+"""A rank that dies or stalls ends the whole job with an error, never a hang.
+
+    check-rank-failure.py KILN MODEL.json --signal KILL|STOP [--launcher mpirun|tcp]
+
+Starts a 2-rank training (1,000 steps, more than the test waits for), lets
+it run a few steps, then sends SIGKILL or SIGSTOP to rank 1 and measures
+how long the job takes to end. Passes when every other process has exited
+non-zero within --comm-timeout + 60 s (a stopped rank launched without
+mpirun, once continued, too) and the output says what happened:
+for a stall, rank 0's "did not complete within N s"; for a death, that
+the rank died (mpirun's report, or rank 0's "closed its connection").
+Exit 77 (skip) without mpirun when it is needed.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def rank_of(pid):
+    """The rank a kiln process was launched as, from its environment."""
+    try:
+        env = open('/proc/%d/environ' % pid, 'rb').read().split(b'\0')
+    except OSError:
+        return None
+    for var in env:
+        for key in (b'OMPI_COMM_WORLD_RANK=', b'RANK='):
+            if var.startswith(key):
+                return int(var[len(key):])
+    return None
+
+
+def kiln_pids(kiln):
+    pids = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                if os.readlink('/proc/%s/exe' % entry) == os.path.realpath(kiln):
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('kiln')
+    ap.add_argument('model')
+    ap.add_argument('--signal', choices=['KILL', 'STOP'], required=True)
+    ap.add_argument('--launcher', choices=['mpirun', 'tcp'], default='mpirun')
+    ap.add_argument('--comm-timeout', type=int, default=10)
+    args = ap.parse_args()
+    mpirun = shutil.which('mpirun')
+    if args.launcher == 'mpirun' and not mpirun:
+        print('SKIP: no mpirun (apt-get install openmpi-bin)')
+        return 77
+    work = tempfile.mkdtemp(prefix='kiln-rank-failure-')
+    artifact = os.path.join(work, 'model.kiln')
+    subprocess.run([args.kiln, 'compile', args.model, '--batch-size', '16', '-o', artifact],
+                   check=True, capture_output=True)
+    cmd = [args.kiln, 'train', artifact, '--steps', '1000', '--data', 'synthetic:20000',
+           '--out', os.path.join(work, 'run'), '--threads', '1',
+           '--comm-timeout', str(args.comm_timeout)]
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+    log = open(os.path.join(work, 'log'), 'w+')
+    if args.launcher == 'mpirun':
+        procs = [subprocess.Popen([mpirun, '--oversubscribe', '-n', '2'] + cmd, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)]
+    else:
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            port = str(s.getsockname()[1])
+        procs = [subprocess.Popen(cmd, env=dict(env, RANK=str(r), WORLD_SIZE='2',
+                                                MASTER_ADDR='127.0.0.1', MASTER_PORT=port),
+                                  stdout=log, stderr=subprocess.STDOUT) for r in range(2)]
+    victim = None
+    try:
+        # Wait for training to be under way on both ranks.
+        deadline = time.time() + 120
+        while time.time() < deadline and victim is None:
+            time.sleep(0.5)
+            if 'step' in open(log.name).read():
+                victim = next((p for p in kiln_pids(args.kiln) if rank_of(p) == 1), None)
+        if victim is None:
+            print('training did not start:\n' + open(log.name).read())
+            return 1
+        time.sleep(2)
+        os.kill(victim, getattr(signal, 'SIG' + args.signal))
+        start = time.time()
+        limit = args.comm_timeout + 60
+        # mpirun ends its stopped rank itself; a stopped process launched
+        # directly can only end once continued, so the others must end
+        # first, and then it (seeing them gone).
+        waited = procs if args.launcher == 'mpirun' else procs[:1]
+        for p in waited:
+            try:
+                p.wait(timeout=max(1, limit - (time.time() - start)))
+            except subprocess.TimeoutExpired:
+                print('HANG: the job still runs %d s after rank 1 got SIG%s' % (limit, args.signal))
+                return 1
+        ended = time.time() - start
+        if args.launcher == 'tcp':
+            os.kill(victim, signal.SIGCONT)
+            try:
+                procs[1].wait(timeout=args.comm_timeout + 30)
+            except subprocess.TimeoutExpired:
+                print('HANG: rank 1, continued after the others ended, still runs')
+                return 1
+        output = open(log.name).read()
+        codes = [p.returncode for p in procs]
+        expected = ('did not complete within %d s' % args.comm_timeout if args.signal == 'STOP'
+                    else 'signal 9' if args.launcher == 'mpirun' else 'closed its connection')
+        print('rank 1 got SIG%s (%s): the job ended %.1f s later, exit codes %s'
+              % (args.signal, args.launcher, ended, codes))
+        for line in output.splitlines():
+            if 'kiln' in line and ('rank' in line or 'signal' in line):
+                print('  ' + line.strip())
+        if any(c == 0 for c in codes if c is not None) or expected not in output:
+            print('FAIL: expected a non-zero exit and "%s" in:\n%s' % (expected, output))
+            return 1
+        return 0
+    finally:
+        if victim is not None:
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.kill(victim, sig)
+                except OSError:
+                    pass
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
