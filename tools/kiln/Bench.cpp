@@ -6,10 +6,17 @@
 // process's peak resident memory. Optionally profiles where the time goes
 // per thunk kind.
 //
+// Under mpirun (or torchrun-style variables) every rank runs its share of
+// the global batch and rank 0 reports, adding the all-reduce: the time the
+// waits blocked per step, what the same buckets cost when nothing overlaps
+// them (each all-reduced alone, start then wait), and so the fraction of
+// the communication hidden behind backward.
+//
 //===----------------------------------------------------------------------===//
 #include "Args.h"
 #include "Subcommands.h"
 
+#include "runtime/comm/Collectives.h"
 #include "runtime/data/Loader.h"
 #include "runtime/exec/Executor.h"
 #include "runtime/train/Schedule.h"
@@ -26,6 +33,51 @@
 #include <thread>
 
 namespace kiln {
+namespace {
+
+/// Per bucket and step: the time its wait blocked (from the profile of the
+/// timed steps) against the bucket all-reduced alone, `steps` times (its
+/// median). A bucket is hidden by the part of its alone time its wait did
+/// not block; the first wait also absorbs the ranks' drift (the other rank
+/// arriving later), which only makes its bucket look less hidden.
+nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t steps) {
+  const CompiledModel &c = exec.manifest().compiled;
+  const Program &p = c.programs[program];
+  double blocked = 0, alone = 0, hidden = 0, bytes = 0;
+  nlohmann::ordered_json perWait = nlohmann::ordered_json::array(),
+                         perAlone = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    const Thunk &t = p.thunks[i];
+    if (t.kind != Thunk::AllReduceWait)
+      continue;
+    int64_t n = c.buffers[t.buffers[0]].bytes / 4;
+    std::vector<float> bucket(n, 1.0f);
+    std::vector<double> times;
+    for (int64_t r = 0; r < steps; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      exec.comm->startAllReduce(t.bucket, bucket.data(), n);
+      exec.comm->waitAllReduce(t.bucket);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    double b = exec.thunkSeconds[i] / steps, a = times[times.size() / 2];
+    blocked += b;
+    alone += a;
+    hidden += std::max(0.0, a - b);
+    bytes += 4.0 * n;
+    perWait.push_back(1e3 * b);
+    perAlone.push_back(1e3 * a);
+  }
+  return {{"buckets", perWait.size()},
+          {"mbytes", bytes / 1e6},
+          {"blocked_ms", 1e3 * blocked},
+          {"blocked_ms_by_wait", perWait},
+          {"alone_ms", 1e3 * alone},
+          {"alone_ms_by_wait", perAlone},
+          {"hidden_fraction", alone > 0 ? hidden / alone : 0.0}};
+}
+
+} // namespace
 
 int benchMain(int argc, char **argv) {
   Args args(argc, argv, {"steps", "warmup", "threads", "data"}, {"profile", "bandwidth", "help"});
@@ -44,9 +96,20 @@ int benchMain(int argc, char **argv) {
     return 2;
   }
   std::string error;
+  World world;
+  std::unique_ptr<Collectives> comm;
+  if (!detectWorld(world, error) || !(comm = connectRanks(world, 300, error))) {
+    std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
+    return 1;
+  }
+  int ranks = comm->world().size;
   auto exec = Executor::load(args.positional[0],
-                             threads ? *threads : std::max(1u, std::thread::hardware_concurrency()),
+                             threads ? *threads
+                                     : std::max<int>(1, std::thread::hardware_concurrency() /
+                                                            comm->world().localSize),
                              error);
+  if (exec)
+    exec->comm = comm.get();
   data::Dataset dataset;
   if (!exec || !data::loadIdxDataset(args.value("data").value_or(data::kFashionMnistDir),
                                      dataset, error)) {
@@ -67,15 +130,16 @@ int benchMain(int argc, char **argv) {
     for (int64_t i = 0; i < m.compiled.buffers[id].bytes / 4; ++i)
       p[i] = static_cast<float>(fill.normal());
   }
-  data::Loader loader(dataset.train, inputs.views, m.batchSize, 1);
+  data::Loader loader(dataset.train, inputs.views, m.batchSize, 1, comm->world().rank, ranks);
   std::vector<data::Batch> batches;
   for (int64_t i = 0; i < warmup + steps; ++i)
     batches.push_back(loader.get(0, i % loader.stepsPerEpoch()));
-  exec->profile = args.flag("profile");
+  exec->profile = args.flag("profile") || ranks > 1;
   std::vector<double> times;
   for (int64_t i = 0; i < warmup + steps; ++i) {
     feedBatch(*exec, inputs, batches[i]);
-    ScheduleClock clock{i, 0, loader.stepsPerEpoch(), m.train.value("epochs", 1), m.batchSize};
+    ScheduleClock clock{i, 0, loader.stepsPerEpoch(), m.train.value("epochs", 1),
+                        m.batchSize * ranks};
     for (const auto &s : m.schedules)
       *exec->as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
     if (i == warmup && exec->profile)
@@ -91,13 +155,18 @@ int benchMain(int argc, char **argv) {
   rusage usage_{};
   getrusage(RUSAGE_SELF, &usage_);
   nlohmann::ordered_json out = {{"model", m.model},
-                                {"batch", m.batchSize},
+                                {"batch", m.batchSize * ranks},
+                                {"ranks", ranks},
                                 {"threads", exec->threads()},
                                 {"median_ms", 1e3 * median},
                                 {"min_ms", 1e3 * times.front()},
-                                {"images_per_s", m.batchSize / median},
+                                {"images_per_s", m.batchSize * ranks / median},
                                 {"peak_rss_mib", usage_.ru_maxrss / 1024.0}};
-  if (exec->profile) {
+  if (ranks > 1)
+    out["all_reduce"] = measureAllReduce(*exec, program, steps);
+  if (comm->world().rank != 0)
+    return 0;
+  if (args.flag("profile")) {
     std::map<std::string, double> perKind;
     const Program &p = m.compiled.programs[program];
     for (size_t i = 0; i < p.thunks.size(); ++i) {
