@@ -30,6 +30,8 @@ public:
   ~Executor();
 
   const Manifest &manifest() const { return m; }
+  /// The GEMM library and the kernels it runs ("OpenBLAS ... (core ...)").
+  const std::string &blasDescription() const { return blas->description; }
   int threads() const { return pool.size(); }
 
   /// The program with this entry ("train_step", "eval"), or -1.

@@ -2,8 +2,9 @@
 //
 // Times the train step of an artifact as ref.py's bench-one does: batches
 // generated beforehand (data excluded), `--warmup` steps, then the median
-// of `--steps`; prints one JSON line with the median, the images/s and the
-// process's peak resident memory. Optionally profiles where the time goes
+// and 90th percentile of `--steps`; prints one JSON line with them, the
+// images/s, the process's peak resident memory, the step's FLOPs (from the
+// thunks) and the rate they run at, and the BLAS library in use. Optionally profiles where the time goes
 // per thunk kind.
 //
 // Under mpirun (or torchrun-style variables) every rank runs its share of
@@ -25,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <chrono>
 #include <cstdio>
@@ -152,6 +154,12 @@ int benchMain(int argc, char **argv) {
   }
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
+  // The nearest-rank 90th percentile, as ref.py's bench-one.
+  double p90 = times[std::min(times.size() - 1,
+                              static_cast<size_t>(std::ceil(0.9 * times.size())) - 1)];
+  int64_t flops = 0;
+  for (const Thunk &t : m.compiled.programs[program].thunks)
+    flops += t.flops;
   rusage usage_{};
   getrusage(RUSAGE_SELF, &usage_);
   nlohmann::ordered_json out = {{"model", m.model},
@@ -159,9 +167,13 @@ int benchMain(int argc, char **argv) {
                                 {"ranks", ranks},
                                 {"threads", exec->threads()},
                                 {"median_ms", 1e3 * median},
+                                {"p90_ms", 1e3 * p90},
                                 {"min_ms", 1e3 * times.front()},
                                 {"images_per_s", m.batchSize * ranks / median},
-                                {"peak_rss_mib", usage_.ru_maxrss / 1024.0}};
+                                {"peak_rss_mib", usage_.ru_maxrss / 1024.0},
+                                {"gflop_per_step", flops / 1e9},
+                                {"gflop_per_s", flops / 1e9 / median},
+                                {"blas", exec->blasDescription()}};
   if (ranks > 1)
     out["all_reduce"] = measureAllReduce(*exec, program, steps);
   if (comm->world().rank != 0)

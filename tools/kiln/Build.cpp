@@ -1,10 +1,8 @@
-//===- Build.cpp - import, run the phases, write the artifact -------------===//
+//===- Build.cpp - diagnostics into the JSON graph, the phase loop ---------===//
 #include "Build.h"
 
-#include "compiler/Import/GraphImporter.h"
 #include "compiler/Pipeline/Registration.h"
 
-#include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -45,31 +43,6 @@ bool runPhases(ModuleOp module, const Phase *last,
       break;
   }
   return true;
-}
-
-bool isArtifactPath(const std::string &path) {
-  return path.size() > 5 && path.compare(path.size() - 5, 5, ".kiln") == 0;
-}
-
-int buildArtifact(const BuildRequest &request) {
-  DialectRegistry registry;
-  registerKilnDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  GraphDiagnostics diagnostics(context);
-  ImportOptions options;
-  options.batchSize = request.batchSize;
-  options.ranks = request.ranks;
-  OwningOpRef<ModuleOp> module = importGraph(context, request.model, options);
-  if (!module ||
-      !runPhases(*module, &kilnPhases().back(), [](const Phase &, unsigned) { return true; }))
-    return 1;
-  std::string error;
-  if (!writeArtifact(*module, request.artifact, request.artifactOptions, error)) {
-    llvm::errs() << "kiln: " << error << "\n";
-    return 1;
-  }
-  return 0;
 }
 
 } // namespace kiln

@@ -1,13 +1,12 @@
 //===- Build.h - import, run the phases, write the artifact ------*- C++ -*-===//
 //
-// Shared by `kiln compile` and `kiln train MODEL.json`: diagnostics that
-// point into the JSON graph, the phase loop, and the artifact.
+// kiln-compile's pieces: diagnostics that point into the JSON graph and
+// the phase loop.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_TOOLS_BUILD_H
 #define KILN_TOOLS_BUILD_H
 
-#include "compiler/Artifact/ArtifactWriter.h"
 #include "compiler/Pipeline/Phases.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -17,7 +16,6 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <functional>
-#include <optional>
 
 namespace kiln {
 
@@ -42,20 +40,8 @@ bool runPhases(mlir::ModuleOp module, const Phase *last,
                const std::function<bool(const Phase &, unsigned)> &afterPhase,
                const std::function<bool(mlir::PassManager &)> &configure = {});
 
-/// Whether an output path names an artifact directory (ends in ".kiln").
-bool isArtifactPath(const std::string &path);
-
-struct BuildRequest {
-  std::string model;    // MODEL.json
-  std::string artifact; // OUT.kiln
-  std::optional<int64_t> batchSize; // the global batch
-  int64_t ranks = 1;                 // it is split over
-  ArtifactOptions artifactOptions;
-};
-
-/// The whole compile of `kiln train MODEL.json`: 0, or 1 after printing
-/// the error.
-int buildArtifact(const BuildRequest &request);
+/// `kiln-compile`'s main: the command line of `kiln compile`.
+int compilerMain(int argc, char **argv);
 
 } // namespace kiln
 

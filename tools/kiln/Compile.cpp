@@ -6,7 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Build.h"
-#include "Subcommands.h"
+#include "CompilerProcess.h"
+#include "compiler/Artifact/ArtifactWriter.h"
 
 #include "compiler/Import/GraphImporter.h"
 #include "compiler/Pipeline/Phases.h"
@@ -79,6 +80,12 @@ cl::opt<int64_t> firstBucketSize("first-bucket-size",
                                  cl::desc("Bytes at which the first bucket closes "
                                           "(default 1048576, 1 MiB)"),
                                  cl::value_desc("BYTES"), cl::init(1 << 20), cl::cat(category));
+cl::opt<int64_t> ranks("ranks",
+                       cl::desc("Compile for data-parallel training on N ranks: the step "
+                                "takes the (global) batch size / N images"),
+                       cl::value_desc("N"), cl::init(1), cl::cat(category));
+cl::opt<bool> quiet("quiet", cl::desc("No message when the output is written"),
+                    cl::cat(category));
 cl::opt<int64_t> batchSize("batch-size",
                            cl::desc("Override train.batch_size (the 'batch' "
                                     "name in shapes)"),
@@ -127,7 +134,7 @@ bool dumpPhase(ModuleOp module, const kiln::Phase &phase, unsigned index,
 
 } // namespace
 
-int kiln::compileMain(int argc, char **argv) {
+int kiln::compilerMain(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
@@ -152,6 +159,8 @@ int kiln::compileMain(int argc, char **argv) {
   }
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return fail("--batch-size must be at least 1", 2);
+  if (ranks < 1)
+    return fail("--ranks must be at least 1", 2);
 
   if (bucketSize < 1 || firstBucketSize < 1)
     return fail("--bucket-size and --first-bucket-size must be at least 1 byte", 2);
@@ -168,6 +177,7 @@ int kiln::compileMain(int argc, char **argv) {
   ImportOptions options;
   if (batchSize.getNumOccurrences())
     options.batchSize = batchSize;
+  options.ranks = ranks;
   OwningOpRef<ModuleOp> module = importGraph(context, inputPath, options);
   if (!module)
     return 1;
@@ -215,7 +225,8 @@ int kiln::compileMain(int argc, char **argv) {
     ArtifactOptions artifactOptions{cpu, dumpKernelsTo, dumpPlanTo, ptxTo};
     if (!writeArtifact(*module, outputPath, artifactOptions, error))
       return fail(error, 1);
-    llvm::errs() << "kiln compile: wrote the artifact " << outputPath << "\n";
+    if (!quiet)
+      llvm::errs() << "kiln compile: wrote the artifact " << outputPath << "\n";
     return 0;
   }
   auto out = openOutputFile(outputPath, &error);

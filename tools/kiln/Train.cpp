@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Args.h"
-#include "Build.h"
+#include "CompilerProcess.h"
 #include "Dataset.h"
 #include "Subcommands.h"
 
@@ -21,6 +21,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -54,30 +55,49 @@ int usageError(const std::string &message) {
   return 2;
 }
 
-/// Compiles `request` into request.artifact through a temporary directory,
-/// so that a reader never sees half an artifact; replaces an old one.
-int compileInPlace(BuildRequest request) {
-  std::string final = request.artifact;
-  request.artifact = final + ".tmp." + std::to_string(::getpid());
-  if (int rc = buildArtifact(request)) {
-    std::filesystem::remove_all(request.artifact);
-    return rc;
+/// What kiln-compile is asked for: MODEL.json into `artifact`, for the
+/// global batch (when given) split over `ranks`.
+struct CompileRequest {
+  std::string model, artifact;
+  std::optional<int64_t> batchSize, bucketSize;
+  int ranks = 1;
+  std::string cpu;
+};
+
+/// Compiles through a temporary directory, so that a reader never sees
+/// half an artifact; replaces an old one.
+bool compileInPlace(const CompileRequest &request) {
+  // Beside the artifact (one file system, so the rename is atomic), and
+  // ending in .kiln, which is what makes the compiler write an artifact.
+  std::string temporary = request.artifact.substr(0, request.artifact.size() - 5) + ".tmp-" +
+                          std::to_string(::getpid()) + ".kiln";
+  std::vector<std::string> args{request.model, "-o", temporary, "--quiet", "--ranks",
+                                std::to_string(request.ranks)};
+  if (request.batchSize)
+    args.insert(args.end(), {"--batch-size", std::to_string(*request.batchSize)});
+  if (request.bucketSize)
+    args.insert(args.end(), {"--bucket-size", std::to_string(*request.bucketSize)});
+  if (!request.cpu.empty())
+    args.insert(args.end(), {"--cpu", request.cpu});
+  if (runCompiler(args) != 0) {
+    std::filesystem::remove_all(temporary);
+    return false;
   }
   std::error_code ec;
-  std::filesystem::remove_all(final, ec);
-  std::filesystem::rename(request.artifact, final, ec);
+  std::filesystem::remove_all(request.artifact, ec);
+  std::filesystem::rename(temporary, request.artifact, ec);
   if (ec) {
-    std::filesystem::remove_all(request.artifact);
-    std::fprintf(stderr, "kiln train: cannot move the artifact to %s: %s\n", final.c_str(),
-                 ec.message().c_str());
-    return 1;
+    std::filesystem::remove_all(temporary);
+    std::fprintf(stderr, "kiln train: cannot move the artifact to %s: %s\n",
+                 request.artifact.c_str(), ec.message().c_str());
+    return false;
   }
-  return 0;
+  return true;
 }
 
 /// Rank 0 compiles; then, on machines that do not share rank 0's run
 /// directory, local rank 0. Every rank learns whether all succeeded.
-bool compileForRanks(const BuildRequest &request, Collectives &comm, bool quiet) {
+bool compileForRanks(const CompileRequest &request, Collectives &comm, bool quiet) {
   const World &w = comm.world();
   auto everyoneOk = [&](bool ok) {
     for (uint64_t v : comm.allGather(ok ? 1 : 0))
@@ -86,13 +106,13 @@ bool compileForRanks(const BuildRequest &request, Collectives &comm, bool quiet)
     return true;
   };
   if (!quiet && w.rank == 0)
-    std::fprintf(stderr, "kiln train: compiling %s into %s (batch %lld per rank)\n",
-                 request.model.c_str(), request.artifact.c_str(),
-                 (long long)(request.batchSize.value_or(0) / request.ranks));
-  if (!everyoneOk(w.rank != 0 || compileInPlace(request) == 0))
+    std::fprintf(stderr, "kiln train: compiling %s into %s for %d rank%s\n",
+                 request.model.c_str(), request.artifact.c_str(), request.ranks,
+                 request.ranks == 1 ? "" : "s");
+  if (!everyoneOk(w.rank != 0 || compileInPlace(request)))
     return false;
   bool own = w.rank != 0 && w.localRank == 0 && !std::filesystem::exists(request.artifact);
-  return everyoneOk(!own || compileInPlace(request) == 0);
+  return everyoneOk(!own || compileInPlace(request));
 }
 
 /// Stops with `message` on every rank (one rank: just this one).
@@ -144,12 +164,10 @@ int trainMain(int argc, char **argv) {
   std::string artifact = args.positional[0];
   if (!isArtifactPath(artifact)) {
     std::filesystem::create_directories(options.runDir);
-    BuildRequest request{artifact, options.runDir + "/model.kiln", batch, w.size,
-                         {args.value("cpu").value_or(""), "", ""}};
-    if (bucketSize)
-      pipelineOptions().bucketSize = *bucketSize;
+    CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize, w.size,
+                           args.value("cpu").value_or("")};
     if (!compileForRanks(request, *comm, options.quiet))
-      return 1; // the compiling rank printed why
+      return 1; // the compiler printed why
     artifact = request.artifact;
   } else if (batch || bucketSize) {
     return usageError(std::string(batch ? "--batch-size" : "--bucket-size") +

@@ -1,0 +1,55 @@
+//===- CompilerProcess.cpp - the compiler as a separate process ------------===//
+#include "CompilerProcess.h"
+#include "Subcommands.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace kiln {
+
+std::string compilerPath() {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string dir = n > 0 ? std::string(self, n) : std::string();
+  dir = dir.substr(0, dir.find_last_of('/') + 1);
+  return dir + "kiln-compile";
+}
+
+int runCompiler(const std::vector<std::string> &args) {
+  std::string path = compilerPath();
+  std::vector<char *> argv{const_cast<char *>(path.c_str())};
+  for (const std::string &a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid;
+  if (int rc = posix_spawn(&pid, path.c_str(), nullptr, nullptr, argv.data(), environ)) {
+    std::fprintf(stderr, "kiln: cannot run the compiler %s: %s (this kiln was built without "
+                         "it: build with MLIR, or compile elsewhere and give OUT.kiln)\n",
+                 path.c_str(), std::strerror(rc));
+    return 127;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// `kiln compile ...` is kiln-compile's command line.
+int compileMain(int argc, char **argv) {
+  std::string path = compilerPath();
+  argv[0] = const_cast<char *>(path.c_str());
+  (void)argc;
+  execv(path.c_str(), argv);
+  std::fprintf(stderr, "kiln: cannot run the compiler %s: %s\n", path.c_str(),
+               std::strerror(errno));
+  return 127;
+}
+
+} // namespace kiln
