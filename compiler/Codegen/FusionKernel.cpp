@@ -50,7 +50,7 @@ void FusedBody::emitReduce(Operation *op) {
       rowIn.base = at(in, r, redStrides);
       loops(kept, [&](ValueRange c) {
         Value x = load(rowIn, c, keptStrides), a = load(acc, c);
-        store(acc, c, isMax ? b.create<arith::MaximumFOp>(loc, a, x).getResult()
+        store(acc, c, isMax ? reductionMax(b, loc, a, x)
                             : b.create<arith::AddFOp>(loc, a, x).getResult());
       });
     });
@@ -68,7 +68,7 @@ void FusedBody::emitReduce(Operation *op) {
     Value result;
     auto maxOf = [&] {
       return fold(red, f32(-INFINITY), Combine::Max, [&](Value acc, ValueRange r) {
-        return reassoc(b.create<arith::MaximumFOp>(loc, acc, x(r)));
+        return reductionMax(b, loc, acc, x(r));
       });
     };
     auto sumOf = [&](Value shift) {
@@ -168,7 +168,7 @@ void FusedBody::emitRowOp(Operation *op) {
     auto mul = [&](Value a, Value v) { return b.create<arith::MulFOp>(loc, a, v).getResult(); };
     auto maxOf = [&] {
       return foldRow(-INFINITY, Combine::Max, [&](Value a, Value v, Value) {
-        return reassoc(b.create<arith::MaximumFOp>(loc, a, v));
+        return reductionMax(b, loc, a, v);
       });
     };
     auto sumExp = [&](Value m) {

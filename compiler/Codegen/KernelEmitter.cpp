@@ -24,6 +24,13 @@ Value reassoc(Value v) {
   return v;
 }
 
+Value reductionMax(OpBuilder &b, Location loc, Value acc, Value x) {
+  using F = arith::FastMathFlags;
+  auto flags = arith::FastMathFlagsAttr::get(b.getContext(),
+                                             F::reassoc | F::contract | F::nnan | F::nsz);
+  return b.create<arith::MaxNumFOp>(loc, acc, x, flags);
+}
+
 SmallVector<int64_t> rowMajorStrides(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> s(shape.size(), 1);
   for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
@@ -240,7 +247,7 @@ std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,
     auto maxOf = [&](OpBuilder &fb) {
       return foldNest(fb, loc, reduced, cst(fb, -INFINITY), rc,
                       [&](OpBuilder &sb, Value acc, ValueRange all) {
-                        return reassoc(sb.create<arith::MaximumFOp>(loc, acc, element(sb, all)));
+                        return reductionMax(sb, loc, acc, element(sb, all));
                       },
                       first);
     };

@@ -135,6 +135,11 @@ private:
 /// LLVM vectorises reductions over it. The order is then fixed when the
 /// kernel is compiled, so results stay the same run to run.
 mlir::Value reassoc(mlir::Value v);
+/// max(acc, x) as a step of a reduction: maxnum with no-NaN and
+/// reassociation, which LLVM vectorises as a tree; `maximumf` (NaN
+/// propagating) stays a serial chain of 3-4 cycle steps. A NaN in the row
+/// still reaches the result through the values themselves (x - max, e^x).
+mlir::Value reductionMax(mlir::OpBuilder &b, mlir::Location loc, mlir::Value acc, mlir::Value x);
 
 /// Row-major element strides of `shape`.
 llvm::SmallVector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);

@@ -327,7 +327,7 @@ LogicalResult emitOpKernels(Operation *op, KernelEmitter &emitter,
               auto mul = [&](Value a, Value x) { return b.create<arith::MulFOp>(loc, a, x); };
               auto maxOf = [&] {
                 return c.fold(0, -INFINITY, [&](Value a, Value x, Value) {
-                  return reassoc(b.create<arith::MaximumFOp>(loc, a, x));
+                  return reductionMax(b, loc, a, x);
                 });
               };
               auto sumExp = [&](Value m) {

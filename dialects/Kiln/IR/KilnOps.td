@@ -297,6 +297,8 @@ def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "GELU(x)", [Differentiable]> {
   let description = [{
     `approximate = "none"` is the exact form x·Φ(x) = 0.5x(1 + erf(x/√2))
     (PyTorch's `nn.GELU()`); `"tanh"` is 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).
+    Where the step also computes Φ(x) (the gradient does), canonicalization
+    rewrites the exact form to x·Φ(x), so erf runs once per element.
 
     ```mlir
     %y = kiln.gelu %x {approximate = "none"} : tensor<128x50x256xf32>
@@ -305,6 +307,8 @@ def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "GELU(x)", [Differentiable]> {
   let arguments = (ins Kiln_FloatTensor:$input,
                        DefaultValuedAttr<StrAttr, "\"none\"">:$approximate);
   let hasVerifier = 1;
+  // gelu(x) -> x·Φ(x) where the step computes Φ(x) anyway (its gradient).
+  let hasCanonicalizer = 1;
 }
 
 // Binary ops broadcast their operands numpy-style (trailing dimensions
