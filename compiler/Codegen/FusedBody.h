@@ -21,6 +21,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
+#include <functional>
+
 namespace kiln {
 namespace fused {
 
@@ -33,11 +35,14 @@ enum class Combine { Add, Max, Min };
 using Shape = SmallVector<int64_t>;
 
 /// A value's local part for one row: elements at base + Σ coord·stride of
-/// `memref`, or one SSA scalar.
+/// `memref`, or one SSA scalar, or (`lazy`) computed where it is read from
+/// the same local coordinates (an elementwise op whose only reader is
+/// another of the same shape: the chain runs in one loop, in registers).
 struct View {
   Value memref, base;
   Shape shape, strides;
   Value scalar;
+  std::function<Value(ValueRange)> lazy;
 };
 
 inline Shape fullShape(Value v) {
@@ -81,6 +86,8 @@ protected:
   Value load(const View &v, ValueRange coords, ArrayRef<int64_t> strides) {
     if (v.scalar)
       return v.scalar;
+    if (v.lazy)
+      return v.lazy(coords); // read at its own coordinates (see isLazy)
     return b.create<memref::LoadOp>(loc, v.memref, at(v, coords, strides));
   }
   void store(const View &v, ValueRange coords, Value x) {
@@ -208,6 +215,7 @@ protected:
     return out;
   }
   void findEarlyOutputs();
+  bool isLazy(Operation *op);
 
   LogicalResult emit(Operation *op);
   void emitRowOp(Operation *op);

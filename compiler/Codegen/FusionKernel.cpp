@@ -283,6 +283,18 @@ LogicalResult FusedBody::emit(Operation *op) {
       Shape strides = align(v, fullShape(op->getOperand(i)), p, resFull, pr);
       ins.push_back({v, strides});
     }
+    if (isLazy(op)) {
+      View lazy;
+      lazy.shape = dropDim(resFull, pr);
+      lazy.lazy = [this, op, ins](ValueRange c) {
+        SmallVector<Value> x;
+        for (auto &[v, strides] : ins)
+          x.push_back(load(v, c, strides));
+        return scalarOp(b, loc, op, x);
+      };
+      views[result] = lazy;
+      return success();
+    }
     View out = scratch(result);
     loops(out.shape, [&](ValueRange c) {
       SmallVector<Value> x;
@@ -397,6 +409,19 @@ LogicalResult FusedBody::emit(Operation *op) {
     return success();
   }
   return op->emitError() << "fused CPU codegen does not handle '" << op->getName() << "'";
+}
+
+/// An elementwise op is computed where it is read, not stored, when its
+/// one reader is an elementwise op of the same shape and parallel dim (so
+/// it is read at its own coordinates) and the region does not yield it.
+/// (Several readers would each recompute it: their loops are separate.)
+bool FusedBody::isLazy(Operation *op) {
+  Value v = op->getResult(0);
+  if (!v.hasOneUse() || earlyOutputs.count(v))
+    return false;
+  Operation *user = *v.getUsers().begin();
+  return isElementwiseMap(user) && fullShape(user->getResult(0)) == fullShape(v) &&
+         parallelDim(user->getResult(0)) == parallelDim(v);
 }
 
 /// A value the region yields is built in its output rather than in scratch

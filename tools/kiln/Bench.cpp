@@ -193,7 +193,7 @@ int benchMain(int argc, char **argv) {
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return exec->thunkSeconds[a] > exec->thunkSeconds[b]; });
     nlohmann::ordered_json top = nlohmann::ordered_json::array();
-    for (size_t k = 0; k < std::min<size_t>(12, order.size()); ++k) {
+    for (size_t k = 0; k < std::min<size_t>(25, order.size()); ++k) {
       const Thunk &t = p.thunks[order[k]];
       top.push_back({{"thunk", order[k]},
                      {"kind", thunkOp(m.compiled.kernels, t)},
