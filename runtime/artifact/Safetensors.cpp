@@ -15,8 +15,7 @@ int64_t dtypeBytes(const std::string &dtype) {
   return 0;
 }
 
-bool writeSafetensors(const std::string &path, const TensorMap &tensors,
-                      std::string &error) {
+std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata) {
   nlohmann::ordered_json header;
   int64_t offset = 0;
   for (auto &[name, t] : tensors) {
@@ -26,17 +25,24 @@ bool writeSafetensors(const std::string &path, const TensorMap &tensors,
     offset += t.data.size();
   }
   header["__metadata__"] = {{"format", "pt"}};
+  for (auto &[k, v] : metadata)
+    header["__metadata__"][k] = v;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' '); // align the data
-  std::ofstream out(path, std::ios::binary);
-  uint64_t n = text.size();
-  uint8_t len[8];
+  std::string out(8, '\0');
   for (int i = 0; i < 8; ++i)
-    len[i] = static_cast<uint8_t>(n >> (8 * i));
-  out.write(reinterpret_cast<const char *>(len), 8);
-  out.write(text.data(), text.size());
+    out[i] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  out += text;
   for (auto &[name, t] : tensors)
-    out.write(reinterpret_cast<const char *>(t.data.data()), t.data.size());
+    out.append(reinterpret_cast<const char *>(t.data.data()), t.data.size());
+  return out;
+}
+
+bool writeSafetensors(const std::string &path, const TensorMap &tensors,
+                      std::string &error) {
+  std::string bytes = serializeSafetensors(tensors);
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), bytes.size());
   if (!out) {
     error = "cannot write " + path;
     return false;
@@ -44,7 +50,8 @@ bool writeSafetensors(const std::string &path, const TensorMap &tensors,
   return true;
 }
 
-bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error) {
+bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error,
+                     Metadata *metadata) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     error = path + ": cannot open";
@@ -74,8 +81,13 @@ bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &e
   std::vector<uint8_t> data(dataSize);
   in.read(reinterpret_cast<char *>(data.data()), dataSize);
   for (auto &[name, entry] : header.items()) {
-    if (name == "__metadata__")
+    if (name == "__metadata__") {
+      if (metadata && entry.is_object())
+        for (auto &[k, v] : entry.items())
+          if (v.is_string())
+            (*metadata)[k] = v.get<std::string>();
       continue;
+    }
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
         !entry.contains("data_offsets") || !entry["dtype"].is_string() ||
         !entry["shape"].is_array() || !entry["data_offsets"].is_array() ||

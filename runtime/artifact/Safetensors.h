@@ -23,14 +23,22 @@ struct StoredTensor {
 
 using TensorMap = std::map<std::string, StoredTensor>;
 
+/// String entries of the header's "__metadata__".
+using Metadata = std::map<std::string, std::string>;
+
+/// The file's bytes: header (with `metadata` and "format": "pt"), then the
+/// tensors' data, sorted by name.
+std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata = {});
+
 /// Writes `tensors` (sorted by name) to `path`; false with `error` set.
 bool writeSafetensors(const std::string &path, const TensorMap &tensors,
                       std::string &error);
 
 /// Reads `path`, checking the header, dtypes, shapes against sizes and
 /// offsets against the file; false with `error` naming the file and what
-/// is wrong.
-bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error);
+/// is wrong. `metadata`, when given, receives the header's string entries.
+bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error,
+                     Metadata *metadata = nullptr);
 
 /// Bytes per element of a safetensors dtype, 0 if unknown.
 int64_t dtypeBytes(const std::string &dtype);

@@ -6,6 +6,7 @@
 #include "runtime/train/LinearProbe.h"
 #include "runtime/train/Plot.h"
 #include "runtime/train/Schedule.h"
+#include "runtime/train/Snapshot.h"
 
 #include <chrono>
 #include <cmath>
@@ -28,6 +29,56 @@ std::string duration(double seconds) {
   else
     std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
   return buf;
+}
+
+/// Loads the newest good snapshot (warning about damaged ones) into the
+/// executor and sets `first` to its step; fresh (0) when there is none.
+bool resumeFromSnapshot(Executor &exec, const TrainOptions &options, const SnapshotInfo &expected,
+                        int64_t &first, std::string &error) {
+  bool found = false, lead = exec.rank() == 0;
+  SnapshotInfo info;
+  TensorMap params, state;
+  std::vector<std::string> warnings;
+  if (!loadNewestSnapshot(options.runDir, expected, found, info, params, state, warnings, error))
+    return false;
+  for (const std::string &w : warnings)
+    std::fprintf(stderr, "kiln train: warning: %s\n", w.c_str());
+  if (found && (!exec.setTensors(params, "param", "the snapshot", error) ||
+                !exec.setTensors(state, "state", "the snapshot", error)))
+    return false;
+  first = found ? info.step : 0;
+  // Every rank must go on from the same step.
+  if (exec.worldSize() > 1)
+    for (uint64_t s : exec.comm->allGather(first))
+      if (static_cast<int64_t>(s) != first) {
+        error = "the ranks found snapshots of different steps in " + options.runDir +
+                "/snapshots: give every rank the same run directory";
+        return false;
+      }
+  if (lead && !options.quiet)
+    std::fprintf(stderr, found ? "kiln train: resuming after step %lld from %s/snapshots\n"
+                               : "kiln train: no snapshot in %s/snapshots: starting fresh\n",
+                 (long long)first, options.runDir.c_str());
+  return true;
+}
+
+/// The lines of an earlier metrics.jsonl up to step `upTo` (none when 0),
+/// with the curves they draw.
+std::vector<std::string> keptMetrics(const std::string &runDir, int64_t upTo, Series &loss,
+                                     Series &accuracy) {
+  std::vector<std::string> kept;
+  std::ifstream in(runDir + "/metrics.jsonl");
+  for (std::string line; upTo > 0 && std::getline(in, line);) {
+    auto r = nlohmann::json::parse(line, nullptr, false);
+    if (r.is_discarded() || r.value("step", int64_t{0}) > upTo)
+      continue;
+    kept.push_back(line);
+    if (r.contains("test_accuracy"))
+      accuracy.points.push_back({r.value("epoch", 0.0), 100 * r.value("test_accuracy", 0.0)});
+    else if (r.contains("loss"))
+      loss.points.push_back({r.value("step", 0.0), r.value("loss", 0.0)});
+  }
+  return kept;
 }
 
 } // namespace
@@ -234,10 +285,19 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   }
   int64_t total = options.steps ? std::min(*options.steps, epochs * perEpoch) : epochs * perEpoch;
 
+  Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
+  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc};
+  int64_t first = 0;
+  if (options.resume && !resumeFromSnapshot(exec, options, snapshot, first, error))
+    return false;
   std::ofstream metrics;
   if (lead) {
     std::filesystem::create_directories(options.runDir);
+    std::vector<std::string> kept = keptMetrics(options.runDir, first, lossCurve, accCurve);
     metrics.open(options.runDir + "/metrics.jsonl");
+    for (const std::string &line : kept)
+      metrics << line << "\n";
+    metrics << std::flush;
   }
   int64_t lossBuffer = exec.sinkBuffer(program, "loss", "loss");
   std::vector<std::pair<std::string, int64_t>> metricBuffers;
@@ -245,12 +305,11 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     if (s.kind == "metric")
       metricBuffers.push_back({s.name, s.buffer});
 
-  Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
   auto start = Clock::now();
   auto windowStart = start;
   int64_t windowSteps = 0;
   double windowLoss = 0;
-  for (int64_t step = 0; step < total; ++step) {
+  for (int64_t step = first; step < total; ++step) {
     int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
     feedBatch(exec, inputs, loader.get(epoch, inEpoch));
     ScheduleClock clock{step, epoch, perEpoch, epochs, batch};
@@ -268,7 +327,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
               " (epoch " + std::to_string(epoch + 1) + "); stopping";
       return false;
     }
-    if (step == 0)
+    if (step == first)
       result.firstLoss = loss;
     result.lastLoss = loss;
     result.steps = step + 1;
@@ -301,6 +360,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       windowSteps = 0;
       windowLoss = 0;
     }
+    bool snapshotNow = endOfEpoch || (options.snapshotEvery && (step + 1) % options.snapshotEvery == 0);
     if (endOfEpoch) {
       std::string evalError;
       EvalResult eval = evaluate(exec, dataset, evalError);
@@ -328,6 +388,12 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                        eval.mse >= 0 ? (", test MSE " + std::to_string(eval.mse)).c_str() : "");
       }
     }
+    // After the evaluation, so that a resumed run has the epoch's line.
+    snapshot.step = step + 1;
+    if (snapshotNow && lead &&
+        !writeSnapshot(options.runDir, snapshot, exec.tensors("param"), exec.tensors("state"),
+                       options.keepSnapshots, error))
+      return false;
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!lead)

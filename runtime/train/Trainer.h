@@ -26,6 +26,14 @@ struct TrainOptions {
   std::optional<int64_t> epochs, steps, seed;
   std::string runDir = "run";
   bool quiet = false;
+  /// Snapshots (runtime/train/Snapshot.h) every N steps (0: none) and at
+  /// every epoch end, keeping the newest `keepSnapshots`.
+  int64_t snapshotEvery = 0;
+  int keepSnapshots = 3;
+  /// Go on from the newest good snapshot in runDir (fresh when none).
+  bool resume = false;
+  /// The artifact's manifest CRC-32 (hex), which snapshots must match.
+  std::string artifactCrc;
 };
 
 struct TrainResult {

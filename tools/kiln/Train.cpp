@@ -19,6 +19,7 @@
 #include "runtime/comm/Collectives.h"
 #include "runtime/train/Trainer.h"
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -45,6 +46,11 @@ const char *kUsage =
     "  --bucket-size B   bytes per gradient all-reduce bucket (default 26214400)\n"
     "  --comm-timeout S  seconds a rank waits for the others before the job\n"
     "                    ends with an error (default 300)\n"
+    "  --snapshot-every N  a snapshot every N steps (and at every epoch end) in\n"
+    "                    RUNDIR/snapshots\n"
+    "  --keep-snapshots K  keep the newest K snapshots (default 3)\n"
+    "  --resume          go on from the newest good snapshot in RUNDIR (exactly:\n"
+    "                    the same parameters as an uninterrupted run); fresh if none\n"
     "  --quiet           no progress lines\n"
     "\n"
     "Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set\n"
@@ -128,8 +134,8 @@ int failRanks(Collectives *comm, const std::string &message) {
 int trainMain(int argc, char **argv) {
   Args args(argc, argv,
             {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "cpu",
-             "bucket-size", "comm-timeout"},
-            {"quiet", "help"});
+             "bucket-size", "comm-timeout", "snapshot-every", "keep-snapshots"},
+            {"quiet", "resume", "help"});
   if (args.flag("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -142,6 +148,9 @@ int trainMain(int argc, char **argv) {
   auto batch = args.integer("batch-size", 1);
   auto bucketSize = args.integer("bucket-size", 1);
   auto timeout = args.integer("comm-timeout", 1);
+  options.snapshotEvery = args.integer("snapshot-every", 1).value_or(0);
+  options.keepSnapshots = static_cast<int>(args.integer("keep-snapshots", 1).value_or(3));
+  options.resume = args.flag("resume");
   if (!args.ok())
     return usageError(args.error);
   if (args.positional.size() != 1)
@@ -149,6 +158,8 @@ int trainMain(int argc, char **argv) {
   options.runDir = args.value("out").value_or("run");
   options.quiet = args.flag("quiet");
 
+  // A file-size limit (ulimit -f) must fail the write, not kill the run.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::string error;
   World world;
   if (!detectWorld(world, error))
@@ -186,6 +197,9 @@ int trainMain(int argc, char **argv) {
   uint32_t crc = 0;
   int64_t bytes = 0;
   fileCrc32(artifact + "/manifest.json", crc, bytes);
+  char crcHex[16];
+  std::snprintf(crcHex, sizeof crcHex, "%08x", crc);
+  options.artifactCrc = crcHex;
   std::vector<uint64_t> crcs = comm->allGather(crc);
   for (int r = 0; r < w.size; ++r)
     if (crcs[r] != crcs[0]) {

@@ -1,0 +1,165 @@
+//===- Snapshot.cpp - what a run needs to go on exactly after a kill -------===//
+#include "runtime/train/Snapshot.h"
+
+#include "runtime/artifact/Crc32.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <unistd.h>
+
+namespace kiln {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string hex(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+uint32_t dataCrc(const TensorMap &tensors) {
+  uint32_t crc = 0;
+  for (auto &[name, t] : tensors)
+    crc = crc32(t.data.data(), t.data.size(), crc);
+  return crc;
+}
+
+/// The snapshot files of `dir`, oldest first (names sort by step).
+std::vector<fs::path> snapshotFiles(const fs::path &dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto &e : fs::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind("step-", 0) == 0 && e.path().extension() == ".safetensors")
+      files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// Writes `bytes` to `path` and makes them durable; false with errno's text.
+bool writeDurably(const std::string &path, const std::string &bytes, std::string &why) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    why = std::strerror(errno);
+    return false;
+  }
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      why = n < 0 ? std::strerror(errno) : "nothing written";
+      ::close(fd);
+      return false;
+    }
+    done += n;
+  }
+  bool ok = ::fsync(fd) == 0;
+  if (!ok)
+    why = std::strerror(errno);
+  return ::close(fd) == 0 && ok;
+}
+
+} // namespace
+
+bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const TensorMap &params,
+                   const TensorMap &state, int keep, std::string &error) {
+  fs::path dir = fs::path(runDir) / "snapshots";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  TensorMap all;
+  for (auto &[name, t] : params)
+    all["param:" + name] = t;
+  for (auto &[name, t] : state)
+    all["state:" + name] = t;
+  Metadata meta{{"kiln_snapshot", "1"},
+                {"step", std::to_string(info.step)},
+                {"seed", std::to_string(info.seed)},
+                {"world_size", std::to_string(info.worldSize)},
+                {"artifact_crc32", info.artifactCrc},
+                {"data_crc32", hex(dataCrc(all))}};
+  char name[64];
+  std::snprintf(name, sizeof name, "step-%09lld.safetensors", (long long)info.step);
+  fs::path final = dir / name, temporary = dir / (std::string(name) + ".tmp");
+  std::string why;
+  if (!writeDurably(temporary, serializeSafetensors(all, meta), why)) {
+    fs::remove(temporary, ec);
+    auto files = snapshotFiles(dir);
+    error = "cannot write the snapshot " + final.string() + ": " + why + "; " +
+            (files.empty() ? std::string("there is no earlier snapshot")
+                           : "the previous snapshot " + files.back().string() + " is intact");
+    return false;
+  }
+  fs::rename(temporary, final, ec);
+  if (ec) {
+    error = "cannot rename " + temporary.string() + " to " + final.string() + ": " + ec.message();
+    return false;
+  }
+  // The rename itself must survive a crash: sync the directory.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  auto files = snapshotFiles(dir);
+  for (size_t i = 0; i + keep < files.size(); ++i)
+    fs::remove(files[i], ec);
+  // Temporary files of writes a kill interrupted.
+  for (auto &e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".tmp")
+      fs::remove(e.path(), ec);
+  return true;
+}
+
+bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected, bool &found,
+                        SnapshotInfo &info, TensorMap &params, TensorMap &state,
+                        std::vector<std::string> &warnings, std::string &error) {
+  found = false;
+  auto files = snapshotFiles(fs::path(runDir) / "snapshots");
+  for (auto it = files.rbegin(); it != files.rend(); ++it) {
+    TensorMap all;
+    Metadata meta;
+    std::string why;
+    if (!readSafetensors(it->string(), all, why, &meta)) {
+      warnings.push_back("skipping the damaged snapshot " + why);
+      continue;
+    }
+    if (meta["kiln_snapshot"] != "1" || !meta.count("step") || !meta.count("data_crc32")) {
+      warnings.push_back("skipping " + it->string() + ": not a kiln snapshot (no step or checksum)");
+      continue;
+    }
+    if (meta["data_crc32"] != hex(dataCrc(all))) {
+      warnings.push_back("skipping the damaged snapshot " + it->string() +
+                         ": checksum mismatch (the file was modified or damaged)");
+      continue;
+    }
+    info.step = std::stoll(meta["step"]);
+    info.seed = std::stoull(meta["seed"]);
+    info.worldSize = std::stoi(meta["world_size"]);
+    info.artifactCrc = meta["artifact_crc32"];
+    auto refuse = [&](const std::string &what, const std::string &was, const std::string &is) {
+      error = it->string() + " was written by " + what + " " + was + ", this run has " + is +
+              ": resume with the same artifact, seed and world size, or use another --out";
+      return false;
+    };
+    if (info.artifactCrc != expected.artifactCrc)
+      return refuse("the artifact with manifest CRC-32", info.artifactCrc, expected.artifactCrc);
+    if (info.seed != expected.seed)
+      return refuse("seed", std::to_string(info.seed), std::to_string(expected.seed));
+    if (info.worldSize != expected.worldSize)
+      return refuse("world size", std::to_string(info.worldSize),
+                    std::to_string(expected.worldSize));
+    for (auto &[name, t] : all)
+      (name.rfind("param:", 0) == 0 ? params : state)[name.substr(6)] = std::move(t);
+    found = true;
+    return true;
+  }
+  return true;
+}
+
+} // namespace kiln
