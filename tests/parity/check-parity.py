@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'pylib'))
-from safetensors_entries import entries  # noqa: E402
+from safetensors_entries import entries, write as write_entries  # noqa: E402
 
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared',
                          'reference')
@@ -35,17 +35,7 @@ def read(path):
 
 
 def write(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, t in sorted(tensors.items()):
-        t = np.ascontiguousarray(t)
-        b = t.tobytes()
-        dtype = 'I32' if t.dtype == np.int32 else 'F32'
-        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+    write_entries(path, {name: np.ascontiguousarray(t) for name, t in tensors.items()})
 
 
 # Reference batch tensor(s) -> kiln input, per objective (labels become

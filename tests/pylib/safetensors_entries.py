@@ -1,5 +1,6 @@
-"""The tensors of a safetensors file as (name, dtype, shape, raw bytes), with
-the standard library only; the test scripts turn them into arrays."""
+"""The tensors of a safetensors file as (name, dtype, shape, raw bytes), and
+arrays (anything with dtype, shape and tobytes: numpy) written as one, with
+the standard library only."""
 import json
 import struct
 
@@ -13,3 +14,17 @@ def entries(path):
         if name != '__metadata__':
             lo, hi = e['data_offsets']
             yield name, e['dtype'], e['shape'], blob[lo:hi]
+
+
+def write(path, tensors):
+    """Writes {name: array} (int32 as I32, everything else as F32)."""
+    header, blobs, off = {}, [], 0
+    for name, t in sorted(tensors.items()):
+        b = t.tobytes()
+        dtype = 'I32' if str(t.dtype) == 'int32' else 'F32'
+        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))

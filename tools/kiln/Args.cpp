@@ -1,16 +1,20 @@
 //===- Args.cpp - command lines of the runtime subcommands ----------------===//
 #include "Args.h"
 
+#include <cctype>
+
 namespace kiln {
 
 Args::Args(int argc, char **argv, std::set<std::string> valued, std::set<std::string> known) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || a == "--") {
+    // "-o" is the one-letter spelling of an option named "o".
+    bool shortOption = a.size() == 2 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1]));
+    if ((a.rfind("--", 0) != 0 || a == "--") && !shortOption) {
       positional.push_back(a);
       continue;
     }
-    std::string name = a.substr(2), value;
+    std::string name = a.substr(shortOption ? 1 : 2), value;
     bool hasValue = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);

@@ -21,6 +21,8 @@ int inspectMain(int argc, char **argv);
 int evalMain(int argc, char **argv);
 /// kiln bench OUT.kiln [--steps N]
 int benchMain(int argc, char **argv);
+/// kiln export RUNDIR -o weights.safetensors [--network NAME]
+int exportMain(int argc, char **argv);
 
 } // namespace kiln
 

@@ -21,7 +21,9 @@
 
 #include <csignal>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <optional>
 #include <thread>
 #include <unistd.h>
@@ -51,6 +53,9 @@ const char *kUsage =
     "  --keep-snapshots K  keep the newest K snapshots (default 3)\n"
     "  --resume          go on from the newest good snapshot in RUNDIR (exactly:\n"
     "                    the same parameters as an uninterrupted run); fresh if none\n"
+    "  --init-from FILE  start from these weights (safetensors: the model's names,\n"
+    "                    or one network's as kiln export writes them)\n"
+    "  --init-network NAME  the network FILE's unprefixed names belong to\n"
     "  --quiet           no progress lines\n"
     "\n"
     "Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set\n"
@@ -121,6 +126,42 @@ bool compileForRanks(const CompileRequest &request, Collectives &comm, bool quie
   return everyoneOk(!own || compileInPlace(request));
 }
 
+/// Copies the weights of `path` into the parameters: names as the model's,
+/// or one network's without its prefix (kiln export); every name must be a
+/// parameter of that shape, else all mismatches are listed.
+bool initFrom(Executor &exec, const std::string &path, std::optional<std::string> network,
+              std::string &error) {
+  TensorMap given, params = exec.tensors("param");
+  if (!readSafetensors(path, given, error))
+    return false;
+  std::set<std::string> networks;
+  for (auto &[name, t] : params)
+    networks.insert(name.substr(0, name.find('.')));
+  bool prefixed = std::all_of(given.begin(), given.end(),
+                              [&](auto &e) { return params.count(e.first) > 0; });
+  if (!prefixed && !network && networks.size() == 1)
+    network = *networks.begin();
+  TensorMap renamed;
+  std::string problems;
+  for (auto &[name, t] : given) {
+    std::string ours = prefixed || !network ? name : *network + "." + name;
+    auto it = params.find(ours);
+    if (it == params.end())
+      problems += "\n  '" + name + "': no parameter " + ours;
+    else if (it->second.shape != t.shape || it->second.dtype != t.dtype)
+      problems += "\n  '" + name + "': " + t.dtype + " of another shape than " + ours;
+    else
+      renamed[ours] = t;
+  }
+  if (!problems.empty()) {
+    error = path + " does not fit the model" +
+            (!prefixed && !network ? " (several networks: give --init-network)" : "") + ":" +
+            problems;
+    return false;
+  }
+  return exec.setTensors(renamed, "param", path, error);
+}
+
 /// Stops with `message` on every rank (one rank: just this one).
 int failRanks(Collectives *comm, const std::string &message) {
   if (comm && comm->world().size > 1)
@@ -134,7 +175,8 @@ int failRanks(Collectives *comm, const std::string &message) {
 int trainMain(int argc, char **argv) {
   Args args(argc, argv,
             {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "cpu",
-             "bucket-size", "comm-timeout", "snapshot-every", "keep-snapshots"},
+             "bucket-size", "comm-timeout", "snapshot-every", "keep-snapshots", "init-from",
+             "init-network"},
             {"quiet", "resume", "help"});
   if (args.flag("help")) {
     std::fputs(kUsage, stdout);
@@ -191,6 +233,8 @@ int trainMain(int argc, char **argv) {
   if (!exec)
     return failRanks(comm.get(), error);
   exec->comm = comm.get();
+  if (auto init = args.value("init-from"); init && !initFrom(*exec, *init, args.value("init-network"), error))
+    return failRanks(comm.get(), error);
 
   // Every rank must run the same step: the manifest's CRC covers the
   // program and every file's CRC.

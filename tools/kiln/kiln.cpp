@@ -24,6 +24,7 @@ const Subcommand kSubcommands[] = {
     {"eval", "the graph's evaluation on an artifact or a run's parameters", kiln::evalMain},
     {"inspect", "what an artifact holds and will do", kiln::inspectMain},
     {"bench", "time the train step (median, images/s, peak memory)", kiln::benchMain},
+    {"export", "one network's trained weights as safetensors, PyTorch names", kiln::exportMain},
 };
 
 void usage(FILE *out) {
