@@ -313,6 +313,61 @@ void Executor::fillRandom(const Thunk &t) {
   }
 }
 
+namespace {
+bool trained(const Buffer &b) { return b.kind == "param" || b.kind == "state"; }
+} // namespace
+
+void Executor::saveTrainedState() {
+  size_t at = 0;
+  for (const Buffer &b : m.compiled.buffers)
+    if (trained(b)) {
+      savedState.resize(std::max(savedState.size(), at + b.bytes));
+      std::memcpy(savedState.data() + at, data(b.id), b.bytes);
+      at += b.bytes;
+    }
+}
+
+void Executor::restoreTrainedState() {
+  size_t at = 0;
+  for (const Buffer &b : m.compiled.buffers)
+    if (trained(b)) {
+      std::memcpy(data(b.id), savedState.data() + at, b.bytes);
+      at += b.bytes;
+    }
+}
+
+namespace {
+bool allFinite(const Buffer &b, const void *p) {
+  if (b.dtype != "f32")
+    return true;
+  auto *x = static_cast<const float *>(p);
+  float sum = 0; // NaN and ±inf make the sum non-finite; one pass, vectorised
+  for (int64_t i = 0; i < b.bytes / 4; ++i)
+    sum += x[i] * 0.0f;
+  return sum == 0.0f;
+}
+} // namespace
+
+bool Executor::trainedStateFinite() const {
+  for (const Buffer &b : m.compiled.buffers)
+    if (trained(b) && !allFinite(b, data(b.id)))
+      return false;
+  return true;
+}
+
+int64_t Executor::runUntilNonFinite(int program) {
+  const Program &p = m.compiled.programs[program];
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    runThunk(p.thunks[i], pointers[program][i].data());
+    if (comm)
+      comm->progress();
+    for (int64_t out : p.thunks[i].outputs)
+      if (!allFinite(m.compiled.buffers[out], data(out)))
+        return i;
+  }
+  return -1;
+}
+
 void Executor::run(int program) {
   const Program &p = m.compiled.programs[program];
   if (profile && thunkSeconds.size() != p.thunks.size())

@@ -69,6 +69,16 @@ public:
   int worldSize() const { return comm ? comm->world().size : 1; }
   int rank() const { return comm ? comm->world().rank : 0; }
 
+  /// Keeps a copy of every parameter and state tensor (before a step), and
+  /// puts it back (to run that step again).
+  void saveTrainedState();
+  void restoreTrainedState();
+  /// Whether every parameter and state value is finite.
+  bool trainedStateFinite() const;
+  /// Runs the program thunk by thunk and returns the index of the first
+  /// whose f32 outputs hold a NaN or an infinity, or -1.
+  int64_t runUntilNonFinite(int program);
+
   /// Per-thunk wall time accumulated by run() when profiling is on.
   std::vector<double> thunkSeconds;
   bool profile = false;
@@ -84,6 +94,7 @@ private:
   void *library = nullptr;
   std::vector<void (*)(void **, int64_t, int64_t)> kernels;
   uint8_t *persistent = nullptr, *arena = nullptr;
+  std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: the kernel's argument pointers.
   std::vector<std::vector<std::vector<void *>>> pointers;
 };

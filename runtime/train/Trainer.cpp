@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 
 namespace kiln {
 namespace {
@@ -60,6 +61,34 @@ bool resumeFromSnapshot(Executor &exec, const TrainOptions &options, const Snaps
                                : "kiln train: no snapshot in %s/snapshots: starting fresh\n",
                  (long long)first, options.runDir.c_str());
   return true;
+}
+
+/// Why step `step` went non-finite: the step is run again from the values
+/// before it, thunk by thunk, up to the first that makes a NaN or an
+/// infinity; its op and JSON node are named, and the snapshot to go back to.
+std::string nonFiniteReport(Executor &exec, int program, double loss, int64_t step,
+                            int64_t epoch, const std::string &runDir) {
+  std::string what = std::isfinite(loss) ? "a parameter or state value became non-finite"
+                                         : "the loss is " + std::to_string(loss);
+  std::string report = "step " + std::to_string(step + 1) + " (epoch " +
+                       std::to_string(epoch + 1) + "): " + what;
+  exec.restoreTrainedState();
+  int64_t at = exec.runUntilNonFinite(program);
+  if (at >= 0) {
+    const CompiledModel &c = exec.manifest().compiled;
+    const Thunk &t = c.programs[program].thunks[at];
+    report += "; the first NaN or infinity comes from node '" +
+              (t.ops.empty() ? std::string("?") : t.ops.front()) + "' (" +
+              thunkOp(c.kernels, t) + ", thunk " + std::to_string(at) + ")";
+  }
+  std::set<std::string> snapshots;
+  std::error_code ec;
+  for (auto &e : std::filesystem::directory_iterator(runDir + "/snapshots", ec))
+    if (e.path().extension() == ".safetensors")
+      snapshots.insert(e.path().string());
+  return report + "; stopping. " +
+         (snapshots.empty() ? "No snapshot was written (--snapshot-every N keeps progress)."
+                            : "The last good snapshot is " + *snapshots.rbegin() + ".");
 }
 
 /// The lines of an earlier metrics.jsonl up to step `upTo` (none when 0),
@@ -320,11 +349,11 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       record[s.name] = v;
     }
     exec.randomKey = {seed, static_cast<uint64_t>(step)};
+    exec.saveTrainedState();
     exec.run(program);
     double loss = *exec.as<float>(lossBuffer);
-    if (!std::isfinite(loss)) {
-      error = "the loss is " + std::to_string(loss) + " at step " + std::to_string(step + 1) +
-              " (epoch " + std::to_string(epoch + 1) + "); stopping";
+    if (!std::isfinite(loss) || !exec.trainedStateFinite()) {
+      error = nonFiniteReport(exec, program, loss, step, epoch, options.runDir);
       return false;
     }
     if (step == first)

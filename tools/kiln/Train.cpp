@@ -216,11 +216,17 @@ int trainMain(int argc, char **argv) {
 
   std::string artifact = args.positional[0];
   if (!isArtifactPath(artifact)) {
+    // A graph that does not compile leaves no run directory behind.
+    std::error_code ec;
+    bool existed = std::filesystem::exists(options.runDir, ec);
     std::filesystem::create_directories(options.runDir);
     CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize, w.size,
                            args.value("cpu").value_or("")};
-    if (!compileForRanks(request, *comm, options.quiet))
+    if (!compileForRanks(request, *comm, options.quiet)) {
+      if (!existed && w.rank == 0)
+        std::filesystem::remove(options.runDir, ec); // only if still empty
       return 1; // the compiler printed why
+    }
     artifact = request.artifact;
   } else if (batch || bucketSize) {
     return usageError(std::string(batch ? "--batch-size" : "--bucket-size") +
