@@ -166,8 +166,9 @@ bool checkSchema(const JsonSource &src, const std::string &pointer,
   for (const Field &f : schema.fields)
     known.push_back(f.key);
   for (auto &[key, v] : value.items()) {
+    const std::string &name = key; // a lambda cannot capture a binding before C++20
     auto it = std::find_if(schema.fields.begin(), schema.fields.end(),
-                           [&](const Field &f) { return key == f.key; });
+                           [&](const Field &f) { return name == f.key; });
     std::string ptr = pointerJoin(pointer, key);
     if (it == schema.fields.end()) {
       if (schema.openKeys)

@@ -68,7 +68,8 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
     return true;
   };
   int64_t rank = shape(op->getResult(0)).size();
-  for (auto [i, d] : llvm::enumerate(operandDims)) {
+  for (auto [index, d] : llvm::enumerate(operandDims)) {
+    size_t i = index; // lambdas below read it (no binding captures before C++20)
     if (!d)
       continue;
     if (*d < 0) {

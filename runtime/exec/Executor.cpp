@@ -48,7 +48,7 @@ bool cpuSupports(const std::string &cpu, const std::string &features, std::strin
     KILN_FEATURE("sse4.2") KILN_FEATURE("popcnt") KILN_FEATURE("avx") KILN_FEATURE("avx2")
     KILN_FEATURE("fma") KILN_FEATURE("bmi2") KILN_FEATURE("avx512f") KILN_FEATURE("avx512bw")
     KILN_FEATURE("avx512dq") KILN_FEATURE("avx512vl") KILN_FEATURE("avx512cd")
-    KILN_FEATURE("avx512bf16") KILN_FEATURE("avx512vnni") KILN_FEATURE("f16c")
+    KILN_FEATURE("avx512bf16") KILN_FEATURE("avx512vnni")
 #undef KILN_FEATURE
     return -1;
   };
