@@ -166,6 +166,22 @@ bool JsonSource::loadText(const std::string &path, std::string text,
     if (colon != std::string::npos)
       what = what.substr(colon + 2);
     return fail(lc, "malformed JSON: " + what, error);
+  } catch (const nlohmann::ordered_json::exception &e) {
+    // A number out of range (found by kiln-fuzz-importer) comes without a
+    // byte offset: find the token it quotes.
+    std::string what = e.what();
+    size_t bracket = what.find("] "), quote = what.find('\'');
+    if (bracket != std::string::npos)
+      what = what.substr(bracket + 2);
+    LineCol lc;
+    if (quote != std::string::npos) {
+      std::string token = std::string(e.what()).substr(quote + 1);
+      token = token.substr(0, token.find('\''));
+      size_t at = token.empty() ? std::string::npos : text_.find(token);
+      if (at != std::string::npos)
+        lc = lineColOfOffset(text_, at);
+    }
+    return fail(lc, "malformed JSON: " + what, error);
   }
   positions_.clear();
   PositionScanner scanner(text_, positions_);
