@@ -29,17 +29,6 @@ uint32_t dataCrc(const TensorMap &tensors) {
   return crc;
 }
 
-/// The snapshot files of `dir`, oldest first (names sort by step).
-std::vector<fs::path> snapshotFiles(const fs::path &dir) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (auto &e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().rfind("step-", 0) == 0 && e.path().extension() == ".safetensors")
-      files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 /// Writes `bytes` to `path` and makes them durable; false with errno's text.
 bool writeDurably(const std::string &path, const std::string &bytes, std::string &why) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -67,6 +56,16 @@ bool writeDurably(const std::string &path, const std::string &bytes, std::string
 
 } // namespace
 
+std::vector<std::string> snapshotFiles(const std::string &runDir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto &e : fs::directory_iterator(fs::path(runDir) / "snapshots", ec))
+    if (e.path().filename().string().rfind("step-", 0) == 0 && e.path().extension() == ".safetensors")
+      files.push_back(e.path().string());
+  std::sort(files.begin(), files.end()); // names sort by step
+  return files;
+}
+
 bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const TensorMap &params,
                    const TensorMap &state, int keep, std::string &error) {
   fs::path dir = fs::path(runDir) / "snapshots";
@@ -89,10 +88,10 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const Te
   std::string why;
   if (!writeDurably(temporary, serializeSafetensors(all, meta), why)) {
     fs::remove(temporary, ec);
-    auto files = snapshotFiles(dir);
+    auto files = snapshotFiles(runDir);
     error = "cannot write the snapshot " + final.string() + ": " + why + "; " +
             (files.empty() ? std::string("there is no earlier snapshot")
-                           : "the previous snapshot " + files.back().string() + " is intact");
+                           : "the previous snapshot " + files.back() + " is intact");
     return false;
   }
   fs::rename(temporary, final, ec);
@@ -106,7 +105,7 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const Te
     ::fsync(dfd);
     ::close(dfd);
   }
-  auto files = snapshotFiles(dir);
+  auto files = snapshotFiles(runDir);
   for (size_t i = 0; i + keep < files.size(); ++i)
     fs::remove(files[i], ec);
   // Temporary files of writes a kill interrupted.
@@ -120,21 +119,21 @@ bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected,
                         SnapshotInfo &info, TensorMap &params, TensorMap &state,
                         std::vector<std::string> &warnings, std::string &error) {
   found = false;
-  auto files = snapshotFiles(fs::path(runDir) / "snapshots");
+  auto files = snapshotFiles(runDir);
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
     TensorMap all;
     Metadata meta;
     std::string why;
-    if (!readSafetensors(it->string(), all, why, &meta)) {
+    if (!readSafetensors(*it, all, why, &meta)) {
       warnings.push_back("skipping the damaged snapshot " + why);
       continue;
     }
     if (meta["kiln_snapshot"] != "1" || !meta.count("step") || !meta.count("data_crc32")) {
-      warnings.push_back("skipping " + it->string() + ": not a kiln snapshot (no step or checksum)");
+      warnings.push_back("skipping " + *it + ": not a kiln snapshot (no step or checksum)");
       continue;
     }
     if (meta["data_crc32"] != hex(dataCrc(all))) {
-      warnings.push_back("skipping the damaged snapshot " + it->string() +
+      warnings.push_back("skipping the damaged snapshot " + *it +
                          ": checksum mismatch (the file was modified or damaged)");
       continue;
     }
@@ -143,7 +142,7 @@ bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected,
     info.worldSize = std::stoi(meta["world_size"]);
     info.artifactCrc = meta["artifact_crc32"];
     auto refuse = [&](const std::string &what, const std::string &was, const std::string &is) {
-      error = it->string() + " was written by " + what + " " + was + ", this run has " + is +
+      error = *it + " was written by " + what + " " + was + ", this run has " + is +
               ": resume with the same artifact, seed and world size, or use another --out";
       return false;
     };

@@ -28,6 +28,10 @@ struct SnapshotInfo {
   std::string artifactCrc; // the manifest's CRC-32, hex
 };
 
+/// The snapshot files of `runDir` (RUNDIR/snapshots/step-*.safetensors),
+/// oldest first.
+std::vector<std::string> snapshotFiles(const std::string &runDir);
+
 /// Writes the snapshot of `info.step` into `runDir`/snapshots and keeps
 /// the newest `keep`; false with `error` (the previous snapshots intact).
 bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const TensorMap &params,

@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <set>
 
 namespace kiln {
 namespace {
@@ -81,14 +80,10 @@ std::string nonFiniteReport(Executor &exec, int program, double loss, int64_t st
               (t.ops.empty() ? std::string("?") : t.ops.front()) + "' (" +
               thunkOp(c.kernels, t) + ", thunk " + std::to_string(at) + ")";
   }
-  std::set<std::string> snapshots;
-  std::error_code ec;
-  for (auto &e : std::filesystem::directory_iterator(runDir + "/snapshots", ec))
-    if (e.path().extension() == ".safetensors")
-      snapshots.insert(e.path().string());
+  std::vector<std::string> snapshots = snapshotFiles(runDir);
   return report + "; stopping. " +
          (snapshots.empty() ? "No snapshot was written (--snapshot-every N keeps progress)."
-                            : "The last good snapshot is " + *snapshots.rbegin() + ".");
+                            : "The last good snapshot is " + snapshots.back() + ".");
 }
 
 /// The lines of an earlier metrics.jsonl up to step `upTo` (none when 0),

@@ -24,25 +24,21 @@ void blobs(int64_t n, int64_t dim, int classes, uint64_t seed, bool shuffled,
   }
 }
 
+/// Test accuracy of the probe trained on 4,000 blobs and tested on 1,000
+/// (16 dims, 10 classes), drawn with the given seeds.
+double probeOnBlobs(uint64_t trainSeed, uint64_t testSeed, bool shuffled) {
+  std::vector<float> train, test;
+  std::vector<int32_t> trainY, testY;
+  blobs(4000, 16, 10, trainSeed, shuffled, train, trainY);
+  blobs(1000, 16, 10, testSeed, shuffled, test, testY);
+  return linearProbe(train, trainY, test, testY, 16, 10, {10, 128, 1e-2, 0});
+}
+
 } // namespace
 
 /// Blobs 3σ apart along their own axis: the Bayes error is about 2%, and
 /// a linear classifier reaches it.
-TEST(LinearProbe, SeparatesGaussianBlobs) {
-  std::vector<float> train, test;
-  std::vector<int32_t> trainY, testY;
-  blobs(4000, 16, 10, 1, false, train, trainY);
-  blobs(1000, 16, 10, 2, false, test, testY);
-  double acc = linearProbe(train, trainY, test, testY, 16, 10, {10, 128, 1e-2, 0});
-  EXPECT_GT(acc, 0.9);
-}
+TEST(LinearProbe, SeparatesGaussianBlobs) { EXPECT_GT(probeOnBlobs(1, 2, false), 0.9); }
 
 /// Labels independent of the features: nothing to learn, chance on test.
-TEST(LinearProbe, RandomLabelsStayAtChance) {
-  std::vector<float> train, test;
-  std::vector<int32_t> trainY, testY;
-  blobs(4000, 16, 10, 3, true, train, trainY);
-  blobs(1000, 16, 10, 4, true, test, testY);
-  double acc = linearProbe(train, trainY, test, testY, 16, 10, {10, 128, 1e-2, 0});
-  EXPECT_LT(acc, 0.16);
-}
+TEST(LinearProbe, RandomLabelsStayAtChance) { EXPECT_LT(probeOnBlobs(3, 4, true), 0.16); }

@@ -11,6 +11,7 @@
 #include "Subcommands.h"
 
 #include "runtime/artifact/Safetensors.h"
+#include "runtime/train/Snapshot.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -28,16 +29,12 @@ bool readRunParams(const std::string &runDir, TensorMap &params, std::string &fr
   from = runDir + "/params.safetensors";
   if (fs::exists(from))
     return readSafetensors(from, params, error);
-  std::set<std::string> snapshots;
-  std::error_code ec;
-  for (auto &e : fs::directory_iterator(runDir + "/snapshots", ec))
-    if (e.path().extension() == ".safetensors")
-      snapshots.insert(e.path().string());
+  std::vector<std::string> snapshots = snapshotFiles(runDir);
   if (snapshots.empty()) {
     error = runDir + ": no params.safetensors and no snapshot (is it a kiln train --out directory?)";
     return false;
   }
-  from = *snapshots.rbegin();
+  from = snapshots.back();
   TensorMap all;
   if (!readSafetensors(from, all, error))
     return false;
