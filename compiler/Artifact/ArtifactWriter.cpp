@@ -133,23 +133,6 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (!writeText((tmp / "step.mlir").string(), ir, error))
     return fail("");
 
-  if (!options.ptxTo.empty()) {
-    std::map<std::string, std::string> ptx;
-    std::vector<PtxKernel> gpuKernels;
-    if (!emitPtx(module, {"sm_80", "sm_90"}, ptx, gpuKernels, error))
-      return fail("");
-    fs::create_directories(options.ptxTo, ec);
-    std::string index;
-    for (const PtxKernel &k : gpuKernels)
-      index += k.name + "  rows " + std::to_string(k.rows) + "  workspace " +
-               std::to_string(k.workspaceBytesPerRow) + " bytes/row\n";
-    if (!writeText(options.ptxTo + "/index.txt", index, error))
-      return fail("");
-    for (auto &[arch, text] : ptx)
-      if (!writeText(options.ptxTo + "/kernels." + arch + ".ptx", text, error))
-        return fail("");
-  }
-
   KernelEmitter emitter(*module.getContext());
   Manifest m;
   ConstantData constants;
@@ -158,6 +141,16 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (!options.dumpPlanTo.empty() &&
       !writeText(options.dumpPlanTo, describePlan(m.compiled), error))
     return fail("");
+  if (options.cuda) {
+    std::map<std::string, std::string> ptx;
+    if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs, m.compiled.kernels, ptx,
+                 error))
+      return fail("");
+    for (auto &[arch, text] : ptx)
+      if (!writeText((tmp / ("kernels." + arch + ".ptx")).string(), text, error))
+        return fail("");
+    m.cudaArchs = kCudaArchs;
+  }
   CpuTarget cpu = resolveCpu(options.cpu);
   if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
                           m.compiled.kernels, error))

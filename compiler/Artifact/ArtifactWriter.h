@@ -21,7 +21,7 @@ struct ArtifactOptions {
   std::string cpu;          // "" = the portable default, "host", or a CPU name
   std::string dumpKernelsTo; // per-kernel MLIR before/after lowering, LLVM IR
   std::string dumpPlanTo;    // the buffer plan as text
-  std::string ptxTo;         // PTX of the fused regions (sm_80, sm_90)
+  bool cuda = false;          // also kernels.sm_80.ptx, kernels.sm_90.ptx
 };
 
 /// Writes the artifact for `module` (after the train-step phase) to `out`.

@@ -1,4 +1,4 @@
-//===- CudaKernels.cpp - PTX for the fused regions ------------------------===//
+//===- CudaKernels.cpp - PTX for every kernel of a step -------------------===//
 #include "compiler/Codegen/CudaKernels.h"
 
 #include "compiler/Codegen/FusedBody.h"
@@ -16,6 +16,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -34,6 +35,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <algorithm>
 #include <mutex>
 
 extern "C" {
@@ -49,6 +51,9 @@ namespace kiln {
 namespace {
 
 using namespace fused;
+
+/// Bytes of scratch for `n` elements of `width` bytes, 16-byte aligned.
+int64_t scratchBytes(int64_t n, int64_t width) { return (n * width + 15) / 16 * 16; }
 
 /// A flat memref<n x T> over a raw device pointer.
 Value memrefFromPointer(OpBuilder &b, Location loc, Value p, Type elem, int64_t n) {
@@ -125,9 +130,8 @@ protected:
     for (int64_t d : local)
       n *= d;
     Type elem = cast<RankedTensorType>(v.getType()).getElementType();
-    int64_t width = elem.isInteger(1) ? 1 : 4;
     int64_t offset = slabBytes;
-    slabBytes += (n * width + 15) / 16 * 16;
+    slabBytes += scratchBytes(n, elem.isInteger(1) ? 1 : 4);
     // workspace + row·slab + offset, as a flat memref of this type.
     auto i64 = b.getI64Type();
     auto ptr = LLVM::LLVMPointerType::get(b.getContext());
@@ -153,39 +157,108 @@ private:
   Value workspace, slab;
 };
 
-Type elementOf(Value v) { return cast<RankedTensorType>(v.getType()).getElementType(); }
+/// Threads per block for `work` independent items: a multiple of the warp,
+/// at most 256 (enough to hide latency, small enough for many blocks).
+int64_t threadsFor(int64_t work) { return std::clamp<int64_t>((work + 31) / 32 * 32, 32, 256); }
 
-int64_t elementsOf(Value v) {
-  return std::max<int64_t>(1, cast<RankedTensorType>(v.getType()).getNumElements());
-}
-
-/// One gpu.func for `fusion` in `gpuModule`.
-LogicalResult buildKernel(FusionOp fusion, gpu::GPUModuleOp gpuModule, const std::string &name,
-                          PtxKernel &info) {
-  OpBuilder b(gpuModule.getBody()->getTerminator());
-  Location loc = fusion.getLoc();
+/// A kernel function `name(void **buffers, i64 rows, ptr workspace)`.
+gpu::GPUFuncOp startKernel(OpBuilder &b, Location loc, StringRef name) {
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  SmallVector<Type> args(fusion.getInputs().size() + fusion.getNumResults() + 1, ptr);
-  auto fn = b.create<gpu::GPUFuncOp>(loc, name, b.getFunctionType(args, {}));
+  auto fn = b.create<gpu::GPUFuncOp>(loc, name,
+                                     b.getFunctionType({ptr, b.getI64Type(), ptr}, {}));
   fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   b.setInsertionPointToStart(&fn.getBody().front());
+  return fn;
+}
+
+/// The memref types the CPU kernel `cpu` gives its buffers, in order.
+SmallVector<MemRefType> bufferTypes(func::FuncOp cpu) {
+  SmallVector<MemRefType> types;
+  for (auto c : cpu.getBody().front().getOps<UnrealizedConversionCastOp>())
+    types.push_back(cast<MemRefType>(c.getResult(0).getType()));
+  return types;
+}
+
+/// The fused region of `cpu` with a block per row (BlockBody).
+LogicalResult buildRowPerBlock(func::FuncOp cpu, FusionOp fusion, gpu::GPUModuleOp gpuModule,
+                               GpuLaunch &launch) {
+  OpBuilder b(gpuModule.getBody()->getTerminator());
+  Location loc = fusion.getLoc();
+  gpu::GPUFuncOp fn = startKernel(b, loc, cpu.getName());
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  SmallVector<Value> memrefs;
+  for (auto [i, type] : llvm::enumerate(bufferTypes(cpu))) {
+    Value slot = b.create<LLVM::GEPOp>(loc, ptr, ptr, fn.getArgument(0),
+                                       ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+    Value p = b.create<LLVM::LoadOp>(loc, ptr, slot);
+    memrefs.push_back(memrefFromPointer(b, loc, p, type.getElementType(), type.getNumElements()));
+  }
   Value row = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
   Value slab = b.create<LLVM::ConstantOp>(loc, b.getI64Type(), b.getI64IntegerAttr(0));
-  info.rows = fusion->getAttrOfType<IntegerAttr>("rows").getInt();
-  SmallVector<Value> memrefs;
-  for (auto [i, v] : llvm::enumerate(fusion.getInputs()))
-    memrefs.push_back(memrefFromPointer(b, loc, fn.getArgument(i), elementOf(v), elementsOf(v)));
-  for (auto [i, r] : llvm::enumerate(fusion.getResults()))
-    memrefs.push_back(memrefFromPointer(b, loc, fn.getArgument(fusion.getInputs().size() + i),
-                                        elementOf(r), elementsOf(r)));
-  BlockBody real(fusion, b, memrefs, row, info.rows, fn.getArgument(args.size() - 1), slab);
-  if (failed(real.run()))
+  int64_t rows = fusion->getAttrOfType<IntegerAttr>("rows").getInt();
+  BlockBody body(fusion, b, memrefs, row, rows, fn.getArgument(2), slab);
+  if (failed(body.run()))
     return failure();
   b.create<gpu::ReturnOp>(loc);
-  slab.getDefiningOp()->setAttr("value", b.getI64IntegerAttr(real.slabBytes));
-  info.name = name;
-  info.workspaceBytesPerRow = real.slabBytes;
+  slab.getDefiningOp()->setAttr("value", b.getI64IntegerAttr(body.slabBytes));
+  // The block spreads the row's largest local tensor over its threads.
+  int64_t widest = 1;
+  fusion.getBody().walk([&](Operation *op) {
+    for (Value r : op->getResults())
+      if (auto t = dyn_cast<RankedTensorType>(r.getType()))
+        widest = std::max<int64_t>(widest, t.getNumElements() / std::max<int64_t>(rows, 1));
+  });
+  launch = {threadsFor(widest), true, body.slabBytes};
   return success();
+}
+
+/// The CPU kernel `cpu` on thread gid = blockIdx·blockDim + threadIdx, for
+/// rows [gid, min(gid + 1, rows)); its stack scratch (memref.alloca)
+/// becomes the thread's slab of the workspace.
+void buildRowPerThread(func::FuncOp cpu, gpu::GPUModuleOp gpuModule, GpuLaunch &launch) {
+  OpBuilder b(gpuModule.getBody()->getTerminator());
+  Location loc = cpu.getLoc();
+  gpu::GPUFuncOp fn = startKernel(b, loc, cpu.getName());
+  auto i64 = b.getI64Type();
+  Value gid = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x),
+                                   b.create<gpu::BlockDimOp>(loc, gpu::Dimension::x)),
+      b.create<gpu::ThreadIdOp>(loc, gpu::Dimension::x));
+  Value begin = b.create<arith::IndexCastOp>(loc, i64, gid);
+  Value next = b.create<arith::AddIOp>(loc, begin, b.create<arith::ConstantIntOp>(loc, 1, 64));
+  Value end = b.create<arith::MinSIOp>(loc, next, fn.getArgument(1));
+  IRMapping map;
+  map.map(cpu.getArgument(0), fn.getArgument(0));
+  map.map(cpu.getArgument(1), begin);
+  map.map(cpu.getArgument(2), end);
+  for (Operation &op : cpu.getBody().front()) {
+    if (isa<func::ReturnOp>(op))
+      b.create<gpu::ReturnOp>(loc);
+    else
+      b.clone(op, map);
+  }
+  SmallVector<memref::AllocaOp> allocas;
+  fn.walk([&](memref::AllocaOp a) { allocas.push_back(a); });
+  auto bytesOf = [](MemRefType type) {
+    return scratchBytes(type.getNumElements(), std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1));
+  };
+  int64_t slab = 0;
+  for (memref::AllocaOp a : allocas)
+    slab += bytesOf(a.getType());
+  int64_t offset = 0;
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  for (memref::AllocaOp a : allocas) {
+    MemRefType type = a.getType();
+    b.setInsertionPoint(a);
+    Value at = b.create<LLVM::AddOp>(
+        loc, b.create<LLVM::MulOp>(loc, begin, b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(slab))),
+        b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(offset)));
+    Value p = b.create<LLVM::GEPOp>(loc, ptr, b.getI8Type(), fn.getArgument(2), ValueRange{at});
+    a.replaceAllUsesWith(memrefFromPointer(b, loc, p, type.getElementType(), type.getNumElements()));
+    a.erase();
+    offset += bytesOf(type);
+  }
+  launch = {threadsFor(1 << 20), false, slab};
 }
 
 /// CUDA's libdevice bitcode (the __nv_* math functions the NVVM lowering
@@ -201,28 +274,30 @@ std::string libdevicePath() {
 
 } // namespace
 
-bool emitPtx(ModuleOp module, const std::vector<std::string> &archs,
-             std::map<std::string, std::string> &ptx, std::vector<PtxKernel> &kernels,
-             std::string &error) {
-  MLIRContext *ctx = module.getContext();
+bool emitPtx(ModuleOp kernelModule, const std::map<std::string, Operation *> &fusionKernels,
+             const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
+             std::map<std::string, std::string> &ptx, std::string &error) {
+  MLIRContext *ctx = kernelModule.getContext();
   ctx->loadDialect<gpu::GPUDialect, NVVM::NVVMDialect, LLVM::LLVMDialect, scf::SCFDialect,
                    math::MathDialect, memref::MemRefDialect, arith::ArithDialect,
                    cf::ControlFlowDialect>();
-  OwningOpRef<ModuleOp> container = ModuleOp::create(module.getLoc());
+  OwningOpRef<ModuleOp> container = ModuleOp::create(kernelModule.getLoc());
   (*container)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(ctx));
   OpBuilder b = OpBuilder::atBlockEnd(container->getBody());
-  auto gpuModule = b.create<gpu::GPUModuleOp>(module.getLoc(), "kiln_kernels");
-  int64_t count = 0;
-  bool ok = true;
-  module.walk([&](FusionOp f) {
-    PtxKernel info;
-    if (ok && failed(buildKernel(f, gpuModule, "g" + std::to_string(count++) + "_fused", info)))
-      ok = false;
-    kernels.push_back(info);
-  });
-  if (!ok) {
-    error = "a fused region has an op the CUDA codegen does not handle";
-    return false;
+  auto gpuModule = b.create<gpu::GPUModuleOp>(kernelModule.getLoc(), "kiln_kernels");
+  for (Kernel &k : kernels) {
+    auto cpu = kernelModule.lookupSymbol<func::FuncOp>(k.name);
+    if (!cpu) {
+      error = "no kernel '" + k.name + "' in the kernel module";
+      return false;
+    }
+    auto fusion = fusionKernels.find(k.name);
+    if (fusion == fusionKernels.end()) {
+      buildRowPerThread(cpu, gpuModule, k.gpu);
+    } else if (failed(buildRowPerBlock(cpu, cast<FusionOp>(fusion->second), gpuModule, k.gpu))) {
+      error = "kernel '" + k.name + "': a fused region has an op the CUDA codegen does not handle";
+      return false;
+    }
   }
   RewritePatternSet patterns(ctx);
   populateMathPolynomialApproximationPatterns(patterns);
@@ -242,7 +317,7 @@ bool emitPtx(ModuleOp module, const std::vector<std::string> &archs,
     return false;
   }
   // The lowered functions, as a plain module for LLVM IR translation.
-  OwningOpRef<ModuleOp> llvmModule = ModuleOp::create(module.getLoc());
+  OwningOpRef<ModuleOp> llvmModule = ModuleOp::create(kernelModule.getLoc());
   OpBuilder lb = OpBuilder::atBlockEnd(llvmModule->getBody());
   for (Operation &op : gpuModule.getBody()->without_terminator())
     lb.clone(op);

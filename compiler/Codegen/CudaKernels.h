@@ -1,18 +1,26 @@
-//===- CudaKernels.h - PTX for the fused regions -------------------*- C++ -*-===//
+//===- CudaKernels.h - PTX for every kernel of a step ---------------*- C++ -*-===//
 //
-// The same kiln.fusion regions the CPU runs, lowered for NVIDIA GPUs:
-// one thread block per row of the parallel axis; each op's loops spread
-// over the block's threads, its folds (max, sum, ...) as block-wide
-// reductions (gpu.all_reduce: warp shuffles and shared memory), the row's
-// local tensors in a global workspace (rows × slab bytes, cached in L2).
-// gpu dialect -> NVVM -> LLVM IR -> PTX through LLVM's NVPTX backend, one
-// module per GPU architecture (sm_80, sm_90). Launch: grid = rows, any
-// block size; arguments: every buffer (inputs, then results), then the
-// workspace.
+// The CUDA backend runs the same kernels as the CPU, from the same loop
+// nests (KernelEmitter's module, before CPU lowering), lowered through the
+// gpu dialect and NVVM to PTX with LLVM's NVPTX backend, one module per
+// GPU architecture (sm_80, sm_90):
+//
+//   a kernel that computes one kiln.fusion gets a block per row: each op's
+//   loops spread over the block's threads, its folds (max, sum) block-wide
+//   (gpu.all_reduce: warp shuffles and shared memory);
+//   every other kernel (maps, reductions, rows, multi-tensor updates) runs
+//   its CPU body for rows [gid, gid + 1) on thread gid.
+//
+// A GPU kernel is `k(void **buffers, int64 rows, char *workspace)`: the
+// buffers as on the CPU (a device array of device pointers), the thunk's
+// row count, and rows × workspaceBytesPerRow bytes of global scratch for
+// the row's local tensors (the CPU keeps those on the stack).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_CUDAKERNELS_H
 #define KILN_CODEGEN_CUDAKERNELS_H
+
+#include "runtime/artifact/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -22,17 +30,14 @@
 
 namespace kiln {
 
-struct PtxKernel {
-  std::string name;
-  int64_t rows = 1;
-  int64_t workspaceBytesPerRow = 0;
-};
-
-/// PTX for every kiln.fusion of `module`, per architecture ("sm_80" ->
-/// PTX text). False with `error` set.
-bool emitPtx(mlir::ModuleOp module, const std::vector<std::string> &archs,
-             std::map<std::string, std::string> &ptx, std::vector<PtxKernel> &kernels,
-             std::string &error);
+/// PTX for every kernel of `kernelModule` (KernelEmitter::module(); it is
+/// not changed), per architecture ("sm_80" -> PTX text), and each kernel's
+/// launch in `kernels[i].gpu`. `fusionKernels` names the kernels that
+/// compute one kiln.fusion. False with `error` set.
+bool emitPtx(mlir::ModuleOp kernelModule,
+             const std::map<std::string, mlir::Operation *> &fusionKernels,
+             const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
+             std::map<std::string, std::string> &ptx, std::string &error);
 
 } // namespace kiln
 

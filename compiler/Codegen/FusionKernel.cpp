@@ -482,6 +482,7 @@ FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
   });
   if (!ok)
     return failure();
+  emitter.fusionKernels.try_emplace(name, fusion);
   return name;
 }
 

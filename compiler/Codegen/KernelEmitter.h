@@ -57,6 +57,10 @@ public:
   /// The kernels so far, as a module of func.func ops.
   mlir::ModuleOp module() { return *kernels; }
 
+  /// Kernels that compute one kiln.fusion, by name: the CUDA codegen
+  /// spreads such a region's row over a block (CudaKernels.cpp).
+  std::map<std::string, mlir::Operation *> fusionKernels;
+
   /// A map over `dims` (dims[0] is the row dimension). Adjacent dimensions
   /// that every access walks contiguously are merged first. Returns the
   /// kernel name; `rows` gets the row count of the merged nest.

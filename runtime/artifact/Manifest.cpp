@@ -106,8 +106,14 @@ json manifestToJson(const Manifest &m) {
                        {"shape", b.shape},
                        {"region", b.region == Region::Arena ? "arena" : "persistent"},
                        {"offset", b.offset}, {"bytes", b.bytes}});
-  for (const Kernel &k : m.compiled.kernels)
-    kernels.push_back({{"name", k.name}, {"op", k.op}});
+  for (const Kernel &k : m.compiled.kernels) {
+    json kernel = {{"name", k.name}, {"op", k.op}};
+    if (k.gpu.threads > 0)
+      kernel["cuda"] = {{"threads", k.gpu.threads},
+                        {"row_per", k.gpu.rowPerBlock ? "block" : "thread"},
+                        {"workspace_bytes_per_row", k.gpu.workspaceBytesPerRow}};
+    kernels.push_back(kernel);
+  }
   for (const Program &p : m.compiled.programs) {
     json thunks = json::array(), sinks = json::array();
     for (const Thunk &t : p.thunks)
@@ -130,6 +136,7 @@ json manifestToJson(const Manifest &m) {
           {"model", m.model},
           {"source", m.source},
           {"cpu", {{"target", m.cpu}, {"features", m.cpuFeatures}}},
+          {"cuda_archs", m.cudaArchs},
           {"batch_size", m.batchSize},
           {"eval_batch_size", m.evalBatchSize},
           {"persistent_bytes", m.compiled.persistentBytes},
@@ -169,6 +176,14 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
       !r.integer(body, "", "eval_batch_size", m.evalBatchSize) ||
       !r.integer(body, "", "persistent_bytes", m.compiled.persistentBytes))
     return done(false);
+  const json *archs = r.get(body, "", "cuda_archs");
+  if (!archs || !archs->is_array())
+    return done(r.fail("/cuda_archs", "expected a list"));
+  for (const json &a : *archs) {
+    if (!a.is_string() || a.get<std::string>().rfind("sm_", 0) != 0)
+      return done(r.fail("/cuda_archs", "expected names like \"sm_80\""));
+    m.cudaArchs.push_back(a.get<std::string>());
+  }
 
   CompiledModel &c = m.compiled;
   const json *buffers = r.get(body, "", "buffers");
@@ -200,6 +215,17 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     std::string p = "/kernels/" + std::to_string(i);
     if (!r.string((*kernels)[i], p, "name", k.name) || !r.string((*kernels)[i], p, "op", k.op))
       return done(false);
+    if (!m.cudaArchs.empty()) {
+      const json *cuda = r.get((*kernels)[i], p, "cuda");
+      std::string rowPer;
+      if (!cuda || !r.integer(*cuda, p + "/cuda", "threads", k.gpu.threads, 1) ||
+          !r.string(*cuda, p + "/cuda", "row_per", rowPer) ||
+          !r.integer(*cuda, p + "/cuda", "workspace_bytes_per_row", k.gpu.workspaceBytesPerRow))
+        return done(false);
+      if (k.gpu.threads > 1024 || (rowPer != "block" && rowPer != "thread"))
+        return done(r.fail(p + "/cuda", "threads must be 1..1024 and row_per block or thread"));
+      k.gpu.rowPerBlock = rowPer == "block";
+    }
     c.kernels.push_back(k);
   }
   auto bufferId = [&](const std::string &p, int64_t id) {

@@ -22,17 +22,22 @@
 
 namespace kiln {
 
-constexpr int kArtifactVersion = 1;
+constexpr int kArtifactVersion = 2;
 
 struct ArtifactFile {
   int64_t bytes = 0;
   uint32_t crc32 = 0;
 };
 
+/// The GPU architectures `kiln compile --target=cuda` emits PTX for.
+inline const std::vector<std::string> kCudaArchs = {"sm_80", "sm_90"};
+
 struct Manifest {
   int version = kArtifactVersion;
   std::string model, source;
   std::string cpu, cpuFeatures; // what kernels.so was compiled for
+  /// GPU architectures with kernels.ARCH.ptx (empty: a CPU-only artifact).
+  std::vector<std::string> cudaArchs;
   int64_t batchSize = 0, evalBatchSize = 0;
   CompiledModel compiled;
   /// Inputs the runtime fills: per program, name, what feeds it.

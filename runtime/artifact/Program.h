@@ -88,9 +88,20 @@ inline const char *thunkKindName(Thunk::Kind k) {
   return "?";
 }
 
+/// How the CUDA backend launches a kernel: a grid of blocks of `threads`
+/// threads; a block per row (a fused region's row spread over the block)
+/// or a thread per row. Each row gets `workspaceBytesPerRow` bytes of
+/// global scratch. Zero threads: the artifact has no GPU code.
+struct GpuLaunch {
+  int64_t threads = 0;
+  bool rowPerBlock = false;
+  int64_t workspaceBytesPerRow = 0;
+};
+
 struct Kernel {
-  std::string name; // the symbol in the kernel library
+  std::string name; // the symbol in the kernel library (and the PTX entry)
   std::string op;   // the kiln op it computes
+  GpuLaunch gpu;
 };
 
 /// What a thunk computes, for reports: its kernel's op, else its kind.

@@ -63,10 +63,10 @@ cl::opt<std::string> dumpPlanTo("dump-plan-to",
                                 cl::desc("Write the buffer plan (which value lives "
                                          "where, arena size) to FILE"),
                                 cl::value_desc("FILE"), cl::cat(category));
-cl::opt<std::string> ptxTo("ptx-to",
-                           cl::desc("Also write PTX of every fused region for sm_80 and sm_90 "
-                                    "to DIR (kernels.sm_80.ptx, kernels.sm_90.ptx, index.txt)"),
-                           cl::value_desc("DIR"), cl::cat(category));
+cl::opt<std::string> target("target",
+                            cl::desc("cpu (default): kernels.so; cuda: also PTX of every kernel "
+                                     "for sm_80 and sm_90 (the artifact then runs on both)"),
+                            cl::value_desc("cpu|cuda"), cl::init("cpu"), cl::cat(category));
 cl::opt<bool> explainFusion("kiln-fusion-explain",
                             cl::desc("Say why each op that could be fused was not (remarks)"),
                             cl::cat(category));
@@ -222,7 +222,9 @@ int kiln::compilerMain(int argc, char **argv) {
   if (isArtifactPath(outputPath)) {
     if (last != &kilnPhases().back())
       return fail("an artifact needs every phase; drop --compile-to or write .mlir", 2);
-    ArtifactOptions artifactOptions{cpu, dumpKernelsTo, dumpPlanTo, ptxTo};
+    if (target != "cpu" && target != "cuda")
+      return fail("--target: '" + target + "' is not cpu or cuda", 2);
+    ArtifactOptions artifactOptions{cpu, dumpKernelsTo, dumpPlanTo, target == "cuda"};
     if (!writeArtifact(*module, outputPath, artifactOptions, error))
       return fail(error, 1);
     if (!quiet)
