@@ -29,6 +29,8 @@ public:
       : world_(std::move(world)), timeoutSeconds(timeoutSeconds) {}
   virtual ~Collectives() = default;
   const World &world() const { return world_; }
+  /// Seconds any wait for the other ranks may take.
+  double timeout() const { return timeoutSeconds; }
 
   /// Starts summing `count` floats at `data` in place over the ranks;
   /// `bucket` identifies it to waitAllReduce.

@@ -5,6 +5,8 @@
 #include "runtime/data/Random.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -60,7 +62,7 @@ bool cpuSupports(const std::string &cpu, const std::string &features, std::strin
 }
 
 std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
-                                         std::string &error) {
+                                         std::string &error, int cudaDevice) {
   std::unique_ptr<Executor> e(new Executor(std::max(1, threads)));
   Manifest &m = e->m;
   if (!readManifest(dir + "/manifest.json", m, error))
@@ -133,10 +135,48 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
     }
     e->pointers.push_back(std::move(perThunk));
   }
+  if (cudaDevice >= 0) {
+    if (m.cudaArchs.empty()) {
+      error = dir + " has no GPU kernels: compile it with kiln compile --target=cuda";
+      return nullptr;
+    }
+    Executor *x = e.get();
+    DeviceHooks hooks{[x](const Thunk &t) { x->fillRandom(t); },
+                      [x](int64_t buffer) { return x->data(buffer); },
+                      [x] { return x->comm; },
+                      [x](const std::string &message) {
+                        if (x->comm)
+                          x->comm->fail(message);
+                        std::fprintf(stderr, "kiln: %s\n", message.c_str());
+                        std::exit(1);
+                      }};
+    if (!(e->gpu = openCudaBackend(dir, m, cudaDevice, e->persistent, hooks, error))) {
+      error = "GPU " + std::to_string(cudaDevice) + ": " + error;
+      return nullptr;
+    }
+  }
   return e;
 }
 
+std::unique_ptr<Collectives> Executor::collectivesFor(std::unique_ptr<Collectives> host,
+                                                      std::string &error) {
+  return gpu ? gpu->connect(std::move(host), error) : std::move(host);
+}
+
+void Executor::toDevice(int64_t buffer) const {
+  const Buffer &b = m.compiled.buffers[buffer];
+  if (gpu)
+    gpu->upload(b.region, b.offset, data(buffer), b.bytes);
+}
+
+void Executor::fromDevice(int64_t buffer) const {
+  const Buffer &b = m.compiled.buffers[buffer];
+  if (gpu)
+    gpu->download(b.region, b.offset, data(buffer), b.bytes);
+}
+
 Executor::~Executor() {
+  gpu.reset();
   free(persistent);
   free(arena);
   if (library)
@@ -190,6 +230,7 @@ bool Executor::setTensors(const TensorMap &tensors, const std::string &kind,
       return false;
     }
     std::memcpy(data(id), t.data.data(), b.bytes);
+    toDevice(id);
   }
   return true;
 }
@@ -198,6 +239,7 @@ TensorMap Executor::tensors(const std::string &kind) const {
   TensorMap out;
   for (const Buffer &b : m.compiled.buffers)
     if (b.kind == kind) {
+      fromDevice(b.id);
       StoredTensor t{storedDtype(b.dtype), b.shape, {}};
       auto *p = static_cast<const uint8_t *>(data(b.id));
       t.data.assign(p, p + b.bytes);
@@ -318,6 +360,8 @@ bool trained(const Buffer &b) { return b.kind == "param" || b.kind == "state"; }
 } // namespace
 
 void Executor::saveTrainedState() {
+  if (gpu)
+    return gpu->savePersistent();
   size_t at = 0;
   for (const Buffer &b : m.compiled.buffers)
     if (trained(b)) {
@@ -328,6 +372,8 @@ void Executor::saveTrainedState() {
 }
 
 void Executor::restoreTrainedState() {
+  if (gpu)
+    return gpu->restorePersistent();
   size_t at = 0;
   for (const Buffer &b : m.compiled.buffers)
     if (trained(b)) {
@@ -350,41 +396,125 @@ bool allFinite(const Buffer &b, const void *p) {
 
 bool Executor::trainedStateFinite() const {
   for (const Buffer &b : m.compiled.buffers)
-    if (trained(b) && !allFinite(b, data(b.id)))
-      return false;
+    if (trained(b)) {
+      fromDevice(b.id);
+      if (!allFinite(b, data(b.id)))
+        return false;
+    }
   return true;
 }
 
-int64_t Executor::runUntilNonFinite(int program) {
+void Executor::runThunks(int program, size_t first, size_t last) {
   const Program &p = m.compiled.programs[program];
-  for (size_t i = 0; i < p.thunks.size(); ++i) {
+  if (gpu) {
+    gpu->enqueue(program, first, last);
+    if (profile)
+      gpu->synchronize();
+    return;
+  }
+  for (size_t i = first; i < last; ++i) {
     runThunk(p.thunks[i], pointers[program][i].data());
     if (comm)
       comm->progress();
-    for (int64_t out : p.thunks[i].outputs)
+  }
+}
+
+namespace {
+/// The buffers the runtime writes before a program runs: its inputs and
+/// the schedule values.
+std::vector<int64_t> hostWritten(const Manifest &m, const Program &p) {
+  std::vector<int64_t> ids;
+  for (const auto &in : m.inputs)
+    if (in.program == p.entry)
+      ids.push_back(in.buffer);
+  for (const auto &s : m.schedules)
+    ids.push_back(s.buffer);
+  return ids;
+}
+} // namespace
+
+int64_t Executor::runUntilNonFinite(int program) {
+  const Program &p = m.compiled.programs[program];
+  for (int64_t id : hostWritten(m, p))
+    toDevice(id);
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    runThunks(program, i, i + 1);
+    for (int64_t out : p.thunks[i].outputs) {
+      fromDevice(out);
       if (!allFinite(m.compiled.buffers[out], data(out)))
         return i;
+    }
   }
   return -1;
 }
 
 void Executor::run(int program) {
   const Program &p = m.compiled.programs[program];
-  if (profile && thunkSeconds.size() != p.thunks.size())
-    thunkSeconds.assign(p.thunks.size(), 0.0);
-  for (size_t i = 0; i < p.thunks.size(); ++i) {
-    if (!profile) {
-      runThunk(p.thunks[i], pointers[program][i].data());
-      if (comm)
-        comm->progress();
-      continue;
+  for (int64_t id : hostWritten(m, p))
+    toDevice(id);
+  if (!profile) {
+    runThunks(program, 0, p.thunks.size());
+  } else {
+    if (thunkSeconds.size() != p.thunks.size())
+      thunkSeconds.assign(p.thunks.size(), 0.0);
+    for (size_t i = 0; i < p.thunks.size(); ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      runThunks(program, i, i + 1);
+      thunkSeconds[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
-    auto t0 = std::chrono::steady_clock::now();
-    runThunk(p.thunks[i], pointers[program][i].data());
-    if (comm)
-      comm->progress();
-    thunkSeconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  if (gpu) {
+    for (const Sink &s : p.sinks)
+      fromDevice(s.buffer); // waits for the step
+  }
+}
+
+namespace {
+/// The largest |cpu - gpu| over a buffer and the largest |cpu| (for i1:
+/// whether any byte differs, over 1).
+std::pair<double, double> difference(const Buffer &b, const void *cpu, const void *gpu) {
+  double diff = 0, scale = 0;
+  if (b.dtype == "i1")
+    return {std::memcmp(cpu, gpu, b.bytes) != 0 ? 1.0 : 0.0, 1.0};
+  for (int64_t j = 0; j < b.bytes / 4; ++j) {
+    double x = b.dtype == "f32" ? static_cast<const float *>(cpu)[j] : static_cast<const int32_t *>(cpu)[j];
+    double y = b.dtype == "f32" ? static_cast<const float *>(gpu)[j] : static_cast<const int32_t *>(gpu)[j];
+    diff = std::isnan(x) != std::isnan(y) ? INFINITY : std::max(diff, std::fabs(x - y));
+    scale = std::max(scale, std::fabs(x));
+  }
+  return {diff, scale};
+}
+} // namespace
+
+std::vector<Executor::ThunkDifference> Executor::compareWithDevice(int program) {
+  const Program &p = m.compiled.programs[program];
+  std::vector<ThunkDifference> out;
+  if (!gpu)
+    return out;
+  int64_t arenaBytes = 0;
+  for (const Program &q : m.compiled.programs)
+    arenaBytes = std::max(arenaBytes, q.arenaBytes);
+  gpu->upload(Region::Persistent, 0, persistent, m.compiled.persistentBytes);
+  gpu->upload(Region::Arena, 0, arena, arenaBytes);
+  std::vector<uint8_t> fromGpu;
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    const Thunk &t = p.thunks[i];
+    gpu->enqueue(program, i, i + 1);
+    runThunk(t, pointers[program][i].data());
+    double diff = 0, scale = 0;
+    for (int64_t id : t.outputs) {
+      const Buffer &b = m.compiled.buffers[id];
+      fromGpu.resize(b.bytes);
+      gpu->download(b.region, b.offset, fromGpu.data(), b.bytes);
+      auto [d, magnitude] = difference(b, data(id), fromGpu.data());
+      diff = std::max(diff, d);
+      scale = std::max(scale, magnitude);
+      toDevice(id);
+    }
+    out.push_back({i, diff == 0 ? 0 : diff / std::max(scale, 1e-30)});
+  }
+  return out;
 }
 
 } // namespace kiln

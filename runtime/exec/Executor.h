@@ -15,6 +15,7 @@
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/comm/Collectives.h"
 #include "runtime/exec/Blas.h"
+#include "runtime/exec/DeviceBackend.h"
 #include "runtime/exec/ThreadPool.h"
 
 #include <memory>
@@ -23,16 +24,27 @@ namespace kiln {
 
 class Executor {
 public:
-  /// Loads `dir` (an OUT.kiln directory) to run on `threads` threads; null
+  /// Loads `dir` (an OUT.kiln directory) to run on `threads` threads, or
+  /// on GPU `cudaDevice` (the rank's LOCAL_RANK) when it is not -1; null
   /// with `error` naming the file and the problem.
   static std::unique_ptr<Executor> load(const std::string &dir, int threads,
-                                        std::string &error);
+                                        std::string &error, int cudaDevice = -1);
   ~Executor();
 
   const Manifest &manifest() const { return m; }
   /// The GEMM library and the kernels it runs ("OpenBLAS ... (core ...)").
   const std::string &blasDescription() const { return blas->description; }
   int threads() const { return pool.size(); }
+  /// The GPU the thunks run on, or null on the CPU. Its memory is the
+  /// truth; this executor's (data()) mirrors it where the runtime reads and
+  /// writes: inputs and schedules go over before each run, sinks come back
+  /// after it, parameters and state when asked for (tensors()).
+  DeviceBackend *device() const { return gpu.get(); }
+
+  /// The collectives the all-reduce thunks use for `host`'s ranks: NCCL
+  /// on a GPU (its id exchanged through `host`), `host` itself on the CPU.
+  std::unique_ptr<Collectives> collectivesFor(std::unique_ptr<Collectives> host,
+                                              std::string &error);
 
   /// The program with this entry ("train_step", "eval"), or -1.
   int program(const std::string &entry) const;
@@ -79,6 +91,16 @@ public:
   /// whose f32 outputs hold a NaN or an infinity, or -1.
   int64_t runUntilNonFinite(int program);
 
+  /// The largest difference between a thunk's outputs on the GPU and on
+  /// the CPU, relative to the CPU's largest magnitude, each thunk run on
+  /// both from the same inputs (the CPU's outputs then go to the GPU, so
+  /// errors do not carry over).
+  struct ThunkDifference {
+    size_t thunk;
+    double relative;
+  };
+  std::vector<ThunkDifference> compareWithDevice(int program);
+
   /// Per-thunk wall time accumulated by run() when profiling is on.
   std::vector<double> thunkSeconds;
   bool profile = false;
@@ -87,6 +109,11 @@ private:
   explicit Executor(int threads) : pool(threads) {}
   void runThunk(const Thunk &t, void **pointers);
   void fillRandom(const Thunk &t);
+  /// Host mirror <-> GPU for a buffer (no-ops on the CPU).
+  void toDevice(int64_t buffer) const;
+  void fromDevice(int64_t buffer) const;
+  /// Runs thunks [first, last) where the executor runs them.
+  void runThunks(int program, size_t first, size_t last);
 
   Manifest m;
   ThreadPool pool;
@@ -94,6 +121,7 @@ private:
   void *library = nullptr;
   std::vector<void (*)(void **, int64_t, int64_t)> kernels;
   uint8_t *persistent = nullptr, *arena = nullptr;
+  std::unique_ptr<DeviceBackend> gpu;
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: the kernel's argument pointers.
   std::vector<std::vector<std::vector<void *>>> pointers;

@@ -432,6 +432,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"seconds", seconds},
                                     {"images_per_s", result.steps * batch / seconds},
                                     {"threads", exec.threads()},
+                                    {"device", exec.device() ? exec.device()->description() : "cpu"},
                                     {"ranks", exec.worldSize()},
                                     {"global_batch", batch}};
   std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";

@@ -69,4 +69,11 @@ std::optional<int64_t> Args::integer(const std::string &name, int64_t min) {
   return std::nullopt;
 }
 
+bool Args::cuda() {
+  std::string d = value("device").value_or("cpu");
+  if (d != "cpu" && d != "cuda" && error.empty())
+    error = "--device: '" + d + "' is not cpu or cuda";
+  return d == "cuda";
+}
+
 } // namespace kiln

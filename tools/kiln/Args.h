@@ -30,6 +30,9 @@ public:
   std::vector<std::string> values(const std::string &name) const;
   /// An integer option (nullopt if absent); sets `error` if malformed.
   std::optional<int64_t> integer(const std::string &name, int64_t min);
+  /// Whether --device is cuda (one GPU per rank, its LOCAL_RANK) rather
+  /// than cpu (the default); sets `error` on another value.
+  bool cuda();
 
 private:
   std::multimap<std::string, std::string> options;

@@ -7,6 +7,10 @@
 // thunks) and the rate they run at, and the BLAS library in use. Optionally profiles where the time goes
 // per thunk kind.
 //
+// With --device cuda the step runs on the rank's GPU; --check first runs
+// every thunk of one step on the GPU and on the CPU from the same inputs
+// and reports the largest relative difference (exit 1 above --tolerance).
+//
 // Under mpirun (or torchrun-style variables) every rank runs its share of
 // the global batch and rank 0 reports, adding the all-reduce: the time the
 // waits blocked per step, what the same buckets cost when nothing overlaps
@@ -30,6 +34,7 @@
 #include <numeric>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sys/resource.h>
 #include <thread>
@@ -79,12 +84,44 @@ nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t ste
           {"hidden_fraction", alone > 0 ? hidden / alone : 0.0}};
 }
 
+/// Every thunk of one step on the GPU and on the CPU (Executor::
+/// compareWithDevice); prints the worst ones and a summary line.
+bool checkAgainstCpu(Executor &exec, int program, const StepInputs &inputs,
+                     const data::Batch &batch, double tolerance) {
+  const Manifest &m = exec.manifest();
+  feedBatch(exec, inputs, batch);
+  ScheduleClock clock{0, 0, 1, m.train.value("epochs", 1), m.batchSize};
+  for (const auto &s : m.schedules)
+    *exec.as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
+  auto diffs = exec.compareWithDevice(program);
+  const Program &p = m.compiled.programs[program];
+  std::sort(diffs.begin(), diffs.end(),
+            [](auto &a, auto &b) { return a.relative > b.relative; });
+  int64_t over = 0;
+  for (const auto &d : diffs)
+    over += !(d.relative <= tolerance);
+  for (size_t k = 0; k < diffs.size() && k < 8; ++k) {
+    const Thunk &t = p.thunks[diffs[k].thunk];
+    std::fprintf(stderr, "  thunk %4zu %-28s %-24s relative difference %.3g\n", diffs[k].thunk,
+                 thunkOp(m.compiled.kernels, t).c_str(), t.ops.empty() ? "" : t.ops[0].c_str(),
+                 diffs[k].relative);
+  }
+  std::fprintf(stderr,
+               "kiln bench: %zu thunks of %s checked against the CPU: largest relative "
+               "difference %.3g, %lld above %.3g\n",
+               diffs.size(), p.entry.c_str(), diffs.empty() ? 0.0 : diffs[0].relative,
+               (long long)over, tolerance);
+  return over == 0;
+}
+
 } // namespace
 
 int benchMain(int argc, char **argv) {
-  Args args(argc, argv, {"steps", "warmup", "threads", "data"}, {"profile", "bandwidth", "help"});
+  Args args(argc, argv, {"steps", "warmup", "threads", "data", "device", "tolerance"},
+            {"profile", "bandwidth", "check", "help"});
   const char *usage = "usage: kiln bench OUT.kiln [--steps 30] [--warmup 5] [--threads N] "
-                      "[--data DIR] [--profile] [--bandwidth]\n";
+                      "[--data DIR] [--profile] [--bandwidth]\n"
+                      "                  [--device cpu|cuda [--check [--tolerance 1e-5]]]\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -92,6 +129,10 @@ int benchMain(int argc, char **argv) {
   int64_t steps = args.integer("steps", 1).value_or(30);
   int64_t warmup = args.integer("warmup", 0).value_or(5);
   auto threads = args.integer("threads", 1);
+  bool cuda = args.cuda();
+  double tolerance = std::atof(args.value("tolerance").value_or("1e-5").c_str());
+  if (args.flag("check") && !cuda && args.ok())
+    args.error = "--check compares the GPU with the CPU: give --device cuda";
   if (!args.ok() || args.positional.size() != 1) {
     std::fprintf(stderr, "kiln bench: %s\n%s", args.ok() ? "give one OUT.kiln" : args.error.c_str(),
                  usage);
@@ -109,7 +150,9 @@ int benchMain(int argc, char **argv) {
                              threads ? *threads
                                      : std::max<int>(1, std::thread::hardware_concurrency() /
                                                             comm->world().localSize),
-                             error);
+                             error, cuda ? comm->world().localRank : -1);
+  if (exec && !(comm = exec->collectivesFor(std::move(comm), error)))
+    exec.reset();
   if (exec)
     exec->comm = comm.get();
   data::Dataset dataset;
@@ -136,7 +179,9 @@ int benchMain(int argc, char **argv) {
   std::vector<data::Batch> batches;
   for (int64_t i = 0; i < warmup + steps; ++i)
     batches.push_back(loader.get(0, i % loader.stepsPerEpoch()));
-  exec->profile = args.flag("profile") || ranks > 1;
+  if (args.flag("check") && !checkAgainstCpu(*exec, program, inputs, batches[0], tolerance))
+    return 1;
+  exec->profile = args.flag("profile") || (ranks > 1 && !cuda);
   std::vector<double> times;
   for (int64_t i = 0; i < warmup + steps; ++i) {
     feedBatch(*exec, inputs, batches[i]);
@@ -174,7 +219,9 @@ int benchMain(int argc, char **argv) {
                                 {"gflop_per_step", flops / 1e9},
                                 {"gflop_per_s", flops / 1e9 / median},
                                 {"blas", exec->blasDescription()}};
-  if (ranks > 1)
+  if (cuda)
+    out["device"] = exec->device()->description();
+  if (ranks > 1 && !cuda) // the host-side measure; NCCL's runs on the device
     out["all_reduce"] = measureAllReduce(*exec, program, steps);
   if (comm->world().rank != 0)
     return 0;

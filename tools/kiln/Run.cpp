@@ -24,13 +24,14 @@ const char *kUsage =
     "usage: kiln run OUT.kiln --inputs batch.safetensors --outputs out.safetensors\n"
     "                [--params p.safetensors] [--state s.safetensors] [--grads]\n"
     "                [--program train_step|eval] [--schedule NAME=VALUE ...]\n"
-    "                [--iteration N] [--threads N]\n";
+    "                [--iteration N] [--threads N] [--device cpu|cuda]\n";
 
 } // namespace
 
 int runMain(int argc, char **argv) {
   Args args(argc, argv,
-            {"inputs", "outputs", "params", "state", "program", "schedule", "iteration", "threads"},
+            {"inputs", "outputs", "params", "state", "program", "schedule", "iteration", "threads",
+             "device"},
             {"grads", "help"});
   if (args.flag("help")) {
     std::fputs(kUsage, stdout);
@@ -38,6 +39,7 @@ int runMain(int argc, char **argv) {
   }
   auto iteration = args.integer("iteration", 0);
   auto threads = args.integer("threads", 1);
+  bool cuda = args.cuda();
   if (!args.ok() || args.positional.size() != 1 || !args.value("inputs") || !args.value("outputs")) {
     std::fprintf(stderr, "kiln run: %s\n%s",
                  args.ok() ? "give OUT.kiln, --inputs and --outputs" : args.error.c_str(), kUsage);
@@ -46,7 +48,7 @@ int runMain(int argc, char **argv) {
   std::string error;
   auto exec = Executor::load(args.positional[0],
                              threads ? *threads : std::max(1u, std::thread::hardware_concurrency()),
-                             error);
+                             error, cuda ? 0 : -1);
   if (!exec) {
     std::fprintf(stderr, "kiln run: %s\n", error.c_str());
     return 1;

@@ -45,6 +45,8 @@ const char *kUsage =
     "  --data DIR        an IDX dataset (default: /usr/share/datasets/fashion-mnist);\n"
     "                    synthetic:N for N generated images\n"
     "  --cpu CPU         compile the kernels for CPU ('host', or an LLVM CPU name)\n"
+    "  --device D        cpu (default) or cuda: one GPU per rank (LOCAL_RANK), NCCL\n"
+    "                    between ranks; MODEL.json is then compiled --target=cuda\n"
     "  --bucket-size B   bytes per gradient all-reduce bucket (default 26214400)\n"
     "  --comm-timeout S  seconds a rank waits for the others before the job\n"
     "                    ends with an error (default 300)\n"
@@ -73,6 +75,7 @@ struct CompileRequest {
   std::optional<int64_t> batchSize, bucketSize;
   int ranks = 1;
   std::string cpu;
+  bool cuda = false;
 };
 
 /// Compiles through a temporary directory, so that a reader never sees
@@ -90,6 +93,8 @@ bool compileInPlace(const CompileRequest &request) {
     args.insert(args.end(), {"--bucket-size", std::to_string(*request.bucketSize)});
   if (!request.cpu.empty())
     args.insert(args.end(), {"--cpu", request.cpu});
+  if (request.cuda)
+    args.push_back("--target=cuda");
   if (runCompiler(args) != 0) {
     std::filesystem::remove_all(temporary);
     return false;
@@ -176,7 +181,7 @@ int trainMain(int argc, char **argv) {
   Args args(argc, argv,
             {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "cpu",
              "bucket-size", "comm-timeout", "snapshot-every", "keep-snapshots", "init-from",
-             "init-network"},
+             "init-network", "device"},
             {"quiet", "resume", "help"});
   if (args.flag("help")) {
     std::fputs(kUsage, stdout);
@@ -193,6 +198,7 @@ int trainMain(int argc, char **argv) {
   options.snapshotEvery = args.integer("snapshot-every", 1).value_or(0);
   options.keepSnapshots = static_cast<int>(args.integer("keep-snapshots", 1).value_or(3));
   options.resume = args.flag("resume");
+  bool cuda = args.cuda();
   if (!args.ok())
     return usageError(args.error);
   if (args.positional.size() != 1)
@@ -211,7 +217,7 @@ int trainMain(int argc, char **argv) {
     std::fprintf(stderr, "kiln train: rank %d: %s\n", world.rank, error.c_str());
     return 1;
   }
-  const World &w = comm->world();
+  const World w = comm->world(); // a copy: comm is replaced by NCCL's on a GPU
   options.quiet |= w.rank != 0;
 
   std::string artifact = args.positional[0];
@@ -221,7 +227,7 @@ int trainMain(int argc, char **argv) {
     bool existed = std::filesystem::exists(options.runDir, ec);
     std::filesystem::create_directories(options.runDir);
     CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize, w.size,
-                           args.value("cpu").value_or("")};
+                           args.value("cpu").value_or(""), cuda};
     if (!compileForRanks(request, *comm, options.quiet)) {
       if (!existed && w.rank == 0)
         std::filesystem::remove(options.runDir, ec); // only if still empty
@@ -235,9 +241,13 @@ int trainMain(int argc, char **argv) {
 
   int n = threads ? *threads
                   : std::max<int>(1, std::thread::hardware_concurrency() / w.localSize);
-  auto exec = Executor::load(artifact, n, error);
+  auto exec = Executor::load(artifact, n, error, cuda ? w.localRank : -1);
   if (!exec)
     return failRanks(comm.get(), error);
+  if (!(comm = exec->collectivesFor(std::move(comm), error))) {
+    std::fprintf(stderr, "kiln train: rank %d: %s\n", w.rank, error.c_str());
+    return 1;
+  }
   exec->comm = comm.get();
   if (auto init = args.value("init-from"); init && !initFrom(*exec, *init, args.value("init-network"), error))
     return failRanks(comm.get(), error);
@@ -272,9 +282,11 @@ int trainMain(int argc, char **argv) {
   if (!options.quiet)
     std::fprintf(stderr,
                  "kiln train: %s, %lld training images, batch %lld per rank × %d ranks, "
-                 "%d threads per rank\n",
+                 "%s\n",
                  exec->manifest().model.c_str(), (long long)dataset.train.count,
-                 (long long)exec->manifest().batchSize, w.size, exec->threads());
+                 (long long)exec->manifest().batchSize, w.size,
+                 exec->device() ? exec->device()->description().c_str()
+                                : (std::to_string(exec->threads()) + " threads per rank").c_str());
   TrainResult result;
   if (!train(*exec, dataset, options, result, error))
     return failRanks(comm.get(), error);

@@ -1,0 +1,382 @@
+//===- CudaBackend.cpp - thunks on a CUDA GPU -----------------------------===//
+//
+// One cudaMalloc holds everything (persistent region, arena, the kernels'
+// workspace, the per-thunk argument tables, the saved copy of the
+// persistent region); kernels come from the artifact's PTX through the
+// driver API; GEMMs are cuBLAS calls; everything runs in order on one
+// compute stream, and NCCL's all-reduces on a communication stream that
+// the compute stream waits for only at each bucket's AllReduceWait.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cuda/CudaDriver.h"
+#include "runtime/cuda/NcclCollectives.h"
+#include "runtime/exec/CublasPlan.h"
+#include "runtime/exec/DeviceBackend.h"
+
+#include <cublas_v2.h>
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace kiln {
+namespace {
+
+int64_t alignUp(int64_t n) { return (n + 255) / 256 * 256; }
+
+/// "thunk 12 of train_step (kiln.fusion: softmax_1, sub_3)".
+std::string thunkName(const Program &p, const std::vector<Kernel> &kernels, size_t i) {
+  const Thunk &t = p.thunks[i];
+  std::string s = "thunk " + std::to_string(i) + " of " + p.entry + " (" + thunkOp(kernels, t);
+  if (t.kind == Thunk::Kernel)
+    s += " '" + kernels[t.kernel].name + "'";
+  for (size_t j = 0; j < t.ops.size() && j < 4; ++j)
+    s += (j ? ", " : ": ") + t.ops[j];
+  return s + (t.ops.size() > 4 ? ", ...)" : ")");
+}
+
+class CudaBackend final : public DeviceBackend {
+public:
+  CudaBackend(const Manifest &m, DeviceHooks hooks) : m(m), hooks(std::move(hooks)) {}
+  ~CudaBackend() override;
+
+  bool open(const std::string &dir, int device, const uint8_t *hostPersistent, std::string &error);
+
+  const std::string &description() const override { return desc; }
+  void upload(Region region, int64_t offset, const void *host, int64_t bytes) override {
+    check(cudaMemcpyAsync(base(region) + offset, host, bytes, cudaMemcpyHostToDevice, compute),
+          "copying to the GPU");
+  }
+  void download(Region region, int64_t offset, void *host, int64_t bytes) override {
+    check(cudaMemcpyAsync(host, base(region) + offset, bytes, cudaMemcpyDeviceToHost, compute),
+          "copying from the GPU");
+    synchronize();
+  }
+  void enqueue(int program, size_t first, size_t last) override;
+  void synchronize() override;
+  void savePersistent() override {
+    check(cudaMemcpyAsync(saved, persistent, m.compiled.persistentBytes, cudaMemcpyDeviceToDevice,
+                          compute),
+          "saving the parameters on the GPU");
+  }
+  void restorePersistent() override {
+    check(cudaMemcpyAsync(persistent, saved, m.compiled.persistentBytes, cudaMemcpyDeviceToDevice,
+                          compute),
+          "restoring the parameters on the GPU");
+  }
+  std::unique_ptr<Collectives> connect(std::unique_ptr<Collectives> host,
+                                       std::string &error) override;
+
+private:
+  uint8_t *base(Region r) const { return r == Region::Arena ? arena : persistent; }
+  uint8_t *device(int64_t buffer) const {
+    const Buffer &b = m.compiled.buffers[buffer];
+    return base(b.region) + b.offset;
+  }
+  void gemm(const Thunk &t, const std::string &where);
+  void check(cudaError_t e, const std::string &where) {
+    if (e != cudaSuccess)
+      hooks.fail("CUDA error in " + where + ": " + cudaGetErrorString(e));
+  }
+  void check(cublasStatus_t s, const std::string &where) {
+    if (s != CUBLAS_STATUS_SUCCESS)
+      hooks.fail("cuBLAS error in " + where + ": " + cublasGetStatusString(s));
+  }
+  void check(CUresult r, const std::string &where) {
+    if (r != CUDA_SUCCESS)
+      hooks.fail("CUDA error in " + where + ": " + driverErrorString(r));
+  }
+
+  const Manifest &m;
+  DeviceHooks hooks;
+  std::string desc;
+  const CudaDriver *driver = nullptr;
+  CUmodule module = nullptr;
+  std::vector<CUfunction> functions;
+  cudaStream_t compute = nullptr;
+  cublasHandle_t blas = nullptr;
+  uint8_t *memory = nullptr, *persistent = nullptr, *arena = nullptr, *workspace = nullptr,
+          *saved = nullptr;
+  void **tables = nullptr;
+  // Per program, per thunk: its kernel's argument table (an index into tables).
+  std::vector<std::vector<int64_t>> tableAt;
+  bool syncEachThunk = false; // KILN_CUDA_SYNC=1: errors name their thunk
+};
+
+CudaBackend::~CudaBackend() {
+  if (compute)
+    cudaStreamSynchronize(compute);
+  if (blas)
+    cublasDestroy(blas);
+  if (module)
+    driver->moduleUnload(module);
+  if (memory)
+    cudaFree(memory);
+  if (compute)
+    cudaStreamDestroy(compute);
+}
+
+bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *hostPersistent,
+                       std::string &error) {
+  if (!(driver = CudaDriver::get(error)))
+    return false;
+  int count = 0;
+  if (cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess || count == 0) {
+    error = std::string("no usable GPU: ") +
+            (e == cudaSuccess ? "the driver sees none" : cudaGetErrorString(e));
+    return false;
+  }
+  if (deviceIndex >= count) {
+    error = "this rank's LOCAL_RANK is " + std::to_string(deviceIndex) + " but the machine has " +
+            std::to_string(count) + " GPU(s): start at most one rank per GPU";
+    return false;
+  }
+  int major = 0, minor = 0;
+  cudaDeviceProp prop{};
+  if (cudaSetDevice(deviceIndex) != cudaSuccess || cudaFree(nullptr) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, deviceIndex) ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, deviceIndex) ||
+      cudaGetDeviceProperties(&prop, deviceIndex)) {
+    error = "cannot open GPU " + std::to_string(deviceIndex) + ": " +
+            cudaGetErrorString(cudaGetLastError());
+    return false;
+  }
+  // The newest PTX this GPU runs (the driver compiles it for the GPU).
+  std::string arch;
+  for (const std::string &a : m.cudaArchs)
+    if (std::atoi(a.c_str() + 3) <= major * 10 + minor &&
+        (arch.empty() || std::atoi(a.c_str() + 3) > std::atoi(arch.c_str() + 3)))
+      arch = a;
+  if (arch.empty()) {
+    error = std::string(prop.name) + " is sm_" + std::to_string(major * 10 + minor) +
+            "; the artifact's PTX needs at least " + m.cudaArchs.front();
+    return false;
+  }
+  std::string path = dir + "/kernels." + arch + ".ptx";
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string ptx = text.str();
+  char log[8192] = "";
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {log, reinterpret_cast<void *>(sizeof log)};
+  if (CUresult r = driver->moduleLoadDataEx(&module, ptx.c_str(), 2, options, values)) {
+    error = path + ": the driver cannot load the PTX: " + driverErrorString(r) + "\n" + log;
+    module = nullptr;
+    return false;
+  }
+  for (const Kernel &k : m.compiled.kernels) {
+    CUfunction f;
+    if (driver->moduleGetFunction(&f, module, k.name.c_str()) != CUDA_SUCCESS) {
+      error = path + ": no kernel '" + k.name + "'";
+      return false;
+    }
+    functions.push_back(f);
+  }
+
+  // Sizes: the arena of the largest program; the workspace of the largest
+  // kernel launch; one argument table per kernel thunk.
+  int64_t arenaBytes = 0, workspaceBytes = 0;
+  std::vector<void *> table;
+  std::vector<std::vector<int64_t>> at;
+  for (const Program &p : m.compiled.programs) {
+    arenaBytes = std::max(arenaBytes, p.arenaBytes);
+    at.emplace_back();
+    for (const Thunk &t : p.thunks) {
+      at.back().push_back(table.size());
+      if (t.kind != Thunk::Kernel)
+        continue;
+      workspaceBytes = std::max(workspaceBytes,
+                                t.rows * m.compiled.kernels[t.kernel].gpu.workspaceBytesPerRow);
+      table.resize(table.size() + t.buffers.size());
+    }
+  }
+  int64_t p = alignUp(m.compiled.persistentBytes), a = alignUp(arenaBytes),
+          w = alignUp(workspaceBytes), s = alignUp(m.compiled.persistentBytes),
+          tb = alignUp(table.size() * sizeof(void *));
+  if (cudaMalloc(&memory, p + a + w + s + tb) != cudaSuccess) {
+    error = "cannot allocate " + std::to_string((p + a + w + s + tb) >> 20) + " MiB on " +
+            prop.name + " (" + std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
+    memory = nullptr;
+    return false;
+  }
+  persistent = memory;
+  arena = persistent + p;
+  workspace = arena + a;
+  saved = workspace + w;
+  tables = reinterpret_cast<void **>(saved + s);
+  tableAt = std::move(at);
+  for (size_t pi = 0; pi < m.compiled.programs.size(); ++pi)
+    for (size_t i = 0; i < m.compiled.programs[pi].thunks.size(); ++i) {
+      const Thunk &t = m.compiled.programs[pi].thunks[i];
+      if (t.kind == Thunk::Kernel)
+        for (size_t j = 0; j < t.buffers.size(); ++j)
+          table[tableAt[pi][i] + j] = device(t.buffers[j]);
+    }
+  if (cudaMemset(memory, 0, p + a + w + s) != cudaSuccess ||
+      cudaMemcpy(persistent, hostPersistent, m.compiled.persistentBytes, cudaMemcpyHostToDevice) ||
+      cudaMemcpy(tables, table.data(), table.size() * sizeof(void *), cudaMemcpyHostToDevice) ||
+      cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking)) {
+    error = std::string("cannot set up the GPU: ") + cudaGetErrorString(cudaGetLastError());
+    return false;
+  }
+  int blasVersion = 0;
+  // Plain FP32 GEMMs (no TF32): results agree with the CPU's to float rounding.
+  if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(blas, compute) ||
+      cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH) || cublasGetVersion(blas, &blasVersion)) {
+    error = "cannot start cuBLAS";
+    return false;
+  }
+  syncEachThunk = std::getenv("KILN_CUDA_SYNC") && std::string(std::getenv("KILN_CUDA_SYNC")) == "1";
+  desc = std::string(prop.name) + " (sm_" + std::to_string(major * 10 + minor) + ", PTX " + arch +
+         "), cuBLAS " + std::to_string(blasVersion) + ", " +
+         std::to_string((p + a + w + s + tb) >> 20) + " MiB";
+  return true;
+}
+
+void CudaBackend::enqueue(int program, size_t first, size_t last) {
+  const Program &p = m.compiled.programs[program];
+  for (size_t i = first; i < last; ++i) {
+    const Thunk &t = p.thunks[i];
+    std::string where;
+    auto here = [&]() -> const std::string & {
+      if (where.empty())
+        where = thunkName(p, m.compiled.kernels, i);
+      return where;
+    };
+    switch (t.kind) {
+    case Thunk::Kernel: {
+      const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
+      if (t.rows == 0)
+        break;
+      int64_t blocks = launch.rowPerBlock ? t.rows : (t.rows + launch.threads - 1) / launch.threads;
+      void *table = tables + tableAt[program][i];
+      int64_t rows = t.rows;
+      void *scratch = workspace;
+      void *args[] = {&table, &rows, &scratch};
+      check(driver->launchKernel(functions[t.kernel], blocks, 1, 1, launch.threads, 1, 1, 0, compute,
+                                 args, nullptr),
+            here());
+      break;
+    }
+    case Thunk::Gemm:
+      gemm(t, here());
+      break;
+    case Thunk::Copy:
+      check(cudaMemcpyAsync(device(t.buffers[1]), device(t.buffers[0]), t.bytes,
+                            cudaMemcpyDeviceToDevice, compute),
+            here());
+      break;
+    case Thunk::Random: {
+      // Drawn on the host from the same streams as the CPU's.
+      hooks.fillRandom(t);
+      const Buffer &b = m.compiled.buffers[t.buffers[0]];
+      upload(b.region, b.offset, hooks.hostData(b.id), b.bytes);
+      break;
+    }
+    case Thunk::AllReduceStart: {
+      Collectives *comm = hooks.comm();
+      int world = comm ? comm->world().size : 1;
+      uint8_t *bucket = device(t.buffers[0]);
+      for (size_t j = 1; j < t.buffers.size(); ++j) {
+        int64_t bytes = m.compiled.buffers[t.buffers[j]].bytes;
+        check(cudaMemcpyAsync(bucket, device(t.buffers[j]), bytes, cudaMemcpyDeviceToDevice, compute),
+              here());
+        bucket += bytes;
+      }
+      if (world > 1) {
+        // Pre-divided while packing, as on the CPU: the sum is then the mean.
+        int64_t n = m.compiled.buffers[t.buffers[0]].bytes / 4;
+        float scale = 1.0f / world;
+        check(cublasSscal(blas, n, &scale, reinterpret_cast<float *>(device(t.buffers[0])), 1), here());
+        comm->startAllReduce(t.bucket, reinterpret_cast<float *>(device(t.buffers[0])), n);
+      }
+      break;
+    }
+    case Thunk::AllReduceWait: {
+      Collectives *comm = hooks.comm();
+      if (comm && comm->world().size > 1)
+        comm->waitAllReduce(t.bucket); // the compute stream waits, not the host
+      const uint8_t *bucket = device(t.buffers[0]);
+      for (size_t j = 1; j < t.buffers.size(); ++j) {
+        int64_t bytes = m.compiled.buffers[t.buffers[j]].bytes;
+        check(cudaMemcpyAsync(device(t.buffers[j]), bucket, bytes, cudaMemcpyDeviceToDevice, compute),
+              here());
+        bucket += bytes;
+      }
+      break;
+    }
+    }
+    if (syncEachThunk)
+      check(cudaStreamSynchronize(compute), here());
+  }
+}
+
+void CudaBackend::gemm(const Thunk &t, const std::string &where) {
+  auto *a = reinterpret_cast<const float *>(device(t.a.buffer));
+  auto *b = reinterpret_cast<const float *>(device(t.b.buffer));
+  auto *c = reinterpret_cast<float *>(device(t.c.buffer));
+  const float one = 1.0f, zero = 0.0f;
+  auto op = [](bool transpose) { return transpose ? CUBLAS_OP_T : CUBLAS_OP_N; };
+  // planCublasGemm swaps the operands: its A is kiln's B.
+  for (const CublasGemm &g : planCublasGemm(t))
+    check(cublasSgemmStridedBatched(blas, op(g.transA), op(g.transB), g.m, g.n, g.k, &one,
+                                    b + g.offsetA, g.lda, g.strideA, a + g.offsetB, g.ldb,
+                                    g.strideB, &zero, c + g.offsetC, g.ldc, g.strideC, g.batches),
+          where);
+}
+
+void CudaBackend::synchronize() {
+  Collectives *comm = hooks.comm();
+  if (!comm || comm->world().size == 1) {
+    check(cudaStreamSynchronize(compute),
+          "the GPU step (KILN_CUDA_SYNC=1 names the thunk that failed)");
+    return;
+  }
+  // Polled, so that a dead or stalled rank ends the job instead of hanging it.
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    cudaError_t e = cudaStreamQuery(compute);
+    if (e == cudaSuccess)
+      return;
+    if (e != cudaErrorNotReady)
+      check(e, "the GPU step (KILN_CUDA_SYNC=1 names the thunk that failed)");
+    comm->progress();
+    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited > comm->timeout())
+      comm->fail("the GPU step did not finish within " + std::to_string((int)comm->timeout()) +
+                 " s: an NCCL all-reduce is stuck (a rank died or stalled)");
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+std::unique_ptr<Collectives> CudaBackend::connect(std::unique_ptr<Collectives> host,
+                                                  std::string &error) {
+  if (host->world().size == 1)
+    return host;
+#ifdef KILN_HAVE_NCCL
+  return connectNccl(std::move(host), compute, error);
+#else
+  error = "this kiln was built without NCCL: GPU training on several ranks needs it "
+          "(NCCL in /usr/local/cuda at configure time)";
+  return nullptr;
+#endif
+}
+
+} // namespace
+
+} // namespace kiln
+
+/// The plugin's entry (runtime/exec/CudaPlugin.cpp): openCudaBackend.
+extern "C" kiln::DeviceBackend *kilnOpenCudaBackend(const std::string &dir, const kiln::Manifest &m,
+                                                   int device, const uint8_t *persistent,
+                                                   kiln::DeviceHooks hooks, std::string &error) {
+  auto backend = std::make_unique<kiln::CudaBackend>(m, std::move(hooks));
+  if (!backend->open(dir, device, persistent, error))
+    return nullptr;
+  return backend.release();
+}

@@ -1,0 +1,143 @@
+//===- NcclCollectives.cpp - all-reduce of device buffers over NCCL -------===//
+#include "runtime/cuda/NcclCollectives.h"
+
+#include <nccl.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <thread>
+
+namespace kiln {
+namespace {
+
+class NcclCollectives final : public Collectives {
+public:
+  NcclCollectives(std::unique_ptr<Collectives> host, cudaStream_t compute)
+      : Collectives(host->world(), host->timeout()), host(std::move(host)), compute(compute) {}
+  ~NcclCollectives() override;
+
+  bool init(std::string &error);
+
+  void startAllReduce(int64_t bucket, float *data, int64_t count) override {
+    check(cudaEventRecord(event(ready, bucket), compute), "ordering an all-reduce");
+    check(cudaStreamWaitEvent(stream, ready[bucket]), "ordering an all-reduce");
+    settle(ncclAllReduce(data, data, count, ncclFloat, ncclSum, comm, stream),
+           "the all-reduce of bucket " + std::to_string(bucket));
+    check(cudaEventRecord(event(done, bucket), stream), "ordering an all-reduce");
+  }
+  void waitAllReduce(int64_t bucket) override {
+    check(cudaStreamWaitEvent(compute, event(done, bucket)), "waiting for an all-reduce");
+  }
+  void progress() override {
+    ncclResult_t state = ncclSuccess;
+    ncclCommGetAsyncError(comm, &state);
+    if (state != ncclSuccess && state != ncclInProgress)
+      fail(std::string("NCCL: ") + ncclGetErrorString(state) + ": " + ncclGetLastError(comm));
+  }
+  std::vector<uint64_t> allGather(uint64_t value) override { return host->allGather(value); }
+  void allReduceSum(double *data, int64_t count) override { host->allReduceSum(data, count); }
+  [[noreturn]] void fail(const std::string &message) override {
+    if (comm)
+      ncclCommAbort(comm); // frees ranks blocked in a collective with this one
+    comm = nullptr;
+    host->fail(message);
+    std::abort(); // unreachable: fail() ends the process
+  }
+
+private:
+  cudaEvent_t event(std::map<int64_t, cudaEvent_t> &events, int64_t bucket) {
+    auto [it, fresh] = events.try_emplace(bucket, nullptr);
+    if (fresh)
+      check(cudaEventCreateWithFlags(&it->second, cudaEventDisableTiming), "creating an event");
+    return it->second;
+  }
+  void check(cudaError_t e, const std::string &what) {
+    if (e != cudaSuccess)
+      fail("CUDA error " + what + ": " + cudaGetErrorString(e));
+  }
+  /// A non-blocking communicator's call may still be in progress: polled
+  /// until it settles, within the timeout.
+  void settle(ncclResult_t r, const std::string &what) {
+    auto start = std::chrono::steady_clock::now();
+    while (r == ncclInProgress) {
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+          timeoutSeconds)
+        fail("NCCL: " + what + " did not start within " + std::to_string((int)timeoutSeconds) +
+             " s (a rank died or stalled)");
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      ncclCommGetAsyncError(comm, &r);
+    }
+    if (r != ncclSuccess)
+      fail("NCCL: " + what + ": " + ncclGetErrorString(r) + ": " + ncclGetLastError(comm));
+  }
+
+  std::unique_ptr<Collectives> host;
+  cudaStream_t compute, stream = nullptr;
+  ncclComm_t comm = nullptr;
+  std::map<int64_t, cudaEvent_t> ready, done;
+};
+
+NcclCollectives::~NcclCollectives() {
+  if (stream)
+    cudaStreamSynchronize(stream);
+  for (auto *events : {&ready, &done})
+    for (auto &[bucket, e] : *events)
+      cudaEventDestroy(e);
+  if (comm)
+    ncclCommDestroy(comm);
+  if (stream)
+    cudaStreamDestroy(stream);
+}
+
+bool NcclCollectives::init(std::string &error) {
+  // Rank 0's id reaches every rank through the host transport, a word at a time.
+  ncclUniqueId id;
+  std::memset(&id, 0, sizeof id);
+  if (world_.rank == 0 && ncclGetUniqueId(&id) != ncclSuccess) {
+    error = "NCCL: cannot create the communicator id";
+    return false;
+  }
+  for (size_t at = 0; at < sizeof id; at += sizeof(uint64_t)) {
+    uint64_t word;
+    std::memcpy(&word, id.internal + at, sizeof word);
+    word = host->allGather(word)[0];
+    std::memcpy(id.internal + at, &word, sizeof word);
+  }
+  if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
+    error = "cannot create the communication stream";
+    return false;
+  }
+  // Non-blocking, so that a rank that never joins ends in a timeout.
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  ncclResult_t r = ncclCommInitRankConfig(&comm, world_.size, id, world_.rank, &config);
+  auto start = std::chrono::steady_clock::now();
+  while (r == ncclInProgress) {
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+        timeoutSeconds) {
+      error = "NCCL: the ranks did not join within " + std::to_string((int)timeoutSeconds) + " s";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ncclCommGetAsyncError(comm, &r);
+  }
+  if (r != ncclSuccess) {
+    error = std::string("NCCL: cannot join the ranks: ") + ncclGetErrorString(r);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::unique_ptr<Collectives> connectNccl(std::unique_ptr<Collectives> host, cudaStream_t compute,
+                                         std::string &error) {
+  auto nccl = std::make_unique<NcclCollectives>(std::move(host), compute);
+  if (!nccl->init(error))
+    return nullptr;
+  return nccl;
+}
+
+} // namespace kiln
