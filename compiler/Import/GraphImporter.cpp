@@ -214,8 +214,11 @@ bool Importer::loadFile(const std::string &path, const JsonSource *from,
                         describeJson(imports[i]));
         return false;
       }
-      SmallString<256> resolved(llvm::sys::path::parent_path(path));
-      llvm::sys::path::append(resolved, imports[i].get<std::string>());
+      std::string target = imports[i].get<std::string>();
+      SmallString<256> resolved;
+      if (!llvm::sys::path::is_absolute(target))
+        resolved = llvm::sys::path::parent_path(path);
+      llvm::sys::path::append(resolved, target);
       if (!loadFile(std::string(resolved), &s, p, /*library=*/true))
         return false;
     }

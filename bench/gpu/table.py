@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""The summary table of scripts/gpu-check, from its JSON lines."""
+import json
+import sys
+
+
+def main():
+    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+    print('\nkiln gpu-check')
+    print('%-34s %s' % ('check', 'result'))
+    for r in rows:
+        if 'check' in r:
+            ok = r['exit'] == 0 and r['above_1e-5'] == 0
+            print('%-34s %s  %s thunks, max relative difference %s' % (
+                'thunks vs CPU: ' + r['check'], 'PASS' if ok else 'FAIL', r['thunks'],
+                '%.2g' % r['max_relative'] if r['max_relative'] is not None else '?'))
+        elif 'curve' in r:
+            print('%-34s %s  %s/%s points, max relative %s, final loss %s (CPU) %s (GPU)' % (
+                'DINO loss curve vs CPU', 'PASS' if r.get('pass') else 'FAIL', r.get('points'),
+                r.get('of'), r.get('max_relative'), r.get('final_reference'), r.get('final_candidate')))
+    print('\n%-22s %6s %10s %10s %10s' % ('DINO step', 'batch', 'median ms', 'p90 ms', 'images/s'))
+    for r in rows:
+        if 'median_ms' in r:
+            name = r.get('impl', 'kiln')
+            print('%-22s %6d %10.2f %10.2f %10.0f' % (name, r['batch'], r['median_ms'], r['p90_ms'],
+                                                     r.get('images_per_s', 0)))
+        elif r.get('failed') or r.get('skipped'):
+            print('%-22s %s' % (r.get('impl', r.get('bench', '?')), r.get('skipped', 'failed')))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
