@@ -134,6 +134,8 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     return fail("");
 
   KernelEmitter emitter(*module.getContext());
+  if (options.cuda)
+    emitter.enableElementRows();
   Manifest m;
   ConstantData constants;
   if (failed(planModel(module, emitter, m.compiled, constants)))
@@ -143,8 +145,8 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     return fail("");
   if (options.cuda) {
     std::map<std::string, std::string> ptx;
-    if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs, m.compiled.kernels, ptx,
-                 error))
+    if (!emitPtx(emitter.module(), emitter.elementRowKernels(), emitter.fusionKernels, kCudaArchs,
+                 m.compiled.kernels, ptx, error))
       return fail("");
     for (auto &[arch, text] : ptx)
       if (!writeText((tmp / ("kernels." + arch + ".ptx")).string(), text, error))

@@ -274,7 +274,8 @@ std::string libdevicePath() {
 
 } // namespace
 
-bool emitPtx(ModuleOp kernelModule, const std::map<std::string, Operation *> &fusionKernels,
+bool emitPtx(ModuleOp kernelModule, ModuleOp elementRowKernels,
+             const std::map<std::string, Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
              std::map<std::string, std::string> &ptx, std::string &error) {
   MLIRContext *ctx = kernelModule.getContext();
@@ -292,7 +293,12 @@ bool emitPtx(ModuleOp kernelModule, const std::map<std::string, Operation *> &fu
       return false;
     }
     auto fusion = fusionKernels.find(k.name);
-    if (fusion == fusionKernels.end()) {
+    auto perElement =
+        elementRowKernels ? elementRowKernels.lookupSymbol<func::FuncOp>(k.name) : nullptr;
+    if (perElement) {
+      buildRowPerThread(perElement, gpuModule, k.gpu);
+      k.gpu.rows = perElement->getAttrOfType<IntegerAttr>("kiln.rows").getInt();
+    } else if (fusion == fusionKernels.end()) {
       buildRowPerThread(cpu, gpuModule, k.gpu);
     } else if (failed(buildRowPerBlock(cpu, cast<FusionOp>(fusion->second), gpuModule, k.gpu))) {
       error = "kernel '" + k.name + "': a fused region has an op the CUDA codegen does not handle";

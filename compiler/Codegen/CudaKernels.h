@@ -9,7 +9,9 @@
 //   loops spread over the block's threads, its folds (max, sum) block-wide
 //   (gpu.all_reduce: warp shuffles and shared memory);
 //   every other kernel (maps, reductions, rows, multi-tensor updates) runs
-//   its CPU body for rows [gid, gid + 1) on thread gid.
+//   its CPU body for rows [gid, gid + 1) on thread gid; a map of several
+//   loop dims runs its twin whose rows are its elements (KernelEmitter::
+//   enableElementRows).
 //
 // A GPU kernel is `k(void **buffers, int64 rows, char *workspace)`: the
 // buffers as on the CPU (a device array of device pointers), the thunk's
@@ -33,8 +35,9 @@ namespace kiln {
 /// PTX for every kernel of `kernelModule` (KernelEmitter::module(); it is
 /// not changed), per architecture ("sm_80" -> PTX text), and each kernel's
 /// launch in `kernels[i].gpu`. `fusionKernels` names the kernels that
-/// compute one kiln.fusion. False with `error` set.
-bool emitPtx(mlir::ModuleOp kernelModule,
+/// compute one kiln.fusion; a kernel with a twin in `elementRowKernels`
+/// (may be null) runs the twin, a thread per element. False with `error`.
+bool emitPtx(mlir::ModuleOp kernelModule, mlir::ModuleOp elementRowKernels,
              const std::map<std::string, mlir::Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
              std::map<std::string, std::string> &ptx, std::string &error);

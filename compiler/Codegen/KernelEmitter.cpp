@@ -130,14 +130,25 @@ KernelEmitter::KernelEmitter(MLIRContext &context)
   kernels = ModuleOp::create(b.getUnknownLoc());
 }
 
+void KernelEmitter::enableElementRows() {
+  elementRows = ModuleOp::create(b.getUnknownLoc());
+}
+
 func::FuncOp KernelEmitter::startKernel(StringRef op, ArrayRef<KernelArg> args,
                                         SmallVectorImpl<Value> &memrefs,
                                         Value &begin, Value &end) {
+  return startKernelIn(*kernels, "k" + std::to_string(count++) + "_" + op.str(), args, memrefs,
+                       begin, end);
+}
+
+func::FuncOp KernelEmitter::startKernelIn(ModuleOp module, const std::string &name,
+                                          ArrayRef<KernelArg> args,
+                                          SmallVectorImpl<Value> &memrefs, Value &begin,
+                                          Value &end) {
   Location loc = b.getUnknownLoc();
   auto ptr = LLVM::LLVMPointerType::get(&context);
   auto i64 = b.getI64Type();
-  std::string name = "k" + std::to_string(count++) + "_" + op.str();
-  b.setInsertionPointToEnd(kernels->getBody());
+  b.setInsertionPointToEnd(module.getBody());
   auto fn = b.create<func::FuncOp>(loc, name, b.getFunctionType({ptr, i64, i64}, {}));
   b.setInsertionPointToStart(fn.addEntryBlock());
   Value buffers = fn.getArgument(0);
@@ -193,10 +204,7 @@ std::string KernelEmitter::map(StringRef op, ArrayRef<KernelArg> args,
 
   SmallVector<Value> memrefs;
   Value begin, end;
-  func::FuncOp fn = startKernel(op, args, memrefs, begin, end);
-  Location loc = fn.getLoc();
-  SmallVector<Value> coords;
-  loopNest(b, loc, dims, begin, end, coords, [&](OpBuilder &nb, ValueRange c) {
+  auto element = [&](OpBuilder &nb, Location loc, ValueRange c) {
     SmallVector<Value> loaded;
     for (const Access &a : ins)
       loaded.push_back(nb.create<memref::LoadOp>(
@@ -204,9 +212,35 @@ std::string KernelEmitter::map(StringRef op, ArrayRef<KernelArg> args,
     Value v = body(nb, loc, loaded, c);
     nb.create<memref::StoreOp>(loc, v, memrefs[output.arg],
                                linearIndex(nb, loc, output.offset, output.strides, c));
-  });
+  };
+  func::FuncOp fn = startKernel(op, args, memrefs, begin, end);
+  Location loc = fn.getLoc();
+  SmallVector<Value> coords;
+  loopNest(b, loc, dims, begin, end, coords,
+           [&](OpBuilder &nb, ValueRange c) { element(nb, loc, c); });
   b.create<func::ReturnOp>(loc);
-  return finish(fn);
+  std::string name = fn.getName().str(), kept = finish(fn);
+  if (kept != name || !elementRows || dims.size() == 1)
+    return kept; // an earlier identical kernel, or no GPU, or rows already elements
+  // The same map with every element a row: [begin, end) of the flat index.
+  memrefs.clear();
+  func::FuncOp flat = startKernelIn(*elementRows, name, args, memrefs, begin, end);
+  int64_t total = 1;
+  for (int64_t d : dims)
+    total *= d;
+  flat->setAttr("kiln.rows", b.getI64IntegerAttr(total));
+  b.create<scf::ForOp>(loc, begin, end, indexConst(b, loc, 1), ValueRange{},
+                       [&](OpBuilder &nb, Location l, Value e, ValueRange) {
+                         SmallVector<Value> c(dims.size());
+                         for (int64_t d = (int64_t)dims.size() - 1; d >= 0; --d) {
+                           c[d] = nb.create<arith::RemUIOp>(l, e, indexConst(nb, l, dims[d]));
+                           e = nb.create<arith::DivUIOp>(l, e, indexConst(nb, l, dims[d]));
+                         }
+                         element(nb, l, c);
+                         nb.create<scf::YieldOp>(l);
+                       });
+  b.create<func::ReturnOp>(loc);
+  return name;
 }
 
 std::string KernelEmitter::reduce(StringRef op, ArrayRef<KernelArg> args,

@@ -61,6 +61,13 @@ public:
   /// spreads such a region's row over a block (CudaKernels.cpp).
   std::map<std::string, mlir::Operation *> fusionKernels;
 
+  /// For the GPU: each map kernel of several loop dims also gets a twin
+  /// of the same name in elementRowKernels() whose rows are its elements
+  /// (the flat index; `kiln.rows` says how many), so that a transpose of
+  /// 256 long rows becomes millions of GPU threads rather than 256.
+  void enableElementRows();
+  mlir::ModuleOp elementRowKernels() { return elementRows ? *elementRows : nullptr; }
+
   /// A map over `dims` (dims[0] is the row dimension). Adjacent dimensions
   /// that every access walks contiguously are merged first. Returns the
   /// kernel name; `rows` gets the row count of the merged nest.
@@ -120,6 +127,11 @@ public:
 private:
   /// A new kernel function with its argument memrefs; the builder is left
   /// in its body, `begin` and `end` are index values.
+  /// startKernel in `module` under `name`.
+  mlir::func::FuncOp startKernelIn(mlir::ModuleOp module, const std::string &name,
+                                   llvm::ArrayRef<KernelArg> args,
+                                   llvm::SmallVectorImpl<mlir::Value> &memrefs,
+                                   mlir::Value &begin, mlir::Value &end);
   mlir::func::FuncOp startKernel(llvm::StringRef op, llvm::ArrayRef<KernelArg> args,
                                  llvm::SmallVectorImpl<mlir::Value> &memrefs,
                                  mlir::Value &begin, mlir::Value &end);
@@ -129,7 +141,7 @@ private:
   std::string finish(mlir::func::FuncOp fn);
 
   mlir::MLIRContext &context;
-  mlir::OwningOpRef<mlir::ModuleOp> kernels;
+  mlir::OwningOpRef<mlir::ModuleOp> kernels, elementRows;
   std::map<std::string, std::string> bodies; // printed body -> kernel name
   mlir::OpBuilder b;
   int64_t count = 0;

@@ -91,11 +91,14 @@ inline const char *thunkKindName(Thunk::Kind k) {
 /// How the CUDA backend launches a kernel: a grid of blocks of `threads`
 /// threads; a block per row (a fused region's row spread over the block)
 /// or a thread per row. Each row gets `workspaceBytesPerRow` bytes of
-/// global scratch. Zero threads: the artifact has no GPU code.
+/// global scratch. `rows`: the GPU kernel's own row count when it differs
+/// from the thunk's (a map whose every element is a row), else 0. Zero
+/// threads: the artifact has no GPU code.
 struct GpuLaunch {
   int64_t threads = 0;
   bool rowPerBlock = false;
   int64_t workspaceBytesPerRow = 0;
+  int64_t rows = 0;
 };
 
 struct Kernel {

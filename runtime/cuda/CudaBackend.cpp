@@ -17,6 +17,7 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -190,8 +191,9 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
       at.back().push_back(table.size());
       if (t.kind != Thunk::Kernel)
         continue;
+      const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
       workspaceBytes = std::max(workspaceBytes,
-                                t.rows * m.compiled.kernels[t.kernel].gpu.workspaceBytesPerRow);
+                                (launch.rows ? launch.rows : t.rows) * launch.workspaceBytesPerRow);
       table.resize(table.size() + t.buffers.size());
     }
   }
@@ -251,15 +253,18 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
     switch (t.kind) {
     case Thunk::Kernel: {
       const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      if (t.rows == 0)
+      int64_t rows = launch.rows ? launch.rows : t.rows;
+      if (rows == 0)
         break;
-      int64_t blocks = launch.rowPerBlock ? t.rows : (t.rows + launch.threads - 1) / launch.threads;
+      // A thread per row: no more threads per block than rows.
+      int64_t threads = launch.rowPerBlock ? launch.threads
+                                           : std::min(launch.threads, (rows + 31) / 32 * 32);
+      int64_t blocks = launch.rowPerBlock ? rows : (rows + threads - 1) / threads;
       void *table = tables + tableAt[program][i];
-      int64_t rows = t.rows;
       void *scratch = workspace;
       void *args[] = {&table, &rows, &scratch};
-      check(driver->launchKernel(functions[t.kernel], blocks, 1, 1, launch.threads, 1, 1, 0, compute,
-                                 args, nullptr),
+      check(driver->launchKernel(functions[t.kernel], blocks, 1, 1, threads, 1, 1, 0, compute, args,
+                                 nullptr),
             here());
       break;
     }

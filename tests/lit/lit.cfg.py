@@ -23,3 +23,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["kiln", "kiln-opt", "FileCheck", "not", "count"],
     [config.kiln_tools_dir, config.llvm_tools_dir])
+
+# `kiln compile --target=cuda` needs CUDA's libdevice (CudaKernels.cpp).
+if any(os.path.exists(d + "/libdevice.10.bc")
+       for d in ("/usr/local/cuda/nvvm/libdevice", "/usr/lib/nvidia-cuda-toolkit/libdevice")):
+    config.available_features.add("cuda-toolkit")
