@@ -3,11 +3,13 @@
 
 The GPU run of scripts/gpu-check against the CPU's: the same artifact,
 data and seeds, so the curves differ only by float rounding (other
-reduction orders in cuBLAS and the GPU kernels), which training amplifies
-slowly. Prints one JSON line; exit status 1 when the largest relative
+reduction orders in cuBLAS and the GPU kernels). Calibrated on the CPU:
+the same 300 DINO steps with kernels compiled for x86-64-v3 and for
+--cpu=host differ by at most 5.9e-8 relative; the default tolerance, 1e-3,
+leaves room for the GPU's other summation orders. Prints one JSON line; exit status 1 when the largest relative
 difference exceeds --tolerance (or a run is missing).
 
-  compare-curves.py CPU/metrics.jsonl GPU/metrics.jsonl [--tolerance 0.02] [--exit N]
+  compare-curves.py CPU/metrics.jsonl GPU/metrics.jsonl [--tolerance 1e-3] [--exit N]
 """
 import argparse
 import json
@@ -28,7 +30,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('reference')
     ap.add_argument('candidate')
-    ap.add_argument('--tolerance', type=float, default=0.02)
+    ap.add_argument('--tolerance', type=float, default=1e-3)
     ap.add_argument('--exit', type=int, default=0, help="the candidate run's exit status")
     args = ap.parse_args()
     try:
