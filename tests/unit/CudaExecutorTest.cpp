@@ -114,23 +114,22 @@ void expectEveryThunkMatches(const std::string &dir) {
   }
 }
 
-TEST(CudaExecutor, EveryThunkOfTheTinyClassifierMatchesTheCpu) {
+/// A graph (relative to the source tree) and the batch to compile it at.
+class EveryThunk : public ::testing::TestWithParam<std::pair<const char *, int64_t>> {};
+
+TEST_P(EveryThunk, MatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   std::string error;
-  std::string dir = compileForCuda("tests/lit/Tools/Inputs/tiny-classifier.json", 32, error);
+  std::string dir = compileForCuda(GetParam().first, GetParam().second, error);
   ASSERT_FALSE(dir.empty()) << error;
   expectEveryThunkMatches(dir);
   fs::remove_all(dir);
 }
 
-TEST(CudaExecutor, EveryThunkOfTheDinoStepMatchesTheCpu) {
-  SKIP_WITHOUT_GPU();
-  std::string error;
-  std::string dir = compileForCuda("models/vit-fm-dino.json", 16, error);
-  ASSERT_FALSE(dir.empty()) << error;
-  expectEveryThunkMatches(dir);
-  fs::remove_all(dir);
-}
+INSTANTIATE_TEST_SUITE_P(
+    Graphs, EveryThunk,
+    ::testing::Values(std::pair<const char *, int64_t>{"tests/lit/Tools/Inputs/tiny-classifier.json", 32},
+                      std::pair<const char *, int64_t>{"models/vit-fm-dino.json", 16}));
 
 TEST(CudaExecutor, DinoTrainsToTheCpuLoss) {
   SKIP_WITHOUT_GPU();
