@@ -11,9 +11,11 @@ def main():
     for r in rows:
         if 'check' in r:
             ok = r['exit'] == 0 and r['above_1e-5'] == 0
-            print('%-34s %s  %s thunks, max relative difference %s' % (
-                'thunks vs CPU: ' + r['check'], 'PASS' if ok else 'FAIL', r['thunks'],
-                '%.2g' % r['max_relative'] if r['max_relative'] is not None else '?'))
+            detail = ('%s thunks, max relative difference %.2g' % (r['thunks'], r['max_relative'])
+                      if r['max_relative'] is not None else r.get('error', 'no result'))
+            print('%-34s %s  %s' % ('thunks vs CPU: ' + r['check'], 'PASS' if ok else 'FAIL', detail))
+        elif 'curve' in r and 'error' in r:
+            print('%-34s FAIL  %s' % ('DINO loss curve vs CPU', r['error']))
         elif 'curve' in r:
             print('%-34s %s  %s/%s points, max relative %s, final loss %s (CPU) %s (GPU)' % (
                 'DINO loss curve vs CPU', 'PASS' if r.get('pass') else 'FAIL', r.get('points'),
