@@ -21,6 +21,10 @@ std::unique_ptr<DeviceBackend> openCudaBackend(const std::string &dir, const Man
           "configure time): it runs on the CPU only";
   return nullptr;
 #else
+  if (m.cudaArchs.empty()) {
+    error = dir + " has no GPU kernels: compile it with kiln compile --target=cuda";
+    return nullptr;
+  }
   std::error_code ec;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   std::string tried;

@@ -62,7 +62,8 @@ bool cpuSupports(const std::string &cpu, const std::string &features, std::strin
 }
 
 std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
-                                         std::string &error, int cudaDevice) {
+                                         std::string &error, int cudaDevice,
+                                         const DeviceOpener &openDevice) {
   std::unique_ptr<Executor> e(new Executor(std::max(1, threads)));
   Manifest &m = e->m;
   if (!readManifest(dir + "/manifest.json", m, error))
@@ -136,10 +137,6 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
     e->pointers.push_back(std::move(perThunk));
   }
   if (cudaDevice >= 0) {
-    if (m.cudaArchs.empty()) {
-      error = dir + " has no GPU kernels: compile it with kiln compile --target=cuda";
-      return nullptr;
-    }
     Executor *x = e.get();
     DeviceHooks hooks{[x](const Thunk &t) { x->fillRandom(t); },
                       [x](int64_t buffer) { return x->data(buffer); },
@@ -150,7 +147,7 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
                         std::fprintf(stderr, "kiln: %s\n", message.c_str());
                         std::exit(1);
                       }};
-    if (!(e->gpu = openCudaBackend(dir, m, cudaDevice, e->persistent, hooks, error))) {
+    if (!(e->gpu = openDevice(dir, m, cudaDevice, e->persistent, hooks, error))) {
       error = "GPU " + std::to_string(cudaDevice) + ": " + error;
       return nullptr;
     }

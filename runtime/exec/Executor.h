@@ -25,10 +25,15 @@ namespace kiln {
 class Executor {
 public:
   /// Loads `dir` (an OUT.kiln directory) to run on `threads` threads, or
-  /// on GPU `cudaDevice` (the rank's LOCAL_RANK) when it is not -1; null
-  /// with `error` naming the file and the problem.
+  /// on GPU `cudaDevice` (the rank's LOCAL_RANK) when it is not -1, opened
+  /// by `openDevice` (tests give another device); null with `error`
+  /// naming the file and the problem.
+  using DeviceOpener = std::function<std::unique_ptr<DeviceBackend>(
+      const std::string &dir, const Manifest &, int device, const uint8_t *persistent,
+      DeviceHooks, std::string &error)>;
   static std::unique_ptr<Executor> load(const std::string &dir, int threads,
-                                        std::string &error, int cudaDevice = -1);
+                                        std::string &error, int cudaDevice = -1,
+                                        const DeviceOpener &openDevice = openCudaBackend);
   ~Executor();
 
   const Manifest &manifest() const { return m; }
@@ -50,6 +55,9 @@ public:
   int program(const std::string &entry) const;
   /// Runs every thunk of the program once.
   void run(int program);
+  /// Runs thunks [first, last) of the program, without the host<->GPU
+  /// copies run() makes around them.
+  void runThunks(int program, size_t first, size_t last);
 
   /// The memory of a buffer.
   void *data(int64_t buffer) const;
@@ -112,8 +120,6 @@ private:
   /// Host mirror <-> GPU for a buffer (no-ops on the CPU).
   void toDevice(int64_t buffer) const;
   void fromDevice(int64_t buffer) const;
-  /// Runs thunks [first, last) where the executor runs them.
-  void runThunks(int program, size_t first, size_t last);
 
   Manifest m;
   ThreadPool pool;

@@ -8,22 +8,15 @@
 // its driver, or a build without CUDA) the tests skip with the reason.
 //
 //===----------------------------------------------------------------------===//
-#include "StepTestUtils.h"
+#include "ArtifactTestUtils.h"
 
-#include "compiler/Artifact/ArtifactWriter.h"
-#include "runtime/data/Loader.h"
-#include "runtime/train/Schedule.h"
 #include "runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <unistd.h>
 
 using namespace kiln;
 namespace fs = std::filesystem;
@@ -33,24 +26,9 @@ namespace {
 /// `path` (relative to the source tree) compiled for CUDA at `batch`; ""
 /// with `error` when it does not compile.
 std::string compileForCuda(const std::string &path, int64_t batch, std::string &error) {
-  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + path);
-  nlohmann::json g = nlohmann::json::parse(in);
-  g["train"]["batch_size"] = batch;
-  std::string text = g.dump();
-  for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"})
-    for (size_t at; (at = text.find(from)) != std::string::npos;)
-      text.replace(at, std::strlen(from), "\"lib/");
-  auto module = test::importText(text, "fuse");
-  std::string dir = fs::temp_directory_path() /
-                    ("kiln-cuda-" + fs::path(path).stem().string() + "-" +
-                     std::to_string(::getpid()) + ".kiln");
   ArtifactOptions options;
   options.cuda = true;
-  if (!module || !writeArtifact(*module, dir, options, error)) {
-    error = path + ": " + error;
-    return "";
-  }
-  return dir;
+  return test::compileArtifact(path, {{"batch_size", batch}}, options, error);
 }
 
 /// Why this machine cannot run the CUDA backend ("" when it can).
@@ -78,26 +56,13 @@ const std::string &gpuUnavailable() {
   if (!gpuUnavailable().empty())                                               \
   GTEST_SKIP() << "no GPU to run on: " << gpuUnavailable()
 
-/// A batch of the synthetic set in `exec`'s inputs, schedules at step 0.
-void feedFirstBatch(Executor &exec, const data::Dataset &dataset) {
-  const Manifest &m = exec.manifest();
-  StepInputs inputs;
-  std::string error;
-  ASSERT_TRUE(stepInputs(m, inputs, error)) << error;
-  data::Loader loader(dataset.train, inputs.views, m.batchSize, 1, 0, 1);
-  feedBatch(exec, inputs, loader.get(0, 0));
-  ScheduleClock clock{0, 0, loader.stepsPerEpoch(), 1, m.batchSize};
-  for (const auto &s : m.schedules)
-    *exec.as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
-}
-
 /// Every thunk of every program of `dir` on the GPU and on the CPU.
 void expectEveryThunkMatches(const std::string &dir) {
   std::string error;
   auto exec = Executor::load(dir, 2, error, 0);
   ASSERT_TRUE(exec) << error;
   data::Dataset dataset = data::syntheticDataset(512, 128, 3);
-  feedFirstBatch(*exec, dataset);
+  test::feedFirstBatch(*exec, dataset);
   const CompiledModel &c = exec->manifest().compiled;
   for (size_t p = 0; p < c.programs.size(); ++p) {
     double worst = 0;

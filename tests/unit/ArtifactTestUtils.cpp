@@ -1,0 +1,52 @@
+//===- ArtifactTestUtils.cpp - artifacts and batches for runtime tests ----===//
+#include "ArtifactTestUtils.h"
+#include "StepTestUtils.h"
+
+#include "runtime/data/Loader.h"
+#include "runtime/train/Schedule.h"
+#include "runtime/train/Trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace kiln::test {
+
+std::string compileArtifact(const std::string &path, const nlohmann::json &train,
+                            const ArtifactOptions &options, std::string &error) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + path);
+  nlohmann::json g = nlohmann::json::parse(in);
+  g["train"].update(train);
+  std::string text = g.dump();
+  // importText resolves imports against models/lib.
+  for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"})
+    for (size_t at; (at = text.find(from)) != std::string::npos;)
+      text.replace(at, std::strlen(from), "\"lib/");
+  auto module = importText(text, "fuse");
+  static int count = 0;
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("kiln-" + std::filesystem::path(path).stem().string() + "-" +
+                     std::to_string(::getpid()) + "-" + std::to_string(count++) + ".kiln");
+  if (!module || !writeArtifact(*module, dir, options, error)) {
+    error = path + ": " + error;
+    return "";
+  }
+  return dir;
+}
+
+void feedFirstBatch(Executor &exec, const data::Dataset &dataset) {
+  const Manifest &m = exec.manifest();
+  StepInputs inputs;
+  std::string error;
+  ASSERT_TRUE(stepInputs(m, inputs, error)) << error;
+  data::Loader loader(dataset.train, inputs.views, m.batchSize, 1, 0, 1);
+  feedBatch(exec, inputs, loader.get(0, 0));
+  ScheduleClock clock{0, 0, loader.stepsPerEpoch(), 1, m.batchSize};
+  for (const auto &s : m.schedules)
+    *exec.as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
+}
+
+} // namespace kiln::test
