@@ -195,7 +195,8 @@ LogicalResult buildRowPerBlock(func::FuncOp cpu, FusionOp fusion, gpu::GPUModule
   }
   Value row = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
   Value slab = b.create<LLVM::ConstantOp>(loc, b.getI64Type(), b.getI64IntegerAttr(0));
-  int64_t rows = fusion->getAttrOfType<IntegerAttr>("rows").getInt();
+  auto rowsAttr = fusion->getAttrOfType<IntegerAttr>("rows");
+  int64_t rows = rowsAttr ? rowsAttr.getInt() : 1; // as the CPU kernel (emitFusionKernel)
   BlockBody body(fusion, b, memrefs, row, rows, fn.getArgument(2), slab);
   if (failed(body.run()))
     return failure();
