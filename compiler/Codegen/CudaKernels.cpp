@@ -159,7 +159,10 @@ private:
 
 /// Threads per block for `work` independent items: a multiple of the warp,
 /// at most 256 (enough to hide latency, small enough for many blocks).
-int64_t threadsFor(int64_t work) { return std::clamp<int64_t>((work + 31) / 32 * 32, 32, 256); }
+constexpr int32_t kMaxThreads = 256;
+int64_t threadsFor(int64_t work) {
+  return std::clamp<int64_t>((work + 31) / 32 * 32, 32, kMaxThreads);
+}
 
 /// A kernel function `name(void **buffers, i64 rows, ptr workspace)`.
 gpu::GPUFuncOp startKernel(OpBuilder &b, Location loc, StringRef name) {
@@ -167,6 +170,10 @@ gpu::GPUFuncOp startKernel(OpBuilder &b, Location loc, StringRef name) {
   auto fn = b.create<gpu::GPUFuncOp>(loc, name,
                                      b.getFunctionType({ptr, b.getI64Type(), ptr}, {}));
   fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  // .maxntid: ptxas keeps registers within what a block of threadsFor's
+  // largest size can hold, so every launch fits.
+  fn->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
+              b.getDenseI32ArrayAttr({kMaxThreads, 1, 1}));
   b.setInsertionPointToStart(&fn.getBody().front());
   return fn;
 }
