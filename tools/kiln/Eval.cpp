@@ -19,22 +19,24 @@ namespace kiln {
 namespace {
 
 const char *kUsage =
-    "usage: kiln eval OUT.kiln [--params FILE] [--data DIR] [--threads N]\n"
+    "usage: kiln eval OUT.kiln [--params FILE] [--data DIR] [--threads N] [--device cpu|cuda]\n"
     "\n"
     "  --params FILE   parameters to evaluate (a run's params.safetensors);\n"
     "                  default: the artifact's initial ones\n"
     "  --data DIR      an IDX dataset (default: /usr/share/datasets/fashion-mnist)\n"
-    "  --threads N     threads (default: all cores)\n";
+    "  --threads N     threads (default: all cores)\n"
+    "  --device D      cpu (default) or cuda (GPU 0; the artifact compiled --target=cuda)\n";
 
 } // namespace
 
 int evalMain(int argc, char **argv) {
-  Args args(argc, argv, {"params", "data", "threads"}, {"help"});
+  Args args(argc, argv, {"params", "data", "threads", "device"}, {"help"});
   if (args.flag("help")) {
     std::fputs(kUsage, stdout);
     return 0;
   }
   auto threads = args.integer("threads", 1);
+  bool cuda = args.cuda();
   if (!args.ok() || args.positional.size() != 1) {
     std::fprintf(stderr, "kiln eval: %s\n\n%s",
                  args.ok() ? "give one OUT.kiln" : args.error.c_str(), kUsage);
@@ -42,7 +44,7 @@ int evalMain(int argc, char **argv) {
   }
   std::string error;
   int n = threads ? *threads : std::max(1u, std::thread::hardware_concurrency());
-  auto exec = Executor::load(args.positional[0], n, error);
+  auto exec = Executor::load(args.positional[0], n, error, cuda ? 0 : -1);
   if (!exec) {
     std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
     return 1;
