@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Args.h"
+#include "Dataset.h"
 #include "Subcommands.h"
 
 #include "runtime/comm/Collectives.h"
@@ -156,8 +157,7 @@ int benchMain(int argc, char **argv) {
   if (exec)
     exec->comm = comm.get();
   data::Dataset dataset;
-  if (!exec || !data::loadIdxDataset(args.value("data").value_or(data::kFashionMnistDir),
-                                     dataset, error)) {
+  if (!exec || !loadDataset(args.value("data"), dataset, error)) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
     return 1;
   }
