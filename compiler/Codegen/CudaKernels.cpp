@@ -55,23 +55,6 @@ using namespace fused;
 /// Bytes of scratch for `n` elements of `width` bytes, 16-byte aligned.
 int64_t scratchBytes(int64_t n, int64_t width) { return (n * width + 15) / 16 * 16; }
 
-/// A flat memref<n x T> over a raw device pointer.
-Value memrefFromPointer(OpBuilder &b, Location loc, Value p, Type elem, int64_t n) {
-  auto i64 = b.getI64Type();
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto desc = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), {ptr, ptr, i64, LLVM::LLVMArrayType::get(i64, 1), LLVM::LLVMArrayType::get(i64, 1)});
-  auto c = [&](int64_t v) { return b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(v)); };
-  Value d = b.create<LLVM::UndefOp>(loc, desc);
-  d = b.create<LLVM::InsertValueOp>(loc, d, p, ArrayRef<int64_t>{0});
-  d = b.create<LLVM::InsertValueOp>(loc, d, p, ArrayRef<int64_t>{1});
-  d = b.create<LLVM::InsertValueOp>(loc, d, c(0), ArrayRef<int64_t>{2});
-  d = b.create<LLVM::InsertValueOp>(loc, d, c(std::max<int64_t>(n, 1)), ArrayRef<int64_t>{3, 0});
-  d = b.create<LLVM::InsertValueOp>(loc, d, c(1), ArrayRef<int64_t>{4, 0});
-  return b.create<UnrealizedConversionCastOp>(loc, MemRefType::get({std::max<int64_t>(n, 1)}, elem), d)
-      .getResult(0);
-}
-
 /// The fused body on a GPU block: distributed loops, block-wide folds,
 /// scratch in the workspace at row · slab + offset.
 class BlockBody : public FusedBody {
@@ -140,7 +123,7 @@ protected:
         loc, b.create<LLVM::MulOp>(loc, rowI, slab),
         b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(offset)));
     Value p = b.create<LLVM::GEPOp>(loc, ptr, b.getI8Type(), workspace, ValueRange{byteOff});
-    return View{memrefFromPointer(b, loc, p, elem, n), idx(0), local, rowMajorStrides(local), nullptr};
+    return View{memrefOverPointer(b, loc, p, elem, n), idx(0), local, rowMajorStrides(local), nullptr};
   }
 
   void storeUniform(Value x, Value memref, Value index) override {
@@ -192,14 +175,10 @@ LogicalResult buildRowPerBlock(func::FuncOp cpu, FusionOp fusion, gpu::GPUModule
   OpBuilder b(gpuModule.getBody()->getTerminator());
   Location loc = fusion.getLoc();
   gpu::GPUFuncOp fn = startKernel(b, loc, cpu.getName());
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   SmallVector<Value> memrefs;
-  for (auto [i, type] : llvm::enumerate(bufferTypes(cpu))) {
-    Value slot = b.create<LLVM::GEPOp>(loc, ptr, ptr, fn.getArgument(0),
-                                       ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
-    Value p = b.create<LLVM::LoadOp>(loc, ptr, slot);
-    memrefs.push_back(memrefFromPointer(b, loc, p, type.getElementType(), type.getNumElements()));
-  }
+  for (auto [i, type] : llvm::enumerate(bufferTypes(cpu)))
+    memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), i, type.getElementType(),
+                                   type.getNumElements()));
   Value row = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
   Value slab = b.create<LLVM::ConstantOp>(loc, b.getI64Type(), b.getI64IntegerAttr(0));
   auto rowsAttr = fusion->getAttrOfType<IntegerAttr>("rows");
@@ -262,11 +241,11 @@ void buildRowPerThread(func::FuncOp cpu, gpu::GPUModuleOp gpuModule, GpuLaunch &
         loc, b.create<LLVM::MulOp>(loc, begin, b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(slab))),
         b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(offset)));
     Value p = b.create<LLVM::GEPOp>(loc, ptr, b.getI8Type(), fn.getArgument(2), ValueRange{at});
-    a.replaceAllUsesWith(memrefFromPointer(b, loc, p, type.getElementType(), type.getNumElements()));
+    a.replaceAllUsesWith(memrefOverPointer(b, loc, p, type.getElementType(), type.getNumElements()));
     a.erase();
     offset += bytesOf(type);
   }
-  launch = {threadsFor(1 << 20), false, slab};
+  launch = {kMaxThreads, false, slab}; // the runtime launches no more than the rows
 }
 
 /// CUDA's libdevice bitcode (the __nv_* math functions the NVVM lowering

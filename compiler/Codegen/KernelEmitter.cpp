@@ -31,6 +31,28 @@ Value reductionMax(OpBuilder &b, Location loc, Value acc, Value x) {
   return b.create<arith::MaxNumFOp>(loc, acc, x, flags);
 }
 
+Value memrefOverPointer(OpBuilder &b, Location loc, Value p, Type elem, int64_t n) {
+  n = std::max<int64_t>(n, 1);
+  auto i64 = b.getI64Type();
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  auto desc = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), {ptr, ptr, i64, LLVM::LLVMArrayType::get(i64, 1), LLVM::LLVMArrayType::get(i64, 1)});
+  auto c = [&](int64_t v) { return b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(v)); };
+  Value d = b.create<LLVM::UndefOp>(loc, desc);
+  d = b.create<LLVM::InsertValueOp>(loc, d, p, ArrayRef<int64_t>{0});
+  d = b.create<LLVM::InsertValueOp>(loc, d, p, ArrayRef<int64_t>{1});
+  d = b.create<LLVM::InsertValueOp>(loc, d, c(0), ArrayRef<int64_t>{2});
+  d = b.create<LLVM::InsertValueOp>(loc, d, c(n), ArrayRef<int64_t>{3, 0});
+  d = b.create<LLVM::InsertValueOp>(loc, d, c(1), ArrayRef<int64_t>{4, 0});
+  return b.create<UnrealizedConversionCastOp>(loc, MemRefType::get({n}, elem), d).getResult(0);
+}
+
+Value bufferMemref(OpBuilder &b, Location loc, Value buffers, int i, Type elem, int64_t n) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Value slot = b.create<LLVM::GEPOp>(loc, ptr, ptr, buffers, ArrayRef<LLVM::GEPArg>{i});
+  return memrefOverPointer(b, loc, b.create<LLVM::LoadOp>(loc, ptr, slot), elem, n);
+}
+
 SmallVector<int64_t> rowMajorStrides(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> s(shape.size(), 1);
   for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
@@ -151,27 +173,8 @@ func::FuncOp KernelEmitter::startKernelIn(ModuleOp module, const std::string &na
   b.setInsertionPointToEnd(module.getBody());
   auto fn = b.create<func::FuncOp>(loc, name, b.getFunctionType({ptr, i64, i64}, {}));
   b.setInsertionPointToStart(fn.addEntryBlock());
-  Value buffers = fn.getArgument(0);
-  auto desc = LLVM::LLVMStructType::getLiteral(
-      &context, {ptr, ptr, i64, LLVM::LLVMArrayType::get(i64, 1),
-                 LLVM::LLVMArrayType::get(i64, 1)});
-  auto i64c = [&](int64_t v) {
-    return b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(v));
-  };
-  for (auto [i, arg] : llvm::enumerate(args)) {
-    // buffers[i] -> a memref<N x T> descriptor over that pointer.
-    Value slot = b.create<LLVM::GEPOp>(loc, ptr, ptr, buffers,
-                                       ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
-    Value p = b.create<LLVM::LoadOp>(loc, ptr, slot);
-    Value d = b.create<LLVM::UndefOp>(loc, desc);
-    d = b.create<LLVM::InsertValueOp>(loc, d, p, ArrayRef<int64_t>{0});
-    d = b.create<LLVM::InsertValueOp>(loc, d, p, ArrayRef<int64_t>{1});
-    d = b.create<LLVM::InsertValueOp>(loc, d, i64c(0), ArrayRef<int64_t>{2});
-    d = b.create<LLVM::InsertValueOp>(loc, d, i64c(arg.elements), ArrayRef<int64_t>{3, 0});
-    d = b.create<LLVM::InsertValueOp>(loc, d, i64c(1), ArrayRef<int64_t>{4, 0});
-    auto type = MemRefType::get({arg.elements}, arg.type);
-    memrefs.push_back(b.create<UnrealizedConversionCastOp>(loc, type, d).getResult(0));
-  }
+  for (auto [i, arg] : llvm::enumerate(args))
+    memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), i, arg.type, arg.elements));
   begin = b.create<arith::IndexCastOp>(loc, b.getIndexType(), fn.getArgument(1));
   end = b.create<arith::IndexCastOp>(loc, b.getIndexType(), fn.getArgument(2));
   return fn;

@@ -157,6 +157,14 @@ mlir::Value reassoc(mlir::Value v);
 /// still reaches the result through the values themselves (x - max, e^x).
 mlir::Value reductionMax(mlir::OpBuilder &b, mlir::Location loc, mlir::Value acc, mlir::Value x);
 
+/// A flat memref<n x T> over the raw pointer `p` (an !llvm.ptr value).
+mlir::Value memrefOverPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value p,
+                              mlir::Type elem, int64_t n);
+/// Element `i` of the pointer array `buffers` as a flat memref<n x T>: how
+/// every kernel (CPU or GPU) reaches its buffers.
+mlir::Value bufferMemref(mlir::OpBuilder &b, mlir::Location loc, mlir::Value buffers, int i,
+                         mlir::Type elem, int64_t n);
+
 /// Row-major element strides of `shape`.
 llvm::SmallVector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);
 

@@ -2,6 +2,7 @@
 #include "runtime/artifact/Crc32.h"
 
 #include <array>
+#include <cstdio>
 #include <fstream>
 #include <vector>
 
@@ -39,6 +40,12 @@ bool fileCrc32(const std::string &path, uint32_t &crc, int64_t &bytes) {
     bytes += n;
   }
   return true;
+}
+
+std::string crc32Hex(uint32_t crc) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", crc);
+  return buf;
 }
 
 } // namespace kiln

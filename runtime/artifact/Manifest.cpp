@@ -320,11 +320,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     }
     c.programs.push_back(prog);
   }
-  int64_t arena = 0;
-  for (const Program &p : c.programs)
-    arena = std::max(arena, p.arenaBytes);
   for (const Buffer &b : c.buffers)
-    if (b.region == Region::Arena && b.offset + b.bytes > arena)
+    if (b.region == Region::Arena && b.offset + b.bytes > c.arenaBytes())
       return done(r.fail("/buffers/" + std::to_string(b.id), "lies outside the arena"));
 
   const json *inputs = r.get(body, "", "inputs");

@@ -9,6 +9,7 @@
 #ifndef KILN_RUNTIME_ARTIFACT_PROGRAM_H
 #define KILN_RUNTIME_ARTIFACT_PROGRAM_H
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -99,6 +100,8 @@ struct GpuLaunch {
   bool rowPerBlock = false;
   int64_t workspaceBytesPerRow = 0;
   int64_t rows = 0;
+  /// The rows a launch of thunk `t` covers.
+  int64_t rowsOf(const Thunk &t) const { return rows ? rows : t.rows; }
 };
 
 struct Kernel {
@@ -137,6 +140,13 @@ struct CompiledModel {
   std::vector<Kernel> kernels;
   std::vector<Program> programs;
   int64_t persistentBytes = 0;
+  /// One arena serves every program: the largest.
+  int64_t arenaBytes() const {
+    int64_t most = 0;
+    for (const Program &p : programs)
+      most = std::max(most, p.arenaBytes);
+    return most;
+  }
 };
 
 } // namespace kiln

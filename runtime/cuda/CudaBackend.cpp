@@ -181,23 +181,21 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
 
   // Sizes: the arena of the largest program; the workspace of the largest
   // kernel launch; one argument table per kernel thunk.
-  int64_t arenaBytes = 0, workspaceBytes = 0;
+  int64_t workspaceBytes = 0;
   std::vector<void *> table;
   std::vector<std::vector<int64_t>> at;
   for (const Program &p : m.compiled.programs) {
-    arenaBytes = std::max(arenaBytes, p.arenaBytes);
     at.emplace_back();
     for (const Thunk &t : p.thunks) {
       at.back().push_back(table.size());
       if (t.kind != Thunk::Kernel)
         continue;
       const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      workspaceBytes = std::max(workspaceBytes,
-                                (launch.rows ? launch.rows : t.rows) * launch.workspaceBytesPerRow);
+      workspaceBytes = std::max(workspaceBytes, launch.rowsOf(t) * launch.workspaceBytesPerRow);
       table.resize(table.size() + t.buffers.size());
     }
   }
-  int64_t p = alignUp(m.compiled.persistentBytes), a = alignUp(arenaBytes),
+  int64_t p = alignUp(m.compiled.persistentBytes), a = alignUp(m.compiled.arenaBytes()),
           w = alignUp(workspaceBytes), s = alignUp(m.compiled.persistentBytes),
           tb = alignUp(table.size() * sizeof(void *));
   if (cudaMalloc(&memory, p + a + w + s + tb) != cudaSuccess) {
@@ -253,7 +251,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
     switch (t.kind) {
     case Thunk::Kernel: {
       const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      int64_t rows = launch.rows ? launch.rows : t.rows;
+      int64_t rows = launch.rowsOf(t);
       if (rows == 0)
         break;
       // A thread per row: no more threads per block than rows.

@@ -57,18 +57,23 @@ private:
     if (e != cudaSuccess)
       fail("CUDA error " + what + ": " + cudaGetErrorString(e));
   }
-  /// A non-blocking communicator's call may still be in progress: polled
-  /// until it settles, within the timeout.
-  void settle(ncclResult_t r, const std::string &what) {
+  /// A non-blocking communicator's call may still be in progress: its
+  /// state polled until it settles, ncclInProgress still after the timeout.
+  ncclResult_t settled(ncclResult_t r) {
     auto start = std::chrono::steady_clock::now();
-    while (r == ncclInProgress) {
-      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-          timeoutSeconds)
-        fail("NCCL: " + what + " did not start within " + std::to_string((int)timeoutSeconds) +
-             " s (a rank died or stalled)");
+    while (r == ncclInProgress &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <=
+               timeoutSeconds) {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
       ncclCommGetAsyncError(comm, &r);
     }
+    return r;
+  }
+  void settle(ncclResult_t r, const std::string &what) {
+    r = settled(r);
+    if (r == ncclInProgress)
+      fail("NCCL: " + what + " did not start within " + std::to_string((int)timeoutSeconds) +
+           " s (a rank died or stalled)");
     if (r != ncclSuccess)
       fail("NCCL: " + what + ": " + ncclGetErrorString(r) + ": " + ncclGetLastError(comm));
   }
@@ -112,16 +117,10 @@ bool NcclCollectives::init(std::string &error) {
   // Non-blocking, so that a rank that never joins ends in a timeout.
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  ncclResult_t r = ncclCommInitRankConfig(&comm, world_.size, id, world_.rank, &config);
-  auto start = std::chrono::steady_clock::now();
-  while (r == ncclInProgress) {
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-        timeoutSeconds) {
-      error = "NCCL: the ranks did not join within " + std::to_string((int)timeoutSeconds) + " s";
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ncclCommGetAsyncError(comm, &r);
+  ncclResult_t r = settled(ncclCommInitRankConfig(&comm, world_.size, id, world_.rank, &config));
+  if (r == ncclInProgress) {
+    error = "NCCL: the ranks did not join within " + std::to_string((int)timeoutSeconds) + " s";
+    return false;
   }
   if (r != ncclSuccess) {
     error = std::string("NCCL: cannot join the ranks: ") + ncclGetErrorString(r);

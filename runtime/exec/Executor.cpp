@@ -108,9 +108,7 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
     }
     e->kernels.push_back(fn);
   }
-  int64_t arenaBytes = 0;
-  for (const Program &p : m.compiled.programs)
-    arenaBytes = std::max(arenaBytes, p.arenaBytes);
+  int64_t arenaBytes = m.compiled.arenaBytes();
   e->persistent = allocate(m.compiled.persistentBytes);
   e->arena = allocate(arenaBytes);
   if (!e->persistent || !e->arena) {
@@ -155,9 +153,11 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
   return e;
 }
 
-std::unique_ptr<Collectives> Executor::collectivesFor(std::unique_ptr<Collectives> host,
-                                                      std::string &error) {
-  return gpu ? gpu->connect(std::move(host), error) : std::move(host);
+bool Executor::useCollectives(std::unique_ptr<Collectives> &ranks, std::string &error) {
+  if (gpu && !(ranks = gpu->connect(std::move(ranks), error)))
+    return false;
+  comm = ranks.get();
+  return true;
 }
 
 void Executor::toDevice(int64_t buffer) const {
@@ -356,27 +356,30 @@ namespace {
 bool trained(const Buffer &b) { return b.kind == "param" || b.kind == "state"; }
 } // namespace
 
-void Executor::saveTrainedState() {
-  if (gpu)
-    return gpu->savePersistent();
+void Executor::copyTrainedState(bool save) {
   size_t at = 0;
   for (const Buffer &b : m.compiled.buffers)
     if (trained(b)) {
-      savedState.resize(std::max(savedState.size(), at + b.bytes));
-      std::memcpy(savedState.data() + at, data(b.id), b.bytes);
+      if (save) {
+        savedState.resize(std::max(savedState.size(), at + b.bytes));
+        std::memcpy(savedState.data() + at, data(b.id), b.bytes);
+      } else {
+        std::memcpy(data(b.id), savedState.data() + at, b.bytes);
+      }
       at += b.bytes;
     }
+}
+
+void Executor::saveTrainedState() {
+  if (gpu)
+    return gpu->savePersistent();
+  copyTrainedState(true);
 }
 
 void Executor::restoreTrainedState() {
   if (gpu)
     return gpu->restorePersistent();
-  size_t at = 0;
-  for (const Buffer &b : m.compiled.buffers)
-    if (trained(b)) {
-      std::memcpy(data(b.id), savedState.data() + at, b.bytes);
-      at += b.bytes;
-    }
+  copyTrainedState(false);
 }
 
 namespace {
@@ -489,11 +492,8 @@ std::vector<Executor::ThunkDifference> Executor::compareWithDevice(int program) 
   std::vector<ThunkDifference> out;
   if (!gpu)
     return out;
-  int64_t arenaBytes = 0;
-  for (const Program &q : m.compiled.programs)
-    arenaBytes = std::max(arenaBytes, q.arenaBytes);
   gpu->upload(Region::Persistent, 0, persistent, m.compiled.persistentBytes);
-  gpu->upload(Region::Arena, 0, arena, arenaBytes);
+  gpu->upload(Region::Arena, 0, arena, m.compiled.arenaBytes());
   std::vector<uint8_t> fromGpu;
   for (size_t i = 0; i < p.thunks.size(); ++i) {
     const Thunk &t = p.thunks[i];

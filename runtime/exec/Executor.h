@@ -46,10 +46,11 @@ public:
   /// after it, parameters and state when asked for (tensors()).
   DeviceBackend *device() const { return gpu.get(); }
 
-  /// The collectives the all-reduce thunks use for `host`'s ranks: NCCL
-  /// on a GPU (its id exchanged through `host`), `host` itself on the CPU.
-  std::unique_ptr<Collectives> collectivesFor(std::unique_ptr<Collectives> host,
-                                              std::string &error);
+  /// Makes `ranks` (the host transport, from connectRanks) what the
+  /// all-reduce thunks use (`comm`); on a GPU it is first replaced by NCCL
+  /// collectives over it (the NCCL id exchanged through it). The caller
+  /// keeps owning it. False with `error` (`ranks` then null).
+  bool useCollectives(std::unique_ptr<Collectives> &ranks, std::string &error);
 
   /// The program with this entry ("train_step", "eval"), or -1.
   int program(const std::string &entry) const;
@@ -117,6 +118,8 @@ private:
   explicit Executor(int threads) : pool(threads) {}
   void runThunk(const Thunk &t, void **pointers);
   void fillRandom(const Thunk &t);
+  /// savedState <- parameters and state (save), or back.
+  void copyTrainedState(bool save);
   /// Host mirror <-> GPU for a buffer (no-ops on the CPU).
   void toDevice(int64_t buffer) const;
   void fromDevice(int64_t buffer) const;

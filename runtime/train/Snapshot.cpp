@@ -16,12 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string hex(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
-
 uint32_t dataCrc(const TensorMap &tensors) {
   uint32_t crc = 0;
   for (auto &[name, t] : tensors)
@@ -81,7 +75,7 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const Te
                 {"seed", std::to_string(info.seed)},
                 {"world_size", std::to_string(info.worldSize)},
                 {"artifact_crc32", info.artifactCrc},
-                {"data_crc32", hex(dataCrc(all))}};
+                {"data_crc32", crc32Hex(dataCrc(all))}};
   char name[64];
   std::snprintf(name, sizeof name, "step-%09lld.safetensors", (long long)info.step);
   fs::path final = dir / name, temporary = dir / (std::string(name) + ".tmp");
@@ -132,7 +126,7 @@ bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected,
       warnings.push_back("skipping " + *it + ": not a kiln snapshot (no step or checksum)");
       continue;
     }
-    if (meta["data_crc32"] != hex(dataCrc(all))) {
+    if (meta["data_crc32"] != crc32Hex(dataCrc(all))) {
       warnings.push_back("skipping the damaged snapshot " + *it +
                          ": checksum mismatch (the file was modified or damaged)");
       continue;

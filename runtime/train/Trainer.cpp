@@ -149,6 +149,15 @@ void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batc
     std::memcpy(exec.data(inputs.labelBuffer), batch.labels.data(), batch.labels.size() * 4);
 }
 
+std::vector<double> setSchedules(Executor &exec, const ScheduleClock &clock) {
+  std::vector<double> values;
+  for (const auto &s : exec.manifest().schedules) {
+    values.push_back(evaluateSchedule(s.spec, clock));
+    *exec.as<float>(s.buffer) = static_cast<float>(values.back());
+  }
+  return values;
+}
+
 namespace {
 
 /// The eval program's image input and its output sinks by name.
@@ -336,13 +345,10 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   for (int64_t step = first; step < total; ++step) {
     int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
     feedBatch(exec, inputs, loader.get(epoch, inEpoch));
-    ScheduleClock clock{step, epoch, perEpoch, epochs, batch};
     nlohmann::ordered_json record = {{"step", step + 1}, {"epoch", epoch}};
-    for (const auto &s : m.schedules) {
-      double v = evaluateSchedule(s.spec, clock);
-      *exec.as<float>(s.buffer) = static_cast<float>(v);
-      record[s.name] = v;
-    }
+    std::vector<double> values = setSchedules(exec, {step, epoch, perEpoch, epochs, batch});
+    for (size_t i = 0; i < values.size(); ++i)
+      record[m.schedules[i].name] = values[i];
     exec.randomKey = {seed, static_cast<uint64_t>(step)};
     exec.saveTrainedState();
     exec.run(program);

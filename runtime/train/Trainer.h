@@ -17,6 +17,7 @@
 #include "runtime/data/Dataset.h"
 #include "runtime/data/Loader.h"
 #include "runtime/exec/Executor.h"
+#include "runtime/train/Schedule.h"
 
 #include <optional>
 
@@ -57,6 +58,10 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error);
 
 /// Copies a batch into the input buffers.
 void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batch);
+
+/// Writes every schedule's value at `clock` into its input; returns the
+/// values in the manifest's order of schedules.
+std::vector<double> setSchedules(Executor &exec, const ScheduleClock &clock);
 
 /// Trains; false with `error` (bad input wiring, a non-finite loss).
 bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,

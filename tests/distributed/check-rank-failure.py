@@ -16,11 +16,13 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'pylib'))
+from ports import free_port  # noqa: E402
 
 
 def rank_of(pid):
@@ -89,9 +91,7 @@ def main():
         procs = [subprocess.Popen([mpirun, '--oversubscribe', '-n', '2'] + cmd, env=env,
                                   stdout=log, stderr=subprocess.STDOUT)]
     else:
-        with socket.socket() as s:
-            s.bind(('127.0.0.1', 0))
-            port = str(s.getsockname()[1])
+        port = str(free_port())
         procs = [subprocess.Popen(cmd, env=dict(env, RANK=str(r), WORLD_SIZE='2',
                                                 MASTER_ADDR='127.0.0.1', MASTER_PORT=port),
                                   stdout=log, stderr=subprocess.STDOUT) for r in range(2)]

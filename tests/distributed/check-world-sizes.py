@@ -25,12 +25,12 @@ import array
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'pylib'))
+from ports import free_port  # noqa: E402
 from safetensors_entries import entries  # noqa: E402
 
 
@@ -40,12 +40,6 @@ def read_f32(path):
         if dtype == 'F32':
             out[name] = array.array('f', raw)
     return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def train(args, ranks, out):

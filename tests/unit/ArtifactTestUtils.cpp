@@ -3,7 +3,6 @@
 #include "StepTestUtils.h"
 
 #include "runtime/data/Loader.h"
-#include "runtime/train/Schedule.h"
 #include "runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
@@ -44,9 +43,7 @@ void feedFirstBatch(Executor &exec, const data::Dataset &dataset) {
   ASSERT_TRUE(stepInputs(m, inputs, error)) << error;
   data::Loader loader(dataset.train, inputs.views, m.batchSize, 1, 0, 1);
   feedBatch(exec, inputs, loader.get(0, 0));
-  ScheduleClock clock{0, 0, loader.stepsPerEpoch(), 1, m.batchSize};
-  for (const auto &s : m.schedules)
-    *exec.as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
+  setSchedules(exec, {0, 0, loader.stepsPerEpoch(), 1, m.batchSize});
 }
 
 } // namespace kiln::test

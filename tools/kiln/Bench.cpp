@@ -85,15 +85,10 @@ nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t ste
           {"hidden_fraction", alone > 0 ? hidden / alone : 0.0}};
 }
 
-/// Every thunk of one step on the GPU and on the CPU (Executor::
-/// compareWithDevice); prints the worst ones and a summary line.
-bool checkAgainstCpu(Executor &exec, int program, const StepInputs &inputs,
-                     const data::Batch &batch, double tolerance) {
+/// Every thunk of one step (its inputs fed) on the GPU and on the CPU
+/// (Executor::compareWithDevice); prints the worst ones and a summary line.
+bool checkAgainstCpu(Executor &exec, int program, double tolerance) {
   const Manifest &m = exec.manifest();
-  feedBatch(exec, inputs, batch);
-  ScheduleClock clock{0, 0, 1, m.train.value("epochs", 1), m.batchSize};
-  for (const auto &s : m.schedules)
-    *exec.as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
   auto diffs = exec.compareWithDevice(program);
   const Program &p = m.compiled.programs[program];
   std::sort(diffs.begin(), diffs.end(),
@@ -152,10 +147,8 @@ int benchMain(int argc, char **argv) {
                                      : std::max<int>(1, std::thread::hardware_concurrency() /
                                                             comm->world().localSize),
                              error, cuda ? comm->world().localRank : -1);
-  if (exec && !(comm = exec->collectivesFor(std::move(comm), error)))
+  if (exec && !exec->useCollectives(comm, error))
     exec.reset();
-  if (exec)
-    exec->comm = comm.get();
   data::Dataset dataset;
   if (!exec || !loadDataset(args.value("data"), dataset, error)) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
@@ -179,16 +172,20 @@ int benchMain(int argc, char **argv) {
   std::vector<data::Batch> batches;
   for (int64_t i = 0; i < warmup + steps; ++i)
     batches.push_back(loader.get(0, i % loader.stepsPerEpoch()));
-  if (args.flag("check") && !checkAgainstCpu(*exec, program, inputs, batches[0], tolerance))
-    return 1;
+  auto feedStep = [&](int64_t i) {
+    feedBatch(*exec, inputs, batches[i]);
+    setSchedules(*exec, {i, 0, loader.stepsPerEpoch(), m.train.value("epochs", 1),
+                         m.batchSize * ranks});
+  };
+  if (args.flag("check")) {
+    feedStep(0);
+    if (!checkAgainstCpu(*exec, program, tolerance))
+      return 1;
+  }
   exec->profile = args.flag("profile") || (ranks > 1 && !cuda);
   std::vector<double> times;
   for (int64_t i = 0; i < warmup + steps; ++i) {
-    feedBatch(*exec, inputs, batches[i]);
-    ScheduleClock clock{i, 0, loader.stepsPerEpoch(), m.train.value("epochs", 1),
-                        m.batchSize * ranks};
-    for (const auto &s : m.schedules)
-      *exec->as<float>(s.buffer) = static_cast<float>(evaluateSchedule(s.spec, clock));
+    feedStep(i);
     if (i == warmup && exec->profile)
       exec->thunkSeconds.assign(exec->thunkSeconds.size(), 0.0);
     auto t0 = std::chrono::steady_clock::now();

@@ -244,11 +244,10 @@ int trainMain(int argc, char **argv) {
   auto exec = Executor::load(artifact, n, error, cuda ? w.localRank : -1);
   if (!exec)
     return failRanks(comm.get(), error);
-  if (!(comm = exec->collectivesFor(std::move(comm), error))) {
+  if (!exec->useCollectives(comm, error)) {
     std::fprintf(stderr, "kiln train: rank %d: %s\n", w.rank, error.c_str());
     return 1;
   }
-  exec->comm = comm.get();
   if (auto init = args.value("init-from"); init && !initFrom(*exec, *init, args.value("init-network"), error))
     return failRanks(comm.get(), error);
 
@@ -257,9 +256,7 @@ int trainMain(int argc, char **argv) {
   uint32_t crc = 0;
   int64_t bytes = 0;
   fileCrc32(artifact + "/manifest.json", crc, bytes);
-  char crcHex[16];
-  std::snprintf(crcHex, sizeof crcHex, "%08x", crc);
-  options.artifactCrc = crcHex;
+  options.artifactCrc = crc32Hex(crc);
   std::vector<uint64_t> crcs = comm->allGather(crc);
   for (int r = 0; r < w.size; ++r)
     if (crcs[r] != crcs[0]) {
