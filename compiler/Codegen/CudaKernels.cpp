@@ -107,12 +107,11 @@ protected:
                                       /*uniform=*/true);
   }
 
-  View allocScratch(Value v) override {
-    Shape local = dropDim(fullShape(v), parallelDim(v));
+  using FusedBody::allocScratch;
+  View allocScratch(ArrayRef<int64_t> local, Type elem) override {
     int64_t n = 1;
     for (int64_t d : local)
       n *= d;
-    Type elem = cast<RankedTensorType>(v.getType()).getElementType();
     int64_t offset = slabBytes;
     slabBytes += scratchBytes(n, elem.isInteger(1) ? 1 : 4);
     // workspace + row·slab + offset, as a flat memref of this type.
@@ -123,7 +122,8 @@ protected:
         loc, b.create<LLVM::MulOp>(loc, rowI, slab),
         b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(offset)));
     Value p = b.create<LLVM::GEPOp>(loc, ptr, b.getI8Type(), workspace, ValueRange{byteOff});
-    return View{memrefOverPointer(b, loc, p, elem, n), idx(0), local, rowMajorStrides(local), nullptr};
+    Shape shape(local.begin(), local.end());
+    return View{memrefOverPointer(b, loc, p, elem, n), idx(0), shape, rowMajorStrides(shape), nullptr};
   }
 
   void storeUniform(Value x, Value memref, Value index) override {

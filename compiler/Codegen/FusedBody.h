@@ -146,14 +146,18 @@ protected:
   }
 
   /// A contiguous scratch tensor for `v`'s local part.
-  virtual View allocScratch(Value v) {
-    Shape local = dropDim(fullShape(v), parallelDim(v));
+  View allocScratch(Value v) {
+    return allocScratch(dropDim(fullShape(v), parallelDim(v)),
+                        cast<RankedTensorType>(v.getType()).getElementType());
+  }
+  /// A contiguous scratch tensor of `local` elements of `elem`.
+  virtual View allocScratch(ArrayRef<int64_t> local, Type elem) {
     int64_t n = 1;
     for (int64_t d : local)
       n *= d;
-    Type elem = cast<RankedTensorType>(v.getType()).getElementType();
     Value m = entry.create<memref::AllocaOp>(loc, MemRefType::get({std::max<int64_t>(n, 1)}, elem));
-    return View{m, idx(0), local, rowMajorStrides(local), nullptr};
+    Shape shape(local.begin(), local.end());
+    return View{m, idx(0), shape, rowMajorStrides(shape), nullptr};
   }
 
   int64_t parallelDim(Value v) {

@@ -314,11 +314,14 @@ LogicalResult FusedBody::emit(Operation *op) {
     return success();
   }
   if (isa<OneHotOp>(op)) {
+    // The class is the last full dim: a local coordinate, or the row when
+    // the region runs in parallel along it (a batch of one).
     auto [v, p] = operand(op, 0);
     View out = scratch(result);
+    bool classIsRow = pr == (int64_t)resFull.size() - 1;
     loops(out.shape, [&](ValueRange c) {
-      Value label = load(v, c.drop_back());
-      Value cls = b.create<arith::IndexCastOp>(loc, b.getI32Type(), c.back());
+      Value label = load(v, classIsRow ? c : c.drop_back());
+      Value cls = b.create<arith::IndexCastOp>(loc, b.getI32Type(), classIsRow ? row : c.back());
       Value hit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, label, cls);
       store(out, c, b.create<arith::UIToFPOp>(loc, b.getF32Type(), hit));
     });
@@ -328,7 +331,9 @@ LogicalResult FusedBody::emit(Operation *op) {
   if (isa<ReshapeOp>(op)) {
     auto [v, p] = operand(op, 0);
     if (v.strides != rowMajorStrides(v.shape)) { // materialise first
-      View copy = scratch(op->getOperand(0));
+      // The operand's local part as this row reads it (its own parallel
+      // dim may differ from the one the reshape is read along).
+      View copy = allocScratch(v.shape, cast<RankedTensorType>(op->getOperand(0).getType()).getElementType());
       loops(v.shape, [&](ValueRange c) { store(copy, c, load(v, c)); });
       v = copy;
     }
