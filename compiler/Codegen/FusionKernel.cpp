@@ -259,7 +259,10 @@ LogicalResult FusedBody::emit(Operation *op) {
                         : Value(b.create<arith::ConstantOp>(
                               loc, e.isInteger(1) ? b.getBoolAttr(attr.getSplatValue<bool>())
                                                   : b.getI32IntegerAttr(attr.getSplatValue<int32_t>())));
-    views[result] = View{nullptr, nullptr, {}, {}, s};
+    // A one-element tensor of any rank ([1] too): its shape is kept, since
+    // row ops and reductions walk their operand's dims.
+    Shape full = fullShape(result);
+    views[result] = View{nullptr, idx(0), full, Shape(full.size(), 0), s};
     return success();
   }
   Shape resFull = result ? fullShape(result) : Shape{};

@@ -109,6 +109,7 @@ private:
   void placeArena(Program &program, size_t firstBuffer);
   void writeUpdatesInPlace(Program &program,
                            std::vector<std::pair<int64_t, int64_t>> &updates);
+  void copyUpdatedSinks(Program &program, ArrayRef<std::pair<int64_t, int64_t>> updates);
 
   KernelEmitter &emitter;
   CompiledModel &model;
@@ -436,6 +437,7 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
   if (failed(flush()))
     return failure();
   placeAllReduceWaits(program);
+  copyUpdatedSinks(program, updates);
   writeUpdatesInPlace(program, updates);
   for (auto [slot, value] : updates) {
     Thunk t{Thunk::Copy};
@@ -449,6 +451,31 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
   placeArena(program, firstBuffer);
   model.programs.push_back(std::move(program));
   return success();
+}
+
+/// A sink that reads a parameter or state tensor the step updates (a
+/// metric or a loss that is a parameter) reads a copy taken before any
+/// thunk runs: sinks are read after the step, when the slot is new.
+void Planner::copyUpdatedSinks(Program &program, ArrayRef<std::pair<int64_t, int64_t>> updates) {
+  for (Sink &s : program.sinks) {
+    if (llvm::none_of(updates, [&](auto u) { return u.first == s.buffer; }))
+      continue;
+    Buffer copy = model.buffers[s.buffer];
+    copy.id = model.buffers.size();
+    copy.name = s.kind + " " + s.name;
+    copy.kind = "temp";
+    copy.region = Region::Arena;
+    copy.offset = 0;
+    model.buffers.push_back(copy);
+    Thunk t{Thunk::Copy};
+    t.ops = {"copy of " + model.buffers[s.buffer].name + " for " + copy.name};
+    t.buffers = {s.buffer, copy.id};
+    t.outputs = {copy.id};
+    t.bytes = copy.bytes;
+    t.trafficBytes = 2 * t.bytes;
+    program.thunks.insert(program.thunks.begin(), t);
+    s.buffer = copy.id;
+  }
 }
 
 /// An update whose value is computed elementwise from the old value (or

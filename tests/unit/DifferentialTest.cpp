@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "DifferentialCheck.h"
 #include "GraphGenerator.h"
+#include "GraphShrinker.h"
 
 #include <gtest/gtest.h>
 
@@ -29,11 +30,67 @@ void expectPass(const CheckResult &r, const std::string &what) {
             << " of tolerance, longest reduction " << r.longestReduction << "\n";
 }
 
+/// PTX too where the CUDA toolkit is (as PtxTest: without ptxas there is
+/// nothing to assemble it with, nor libdevice to build it).
 CheckOptions withPtx() {
   CheckOptions o;
-  o.ptx = true;
   o.ptxas = KILN_PTXAS;
+  o.ptx = !o.ptxas.empty();
   return o;
+}
+
+/// The PTX step runs: an assembler that refuses everything is reported.
+TEST(Differential, ReportsPtxTheAssemblerRejects) {
+  if (std::string(KILN_PTXAS).empty())
+    GTEST_SKIP() << "no ptxas (the CUDA toolkit) on this machine: PTX is not checked";
+  CheckOptions o = withPtx();
+  o.ptxas = "/bin/false";
+  CheckResult r = checkGraph(std::string(KILN_SOURCE_DIR) + "/tests/differential/one-hot-batch-of-one.json", o);
+  EXPECT_EQ(r.status, CheckResult::CompileError) << r.message;
+  EXPECT_NE(r.message.find("ptxas sm_80 rejects"), std::string::npos) << r.message;
+}
+
+/// The same seed gives the same graph; a cap bounds every drawn size.
+TEST(GraphGenerator, IsDeterministicAndCapsSizes) {
+  for (uint64_t seed : {3, 4, 5}) {
+    EXPECT_EQ(generateGraph(seed, {}), generateGraph(seed, {}));
+    GeneratorOptions small;
+    small.dimCap = 2;
+    auto g = generateGraph(seed, small);
+    // x0's sizes are drawn (later values grow by padding and concatenation).
+    for (auto &d : g["objective"]["inputs"]["x0"]["shape"])
+      if (d.is_number())
+        EXPECT_LE(d.get<int64_t>(), 2);
+    EXPECT_LE(g["train"]["batch_size"].get<int64_t>(), 2);
+  }
+}
+
+/// With a failure that needs only a one_hot of the labels, the shrinker
+/// removes everything else: loss terms, metrics, parameters, inputs.
+TEST(GraphShrinker, KeepsOnlyWhatTheFailureNeeds) {
+  auto readsLabels = [](const nlohmann::ordered_json &g) {
+    for (const auto &n : g["objective"]["nodes"])
+      if (n["op"] == "one_hot" && n["in"][0] == "label")
+        return true;
+    return false;
+  };
+  uint64_t seed = 1;
+  while (!readsLabels(generateGraph(seed, {})))
+    ++seed;
+  auto g = generateGraph(seed, {});
+  int checks = 0;
+  auto minimal = shrinkGraph(g, [&](const nlohmann::ordered_json &c) {
+    ++checks;
+    return readsLabels(c);
+  });
+  ASSERT_EQ(minimal["objective"]["nodes"].size(), 1u) << minimal.dump(1);
+  EXPECT_EQ(minimal["objective"]["nodes"][0]["op"], "one_hot");
+  EXPECT_EQ(minimal["objective"]["loss"], minimal["objective"]["nodes"][0]["id"]);
+  EXPECT_FALSE(minimal["objective"].contains("metrics"));
+  EXPECT_TRUE(minimal["modules"]["weights"]["params"].empty());
+  EXPECT_EQ(minimal["objective"]["inputs"].size(), 1u); // the labels
+  std::cout << "[shrinker] seed " << seed << ": " << g["objective"]["nodes"].size() << " nodes to 1 in "
+            << checks << " checks\n";
 }
 
 class GeneratedGraph : public ::testing::TestWithParam<int> {};
@@ -84,13 +141,15 @@ TEST_P(ShippedModel, MatchesReferenceAtBatchSize) {
   o.plainSgd = true;
   o.threads = {2};
   o.unfused = false;
+  // The distillation teacher starts from its initializers, not a trained run.
+  if (std::string(model) == "kd")
+    o.edits = {{"/networks/teacher/init_from", nullptr}, {"/networks/teacher/init_prefix", nullptr}};
   expectPass(checkGraph(std::string(KILN_SOURCE_DIR) + "/models/vit-fm-" + model + ".json", o),
              std::string(model) + " at batch " + std::to_string(batch));
 }
 
-// The distillation model needs a trained teacher to compile (init_from).
 INSTANTIATE_TEST_SUITE_P(EveryObjective, ShippedModel,
-                         ::testing::Combine(::testing::Values("sup", "sd", "mtl", "dino"),
+                         ::testing::Combine(::testing::Values("sup", "sd", "mtl", "dino", "kd"),
                                             ::testing::Values(1, 2, 3, 5)),
                          [](const auto &info) {
                            return std::string(std::get<0>(info.param)) + "_batch" +
@@ -105,6 +164,15 @@ struct Edge {
   int batch;
   std::vector<std::pair<std::string, nlohmann::json>> edits;
 };
+
+/// DINO with K outputs and `local` local crops (the head's K is the
+/// networks' argument, the centre's the graph's).
+std::vector<std::pair<std::string, nlohmann::json>> dinoEdits(int k, int local) {
+  return {{"/args/K", k},
+          {"/args/n_local", local},
+          {"/networks/student/args/K", k},
+          {"/networks/teacher/args", {{"K", k}}}};
+}
 
 class ShippedModelEdge : public ::testing::TestWithParam<Edge> {};
 
@@ -123,11 +191,12 @@ TEST_P(ShippedModelEdge, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(
     EveryObjective, ShippedModelEdge,
     ::testing::Values(
-        Edge{"sup_one_head_one_class", "sup", 1,
-             {{"/networks/net/args", {{"heads", 1}, {"depth", 1}, {"classes", 1}}},
+        Edge{"sup_one_head", "sup", 1, {{"/networks/net/args", {{"heads", 1}, {"depth", 1}}}}},
+        Edge{"sup_one_class", "sup", 3,
+             {{"/networks/net/args", {{"depth", 1}, {"classes", 1}}},
               {"/objective/nodes/1/args/classes", 1}}},
-        Edge{"dino_one_local_crop", "dino", 1, {{"/args/n_local", 1}, {"/args/K", 3}}},
-        Edge{"dino_k_one", "dino", 2, {{"/args/K", 1}, {"/args/n_local", 0}}}),
+        Edge{"dino_one_local_crop", "dino", 1, dinoEdits(3, 1)},
+        Edge{"dino_k_one", "dino", 2, dinoEdits(1, 2)}),
     [](const auto &info) { return std::string(info.param.name); });
 
 } // namespace

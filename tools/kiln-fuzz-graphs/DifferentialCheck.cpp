@@ -120,8 +120,13 @@ std::string withEdits(const std::string &path, const CheckOptions &options, std:
   }
   if (options.plainSgd)
     g["optimizer"] = {{"kind", "sgd"}, {"lr", 1.0}};
-  for (const auto &[pointer, value] : options.edits)
-    g[nlohmann::ordered_json::json_pointer(pointer)] = value;
+  for (const auto &[pointer, value] : options.edits) {
+    nlohmann::ordered_json::json_pointer at(pointer);
+    if (value.is_null())
+      g[at.parent_pointer()].erase(at.back());
+    else
+      g[at] = value;
+  }
   std::string out = (fs::path(path).parent_path() /
                      (".kiln-check-" + std::to_string(::getpid()) + ".json")).string();
   std::ofstream(out) << g.dump(1);

@@ -36,7 +36,8 @@ struct CheckOptions {
   bool unfused = true;      // also run the artifact compiled without fusion
   bool plainSgd = false;    // replace the optimizer by SGD, lr 1: updates are gradients
   /// Values set in the graph before the check, by JSON pointer
-  /// ("/networks/net/args/heads" = 1): a shipped model at its edges.
+  /// ("/networks/net/args/heads" = 1; null removes the key): a shipped
+  /// model at its edges.
   std::vector<std::pair<std::string, nlohmann::json>> edits;
   bool ptx = false;         // also emit (and assemble) PTX
   std::string ptxas;        // ptxas to assemble it with ("" or missing: emit only)

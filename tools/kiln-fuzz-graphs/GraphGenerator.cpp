@@ -25,6 +25,9 @@ struct Val {
   int64_t classes = 0; // an i32 value in [0, classes), when > 0
   int uses = 0;
   bool grad = false; // a parameter's gradient flows through it
+  /// Its elements may be equal by construction (broadcast, padding,
+  /// constants): f32 rounding then breaks ties the f64 oracle keeps.
+  bool tied = false;
 };
 
 int64_t count(const Shape &s) {
@@ -96,10 +99,18 @@ private:
     nodes.push_back(n);
     v.ref = id;
     static const char *blocking[] = {"stop_gradient", "floor", "compare", "argmax", "cast", "one_hot"};
-    if (std::find(std::begin(blocking), std::end(blocking), op) == std::end(blocking))
-      for (const json &r : in)
-        for (const Val &u : vals)
-          v.grad |= u.grad && u.ref == r;
+    static const char *tying[] = {"broadcast", "pad", "one_hot", "constant", "relu", "floor",
+                                  "cast", "select", "max", "min", "resize_bilinear"};
+    bool passesGrad = std::find(std::begin(blocking), std::end(blocking), op) == std::end(blocking);
+    v.tied |= std::find(std::begin(tying), std::end(tying), op) != std::end(tying);
+    for (size_t i = 0; i < in.size(); ++i) {
+      v.tied |= std::find(in.begin(), in.begin() + i, in[i]) != in.begin() + i; // x·xᵀ, concat(x, x)
+      for (const Val &u : vals)
+        if (u.ref == in[i]) {
+          v.grad |= passesGrad && u.grad;
+          v.tied |= u.tied;
+        }
+    }
     return add(std::move(v));
   }
   size_t unary(const std::string &op, size_t x, double bound, json attrs = json::object()) {
@@ -125,6 +136,7 @@ private:
     params[name] = {{"shape", s}, {"init", init}};
     size_t p = add(Val{"w." + name, s, Elem::F32, 2.0});
     vals[p].grad = true;
+    vals[p].tied = init["kind"] == "zeros" || init["kind"] == "ones";
     return p;
   }
 
@@ -146,6 +158,19 @@ private:
 
   /// x squashed by tanh when it may exceed `limit`.
   size_t tame(size_t x, double limit) { return vals[x].bound > limit ? unary("tanh", x, 1.0) : x; }
+  /// x with ties broken (x + r/2, r a random input), for ops whose result
+  /// jumps where elements are equal (argmax, comparisons, max, relu, ...)
+  /// or is ill-conditioned there (layer norm of a constant row).
+  size_t untie(size_t x) {
+    if (!vals[x].tied)
+      return x;
+    std::string r = "u" + std::to_string(inputs.size());
+    inputs[r] = {{"shape", vals[x].shape}, {"source", "random"}};
+    size_t half = binary("mul", r, 0.5, vals[x].shape, 0.5);
+    size_t y = binary("add", use(x), use(half), vals[x].shape, vals[x].bound + 0.5);
+    vals[y].tied = false;
+    return y;
+  }
   /// x·x + 0.5 (at least 0.5): an argument for log, sqrt, division, pow.
   size_t positive(size_t x) {
     x = tame(x, 2.0);
@@ -247,6 +272,8 @@ bool Generator::elementwiseUnary() {
     unary(op, p, op == "log" ? std::max(1.0, std::log(pb)) : op == "sqrt" ? std::sqrt(pb) : 1.5);
   } else if (op == "gelu") {
     unary(op, *x, b, {{"approximate", coin(0.5) ? "none" : "tanh"}});
+  } else if (op == "relu" || op == "abs" || op == "floor") {
+    unary(op, untie(*x), b + 1);
   } else {
     bool squash = op == "tanh" || op == "sigmoid" || op == "erf";
     unary(op, *x, squash ? 1.0 : b + 1);
@@ -277,6 +304,8 @@ bool Generator::elementwiseBinary() {
   }
   if (op == "mul" || op == "div")
     a = tame(a, 4.0);
+  if (op == "max" || op == "min")
+    a = untie(a);
   Operand p = partner(a, op == "div");
   auto s = broadcastShapes(vals[a].shape, p.shape);
   if (!s || count(*s) > opt.maxElements)
@@ -294,6 +323,7 @@ bool Generator::compareSelect() {
   auto x = choose(Elem::F32);
   if (!x)
     return false;
+  x = untie(*x);
   Operand p = partner(*x, false);
   auto s = broadcastShapes(vals[*x].shape, p.shape);
   if (!s || count(*s) > opt.maxElements)
@@ -328,7 +358,7 @@ bool Generator::castToInteger() {
   auto x = choose(Elem::F32);
   if (!x)
     return false;
-  size_t t = tame(*x, 1.0);
+  size_t t = untie(tame(*x, 1.0));
   int64_t k = oneOf({2, 3, 5});
   size_t scaled = binary("mul", use(t), (double)k, vals[t].shape, k);
   node("cast", {use(scaled)}, {{"dtype", "i32"}}, Val{nullptr, vals[t].shape, Elem::I32, 0, k});
@@ -342,6 +372,8 @@ bool Generator::reduce() {
   const Shape s = vals[*x].shape;
   static const char *ops[] = {"sum", "mean", "reduce_max", "logsumexp"};
   std::string op = oneOf(ops);
+  if (op == "reduce_max")
+    x = untie(*x);
   json axes = json::array();
   Shape kept, keptDims;
   int64_t n = 1;
@@ -367,6 +399,7 @@ bool Generator::argmax() {
   auto x = chooseTensor();
   if (!x)
     return false;
+  x = untie(*x);
   Shape s = vals[*x].shape;
   int64_t a = pick(s.size());
   int64_t n = s[a];
@@ -610,6 +643,7 @@ bool Generator::layerNorm() {
   auto x = chooseTensor();
   if (!x)
     return false;
+  x = untie(*x); // a row of equal values has variance 0: rounding noise over √eps
   Shape last{vals[*x].shape.back()};
   json scale = use(param(last)), bias = use(param(last));
   json attrs = coin(0.5) ? json{{"eps", 1e-6}} : json::object();
@@ -713,6 +747,7 @@ json Generator::run() {
     Shape s = shape(1 + pick(2));
     stateSection["s0"] = {{"shape", s}, {"init", {{"kind", "ones"}}}};
     state = add(Val{"s0", s, Elem::F32, 1.0});
+    vals[*state].tied = true; // ones
   }
   using Family = bool (Generator::*)();
   static const Family families[] = {

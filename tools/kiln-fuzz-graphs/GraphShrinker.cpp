@@ -85,6 +85,11 @@ json shrinkGraph(json graph, const std::function<bool(const json &)> &stillFails
     changed = false;
     std::vector<json> candidates;
     json &o = graph["objective"];
+    json plain = {{"kind", "sgd"}, {"lr", "lr"}};
+    if (graph["optimizer"] != plain) {
+      candidates.push_back(graph);
+      candidates.back()["optimizer"] = plain;
+    }
     for (const char *section : {"metrics", "state_updates"})
       if (o.contains(section))
         for (auto &[k, v] : o[section].items()) {

@@ -1,9 +1,9 @@
 //===- GraphShrinker.h - a failing graph made minimal --------------*- C++ -*-===//
 //
 // Delta debugging on the JSON graph: a node is removed by reading one of
-// its inputs wherever its result was read; a metric or a whole loss term
-// is dropped; then whatever nothing reads any more (nodes, inputs,
-// parameters, state) goes. A candidate is kept when `stillFails` says so
+// its inputs wherever its result was read; a metric or a state update is
+// dropped; the optimizer becomes plain SGD; then whatever nothing reads
+// any more (nodes, inputs, parameters, state) goes. A candidate is kept when `stillFails` says so
 // (the same kind of failure); candidates the importer refuses are not.
 // Sizes are shrunk before this, by generating the same seed with smaller
 // sizes (GeneratorOptions::dimCap).

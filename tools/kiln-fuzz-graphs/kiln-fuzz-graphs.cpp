@@ -1,7 +1,7 @@
 //===- kiln-fuzz-graphs.cpp - differential testing of the compiler --------===//
 //
 //   kiln-fuzz-graphs [--seed S] [--count N | --seconds T] [--ops K] [--ptx]
-//                    [--out DIR] [--regressions DIR] [--no-shrink]
+//                    [--out DIR] [--regressions DIR] [--no-shrink] [--timeout S]
 //   kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx]
 //   kiln-fuzz-graphs --print SEED [--ops K]
 //
@@ -37,8 +37,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A check that dies by a signal or runs past `seconds` is a finding.
-constexpr int kCheckSeconds = 300;
+/// A check that dies by a signal or runs past this is a finding.
+int checkSeconds = 60;
 
 /// checkGraph in a child process; its result comes back as JSON.
 CheckResult checkIsolated(const std::string &path, const CheckOptions &options) {
@@ -66,7 +66,7 @@ CheckResult checkIsolated(const std::string &path, const CheckOptions &options) 
   close(fds[1]);
   std::string text;
   char buf[4096];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kCheckSeconds);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(checkSeconds);
   bool timedOut = false;
   for (;;) {
     pollfd p{fds[0], POLLIN, 0};
@@ -88,7 +88,7 @@ CheckResult checkIsolated(const std::string &path, const CheckOptions &options) 
   CheckResult r;
   if (timedOut || WIFSIGNALED(status) || text.empty()) {
     r.status = CheckResult::Crash;
-    r.message = timedOut ? "the check ran past " + std::to_string(kCheckSeconds) + " s"
+    r.message = timedOut ? "the check ran past " + std::to_string(checkSeconds) + " s"
                          : WIFSIGNALED(status) ? std::string("the check died: ") + strsignal(WTERMSIG(status))
                                                : "the check ended without a result";
     return r;
@@ -102,18 +102,21 @@ CheckResult checkIsolated(const std::string &path, const CheckOptions &options) 
   return r;
 }
 
-/// Whether `b` is the same failure as `a` (the shrinker keeps to it).
+/// Whether `b` is the same failure as `a` (the shrinker keeps to it): the
+/// same status and, for a mismatch, the same quantity of the same run
+/// ("fused, 2 threads: metric m0"); else the same first words.
 bool sameFailure(const CheckResult &a, const CheckResult &b) {
   if (a.status != b.status)
     return false;
-  if (a.status == CheckResult::Mismatch)
-    return true;
-  return a.message.substr(0, a.message.find(':')) == b.message.substr(0, b.message.find(':'));
+  auto key = [&](const std::string &m) {
+    return m.substr(0, m.find(a.status == CheckResult::Mismatch ? " element" : ":"));
+  };
+  return key(a.message) == key(b.message);
 }
 
 void usage() {
   std::cerr << "usage: kiln-fuzz-graphs [--seed S] [--count N | --seconds T] [--ops K] [--ptx]\n"
-               "                        [--out DIR] [--regressions DIR] [--no-shrink]\n"
+               "                        [--out DIR] [--regressions DIR] [--no-shrink] [--timeout S]\n"
                "       kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx]\n"
                "       kiln-fuzz-graphs --print SEED [--ops K]\n";
   std::exit(2);
@@ -164,6 +167,7 @@ int main(int argc, char **argv) {
       else if (a == "--out") out = value();
       else if (a == "--regressions") regressions = value();
       else if (a == "--no-shrink") shrink = false;
+      else if (a == "--timeout") checkSeconds = std::stoi(value());
       else if (a == "--check") check = value();
       else if (a == "--print") print = value();
       else if (a == "--batch-size") options.batchSize = std::stoll(value());
