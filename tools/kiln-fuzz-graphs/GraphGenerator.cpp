@@ -360,7 +360,9 @@ bool Generator::castToInteger() {
     return false;
   size_t t = untie(tame(*x, 1.0));
   int64_t k = oneOf({2, 3, 5});
-  size_t scaled = binary("mul", use(t), (double)k, vals[t].shape, k);
+  // (k - 1/2)·x: f32 saturates tanh to exactly ±1, which must not land on
+  // an integer (truncation jumps there).
+  size_t scaled = binary("mul", use(t), k - 0.5, vals[t].shape, k);
   node("cast", {use(scaled)}, {{"dtype", "i32"}}, Val{nullptr, vals[t].shape, Elem::I32, 0, k});
   return true;
 }

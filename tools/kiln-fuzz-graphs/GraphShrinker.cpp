@@ -62,14 +62,18 @@ void removeUnread(json &g) {
   // Parameters read as w.NAME; inputs and state by name.
   std::set<std::string> read;
   eachRef(g, [&](json &ref) { read.insert(ref.get<std::string>()); });
-  json &module = g["modules"]["weights"];
-  for (auto it = module["params"].begin(); it != module["params"].end();) {
-    if (read.count("w." + it.key())) {
-      ++it;
-      continue;
+  // (In a generated graph: the parameters module; another graph keeps its
+  // modules as they are.)
+  if (g.contains("modules") && g["modules"].contains("weights")) {
+    json &module = g["modules"]["weights"];
+    for (auto it = module["params"].begin(); it != module["params"].end();) {
+      if (read.count("w." + it.key())) {
+        ++it;
+        continue;
+      }
+      module["outputs"].erase(it.key());
+      it = module["params"].erase(it);
     }
-    module["outputs"].erase(it.key());
-    it = module["params"].erase(it);
   }
   for (auto it = o["inputs"].begin(); it != o["inputs"].end();)
     it = read.count(it.key()) ? std::next(it) : o["inputs"].erase(it);

@@ -2,7 +2,7 @@
 //
 //   kiln-fuzz-graphs [--seed S] [--count N | --seconds T] [--ops K] [--ptx]
 //                    [--out DIR] [--regressions DIR] [--no-shrink] [--timeout S]
-//   kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx]
+//   kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx] [--shrink]
 //   kiln-fuzz-graphs --print SEED [--ops K]
 //
 // Generates graphs (GraphGenerator.h) from consecutive seeds and checks
@@ -118,6 +118,7 @@ void usage() {
   std::cerr << "usage: kiln-fuzz-graphs [--seed S] [--count N | --seconds T] [--ops K] [--ptx]\n"
                "                        [--out DIR] [--regressions DIR] [--no-shrink] [--timeout S]\n"
                "       kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx]\n"
+               "                        [--shrink]\n"
                "       kiln-fuzz-graphs --print SEED [--ops K]\n";
   std::exit(2);
 }
@@ -140,13 +141,27 @@ json withDoc(const json &g, const std::string &doc) {
   return out;
 }
 
+/// The failing graph `g` made minimal (GraphShrinker.h), with a "doc"
+/// that says where it came from and how it fails now; `scratch` is the
+/// file the candidates are checked from.
+json shrinkFailure(json g, const CheckResult &r, const std::string &origin,
+                   const std::string &scratch, const CheckOptions &options) {
+  g = shrinkGraph(g, [&](const json &c) {
+    return sameFailure(r, checkIsolated(writeGraph(c, scratch), options));
+  });
+  CheckResult minimal = checkIsolated(writeGraph(g, scratch), options);
+  fs::remove(scratch);
+  return withDoc(g, "Found by kiln-fuzz-graphs (" + origin + ") and shrunk: " +
+                        minimal.message.substr(0, minimal.message.find('\n')));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   uint64_t seed = 1;
   int64_t count = -1;
   double seconds = -1;
-  bool shrink = true;
+  bool shrink = true, shrinkCheck = false;
   std::string out = "fuzz-graphs", regressions, check, print;
   GeneratorOptions gen;
   CheckOptions options;
@@ -169,6 +184,7 @@ int main(int argc, char **argv) {
       else if (a == "--no-shrink") shrink = false;
       else if (a == "--timeout") checkSeconds = std::stoi(value());
       else if (a == "--check") check = value();
+      else if (a == "--shrink") shrinkCheck = true;
       else if (a == "--print") print = value();
       else if (a == "--batch-size") options.batchSize = std::stoll(value());
       else if (a == "--plain-sgd") options.plainSgd = true;
@@ -188,6 +204,12 @@ int main(int argc, char **argv) {
               << " of tolerance, longest reduction " << r.longestReduction << ")\n";
     if (!r.message.empty())
       std::cout << r.message << "\n";
+    if (shrinkCheck && r.status != CheckResult::Pass && r.status != CheckResult::Rejected) {
+      std::ifstream in(check);
+      std::string dest = fs::path(check).replace_extension().string() + ".min.json";
+      writeGraph(shrinkFailure(json::parse(in), r, check, dest + ".tmp", options), dest);
+      std::cout << "minimal graph: " << dest << "\n";
+    }
     return r.status == CheckResult::Pass ? 0 : 1;
   }
   if (count < 0 && seconds < 0)
@@ -230,13 +252,7 @@ int main(int argc, char **argv) {
             break;
           }
         }
-        g = shrinkGraph(g, [&](const json &c) {
-          return sameFailure(r, checkIsolated(writeGraph(c, out + "/shrinking.json"), options));
-        });
-        CheckResult minimal = checkIsolated(writeGraph(g, out + "/shrinking.json"), options);
-        g = withDoc(g, "Found by kiln-fuzz-graphs (seed " + std::to_string(s) + ") and shrunk: " +
-                           minimal.message.substr(0, minimal.message.find('\n')));
-        fs::remove(out + "/shrinking.json");
+        g = shrinkFailure(g, r, "seed " + std::to_string(s), out + "/shrinking.json", options);
         std::string dest = (regressions.empty() ? out : regressions) + "/fuzz-" + name + ".json";
         writeGraph(g, dest);
         std::cerr << "  minimal graph (" << g["objective"]["nodes"].size() << " nodes): " << dest << "\n";
