@@ -67,8 +67,6 @@ int64_t classesOf(func::FuncOp step, const std::string &input) {
   return std::max<int64_t>(classes, 1);
 }
 
-std::vector<int64_t> shapeOf(const Buffer &b) { return b.shape; }
-
 /// What one run of the compiled step gave.
 struct Run {
   double loss = 0;
@@ -107,6 +105,123 @@ struct Verdict {
 };
 
 std::vector<double> toDouble(const std::vector<float> &v) { return {v.begin(), v.end()}; }
+
+/// Writes the artifact of `module` to `dir` and, with `ptx`, assembles its
+/// PTX where ptxas is; what failed, or "".
+std::string buildArtifact(ModuleOp module, const std::string &dir, bool ptx,
+                          const CheckOptions &options) {
+  ArtifactOptions ao;
+  ao.cuda = ptx;
+  std::string error;
+  if (!writeArtifact(module, dir, ao, error))
+    return error.empty() ? "the writer failed" : error;
+  if (!ptx || options.ptxas.empty() || !fs::exists(options.ptxas))
+    return "";
+  for (const std::string &arch : kCudaArchs) {
+    std::string file = dir + "/kernels." + arch + ".ptx", message;
+    int rc = llvm::sys::ExecuteAndWait(options.ptxas,
+                                       {options.ptxas, "-arch=" + arch, file, "-o", "/dev/null"},
+                                       std::nullopt, {}, 0, 0, &message);
+    if (rc != 0)
+      return "ptxas " + arch + " rejects the PTX " + message;
+  }
+  return "";
+}
+
+/// The oracle's bindings from an artifact just loaded: its initial
+/// parameters and state, and random inputs (labels in [0, classes)).
+void bindFrom(const Executor &exec, func::FuncOp step, std::mt19937 &rng, StepBindings &b) {
+  const Manifest &m = exec.manifest();
+  for (const Buffer &buf : m.compiled.buffers)
+    if (buf.kind == "param" || buf.kind == "state") {
+      const float *x = exec.as<float>(buf.id);
+      (buf.kind == "param" ? b.params : b.state)[buf.name] =
+          RefTensor(buf.shape, std::vector<double>(x, x + buf.bytes / 4));
+    }
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const auto &in : m.inputs) {
+    if (in.program != "train_step")
+      continue;
+    const Buffer &buf = m.compiled.buffers[in.buffer];
+    RefTensor t(buf.shape);
+    int64_t classes = classesOf(step, in.name);
+    for (double &x : t.data)
+      x = buf.dtype == "i32" ? (double)(rng() % classes) : (double)uniform(rng);
+    b.inputs[in.name] = t;
+  }
+}
+
+/// One step of `exec` on the bindings' inputs, schedules at step 5 of 10
+/// an epoch (past the start of any warmup; `lr` is set to its "lr"),
+/// thunk by thunk so that random draws can be kept (`draws`).
+Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, RefTensor> *draws,
+            double &lr) {
+  const Manifest &m = exec.manifest();
+  for (const auto &in : m.inputs) {
+    if (in.program != "train_step")
+      continue;
+    const std::vector<double> &x = b.inputs.at(in.name).data;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (m.compiled.buffers[in.buffer].dtype == "i32")
+        exec.as<int32_t>(in.buffer)[i] = (int32_t)x[i];
+      else
+        exec.as<float>(in.buffer)[i] = (float)x[i];
+  }
+  std::vector<double> sched = setSchedules(exec, {5, 1, 10, 3, m.batchSize});
+  for (size_t i = 0; i < sched.size(); ++i) {
+    b.schedules[m.schedules[i].name] = (float)sched[i];
+    if (m.schedules[i].name == "lr")
+      lr = (float)sched[i];
+  }
+  exec.randomKey = {seed, 5};
+  int program = exec.program("train_step");
+  const Program &prog = m.compiled.programs[program];
+  for (size_t i = 0; i < prog.thunks.size(); ++i) {
+    exec.runThunks(program, i, i + 1);
+    const Thunk &t = prog.thunks[i];
+    if (draws && t.kind == Thunk::Random) {
+      const Buffer &buf = m.compiled.buffers[t.buffers[0]];
+      const float *x = exec.as<float>(buf.id);
+      (*draws)[t.stream] = RefTensor(buf.shape, std::vector<double>(x, x + buf.bytes / 4));
+    }
+  }
+  Run r;
+  for (const Sink &s : prog.sinks) {
+    double x = *exec.as<float>(s.buffer);
+    if (s.kind == "loss")
+      r.loss = x;
+    else if (s.kind == "metric")
+      r.metrics[s.name] = x;
+  }
+  for (const Buffer &buf : m.compiled.buffers)
+    if (buf.kind == "param" || buf.kind == "state") {
+      const float *x = exec.as<float>(buf.id);
+      (buf.kind == "param" ? r.params : r.state)[buf.name].assign(x, x + buf.bytes / 4);
+    }
+  return r;
+}
+
+/// One run against the oracle; with `lr` (plain SGD) the gradients too.
+void compareRun(Verdict &verdict, const std::string &who, const Run &r, const StepResults &want,
+                const StepBindings &b, double lr) {
+  verdict.scalar(who + ": loss", r.loss, want.loss);
+  for (auto &[name, x] : want.metrics)
+    verdict.scalar(who + ": metric " + name, r.metrics.at(name), x);
+  for (auto &[name, t] : want.params) {
+    verdict.tensor(who + ": updated " + name, toDouble(r.params.at(name)), t.data);
+    if (lr == 0)
+      continue;
+    const std::vector<double> &p0 = b.params.at(name).data;
+    std::vector<double> got(p0.size()), g(p0.size());
+    for (size_t i = 0; i < p0.size(); ++i) {
+      got[i] = (p0[i] - r.params.at(name)[i]) / lr;
+      g[i] = (p0[i] - t.data[i]) / lr;
+    }
+    verdict.tensor(who + ": gradient of " + name, got, g);
+  }
+  for (auto &[name, t] : want.state)
+    verdict.tensor(who + ": state " + name, toDouble(r.state.at(name)), t.data);
+}
 
 /// The graph with the options' edits (and the optimizer made plain SGD
 /// with lr 1, so that the update is the gradient itself). Written beside
@@ -230,101 +345,29 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
         fs::remove_all(x.dir);
     }
   } cleanup{variants};
-  for (Variant &v : variants) {
-    ArtifactOptions ao;
-    ao.cuda = options.ptx && v.name == "fused";
-    if (!writeArtifact(v.module, v.dir, ao, error))
-      return fail(CheckResult::CompileError, v.name + " artifact: " + error);
-    if (!ao.cuda || options.ptxas.empty() || !fs::exists(options.ptxas))
-      continue;
-    for (const std::string &arch : kCudaArchs) {
-      std::string ptx = v.dir + "/kernels." + arch + ".ptx", message;
-      int rc = llvm::sys::ExecuteAndWait(options.ptxas,
-                                         {options.ptxas, "-arch=" + arch, ptx, "-o", "/dev/null"},
-                                         std::nullopt, {}, 0, 0, &message);
-      if (rc != 0)
-        return fail(CheckResult::CompileError, "ptxas " + arch + " rejects the PTX " + message);
-    }
-  }
+  for (Variant &v : variants)
+    if (std::string why = buildArtifact(v.module, v.dir, options.ptx && v.name == "fused", options);
+        !why.empty())
+      return fail(CheckResult::CompileError, v.name + " artifact: " + why);
 
-  // Bindings: the artifact's initial parameters and state, random inputs,
-  // the schedules at a step past any warmup's start.
+  // Each artifact on each thread count; the first run's initial values and
+  // inputs (and random draws) are the oracle's too.
   StepBindings bindings;
-  std::map<int64_t, RefTensor> draws; // random thunks' values, by stream
+  std::map<int64_t, RefTensor> draws;
   std::mt19937 rng(options.seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::map<std::string, std::vector<float>> inputs; // f32 or i32 values as floats
-  std::vector<Run> runs;
-  std::vector<std::string> runNames;
+  std::vector<std::pair<std::string, Run>> runs;
   double lr = 0;
   for (Variant &v : variants)
     for (int threads : options.threads) {
       auto exec = Executor::load(v.dir, threads, error);
       if (!exec)
         return fail(CheckResult::CompileError, v.name + " artifact does not load: " + error);
-      const Manifest &m = exec->manifest();
-      int program = exec->program("train_step");
       bool first = runs.empty();
-      for (const Buffer &b : m.compiled.buffers) {
-        if (!first || (b.kind != "param" && b.kind != "state"))
-          continue;
-        const float *x = exec->as<float>(b.id);
-        RefTensor t(shapeOf(b), std::vector<double>(x, x + b.bytes / 4));
-        (b.kind == "param" ? bindings.params : bindings.state)[b.name] = t;
-      }
-      for (const auto &in : m.inputs) {
-        if (in.program != "train_step")
-          continue;
-        const Buffer &b = m.compiled.buffers[in.buffer];
-        int64_t n = b.bytes / (b.dtype == "i1" ? 1 : 4);
-        if (first) {
-          std::vector<float> values(n);
-          int64_t classes = classesOf(step, in.name);
-          for (float &x : values)
-            x = b.dtype == "i32" ? (float)(rng() % classes) : uniform(rng);
-          inputs[in.name] = values;
-          bindings.inputs[in.name] = RefTensor(shapeOf(b), toDouble(values));
-        }
-        const std::vector<float> &values = inputs[in.name];
-        for (int64_t i = 0; i < n; ++i)
-          if (b.dtype == "i32")
-            exec->as<int32_t>(in.buffer)[i] = (int32_t)values[i];
-          else
-            exec->as<float>(in.buffer)[i] = values[i];
-      }
-      std::vector<double> sched = setSchedules(*exec, {5, 1, 10, 3, m.batchSize});
-      for (size_t i = 0; i < sched.size(); ++i) {
-        bindings.schedules[m.schedules[i].name] = (float)sched[i];
-        if (m.schedules[i].name == "lr")
-          lr = (float)sched[i];
-      }
-      exec->randomKey = {options.seed, 5};
-      const Program &prog = m.compiled.programs[program];
-      for (size_t i = 0; i < prog.thunks.size(); ++i) {
-        exec->runThunks(program, i, i + 1);
-        const Thunk &t = prog.thunks[i];
-        if (first && t.kind == Thunk::Random) {
-          const Buffer &b = m.compiled.buffers[t.buffers[0]];
-          const float *x = exec->as<float>(b.id);
-          draws[t.stream] = RefTensor(shapeOf(b), std::vector<double>(x, x + b.bytes / 4));
-        }
-      }
-      Run r;
-      for (const Sink &s : prog.sinks) {
-        double x = *exec->as<float>(s.buffer);
-        if (s.kind == "loss")
-          r.loss = x;
-        else if (s.kind == "metric")
-          r.metrics[s.name] = x;
-      }
-      for (const Buffer &b : m.compiled.buffers)
-        if (b.kind == "param" || b.kind == "state") {
-          const float *x = exec->as<float>(b.id);
-          (b.kind == "param" ? r.params : r.state)[b.name].assign(x, x + b.bytes / 4);
-        }
-      runs.push_back(std::move(r));
-      runNames.push_back(v.name + ", " + std::to_string(threads) + " thread" +
-                         (threads > 1 ? "s" : ""));
+      if (first)
+        bindFrom(*exec, step, rng, bindings);
+      Run r = runStep(*exec, options.seed, bindings, first ? &draws : nullptr, lr);
+      runs.push_back({v.name + ", " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : ""),
+                      std::move(r)});
     }
   bindings.random = [&](int64_t stream, const std::vector<int64_t> &) { return draws.at(stream); };
   auto want = evaluateStep(step, bindings);
@@ -332,36 +375,15 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
     return fail(CheckResult::CompileError, "the reference evaluator failed");
 
   // A gradient is (p - p')/lr when the update is plain SGD.
-  if (options.plainSgd)
-    lr = 1.0;
   std::ifstream graphText(graphPath);
-  auto opt = nlohmann::ordered_json::parse(graphText, nullptr, false).value("optimizer",
-                                                                           nlohmann::ordered_json::object());
+  auto opt = nlohmann::ordered_json::parse(graphText, nullptr, false)
+                 .value("optimizer", nlohmann::ordered_json::object());
   bool plain = options.plainSgd ||
                (opt.value("kind", "") == "sgd" && !opt.contains("momentum") &&
                 !opt.contains("weight_decay") && !opt.contains("clip") && !opt.contains("groups"));
   Verdict verdict{options.tolerance * std::sqrt((double)result.longestReduction)};
-  for (size_t k = 0; k < runs.size(); ++k) {
-    const Run &r = runs[k];
-    const std::string &who = runNames[k];
-    verdict.scalar(who + ": loss", r.loss, want->loss);
-    for (auto &[name, x] : want->metrics)
-      verdict.scalar(who + ": metric " + name, r.metrics.at(name), x);
-    for (auto &[name, t] : want->params) {
-      verdict.tensor(who + ": updated " + name, toDouble(r.params.at(name)), t.data);
-      if (!plain || lr == 0)
-        continue;
-      const std::vector<double> &p0 = bindings.params.at(name).data;
-      std::vector<double> got(p0.size()), g(p0.size());
-      for (size_t i = 0; i < p0.size(); ++i) {
-        got[i] = (p0[i] - r.params.at(name)[i]) / lr;
-        g[i] = (p0[i] - t.data[i]) / lr;
-      }
-      verdict.tensor(who + ": gradient of " + name, got, g);
-    }
-    for (auto &[name, t] : want->state)
-      verdict.tensor(who + ": state " + name, toDouble(r.state.at(name)), t.data);
-  }
+  for (auto &[who, r] : runs)
+    compareRun(verdict, who, r, *want, bindings, !plain ? 0 : options.plainSgd ? 1.0 : lr);
   result.worst = verdict.worst;
   if (!verdict.failure.empty())
     return fail(CheckResult::Mismatch, verdict.failure);
