@@ -751,6 +751,11 @@ json Generator::run() {
     state = add(Val{"s0", s, Elem::F32, 1.0});
     vals[*state].tied = true; // ones
   }
+  if (coin(0.25)) {
+    // Random draws (as stochastic depth's masks), batch-led or not.
+    Shape s = coin(0.5) ? shape(pick(3), {batch}) : shape(1 + pick(2));
+    node("random_uniform", {}, {{"shape", s}}, Val{nullptr, s, Elem::F32, 1.0});
+  }
   using Family = bool (Generator::*)();
   static const Family families[] = {
       &Generator::elementwiseUnary, &Generator::elementwiseUnary, &Generator::elementwiseBinary,
