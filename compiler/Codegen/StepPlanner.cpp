@@ -110,6 +110,16 @@ private:
   void writeUpdatesInPlace(Program &program,
                            std::vector<std::pair<int64_t, int64_t>> &updates);
   void copyUpdatedSinks(Program &program, ArrayRef<std::pair<int64_t, int64_t>> updates);
+  /// A thunk copying buffer `from` into `to` (of the same size).
+  Thunk copyThunk(int64_t from, int64_t to, const std::string &label) const {
+    Thunk t{Thunk::Copy};
+    t.ops = {label};
+    t.buffers = {from, to};
+    t.outputs = {to};
+    t.bytes = model.buffers[to].bytes;
+    t.trafficBytes = 2 * t.bytes;
+    return t;
+  }
 
   KernelEmitter &emitter;
   CompiledModel &model;
@@ -440,13 +450,7 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
   copyUpdatedSinks(program, updates);
   writeUpdatesInPlace(program, updates);
   for (auto [slot, value] : updates) {
-    Thunk t{Thunk::Copy};
-    t.ops = {"update " + model.buffers[slot].name};
-    t.buffers = {value, slot};
-    t.outputs = {slot};
-    t.bytes = model.buffers[slot].bytes;
-    t.trafficBytes = 2 * t.bytes;
-    program.thunks.push_back(t);
+    program.thunks.push_back(copyThunk(value, slot, "update " + model.buffers[slot].name));
   }
   placeArena(program, firstBuffer);
   model.programs.push_back(std::move(program));
@@ -467,13 +471,9 @@ void Planner::copyUpdatedSinks(Program &program, ArrayRef<std::pair<int64_t, int
     copy.region = Region::Arena;
     copy.offset = 0;
     model.buffers.push_back(copy);
-    Thunk t{Thunk::Copy};
-    t.ops = {"copy of " + model.buffers[s.buffer].name + " for " + copy.name};
-    t.buffers = {s.buffer, copy.id};
-    t.outputs = {copy.id};
-    t.bytes = copy.bytes;
-    t.trafficBytes = 2 * t.bytes;
-    program.thunks.insert(program.thunks.begin(), t);
+    program.thunks.insert(program.thunks.begin(),
+                          copyThunk(s.buffer, copy.id,
+                                    "copy of " + model.buffers[s.buffer].name + " for " + copy.name));
     s.buffer = copy.id;
   }
 }

@@ -129,23 +129,33 @@ INSTANTIATE_TEST_SUITE_P(Shrunk, RegressionGraph, ::testing::ValuesIn(regression
                            return n;
                          });
 
-/// A shipped model at a batch size: the update is the gradient (plain SGD,
-/// lr 1), so every gradient is compared. Fused only (compiling a ViT step
-/// takes seconds; the unfused kernels are the generated graphs' business).
-class ShippedModel : public ::testing::TestWithParam<std::tuple<const char *, int>> {};
+using Edits = std::vector<std::pair<std::string, nlohmann::json>>;
 
-TEST_P(ShippedModel, MatchesReferenceAtBatchSize) {
-  auto [model, batch] = GetParam();
+/// models/vit-fm-MODEL.json at a batch size, with `edits`: the update is
+/// the gradient (plain SGD, lr 1), so every gradient is compared. Fused
+/// only (compiling a ViT step takes seconds; the unfused kernels are the
+/// generated graphs' business).
+void expectShippedModelPasses(const std::string &model, int batch, const Edits &edits,
+                              const std::string &what) {
   CheckOptions o;
   o.batchSize = batch;
   o.plainSgd = true;
   o.threads = {2};
   o.unfused = false;
+  o.edits = edits;
+  expectPass(checkGraph(std::string(KILN_SOURCE_DIR) + "/models/vit-fm-" + model + ".json", o), what);
+}
+
+class ShippedModel : public ::testing::TestWithParam<std::tuple<const char *, int>> {};
+
+TEST_P(ShippedModel, MatchesReferenceAtBatchSize) {
+  auto [model, batch] = GetParam();
   // The distillation teacher starts from its initializers, not a trained run.
+  Edits edits;
   if (std::string(model) == "kd")
-    o.edits = {{"/networks/teacher/init_from", nullptr}, {"/networks/teacher/init_prefix", nullptr}};
-  expectPass(checkGraph(std::string(KILN_SOURCE_DIR) + "/models/vit-fm-" + model + ".json", o),
-             std::string(model) + " at batch " + std::to_string(batch));
+    edits = {{"/networks/teacher/init_from", nullptr}, {"/networks/teacher/init_prefix", nullptr}};
+  expectShippedModelPasses(model, batch, edits,
+                           std::string(model) + " at batch " + std::to_string(batch));
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryObjective, ShippedModel,
@@ -162,12 +172,12 @@ INSTANTIATE_TEST_SUITE_P(EveryObjective, ShippedModel,
 struct Edge {
   const char *name, *model;
   int batch;
-  std::vector<std::pair<std::string, nlohmann::json>> edits;
+  Edits edits;
 };
 
 /// DINO with K outputs and `local` local crops (the head's K is the
 /// networks' argument, the centre's the graph's).
-std::vector<std::pair<std::string, nlohmann::json>> dinoEdits(int k, int local) {
+Edits dinoEdits(int k, int local) {
   return {{"/args/K", k},
           {"/args/n_local", local},
           {"/networks/student/args/K", k},
@@ -178,14 +188,7 @@ class ShippedModelEdge : public ::testing::TestWithParam<Edge> {};
 
 TEST_P(ShippedModelEdge, MatchesReference) {
   const Edge &e = GetParam();
-  CheckOptions o;
-  o.batchSize = e.batch;
-  o.plainSgd = true;
-  o.threads = {2};
-  o.unfused = false;
-  o.edits = e.edits;
-  expectPass(checkGraph(std::string(KILN_SOURCE_DIR) + "/models/vit-fm-" + e.model + ".json", o),
-             e.name);
+  expectShippedModelPasses(e.model, e.batch, e.edits, e.name);
 }
 
 INSTANTIATE_TEST_SUITE_P(

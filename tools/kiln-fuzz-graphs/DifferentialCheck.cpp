@@ -71,8 +71,39 @@ int64_t classesOf(func::FuncOp step, const std::string &input) {
 struct Run {
   double loss = 0;
   std::map<std::string, double> metrics;
-  std::map<std::string, std::vector<float>> params, state;
+  std::map<std::string, RefTensor> params, state;
 };
+
+/// An executor's parameters or state (`kind`), as the oracle's tensors.
+std::map<std::string, RefTensor> trained(const Executor &exec, const std::string &kind) {
+  std::map<std::string, RefTensor> out;
+  for (auto &[name, t] : exec.tensors(kind)) {
+    const auto *x = reinterpret_cast<const float *>(t.data.data());
+    out[name] = RefTensor(t.shape, std::vector<double>(x, x + t.data.size() / 4));
+  }
+  return out;
+}
+
+/// The learning rate when the step's update is plain SGD (p' = p - lr·g,
+/// so the gradient can be read back from it), else 0: from the optimizer
+/// section the module carries and the schedules' values.
+double plainSgdRate(ModuleOp module, const StepBindings &b) {
+  auto opt = module->getAttrOfType<DictionaryAttr>("kiln.optimizer");
+  auto kind = opt ? opt.getAs<StringAttr>("kind") : nullptr;
+  if (!kind || kind.getValue() != "sgd")
+    return 0;
+  for (const char *extra : {"momentum", "weight_decay", "clip", "groups", "freeze"})
+    if (opt.get(extra))
+      return 0;
+  Attribute lr = opt.get("lr");
+  if (auto f = dyn_cast_or_null<FloatAttr>(lr))
+    return f.getValueAsDouble();
+  if (auto i = dyn_cast_or_null<IntegerAttr>(lr))
+    return (double)i.getInt();
+  auto s = dyn_cast_or_null<StringAttr>(lr);
+  auto it = s ? b.schedules.find(s.str()) : b.schedules.end();
+  return it == b.schedules.end() ? 0 : it->second;
+}
 
 /// Worst error over tolerance across every comparison, and the first
 /// that failed.
@@ -104,8 +135,6 @@ struct Verdict {
   }
 };
 
-std::vector<double> toDouble(const std::vector<float> &v) { return {v.begin(), v.end()}; }
-
 /// Writes the artifact of `module` to `dir` and, with `ptx`, assembles its
 /// PTX where ptxas is; what failed, or "".
 std::string buildArtifact(ModuleOp module, const std::string &dir, bool ptx,
@@ -132,12 +161,8 @@ std::string buildArtifact(ModuleOp module, const std::string &dir, bool ptx,
 /// parameters and state, and random inputs (labels in [0, classes)).
 void bindFrom(const Executor &exec, func::FuncOp step, std::mt19937 &rng, StepBindings &b) {
   const Manifest &m = exec.manifest();
-  for (const Buffer &buf : m.compiled.buffers)
-    if (buf.kind == "param" || buf.kind == "state") {
-      const float *x = exec.as<float>(buf.id);
-      (buf.kind == "param" ? b.params : b.state)[buf.name] =
-          RefTensor(buf.shape, std::vector<double>(x, x + buf.bytes / 4));
-    }
+  b.params = trained(exec, "param");
+  b.state = trained(exec, "state");
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (const auto &in : m.inputs) {
     if (in.program != "train_step")
@@ -152,10 +177,9 @@ void bindFrom(const Executor &exec, func::FuncOp step, std::mt19937 &rng, StepBi
 }
 
 /// One step of `exec` on the bindings' inputs, schedules at step 5 of 10
-/// an epoch (past the start of any warmup; `lr` is set to its "lr"),
-/// thunk by thunk so that random draws can be kept (`draws`).
-Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, RefTensor> *draws,
-            double &lr) {
+/// an epoch (past the start of any warmup; their values go to the
+/// bindings), thunk by thunk so that random draws can be kept (`draws`).
+Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, RefTensor> *draws) {
   const Manifest &m = exec.manifest();
   for (const auto &in : m.inputs) {
     if (in.program != "train_step")
@@ -168,11 +192,8 @@ Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, Re
         exec.as<float>(in.buffer)[i] = (float)x[i];
   }
   std::vector<double> sched = setSchedules(exec, {5, 1, 10, 3, m.batchSize});
-  for (size_t i = 0; i < sched.size(); ++i) {
+  for (size_t i = 0; i < sched.size(); ++i)
     b.schedules[m.schedules[i].name] = (float)sched[i];
-    if (m.schedules[i].name == "lr")
-      lr = (float)sched[i];
-  }
   exec.randomKey = {seed, 5};
   int program = exec.program("train_step");
   const Program &prog = m.compiled.programs[program];
@@ -193,11 +214,8 @@ Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, Re
     else if (s.kind == "metric")
       r.metrics[s.name] = x;
   }
-  for (const Buffer &buf : m.compiled.buffers)
-    if (buf.kind == "param" || buf.kind == "state") {
-      const float *x = exec.as<float>(buf.id);
-      (buf.kind == "param" ? r.params : r.state)[buf.name].assign(x, x + buf.bytes / 4);
-    }
+  r.params = trained(exec, "param");
+  r.state = trained(exec, "state");
   return r;
 }
 
@@ -208,19 +226,20 @@ void compareRun(Verdict &verdict, const std::string &who, const Run &r, const St
   for (auto &[name, x] : want.metrics)
     verdict.scalar(who + ": metric " + name, r.metrics.at(name), x);
   for (auto &[name, t] : want.params) {
-    verdict.tensor(who + ": updated " + name, toDouble(r.params.at(name)), t.data);
+    const std::vector<double> &p1 = r.params.at(name).data;
+    verdict.tensor(who + ": updated " + name, p1, t.data);
     if (lr == 0)
       continue;
     const std::vector<double> &p0 = b.params.at(name).data;
     std::vector<double> got(p0.size()), g(p0.size());
     for (size_t i = 0; i < p0.size(); ++i) {
-      got[i] = (p0[i] - r.params.at(name)[i]) / lr;
+      got[i] = (p0[i] - p1[i]) / lr;
       g[i] = (p0[i] - t.data[i]) / lr;
     }
     verdict.tensor(who + ": gradient of " + name, got, g);
   }
   for (auto &[name, t] : want.state)
-    verdict.tensor(who + ": state " + name, toDouble(r.state.at(name)), t.data);
+    verdict.tensor(who + ": state " + name, r.state.at(name).data, t.data);
 }
 
 /// The graph with the options' edits (and the optimizer made plain SGD
@@ -356,7 +375,6 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
   std::map<int64_t, RefTensor> draws;
   std::mt19937 rng(options.seed);
   std::vector<std::pair<std::string, Run>> runs;
-  double lr = 0;
   for (Variant &v : variants)
     for (int threads : options.threads) {
       auto exec = Executor::load(v.dir, threads, error);
@@ -365,7 +383,7 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
       bool first = runs.empty();
       if (first)
         bindFrom(*exec, step, rng, bindings);
-      Run r = runStep(*exec, options.seed, bindings, first ? &draws : nullptr, lr);
+      Run r = runStep(*exec, options.seed, bindings, first ? &draws : nullptr);
       runs.push_back({v.name + ", " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : ""),
                       std::move(r)});
     }
@@ -374,16 +392,10 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
   if (failed(want))
     return fail(CheckResult::CompileError, "the reference evaluator failed");
 
-  // A gradient is (p - p')/lr when the update is plain SGD.
-  std::ifstream graphText(graphPath);
-  auto opt = nlohmann::ordered_json::parse(graphText, nullptr, false)
-                 .value("optimizer", nlohmann::ordered_json::object());
-  bool plain = options.plainSgd ||
-               (opt.value("kind", "") == "sgd" && !opt.contains("momentum") &&
-                !opt.contains("weight_decay") && !opt.contains("clip") && !opt.contains("groups"));
   Verdict verdict{options.tolerance * std::sqrt((double)result.longestReduction)};
+  double lr = plainSgdRate(*oracle, bindings);
   for (auto &[who, r] : runs)
-    compareRun(verdict, who, r, *want, bindings, !plain ? 0 : options.plainSgd ? 1.0 : lr);
+    compareRun(verdict, who, r, *want, bindings, lr);
   result.worst = verdict.worst;
   if (!verdict.failure.empty())
     return fail(CheckResult::Mismatch, verdict.failure);
