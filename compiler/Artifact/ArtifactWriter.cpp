@@ -134,8 +134,6 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     return fail("");
 
   KernelEmitter emitter(*module.getContext());
-  if (options.cuda)
-    emitter.enableElementRows();
   Manifest m;
   ConstantData constants;
   if (failed(planModel(module, emitter, m.compiled, constants)))
@@ -145,7 +143,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     return fail("");
   if (options.cuda) {
     std::map<std::string, std::string> ptx;
-    if (!emitPtx(emitter.module(), emitter.elementRowKernels(), emitter.fusionKernels, kCudaArchs,
+    if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs,
                  m.compiled.kernels, ptx, error))
       return fail("");
     for (auto &[arch, text] : ptx)

@@ -261,7 +261,7 @@ std::string libdevicePath() {
 
 } // namespace
 
-bool emitPtx(ModuleOp kernelModule, ModuleOp elementRowKernels,
+bool emitPtx(ModuleOp kernelModule,
              const std::map<std::string, Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
              std::map<std::string, std::string> &ptx, std::string &error) {
@@ -280,12 +280,7 @@ bool emitPtx(ModuleOp kernelModule, ModuleOp elementRowKernels,
       return false;
     }
     auto fusion = fusionKernels.find(k.name);
-    auto perElement =
-        elementRowKernels ? elementRowKernels.lookupSymbol<func::FuncOp>(k.name) : nullptr;
-    if (perElement) {
-      buildRowPerThread(perElement, gpuModule, k.gpu);
-      k.gpu.rows = perElement->getAttrOfType<IntegerAttr>("kiln.rows").getInt();
-    } else if (fusion == fusionKernels.end()) {
+    if (fusion == fusionKernels.end()) {
       buildRowPerThread(cpu, gpuModule, k.gpu);
     } else if (failed(buildRowPerBlock(cpu, cast<FusionOp>(fusion->second), gpuModule, k.gpu))) {
       error = "kernel '" + k.name + "': a fused region has an op the CUDA codegen does not handle";

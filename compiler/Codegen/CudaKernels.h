@@ -5,13 +5,12 @@
 // gpu dialect and NVVM to PTX with LLVM's NVPTX backend, one module per
 // GPU architecture (sm_80, sm_90):
 //
-//   a kernel that computes one kiln.fusion gets a block per row: each op's
-//   loops spread over the block's threads, its folds (max, sum) block-wide
+//   a kernel that computes one kiln.fusion (every op but GEMMs is in one:
+//   kiln-single-op-regions) gets a block per row: each op's loops spread
+//   over the block's threads, its folds (max, sum) block-wide
 //   (gpu.all_reduce: warp shuffles and shared memory);
-//   every other kernel (maps, reductions, rows, multi-tensor updates) runs
-//   its CPU body for rows [gid, gid + 1) on thread gid; a map of several
-//   loop dims runs its twin whose rows are its elements (KernelEmitter::
-//   enableElementRows).
+//   a multi-tensor kernel (the optimizer's updates, several regions' rows
+//   end to end) runs its CPU body for rows [gid, gid + 1) on thread gid.
 //
 // A GPU kernel is `k(void **buffers, int64 rows, char *workspace)`: the
 // buffers as on the CPU (a device array of device pointers), the thunk's
@@ -35,9 +34,8 @@ namespace kiln {
 /// PTX for every kernel of `kernelModule` (KernelEmitter::module(); it is
 /// not changed), per architecture ("sm_80" -> PTX text), and each kernel's
 /// launch in `kernels[i].gpu`. `fusionKernels` names the kernels that
-/// compute one kiln.fusion; a kernel with a twin in `elementRowKernels`
-/// (may be null) runs the twin, a thread per element. False with `error`.
-bool emitPtx(mlir::ModuleOp kernelModule, mlir::ModuleOp elementRowKernels,
+/// compute one kiln.fusion. False with `error`.
+bool emitPtx(mlir::ModuleOp kernelModule,
              const std::map<std::string, mlir::Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
              std::map<std::string, std::string> &ptx, std::string &error);

@@ -223,7 +223,7 @@ protected:
 
   LogicalResult emit(Operation *op);
   void emitRowOp(Operation *op);
-  void emitReduce(Operation *op);
+  void emitReduce(ReductionOpInterface op);
 
   FusionOp fusion;
   OpBuilder &b, &entry;

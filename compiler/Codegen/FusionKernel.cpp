@@ -2,7 +2,7 @@
 #include "compiler/Codegen/FusionKernel.h"
 #include "compiler/Codegen/FusedBody.h"
 
-#include "compiler/Codegen/OpKernels.h"
+#include "compiler/Codegen/ElementwiseOps.h"
 #include "compiler/Transforms/ParallelAxis.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -19,10 +19,10 @@ using namespace mlir;
 namespace kiln {
 namespace fused {
 
-void FusedBody::emitReduce(Operation *op) {
+void FusedBody::emitReduce(ReductionOpInterface op) {
   auto [in, p] = operand(op, 0);
   Shape full = fullShape(op->getOperand(0));
-  auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+  ArrayRef<int64_t> axes = op.getReducedAxes();
   Shape kept, keptStrides, red, redStrides;
   for (int64_t d = 0; d < (int64_t)full.size(); ++d) {
     if (d == p)
@@ -35,7 +35,15 @@ void FusedBody::emitReduce(Operation *op) {
   int64_t count = 1;
   for (int64_t n : red)
     count *= n;
-  Shape outKept = rowMajorStrides(kept); // out is contiguous over the kept dims
+  // The output's strides over the kept dims (keepdim leaves dims of 1).
+  Shape outKept;
+  int64_t pr = parallelDim(op->getResult(0));
+  for (int64_t d = 0; d < (int64_t)full.size(); ++d) {
+    if (d == p || llvm::is_contained(axes, d))
+      continue;
+    int64_t rd = op.keepsReducedDims() ? d : d - llvm::count_if(axes, [&](int64_t a) { return a < d; });
+    outKept.push_back(out.strides[localIndex(rd, pr)]);
+  }
   // Reducing across rows of the local tensor (the last local dim kept):
   // accumulate whole rows, so the inner loop runs along contiguous memory
   // and vectorises.
@@ -112,7 +120,7 @@ void FusedBody::emitRowOp(Operation *op) {
     return;
   auto [in, p] = operand(op, 0);
   Shape full = fullShape(op->getOperand(0));
-  int64_t axis = isa<LayerNormOp>(op) ? full.size() - 1 : op->getAttrOfType<IntegerAttr>("axis").getInt();
+  int64_t axis = cast<RowOpInterface>(op).getRowAxis();
   int64_t la = localIndex(axis, p), n = in.shape[la];
   Shape other, inOther;
   for (int64_t l = 0; l < (int64_t)in.shape.size(); ++l)
@@ -142,11 +150,6 @@ void FusedBody::emitRowOp(Operation *op) {
     scale = operand(op, 1).first;
     bias = operand(op, 2).first;
   }
-  double eps = 0;
-  if (auto e = op->getAttrOfType<FloatAttr>("eps"))
-    eps = e.getValueAsDouble();
-  else
-    eps = isa<LayerNormOp>(op) ? 1e-5 : 1e-12;
   serialLoops(other, [&](ValueRange c) {
     View r = in, o = out, pairOut = pairScratch;
     r.base = at(in, c, inOther);
@@ -220,6 +223,7 @@ void FusedBody::emitRowOp(Operation *op) {
       eachK([&](Value v, Value) { return sub(v, lse); });
     } else if (isa<L2NormalizeOp>(op)) {
       Value ss = foldRow(0.0, Combine::Add, [&](Value a, Value v, Value) { return add(a, mul(v, v)); });
+      double eps = cast<L2NormalizeOp>(op).getEps().convertToDouble();
       Value d = b.create<arith::MaximumFOp>(loc, b.create<math::SqrtOp>(loc, ss), f32(eps));
       eachK([&](Value v, Value) { return b.create<arith::DivFOp>(loc, v, d).getResult(); });
     } else if (argmax) {
@@ -239,6 +243,7 @@ void FusedBody::emitRowOp(Operation *op) {
                         return add(a, mul(d, d));
                       }),
                       invN);
+      double eps = cast<LayerNormOp>(op).getEps().convertToDouble();
       Value rstd = b.create<math::RsqrtOp>(loc, add(var, f32(eps)));
       eachK([&](Value v, Value k) {
         Value g = load(*scale, ValueRange{k}, ArrayRef<int64_t>{scale->strides.back()});
@@ -308,11 +313,11 @@ LogicalResult FusedBody::emit(Operation *op) {
     views[result] = out;
     return success();
   }
-  if (isa<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>(op)) {
-    emitReduce(op);
+  if (auto r = dyn_cast<ReductionOpInterface>(op)) {
+    emitReduce(r);
     return success();
   }
-  if (isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, LayerNormOp, ArgmaxOp>(op)) {
+  if (isa<RowOpInterface>(op)) {
     emitRowOp(op);
     return success();
   }
@@ -392,7 +397,7 @@ LogicalResult FusedBody::emit(Operation *op) {
     for (unsigned i = 0; i < op->getNumOperands(); ++i) {
       auto [v, p] = operand(op, i);
       View dst = out;
-      dst.base = idx(at0 * out.strides[la]);
+      dst.base = b.create<arith::AddIOp>(loc, out.base, idx(at0 * out.strides[la]));
       loops(v.shape, [&](ValueRange co) { store(dst, co, load(v, co)); });
       at0 += v.shape[la];
     }
@@ -433,10 +438,10 @@ bool FusedBody::isLazy(Operation *op) {
 }
 
 /// A value the region yields is built in its output rather than in scratch
-/// and then copied, when the op that makes it writes each element by index
-/// (elementwise and row ops) and the output cannot take an input's place
-/// (only updates of parameters and state do: see writeUpdatesInPlace),
-/// since those must read the whole row before writing it.
+/// and then copied, when the op that makes it writes its result (every op
+/// but the views) and the output cannot take an input's place (only
+/// updates of parameters and state do: see writeUpdatesInPlace), since a
+/// row op or a reduction must read the whole row before writing it.
 void FusedBody::findEarlyOutputs() {
   auto yield = cast<YieldOp>(fusion.getBody().front().getTerminator());
   for (auto [i, v] : llvm::enumerate(yield.getValues())) {
@@ -446,8 +451,9 @@ void FusedBody::findEarlyOutputs() {
     bool inPlace = llvm::any_of(fusion.getResult(i).getUsers(), [](Operation *u) {
       return isa<UpdateParamOp, UpdateStateOp>(u);
     });
-    if (def && !inPlace && !earlyOutputs.count(v) &&
-        (isElementwiseMap(def) || isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, LayerNormOp>(def)))
+    bool writes = def && !isa<ConstantOp, BroadcastOp, ReshapeOp, TransposeOp, SliceOp,
+                                SplitOp>(def);
+    if (writes && !inPlace && !earlyOutputs.count(v))
       earlyOutputs[v] = i;
   }
 }
@@ -479,11 +485,25 @@ LogicalResult FusedBody::run() {
 
 } // namespace fused
 
+Operation *soleOp(FusionOp fusion) {
+  Operation *sole = nullptr;
+  for (Operation &op : fusion.getBody().front().without_terminator()) {
+    if (isa<ConstantOp>(op))
+      continue;
+    if (sole)
+      return nullptr;
+    sole = &op;
+  }
+  return sole;
+}
+
 FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
                                         ArrayRef<KernelArg> args, int64_t &rows) {
   rows = fusion->getAttrOfType<IntegerAttr>("rows") ? fusion->getAttrOfType<IntegerAttr>("rows").getInt() : 1;
   bool ok = true;
-  std::string name = emitter.custom("fused", args, [&](OpBuilder &b, OpBuilder &entry,
+  Operation *sole = soleOp(fusion);
+  std::string kind = sole ? sole->getName().stripDialect().str() : "fused";
+  std::string name = emitter.custom(kind, args, [&](OpBuilder &b, OpBuilder &entry,
                                                        ValueRange memrefs, Value row) {
     fused::FusedBody body(fusion, b, entry, memrefs, row, rows);
     ok = succeeded(body.run());

@@ -5,8 +5,9 @@
 // *local* tensors: the value with its parallel axis removed. Inputs are
 // read in place through strides; views (broadcast, reshape, transpose,
 // slice, split) only change strides; every computing op writes a small
-// scratch tensor that stays in cache; yielded values are copied to their
-// outputs at the end of the row.
+// scratch tensor that stays in cache, or its output when the region yields
+// it. Every loop kernel of a step is one of these (an unfused op is a
+// region of its own), on the CPU and, through CudaKernels, on the GPU.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_FUSIONKERNEL_H
@@ -18,7 +19,11 @@
 
 namespace kiln {
 
-/// Emits the kernel of `fusion`. `args` are its buffers: the inputs, then
+/// The one op a region holds besides the scalar constants it reads (an op
+/// kiln-fuse left alone), or null for a region of several.
+mlir::Operation *soleOp(FusionOp fusion);
+
+/// Emits the kernel of `fusion` (named after its op when it holds one). `args` are its buffers: the inputs, then
 /// the results, in order. Returns the kernel name; `rows` gets the row
 /// count. Fails with an error on an op the fused codegen cannot handle.
 llvm::FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,

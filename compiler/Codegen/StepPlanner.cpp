@@ -1,10 +1,8 @@
 //===- StepPlanner.cpp - from the step's IR to buffers and thunks ---------===//
 #include "compiler/Codegen/StepPlanner.h"
 
-#include "Kiln/IR/KilnBuilder.h"
 #include "Kiln/IR/KilnOps.h"
 #include "compiler/Codegen/FusionKernel.h"
-#include "compiler/Codegen/OpKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
@@ -37,25 +35,6 @@ std::string label(Operation *op) {
   if (auto name = dyn_cast<NameLoc>(op->getLoc()))
     return name.getName().str();
   return op->getName().getStringRef().str();
-}
-
-/// y = R_h · x · R_wᵀ: resize_bilinear as two GEMMs with constant matrices,
-/// so that codegen needs no kernel of its own for it.
-void decomposeResize(func::FuncOp fn) {
-  SmallVector<ResizeBilinearOp> resizes;
-  fn.walk([&](ResizeBilinearOp r) { resizes.push_back(r); });
-  for (ResizeBilinearOp r : resizes) {
-    OpBuilder b(r);
-    KilnBuilder k(b, r.getLoc());
-    auto in = cast<RankedTensorType>(r.getInput().getType()).getShape();
-    auto out = cast<RankedTensorType>(r.getType()).getShape();
-    int64_t h = in[in.size() - 2], w = in.back(), oh = out[out.size() - 2], ow = out.back();
-    Value rh = k.constant({oh, h}, bilinearResizeMatrix(h, oh));
-    Value rw = k.constant({ow, w}, bilinearResizeMatrix(w, ow));
-    Value y = k.matmul(rh, k.matmul(r.getInput(), rw, false, true));
-    r.replaceAllUsesWith(y);
-    r.erase();
-  }
 }
 
 struct FusionPlan;
@@ -207,6 +186,15 @@ FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
   return plan;
 }
 
+/// What a kernel computes, for listings: the op of a single-op region, a
+/// fusion, or several as one multi-tensor kernel.
+std::string kernelKind(ArrayRef<FusionPlan> plans) {
+  if (plans.size() > 1)
+    return "kiln.fusion (multi-tensor)";
+  Operation *sole = soleOp(plans.front().op);
+  return sole ? sole->getName().getStringRef().str() : "kiln.fusion";
+}
+
 LogicalResult Planner::emitFusion(ArrayRef<FusionPlan> plans, Program &program) {
   Thunk t{Thunk::Kernel};
   SmallVector<KernelArg> args;
@@ -243,7 +231,7 @@ LogicalResult Planner::emitFusion(ArrayRef<FusionPlan> plans, Program &program) 
                             [&](const Kernel &k) { return k.name == *name; });
   t.kernel = known - model.kernels.begin();
   if (known == model.kernels.end())
-    model.kernels.push_back({*name, plans.size() == 1 ? "kiln.fusion" : "kiln.fusion (multi-tensor)"});
+    model.kernels.push_back({*name, kernelKind(plans)});
   program.thunks.push_back(std::move(t));
   return success();
 }
@@ -327,7 +315,6 @@ bool isUpdateRegion(FusionOp f) {
 }
 
 LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
-  decomposeResize(fn);
   Program program;
   program.entry = entry;
   size_t firstBuffer = model.buffers.size();
@@ -407,14 +394,8 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
       bufferOf[r] = t.buffers[0];
       program.thunks.push_back(std::move(t));
     } else {
-      SmallVector<int64_t> results;
-      for (Value r : op.getResults()) {
-        results.push_back(newBuffer(label(&op), "temp", r.getType(), Region::Arena));
-        bufferOf[r] = results.back();
-      }
-      if (failed(emitOpKernels(&op, emitter, operands(), results, model.buffers,
-                               model.kernels, program.thunks)))
-        return failure();
+      return op.emitError() << "codegen takes '" << op.getName()
+                            << "' only inside a kiln.fusion (kiln-single-op-regions)";
     }
   }
   // The deferred update regions, several to a kernel, bucket after bucket

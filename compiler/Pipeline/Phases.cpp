@@ -11,7 +11,9 @@
 //                and its state (kiln-clip-gradients, kiln-lower-optimizer)
 //   7. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   8. train-step  the complete step, simplified (canonicalize + CSE)
-//   9. fuse      row-wise ops into kiln.fusion regions (kiln-fuse)
+//   9. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
+//                other loop-kernel ops each in one (kiln-single-op-regions)
+//  10. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -22,44 +24,53 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+using namespace mlir;
+
 namespace kiln {
 namespace {
 
-void addImport(mlir::OpPassManager &) {}
+void addImport(mlir::OpPassManager &, const PipelineOptions &) {}
 
-void addVerify(mlir::OpPassManager &pm) {
+void addVerify(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addNestedPass<mlir::func::FuncOp>(createKilnVerifyStep());
 }
 
-void addSimplify(mlir::OpPassManager &pm) {
+void addSimplify(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }
 
-void addAutodiff(mlir::OpPassManager &pm) {
+void addAutodiff(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addNestedPass<mlir::func::FuncOp>(createKilnAutodiff());
 }
 
-void addAllReduce(mlir::OpPassManager &pm) {
+void addAllReduce(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   KilnInsertAllReduceOptions options;
-  options.bucketSize = pipelineOptions().bucketSize;
-  options.firstBucketSize = pipelineOptions().firstBucketSize;
+  options.bucketSize = pipeline.bucketSize;
+  options.firstBucketSize = pipeline.firstBucketSize;
   pm.addPass(createKilnInsertAllReduce(options));
 }
 
-void addOptimizer(mlir::OpPassManager &pm) {
+void addOptimizer(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createKilnClipGradients());
   pm.addPass(createKilnLowerOptimizer());
 }
 
-void addEma(mlir::OpPassManager &pm) { pm.addPass(createKilnEmaTeacher()); }
+void addEma(mlir::OpPassManager &pm, const PipelineOptions &) {
+  pm.addPass(createKilnEmaTeacher());
+}
 
-void addFuse(mlir::OpPassManager &pm) {
-  if (!pipelineOptions().fusion)
-    return;
-  KilnFuseOptions options;
-  options.explain = pipelineOptions().explainFusion;
-  pm.addNestedPass<mlir::func::FuncOp>(createKilnFuse(options));
+void addFuse(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
+  if (pipeline.fusion) {
+    KilnFuseOptions options;
+    options.explain = pipeline.explainFusion;
+    pm.addNestedPass<mlir::func::FuncOp>(createKilnFuse(options));
+  }
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnSingleOpRegions());
+}
+
+void addLower(mlir::OpPassManager &pm, const PipelineOptions &) {
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnDecomposeResize());
 }
 
 const Phase kPhases[] = {
@@ -74,23 +85,40 @@ const Phase kPhases[] = {
     {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},
     {"train-step", "the complete step, simplified (canonicalize and CSE)",
      addSimplify},
-    {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse)", addFuse},
+    {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse), and "
+             "every other loop-kernel op in a region of its own (kiln-single-op-regions)",
+     addFuse},
+    {"lower", "ops without a kernel of their own rewritten into ops with one: "
+              "resize_bilinear as GEMMs (kiln-decompose-resize)", addLower},
 };
 
 } // namespace
 
 llvm::ArrayRef<Phase> kilnPhases() { return kPhases; }
 
-PipelineOptions &pipelineOptions() {
-  static PipelineOptions options;
-  return options;
-}
-
 const Phase *findPhase(llvm::StringRef name) {
   for (const Phase &p : kPhases)
     if (name == p.name)
       return &p;
   return nullptr;
+}
+
+LogicalResult runPhases(ModuleOp module, const PipelineOptions &options, const Phase *last,
+                        const Phase *first,
+                        const std::function<bool(const Phase &, unsigned)> &afterPhase,
+                        const std::function<bool(PassManager &)> &configure) {
+  ArrayRef<Phase> phases = kilnPhases();
+  for (unsigned i = first ? first - phases.begin() + 1 : 0; i < phases.size(); ++i) {
+    PassManager pm(module.getContext());
+    if (configure && !configure(pm))
+      return failure();
+    phases[i].addPasses(pm, options);
+    if (failed(pm.run(module)) || (afterPhase && !afterPhase(phases[i], i)))
+      return failure();
+    if (&phases[i] == last)
+      break;
+  }
+  return success();
 }
 
 } // namespace kiln

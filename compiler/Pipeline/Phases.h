@@ -8,37 +8,52 @@
 #ifndef KILN_PIPELINE_PHASES_H
 #define KILN_PIPELINE_PHASES_H
 
+#include "runtime/artifact/Defaults.h"
+
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <functional>
 
 namespace mlir {
 class OpPassManager;
+class PassManager;
 } // namespace mlir
 
 namespace kiln {
-
-struct Phase {
-  const char *name;
-  const char *description;
-  /// Adds this phase's passes (none for "import": the importer is the phase).
-  void (*addPasses)(mlir::OpPassManager &pm);
-};
 
 /// Choices the command line makes for the whole pipeline.
 struct PipelineOptions {
   bool fusion = true;         // kiln-fuse in the "fuse" phase
   bool explainFusion = false; // a remark for every refused fusion
-  int64_t bucketSize = 25 << 20;     // kiln-insert-all-reduce's bucket-size
-  int64_t firstBucketSize = 1 << 20; // and first-bucket-size
+  int64_t bucketSize = kDefaultBucketBytes;           // kiln-insert-all-reduce's
+  int64_t firstBucketSize = kDefaultFirstBucketBytes; // bucket sizes
 };
-PipelineOptions &pipelineOptions();
+
+struct Phase {
+  const char *name;
+  const char *description;
+  /// Adds this phase's passes (none for "import": the importer is the phase).
+  void (*addPasses)(mlir::OpPassManager &pm, const PipelineOptions &options);
+};
 
 /// The phases in pipeline order.
 llvm::ArrayRef<Phase> kilnPhases();
 /// The phase called `name`, or null.
 const Phase *findPhase(llvm::StringRef name);
+
+/// Runs the phases after `first` (null: from the start) up to and
+/// including `last` on `module`, calling `afterPhase` (if set) after each
+/// with its index in kilnPhases(), for dumps. `configure` (if set) may add
+/// MLIR's command-line options to each pass manager. Fails when a phase
+/// does (its passes' diagnostics say why) or a callback returns false.
+llvm::LogicalResult
+runPhases(mlir::ModuleOp module, const PipelineOptions &options, const Phase *last,
+          const Phase *first = nullptr,
+          const std::function<bool(const Phase &, unsigned)> &afterPhase = {},
+          const std::function<bool(mlir::PassManager &)> &configure = {});
 
 } // namespace kiln
 

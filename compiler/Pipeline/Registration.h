@@ -14,7 +14,8 @@ class DialectRegistry;
 namespace kiln {
 
 void registerKilnDialects(mlir::DialectRegistry &registry);
-/// kiln's passes plus the upstream ones its pipeline uses.
+/// kiln's passes, the upstream ones its pipeline uses, and the pipeline
+/// itself as `kiln-pipeline` (any range of its phases).
 void registerKilnPassesAndPipelines();
 
 } // namespace kiln

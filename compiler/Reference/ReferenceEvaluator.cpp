@@ -273,9 +273,8 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
           return toInt ? std::trunc(a[0]) : a[0];
         }));
       })
-      .Case<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>([&](Operation *r) {
-        auto axes = r->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
-        RefTensor t = reduceOp(r, *in[0], axes);
+      .Case([&](ReductionOpInterface r) {
+        RefTensor t = reduceOp(r, *in[0], r.getReducedAxes());
         t.shape = out;
         return result(t);
       })

@@ -17,15 +17,14 @@
 // Scalar constants a region reads are cloned inside.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Transforms/FusionRegion.h"
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/ParallelAxis.h"
 
 #include "Kiln/IR/KilnOps.h"
 
 #include "mlir/Analysis/TopologicalSortUtils.h"
-#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/SetVector.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_KILNFUSE
@@ -50,11 +49,6 @@ struct Region {
   llvm::DenseMap<Value, int64_t> parallelDim;
   bool merged = false; // folded into another region
 };
-
-bool isScalarConstant(Value v) {
-  auto c = v.getDefiningOp<ConstantOp>();
-  return c && cast<RankedTensorType>(c.getType()).getNumElements() == 1;
-}
 
 bool allSmall(Operation *op) {
   auto small = [](Value v) {
@@ -231,16 +225,17 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   /// sum(x, {p} ∪ local) -> sum(sum(x, local), {p'}) when x carries the
   /// parallel axis p: the inner reduction can join x's region.
   std::pair<Operation *, Operation *> splitParallelReduction(Operation *op) {
-    if (!isa<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>(op))
+    auto reduction = dyn_cast<ReductionOpInterface>(op);
+    if (!reduction)
       return {};
     auto r = region(op->getOperand(0));
     if (!r || regions[*r].rows == 1)
       return {};
     int64_t p = regions[*r].parallelDim.lookup(op->getOperand(0));
-    auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+    ArrayRef<int64_t> axes = reduction.getReducedAxes();
     if (!llvm::is_contained(axes, p) || axes.size() < 2)
       return {};
-    bool keep = op->getAttrOfType<BoolAttr>("keepdim") && op->getAttrOfType<BoolAttr>("keepdim").getValue();
+    bool keep = reduction.keepsReducedDims();
     SmallVector<int64_t> local;
     for (int64_t a : axes)
       if (a != p)
@@ -335,57 +330,11 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
         continue;
       }
       llvm::sort(r.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
-      build(r);
+      buildFusion(r.ops, r.rows, r.parallelDim);
     }
     // Regions run where their last op was; ops that read their results
     // earlier in the block move after them.
     sortTopologically(&block);
-  }
-
-  /// Replaces the region's ops by one kiln.fusion after its last op.
-  void build(Region &r) {
-    llvm::SmallPtrSet<Operation *, 16> members(r.ops.begin(), r.ops.end());
-    llvm::SetVector<Value> inputs, outputs;
-    for (Operation *op : r.ops) {
-      for (Value v : op->getOperands())
-        if (!members.count(v.getDefiningOp()) && !isScalarConstant(v))
-          inputs.insert(v);
-      for (Value res : op->getResults())
-        if (llvm::any_of(res.getUsers(), [&](Operation *u) { return !members.count(u); }))
-          outputs.insert(res);
-    }
-    Operation *last = r.ops.back();
-    OpBuilder b(last->getContext());
-    b.setInsertionPointAfter(last);
-    SmallVector<Type> types;
-    for (Value v : outputs)
-      types.push_back(v.getType());
-    auto fusion = b.create<FusionOp>(last->getLoc(), types, inputs.getArrayRef());
-    fusion->setAttr("rows", b.getI64IntegerAttr(r.rows));
-    Block *body = new Block();
-    fusion.getBody().push_back(body);
-    IRMapping map;
-    for (Value v : inputs)
-      map.map(v, body->addArgument(v.getType(), v.getLoc()));
-    OpBuilder inner = OpBuilder::atBlockEnd(body);
-    for (Operation *op : r.ops) {
-      for (Value v : op->getOperands())
-        if (isScalarConstant(v) && !map.contains(v))
-          map.map(v, inner.clone(*v.getDefiningOp())->getResult(0));
-      Operation *copy = inner.clone(*op, map);
-      copy->setAttr(kParallelDimAttr, inner.getI64IntegerAttr(r.parallelDim.lookup(op->getResult(0))));
-    }
-    SmallVector<Value> yielded;
-    for (Value v : outputs)
-      yielded.push_back(map.lookup(v));
-    inner.create<YieldOp>(fusion.getLoc(), yielded);
-    for (auto [i, v] : llvm::enumerate(outputs)) {
-      Value out = v;
-      out.replaceUsesWithIf(fusion.getResult(i),
-                            [&](OpOperand &use) { return !members.count(use.getOwner()); });
-    }
-    for (Operation *op : llvm::reverse(r.ops))
-      op->erase();
   }
 };
 

@@ -14,22 +14,13 @@ ArrayRef<int64_t> shape(Value v) { return cast<RankedTensorType>(v.getType()).ge
 
 bool isElementwise(Operation *op) { return isElementwiseMap(op) || isa<BroadcastOp>(op); }
 
-/// The axis a row op reduces or normalises along, if any.
-std::optional<int64_t> rowAxis(Operation *op) {
-  if (isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, ArgmaxOp>(op))
-    return op->getAttrOfType<IntegerAttr>("axis").getInt();
-  if (isa<LayerNormOp>(op))
-    return static_cast<int64_t>(shape(op->getOperand(0)).size()) - 1;
-  return std::nullopt;
-}
 
 } // namespace
 
 bool isFusible(Operation *op, std::string &whyNot) {
   if (isElementwise(op) ||
-      isa<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp, SoftmaxOp, LogSoftmaxOp, L2NormalizeOp,
-          ArgmaxOp, LayerNormOp, ReshapeOp, TransposeOp, SliceOp, PadOp, ConcatOp, SplitOp,
-          OneHotOp>(op))
+      isa<ReductionOpInterface, RowOpInterface, ReshapeOp, TransposeOp, SliceOp, PadOp,
+          ConcatOp, SplitOp, OneHotOp>(op))
     return true;
   whyNot = isa<MatmulOp>(op) ? "a GEMM runs in the BLAS library"
                              : "'" + op->getName().getStringRef().str() + "' is not fusible";
@@ -38,9 +29,10 @@ bool isFusible(Operation *op, std::string &whyNot) {
 
 int64_t chooseParallelDim(Operation *op) {
   ArrayRef<int64_t> s = shape(op->getResult(0));
-  std::optional<int64_t> excluded = rowAxis(op);
-  if (isa<ArgmaxOp>(op))
-    excluded.reset(); // the result has no such axis
+  // A row op's result keeps its row axis (argmax's has none).
+  std::optional<int64_t> excluded;
+  if (auto r = dyn_cast<RowOpInterface>(op); r && !isa<ArgmaxOp>(op))
+    excluded = r.getRowAxis();
   int64_t best = -1;
   for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
     if (s[d] < 2 || (excluded && *excluded == d))
@@ -79,22 +71,15 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
     int64_t p = *d;
     int64_t inRank = shape(op->getOperand(i)).size();
     bool ok = llvm::TypeSwitch<Operation *, bool>(op)
-                  .Case<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>([&](Operation *r) {
-                    auto axes = r->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+                  .Case([&](ReductionOpInterface r) {
+                    ArrayRef<int64_t> axes = r.getReducedAxes();
                     if (llvm::is_contained(axes, p)) {
                       whyNot = "reduces along the parallel axis";
                       return false;
                     }
-                    bool keep = r->getAttrOfType<BoolAttr>("keepdim") &&
-                                r->getAttrOfType<BoolAttr>("keepdim").getValue();
-                    return agree(keep ? p : p - llvm::count_if(axes, [&](int64_t a) { return a < p; }));
-                  })
-                  .Case<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, LayerNormOp>([&](Operation *r) {
-                    if (i == 0 && *rowAxis(r) == p) {
-                      whyNot = "normalises along the parallel axis";
-                      return false;
-                    }
-                    return i == 0 ? agree(p) : true;
+                    return agree(r.keepsReducedDims()
+                                     ? p
+                                     : p - llvm::count_if(axes, [&](int64_t a) { return a < p; }));
                   })
                   .Case([&](ArgmaxOp a) {
                     if (a.getAxis() == (uint64_t)p) {
@@ -102,6 +87,13 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
                       return false;
                     }
                     return agree(p - ((int64_t)a.getAxis() < p ? 1 : 0));
+                  })
+                  .Case([&](RowOpInterface r) {
+                    if (i == 0 && r.getRowAxis() == p) {
+                      whyNot = "normalises along the parallel axis";
+                      return false;
+                    }
+                    return i == 0 ? agree(p) : true;
                   })
                   .Case([&](OneHotOp) { return agree(p); })
                   .Case([&](ReshapeOp) {
@@ -166,24 +158,49 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
   return result;
 }
 
+int64_t singleOpParallelDim(Operation *op) {
+  ArrayRef<int64_t> s = shape(op->getResult(0));
+  int64_t first = chooseParallelDim(op);
+  SmallVector<int64_t> candidates;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d)
+    if (d != first && s[d] >= 2)
+      candidates.push_back(d);
+  llvm::stable_sort(candidates, [&](int64_t a, int64_t b) { return s[a] > s[b]; });
+  if (first >= 0)
+    candidates.insert(candidates.begin(), first);
+  for (int64_t d : candidates) {
+    SmallVector<std::optional<int64_t>> dims;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      int64_t q = operandParallelDim(op, i, d, s[d]);
+      dims.push_back(q >= 0 ? std::optional<int64_t>(q) : std::nullopt);
+    }
+    std::string whyNot;
+    bool broadcastOnly = llvm::all_of(dims, [](auto q) { return !q; });
+    if (broadcastOnly ? isElementwise(op) : resultParallelDim(op, dims, s[d], whyNot) == d)
+      return d;
+  }
+  return -1;
+}
+
 int64_t operandParallelDim(Operation *op, unsigned i, int64_t pr, int64_t rows) {
   if (rows == 1 || pr < 0)
     return -1;
   ArrayRef<int64_t> in = shape(op->getOperand(i)), out = shape(op->getResult(0));
   int64_t p = llvm::TypeSwitch<Operation *, int64_t>(op)
-                  .Case<SumOp, MeanOp, ReduceMaxOp, LogSumExpOp>([&](Operation *r) -> int64_t {
+                  .Case([&](ReductionOpInterface r) -> int64_t {
                     if (in.size() == out.size())
                       return pr;
-                    auto axes = r->getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+                    ArrayRef<int64_t> axes = r.getReducedAxes();
                     int64_t k = -1;
                     for (int64_t d = 0; d < (int64_t)in.size(); ++d)
                       if (!llvm::is_contained(axes, d) && ++k == pr)
                         return d;
                     return -1;
                   })
-                  .Case<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, OneHotOp>([&](Operation *) { return pr; })
-                  .Case([&](LayerNormOp) { return i == 0 ? pr : -1; })
                   .Case([&](ArgmaxOp a) { return pr < (int64_t)a.getAxis() ? pr : pr + 1; })
+                  .Case<RowOpInterface, OneHotOp>([&](Operation *) {
+                    return i == 0 ? pr : -1; // a layer norm's scale and bias: per column
+                  })
                   .Case([&](TransposeOp t) { return t.getPerm()[pr]; })
                   .Case([&](ReshapeOp) -> int64_t {
                     int64_t before = 1;

@@ -36,6 +36,11 @@ std::optional<int64_t> resultParallelDim(mlir::Operation *op,
 /// along), or -1 when it has none (a scalar result).
 int64_t chooseParallelDim(mlir::Operation *op);
 
+/// The parallel dim for `op` alone in a region: chooseParallelDim's if it
+/// can be kept, else its largest other axis that every operand carries or
+/// is broadcast along; -1 when none can (the region is one iteration).
+int64_t singleOpParallelDim(mlir::Operation *op);
+
 /// Where the parallel axis lies in operand `i` of `op` when it lies at
 /// `resultDim` of its result: -1 when the operand does not carry it (a
 /// broadcast operand, a layer norm's scale) or it cannot be traced.

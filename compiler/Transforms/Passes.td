@@ -95,9 +95,10 @@ def KilnInsertAllReduce : Pass<"kiln-insert-all-reduce", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"bucketSize", "bucket-size", "int64_t", /*default=*/"25 << 20",
+    Option<"bucketSize", "bucket-size", "int64_t", /*default=*/"::kiln::kDefaultBucketBytes",
            "Bytes at which a gradient bucket closes">,
-    Option<"firstBucketSize", "first-bucket-size", "int64_t", /*default=*/"1 << 20",
+    Option<"firstBucketSize", "first-bucket-size", "int64_t",
+           /*default=*/"::kiln::kDefaultFirstBucketBytes",
            "Bytes at which the first gradient bucket closes">
   ];
 }
@@ -186,6 +187,32 @@ def KilnFuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
     Option<"explain", "explain", "bool", /*default=*/"false",
            "Emit a remark for every fusion decision that was refused">
   ];
+}
+
+def KilnSingleOpRegions : Pass<"kiln-single-op-regions", "::mlir::func::FuncOp"> {
+  let summary = "Every loop-kernel op outside a region becomes a kiln.fusion of its own";
+  let description = [{
+    After `kiln-fuse` (or instead of it, with fusion off), each op that
+    codegen turns into a loop kernel and that no region took (an
+    elementwise op, a reduction, a row op, one_hot, a broadcast, or a
+    transpose, slice, pad, concat or split) is wrapped alone in a
+    kiln.fusion. Codegen then has one path for every such op, the fused
+    body shared by the CPU and CUDA kernels, so an op's kernel exists once.
+    The region runs in parallel along the op's largest axis that every
+    operand either carries or is broadcast along (`rows`), else as a
+    single iteration. Reshapes and stop_gradients stay outside: they are
+    views of their operand's buffer.
+  }];
+}
+
+def KilnDecomposeResize : Pass<"kiln-decompose-resize", "::mlir::func::FuncOp"> {
+  let summary = "resize_bilinear as two GEMMs with constant interpolation matrices";
+  let description = [{
+    y = R_h · x · R_wᵀ, where R_h and R_w hold each output row's (column's)
+    two interpolation weights (`align_corners = false`, PyTorch's
+    `F.interpolate(mode='bilinear')` without antialiasing): the resize
+    runs in the GEMM library and needs no kernel of its own.
+  }];
 }
 
 #endif // KILN_TRANSFORMS_PASSES_TD

@@ -104,7 +104,7 @@ struct Compiled {
 };
 
 void compileTiny(Compiled &c) {
-  c.module = test::importText(tinyClassifier(), "fuse");
+  c.module = test::importText(tinyClassifier(), "lower");
   ASSERT_TRUE(c.module);
   c.dir = fs::temp_directory_path() / ("kiln-tiny-" + std::to_string(::getpid()) + ".kiln");
   std::string error;

@@ -24,7 +24,7 @@ std::string compileArtifact(const std::string &path, const nlohmann::json &train
   for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"})
     for (size_t at; (at = text.find(from)) != std::string::npos;)
       text.replace(at, std::strlen(from), "\"lib/");
-  auto module = importText(text, "fuse");
+  auto module = importText(text, "lower");
   static int count = 0;
   std::string dir = std::filesystem::temp_directory_path() /
                     ("kiln-" + std::filesystem::path(path).stem().string() + "-" +

@@ -36,7 +36,10 @@ double compareFused(ModuleOp fused, const StepBindings &b, const StepResults &wa
   std::string dir = std::filesystem::temp_directory_path() /
                     ("kiln-fused-" + std::to_string(::getpid()) + "-" + name + ".kiln");
   std::string error;
-  if (!writeArtifact(fused, dir, {}, error)) {
+  // What kiln-fuse left outside its regions goes into regions of its own.
+  OwningOpRef<ModuleOp> codegen = fused.clone();
+  if (!test::runPipeline(*codegen, "func.func(kiln-single-op-regions)") ||
+      !writeArtifact(*codegen, dir, {}, error)) {
     ADD_FAILURE() << name << ": " << error;
     return INFINITY;
   }

@@ -50,12 +50,8 @@ ImportResult importAndVerify(const std::string &path) {
   auto module = kiln::importGraph(context, path);
   if (!module)
     return {false, out};
-  for (const kiln::Phase &phase : kiln::kilnPhases()) {
-    mlir::PassManager pm(&context);
-    phase.addPasses(pm);
-    if (mlir::failed(pm.run(*module)))
-      return {false, out};
-  }
+  if (mlir::failed(kiln::runPhases(*module, kiln::PipelineOptions(), &kiln::kilnPhases().back())))
+    return {false, out};
   return {true, out};
 }
 

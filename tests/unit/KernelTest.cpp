@@ -122,6 +122,8 @@ TEST(Kernels, MatchReferenceEvaluator) {
                     ("kiln-kernels-" + std::to_string(::getpid()) + ".kiln");
   std::string error;
   OwningOpRef<ModuleOp> compiled = module->clone();
+  // Each op alone in a region: the kernel every unfused op gets.
+  ASSERT_TRUE(test::runPipeline(*compiled, "func.func(kiln-single-op-regions)"));
   ASSERT_TRUE(writeArtifact(*compiled, dir, {}, error)) << error;
   auto exec = Executor::load(dir, 2, error);
   ASSERT_TRUE(exec) << error;

@@ -51,27 +51,25 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
     for (size_t at; (at = json.find(from)) != std::string::npos;)
       json.replace(at, std::strlen(from), "\"lib/");
   }
-  auto module = kiln::test::importText(json, "fuse");
+  auto module = kiln::test::importText(json, "lower");
   ASSERT_TRUE(module);
   kiln::KernelEmitter emitter(*module->getContext());
-  emitter.enableElementRows();
   kiln::CompiledModel model;
   kiln::ConstantData constants;
   ASSERT_TRUE(succeeded(kiln::planModel(*module, emitter, model, constants)));
   std::map<std::string, std::string> ptx;
   std::string error;
-  if (!kiln::emitPtx(emitter.module(), emitter.elementRowKernels(), emitter.fusionKernels,
+  if (!kiln::emitPtx(emitter.module(), emitter.fusionKernels,
                      kiln::kCudaArchs, model.kernels, ptx, error)) {
     if (error.find("libdevice") != std::string::npos)
       GTEST_SKIP() << error;
     FAIL() << error;
   }
-  int perBlock = 0, perElement = 0;
+  int perBlock = 0;
   for (const kiln::Kernel &k : model.kernels) {
     EXPECT_GE(k.gpu.threads, 32) << k.name;
     EXPECT_LE(k.gpu.threads, 256) << k.name;
     perBlock += k.gpu.rowPerBlock;
-    perElement += k.gpu.rows > 0;
   }
   EXPECT_GT(perBlock, 0) << "no fused region got a block per row";
   ASSERT_EQ(ptx.size(), kiln::kCudaArchs.size());
@@ -85,8 +83,7 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
                                        std::nullopt, {}, 0, 0, &message);
     EXPECT_EQ(rc, 0) << GetParam() << " " << arch << ": ptxas failed " << message;
     std::cout << "[ptx] " << GetParam() << " " << arch << ": " << model.kernels.size()
-              << " kernels (" << perBlock << " a block per row, " << perElement
-              << " a thread per element) assembled\n";
+              << " kernels (" << perBlock << " a block per row) assembled\n";
     std::filesystem::remove(file);
   }
 }

@@ -69,14 +69,8 @@ OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &pha
   fs::remove(file);
   if (!module)
     return nullptr;
-  for (const Phase &p : kilnPhases()) {
-    PassManager pm(&context());
-    p.addPasses(pm);
-    if (failed(pm.run(*module)))
-      return nullptr;
-    if (p.name == phase)
-      break;
-  }
+  if (failed(runPhases(*module, PipelineOptions(), findPhase(phase))))
+    return nullptr;
   return module;
 }
 

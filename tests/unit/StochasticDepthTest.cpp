@@ -55,7 +55,7 @@ std::unique_ptr<Executor> compileDropPath(int64_t batch, std::string &dir) {
         {"loss", "loss"}}},
       {"optimizer", {{"kind", "sgd"}, {"lr", 0.1}}},
       {"train", {{"epochs", 1}, {"batch_size", batch}, {"eval", {{"kind", "accuracy"}, {"network", "net"}}}}}};
-  auto module = test::importText(g.dump(), "fuse");
+  auto module = test::importText(g.dump(), "lower");
   EXPECT_TRUE(module);
   std::string error;
   dir = std::filesystem::temp_directory_path() /

@@ -44,7 +44,7 @@ TEST(Training, SupervisedViTLearnsFashionMnistSubset) {
   nlohmann::json g = nlohmann::json::parse(in);
   g["train"]["batch_size"] = 64;
   g["train"]["eval"]["batch_size"] = 500;
-  auto module = test::importText(g.dump(), "fuse");
+  auto module = test::importText(g.dump(), "lower");
   ASSERT_TRUE(module);
   std::string dir = fs::temp_directory_path() / ("kiln-sup-" + std::to_string(::getpid()) + ".kiln");
   ASSERT_TRUE(writeArtifact(*module, dir, {}, error)) << error;

@@ -38,14 +38,11 @@ int64_t longestReduction(func::FuncOp step) {
   auto dims = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
   step.walk([&](Operation *op) {
     int64_t n = 1;
-    if (auto axes = op->getAttrOfType<DenseI64ArrayAttr>("axes"); axes && op->getNumOperands()) {
-      for (int64_t a : axes.asArrayRef())
+    if (auto r = dyn_cast<ReductionOpInterface>(op)) {
+      for (int64_t a : r.getReducedAxes())
         n *= dims(op->getOperand(0))[a];
-    } else if (auto axis = op->getAttrOfType<IntegerAttr>("axis");
-               axis && isa<SoftmaxOp, LogSoftmaxOp, L2NormalizeOp, ArgmaxOp>(op)) {
-      n = dims(op->getOperand(0))[axis.getInt()];
-    } else if (isa<LayerNormOp>(op)) {
-      n = dims(op->getOperand(0)).back();
+    } else if (auto r = dyn_cast<RowOpInterface>(op)) {
+      n = dims(op->getOperand(0))[r.getRowAxis()];
     } else if (auto mm = dyn_cast<MatmulOp>(op)) {
       auto a = dims(mm.getLhs());
       n = mm.getTransposeLhs() ? a[a.size() - 2] : a.back();
@@ -318,22 +315,25 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
     fs::remove(path);
   if (!oracle)
     return fail(CheckResult::Rejected, "import failed");
-  OwningOpRef<ModuleOp> fused;
-  for (const Phase &p : kilnPhases()) {
-    if (std::string(p.name) == "fuse") {
-      fused = oracle->clone();
-      PassManager pm(&ctx);
-      p.addPasses(pm);
-      if (failed(pm.run(*fused)))
-        return fail(CheckResult::CompileError, "phase fuse failed");
-      break;
-    }
-    PassManager pm(&ctx);
-    p.addPasses(pm);
-    if (failed(pm.run(*oracle)))
-      return fail(std::string(p.name) == "verify" ? CheckResult::Rejected : CheckResult::CompileError,
-                  std::string("phase ") + p.name + " failed");
+  unsigned done = 0; // phases completed
+  if (failed(runPhases(*oracle, PipelineOptions(), findPhase("train-step"), nullptr,
+                       [&](const Phase &, unsigned i) { return ++done, true; }))) {
+    std::string phase = kilnPhases()[done].name;
+    return fail(phase == "verify" ? CheckResult::Rejected : CheckResult::CompileError,
+                "phase " + phase + " failed");
   }
+  // The IR codegen takes: the oracle's step through the remaining phases.
+  auto codegenIR = [&](bool fusion) -> OwningOpRef<ModuleOp> {
+    OwningOpRef<ModuleOp> m = oracle->clone();
+    PipelineOptions pipeline;
+    pipeline.fusion = fusion;
+    if (failed(runPhases(*m, pipeline, &kilnPhases().back(), findPhase("train-step"))))
+      return nullptr;
+    return m;
+  };
+  OwningOpRef<ModuleOp> fused = codegenIR(true), unfused = codegenIR(false);
+  if (!fused || !unfused)
+    return fail(CheckResult::CompileError, "the phases after train-step failed");
   func::FuncOp step = *oracle->getOps<func::FuncOp>().begin();
   step.walk([&](Operation *op) {
     if (op->getDialect() && op->getDialect()->getNamespace() == "kiln")
@@ -341,7 +341,7 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
   });
   result.longestReduction = longestReduction(step);
 
-  // The artifacts: without fusion (the oracle's own IR) and with it.
+  // The artifacts: without fusion (every op a region of its own) and with it.
   struct Variant {
     std::string name;
     ModuleOp module;
@@ -355,7 +355,7 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
         .string();
   };
   if (options.unfused)
-    variants.push_back({"unfused", *oracle, dirFor("unfused")});
+    variants.push_back({"unfused", *unfused, dirFor("unfused")});
   variants.push_back({"fused", *fused, dirFor("fused")});
   struct Cleanup {
     std::vector<Variant> &v;

@@ -1,4 +1,4 @@
-//===- Build.cpp - diagnostics into the JSON graph, the phase loop ---------===//
+//===- Build.cpp - diagnostics that point into the JSON graph -------------===//
 #include "Build.h"
 
 #include "compiler/Pipeline/Registration.h"
@@ -24,25 +24,6 @@ void GraphDiagnostics::emit(Diagnostic &d) {
   printer.emitDiagnostic(d.getLocation(), prefix + d.str(), d.getSeverity());
   for (Diagnostic &note : d.getNotes())
     printer.emitDiagnostic(note.getLocation(), note.str(), note.getSeverity());
-}
-
-bool runPhases(ModuleOp module, const Phase *last,
-               const std::function<bool(const Phase &, unsigned)> &afterPhase,
-               const std::function<bool(PassManager &)> &configure) {
-  unsigned index = 0;
-  for (const Phase &phase : kilnPhases()) {
-    PassManager pm(module.getContext());
-    if (configure && !configure(pm))
-      return false;
-    phase.addPasses(pm);
-    if (failed(pm.run(module)))
-      return false;
-    if (!afterPhase(phase, index++))
-      return false;
-    if (&phase == last)
-      break;
-  }
-  return true;
 }
 
 } // namespace kiln

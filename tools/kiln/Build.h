@@ -1,7 +1,7 @@
 //===- Build.h - import, run the phases, write the artifact ------*- C++ -*-===//
 //
-// kiln-compile's pieces: diagnostics that point into the JSON graph and
-// the phase loop.
+// kiln-compile's pieces: diagnostics that point into the JSON graph
+// (the phases themselves: compiler/Pipeline/Phases.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_TOOLS_BUILD_H
@@ -32,13 +32,6 @@ private:
   mlir::SourceMgrDiagnosticHandler printer;
   mlir::ScopedDiagnosticHandler handler;
 };
-
-/// Runs the phases on `module` up to and including `last`, calling
-/// `afterPhase` after each (for dumps). False when a phase fails;
-/// `configure` may add MLIR's command-line options to each pass manager.
-bool runPhases(mlir::ModuleOp module, const Phase *last,
-               const std::function<bool(const Phase &, unsigned)> &afterPhase,
-               const std::function<bool(mlir::PassManager &)> &configure = {});
 
 /// `kiln-compile`'s main: the command line of `kiln compile`.
 int compilerMain(int argc, char **argv);

@@ -74,12 +74,14 @@ cl::opt<bool> noFusion("no-fusion", cl::desc("Skip kiln-fuse: one kernel per op 
                        cl::cat(category));
 cl::opt<int64_t> bucketSize("bucket-size",
                             cl::desc("Bytes at which a gradient all-reduce bucket closes "
-                                     "(default 26214400, 25 MiB)"),
-                            cl::value_desc("BYTES"), cl::init(25 << 20), cl::cat(category));
+                                     "(default 25 MiB)"),
+                            cl::value_desc("BYTES"), cl::init(kiln::kDefaultBucketBytes),
+                            cl::cat(category));
 cl::opt<int64_t> firstBucketSize("first-bucket-size",
                                  cl::desc("Bytes at which the first bucket closes "
-                                          "(default 1048576, 1 MiB)"),
-                                 cl::value_desc("BYTES"), cl::init(1 << 20), cl::cat(category));
+                                          "(default 1 MiB)"),
+                                 cl::value_desc("BYTES"), cl::init(kiln::kDefaultFirstBucketBytes),
+                                 cl::cat(category));
 cl::opt<int64_t> ranks("ranks",
                        cl::desc("Compile for data-parallel training on N ranks: the step "
                                 "takes the (global) batch size / N images"),
@@ -164,10 +166,11 @@ int kiln::compilerMain(int argc, char **argv) {
 
   if (bucketSize < 1 || firstBucketSize < 1)
     return fail("--bucket-size and --first-bucket-size must be at least 1 byte", 2);
-  pipelineOptions().bucketSize = bucketSize;
-  pipelineOptions().firstBucketSize = firstBucketSize;
-  pipelineOptions().fusion = !noFusion;
-  pipelineOptions().explainFusion = explainFusion;
+  PipelineOptions pipeline;
+  pipeline.bucketSize = bucketSize;
+  pipeline.firstBucketSize = firstBucketSize;
+  pipeline.fusion = !noFusion;
+  pipeline.explainFusion = explainFusion;
   DialectRegistry registry;
   registerKilnDialects(registry);
   MLIRContext context(registry);
@@ -187,8 +190,8 @@ int kiln::compilerMain(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpPhasesTo))
       return fail("cannot create " + dumpPhasesTo + ": " + ec.message(), 1);
   }
-  bool ok = runPhases(
-      *module, last,
+  bool ok = succeeded(runPhases(
+      *module, pipeline, last, nullptr,
       [&](const Phase &phase, unsigned index) {
         return dumpPhasesTo.empty() || dumpPhase(*module, phase, index, indexText);
       },
@@ -197,7 +200,7 @@ int kiln::compilerMain(int argc, char **argv) {
           return false;
         applyDefaultTimingPassManagerCLOptions(pm); // a report per phase
         return true;
-      });
+      }));
   if (!ok) {
     if (!dumpPhasesTo.empty())
       indexText += "(a phase failed)\n";

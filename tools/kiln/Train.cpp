@@ -47,7 +47,7 @@ const char *kUsage =
     "  --cpu CPU         compile the kernels for CPU ('host', or an LLVM CPU name)\n"
     "  --device D        cpu (default) or cuda: one GPU per rank (LOCAL_RANK), NCCL\n"
     "                    between ranks; MODEL.json is then compiled --target=cuda\n"
-    "  --bucket-size B   bytes per gradient all-reduce bucket (default 26214400)\n"
+    "  --bucket-size B   bytes per gradient all-reduce bucket (default 25 MiB)\n"
     "  --comm-timeout S  seconds a rank waits for the others before the job\n"
     "                    ends with an error (default 300)\n"
     "  --snapshot-every N  a snapshot every N steps (and at every epoch end) in\n"

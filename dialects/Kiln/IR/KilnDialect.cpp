@@ -3,6 +3,7 @@
 #include "Kiln/IR/KilnOps.h"
 
 #include "Kiln/IR/KilnOpsDialect.cpp.inc"
+#include "Kiln/IR/KilnOpInterfaces.cpp.inc"
 
 void kiln::KilnDialect::initialize() {
   addOperations<

@@ -26,6 +26,7 @@ inline bool isElementwiseMap(mlir::Operation *op) {
 }
 } // namespace kiln
 #include "Kiln/IR/KilnGradientInterface.h.inc"
+#include "Kiln/IR/KilnOpInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "Kiln/IR/KilnOps.h.inc"

@@ -13,6 +13,7 @@
 
 include "Kiln/IR/KilnDialect.td"
 include "Kiln/IR/KilnGradientInterface.td"
+include "Kiln/IR/KilnOpInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -399,7 +400,7 @@ def Kiln_CastOp : Kiln_Op<"cast", [Pure, Kiln_ElementwiseMap, SameOperandsAndRes
 // Reductions over `axes` (sorted, unique, non-negative); `keepdim` keeps the
 // reduced dimensions as size 1.
 class Kiln_ReduceOp<string mnemonic, string formula>
-    : Kiln_Op<mnemonic, [Pure, Differentiable,
+    : Kiln_Op<mnemonic, [Pure, Differentiable, Kiln_ReductionOpInterface,
         DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = formula # " over the given axes";
   let description = "Reduces with `" # formula # "` over `axes`.\n\n"
@@ -426,7 +427,7 @@ def Kiln_ReduceMaxOp : Kiln_ReduceOp<"reduce_max", "max(x)">;
 def Kiln_LogSumExpOp : Kiln_ReduceOp<"logsumexp", "log Σ e^x">;
 
 // ArgmaxOp
-def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure,
+def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure, Kiln_RowOpInterface,
     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "index of the largest element along one axis (first on ties)";
   let description = [{
@@ -580,7 +581,7 @@ def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure,
 
 // Ops that keep their operand's type and work along one axis.
 class Kiln_AxisOp<string mnemonic, list<Trait> traits = []>
-    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure, Kiln_RowOpInterface,
         DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
@@ -633,7 +634,8 @@ def Kiln_L2NormalizeOp : Kiln_AxisOp<"l2_normalize", [Differentiable]> {
 
 // LayerNormOp
 def Kiln_LayerNormOp : Kiln_Op<"layer_norm", [Pure,
-    Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    Differentiable, DeclareOpInterfaceMethods<Kiln_RowOpInterface, ["getRowAxis"]>,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "(x - mean) / √(var + eps) · scale + bias over the last dimension";
   let description = [{
     Biased variance, as PyTorch's `nn.LayerNorm`; `scale` and `bias` have the
@@ -649,6 +651,11 @@ def Kiln_LayerNormOp : Kiln_Op<"layer_norm", [Pure,
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $scale `,` $bias attr-dict `:` type($input) `,` type($scale) `,` type($bias)
+  }];
+  let extraClassDefinition = [{
+    int64_t $cppClass::getRowAxis() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getInput().getType()).getRank() - 1;
+    }
   }];
 }
 
