@@ -1,8 +1,9 @@
-//===- Importer.h - state shared by the importer's two halves ----*- C++ -*-===//
+//===- Importer.h - state shared by the importer's files --------*- C++ -*-===//
 //
-// GraphImporter.cpp reads files and sections and instantiates modules and
-// networks; NodeBuilder.cpp turns one node into kiln ops. Private to
-// compiler/Import.
+// GraphImporter.cpp drives the import; GraphFiles.cpp reads the files,
+// GraphSections.cpp their sections, ModuleInstances.cpp instantiates
+// modules and networks, GraphBody.cpp evaluates a graph body and
+// NodeBuilder.cpp turns one node into kiln ops. Private to compiler/Import.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_IMPORT_IMPORTER_H
@@ -85,7 +86,7 @@ public:
   mlir::Location location(const JsonSource &src, const std::string &pointer,
                           const std::string &name);
 
-  // --- graph bodies (NodeBuilder.cpp) --------------------------------------
+  // --- graph bodies (GraphBody.cpp) ----------------------------------------
   /// Evaluates env.nodes in dependency order, binding each id.
   bool evaluateNodes(Env &env);
   /// Whether an "in" entry that names nothing bound is an expression over
@@ -96,7 +97,13 @@ public:
   std::optional<mlir::Value> resolve(Env &env, const std::string &ptr,
                                      const json &ref);
 
-  // --- instances (GraphImporter.cpp) ---------------------------------------
+  // --- one node (NodeBuilder.cpp) -----------------------------------------
+  /// The op of a node other than "call"; nullopt after reporting an error.
+  std::optional<Bound> buildNode(Env &env, const std::string &ptr,
+                                 const json &node,
+                                 llvm::ArrayRef<mlir::Value> operands);
+
+  // --- instances (ModuleInstances.cpp) -------------------------------------
   std::optional<Bound> instantiate(const std::string &moduleName,
                                    const JsonSource &callSrc,
                                    const std::string &callPtr,
@@ -133,12 +140,15 @@ public:
   int64_t nextRandomStream = 0;
 
 private:
+  // GraphFiles.cpp
   bool loadFile(const std::string &path, const JsonSource *from,
                 const std::string &fromPtr, bool library);
+  // GraphSections.cpp
   bool importSections(const JsonSource &src, mlir::ModuleOp module);
   /// The evaluation entry (func.func @eval): the network named by
   /// train.eval on whole test images, returning its chosen output.
   bool importEval(const JsonSource &src, mlir::ModuleOp module);
+  // ModuleInstances.cpp
   mlir::Value createParam(const JsonSource &src, const std::string &ptr,
                           const std::string &name, const json &entry,
                           const Args &args, const NetworkContext *network);

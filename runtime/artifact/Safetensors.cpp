@@ -15,6 +15,10 @@ int64_t dtypeBytes(const std::string &dtype) {
   return 0;
 }
 
+std::string safetensorsDtype(const std::string &dtype) {
+  return dtype == "f32" ? "F32" : dtype == "i32" ? "I32" : "BOOL";
+}
+
 std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata) {
   nlohmann::ordered_json header;
   int64_t offset = 0;

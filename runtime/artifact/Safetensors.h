@@ -43,6 +43,10 @@ bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &e
 /// Bytes per element of a safetensors dtype, 0 if unknown.
 int64_t dtypeBytes(const std::string &dtype);
 
+/// The safetensors dtype a buffer of kiln dtype `dtype` (f32, i32, i1) is
+/// stored as.
+std::string safetensorsDtype(const std::string &dtype);
+
 } // namespace kiln
 
 #endif // KILN_RUNTIME_ARTIFACT_SAFETENSORS_H

@@ -123,6 +123,9 @@ private:
   /// Host mirror <-> GPU for a buffer (no-ops on the CPU).
   void toDevice(int64_t buffer) const;
   void fromDevice(int64_t buffer) const;
+  /// To the GPU, what the runtime writes before program `p` runs: its
+  /// inputs and the schedule values.
+  void uploadHostWritten(const Program &p) const;
 
   Manifest m;
   ThreadPool pool;
@@ -135,10 +138,6 @@ private:
   // Per program, per thunk: the kernel's argument pointers.
   std::vector<std::vector<std::vector<void *>>> pointers;
 };
-
-/// Whether this CPU runs code compiled for `cpu` with `features`; else a
-/// message naming what is missing.
-bool cpuSupports(const std::string &cpu, const std::string &features, std::string &missing);
 
 } // namespace kiln
 

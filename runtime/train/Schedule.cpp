@@ -1,6 +1,8 @@
 //===- Schedule.cpp - per-step scalar schedules ---------------------------===//
 #include "runtime/train/Schedule.h"
 
+#include "runtime/artifact/Kinds.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -17,34 +19,18 @@ double linspace(double start, double stop, int64_t n, int64_t i) {
   return n == 1 ? start : start + (stop - start) * static_cast<double>(i) / (n - 1);
 }
 
-struct KindKeys {
-  const char *kind;
-  std::vector<const char *> required, optional;
-};
-
-const KindKeys kKinds[] = {
-    {"constant", {"value"}, {}},
-    {"warmup_cosine", {"base", "final"},
-     {"warmup_epochs", "warmup_fraction", "start_warmup_value", "scale_with_batch"}},
-    {"epoch_linear_warmup", {"start", "end"}, {"warmup_epochs", "warmup_fraction"}},
-    {"from_epoch", {"epoch"}, {}},
-};
-
 } // namespace
 
 std::string checkSchedule(const nlohmann::json &spec) {
   if (!spec.is_object() || !spec.contains("kind") || !spec["kind"].is_string())
     return "a schedule is an object with a string 'kind'";
   std::string kind = spec["kind"];
-  const KindKeys *k = nullptr;
-  for (const KindKeys &candidate : kKinds)
-    if (kind == candidate.kind)
-      k = &candidate;
+  const DictKind *k = findKind(kScheduleKinds, kind);
   if (!k)
     return "unknown schedule kind '" + kind + "'";
-  for (const char *key : k->required)
-    if (!spec.contains(key))
-      return "schedule kind '" + kind + "' needs '" + key + "'";
+  for (const DictKey &key : k->keys)
+    if (key.required && !spec.contains(key.name))
+      return "schedule kind '" + kind + "' needs '" + key.name + "'";
   if (kind == "epoch_linear_warmup" && spec.contains("warmup_epochs") == spec.contains("warmup_fraction"))
     return "schedule kind 'epoch_linear_warmup' needs one of 'warmup_epochs' and 'warmup_fraction'";
   if (spec.contains("warmup_epochs") && spec.contains("warmup_fraction"))
@@ -52,11 +38,10 @@ std::string checkSchedule(const nlohmann::json &spec) {
   for (auto &[key, value] : spec.items()) {
     if (key == "kind" || key == "doc")
       continue;
-    bool known = std::count(k->required.begin(), k->required.end(), key) ||
-                 std::count(k->optional.begin(), k->optional.end(), key);
+    const DictKey *known = k->key(key);
     if (!known)
       return "schedule kind '" + kind + "' takes no key '" + key + "'";
-    if (key == "scale_with_batch" ? !value.is_boolean() : !value.is_number())
+    if (known->type == KeyType::Bool ? !value.is_boolean() : !value.is_number())
       return "schedule key '" + key + "' has the wrong type";
   }
   return "";

@@ -7,15 +7,13 @@
 //===----------------------------------------------------------------------===//
 #include "Kiln/IR/KilnOps.h"
 
-#include "Kiln/IR/KilnBuilder.h"
+#include "runtime/artifact/Kinds.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
-#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #include <array>
-#include <cmath>
 
 using namespace mlir;
 using namespace kiln;
@@ -61,97 +59,46 @@ std::string listString(ArrayRef<int64_t> values) {
   return s + "]";
 }
 
-/// One key of an init or schedule dictionary.
-enum class KeyKind { Number, String, Bool };
-struct Key {
-  const char *name;
-  KeyKind kind;
-  bool required;
-};
-struct DictKind {
-  const char *kind;
-  std::vector<Key> keys;
-};
-
 /// Checks `dict` ("init" or "spec" of `op`) against the table of kinds.
 LogicalResult verifyKindDict(Operation *op, StringRef what, DictionaryAttr dict,
-                             ArrayRef<DictKind> kinds) {
+                             const std::vector<DictKind> &kinds) {
   auto kindAttr = dict.getAs<StringAttr>("kind");
   if (!kindAttr)
     return op->emitOpError() << "'" << what << "' needs a string 'kind'";
-  const DictKind *spec = nullptr;
-  std::string known;
-  for (const DictKind &k : kinds) {
-    known += (known.empty() ? "" : ", ") + std::string(k.kind);
-    if (kindAttr.getValue() == k.kind)
-      spec = &k;
-  }
-  if (!spec)
+  const DictKind *spec = findKind(kinds, kindAttr.getValue());
+  if (!spec) {
+    std::string known;
+    for (const DictKind &k : kinds)
+      known += (known.empty() ? "" : ", ") + std::string(k.kind);
     return op->emitOpError() << "unknown " << what << " kind '"
                              << kindAttr.getValue() << "' (known: " << known
                              << ")";
+  }
   for (NamedAttribute entry : dict) {
     StringRef key = entry.getName().getValue();
     if (key == "kind")
       continue;
-    auto it = llvm::find_if(spec->keys, [&](const Key &k) { return key == k.name; });
-    if (it == spec->keys.end())
+    const DictKey *keySpec = spec->key(key);
+    if (!keySpec)
       return op->emitOpError() << what << " kind '" << spec->kind
                                << "' takes no key '" << key << "'";
-    bool ok = it->kind == KeyKind::Number
+    bool ok = keySpec->type == KeyType::Number
                   ? isa<FloatAttr, IntegerAttr>(entry.getValue())
-              : it->kind == KeyKind::String ? isa<StringAttr>(entry.getValue())
+              : keySpec->type == KeyType::String ? isa<StringAttr>(entry.getValue())
                                             : isa<BoolAttr>(entry.getValue());
     if (!ok)
       return op->emitOpError()
              << what << " key '" << key << "' must be a "
-             << (it->kind == KeyKind::Number   ? "number"
-                 : it->kind == KeyKind::String ? "string"
+             << (keySpec->type == KeyType::Number   ? "number"
+                 : keySpec->type == KeyType::String ? "string"
                                                : "bool");
   }
-  for (const Key &k : spec->keys)
+  for (const DictKey &k : spec->keys)
     if (k.required && !dict.get(k.name))
       return op->emitOpError() << what << " kind '" << spec->kind
                                << "' needs key '" << k.name << "'";
   return success();
 }
-
-const DictKind kInitKinds[] = {
-    {"zeros", {}},
-    {"ones", {}},
-    {"constant", {{"value", KeyKind::Number, true}}},
-    {"normal", {{"std", KeyKind::Number, true}, {"mean", KeyKind::Number, false}}},
-    {"trunc_normal",
-     {{"std", KeyKind::Number, true},
-      {"mean", KeyKind::Number, false},
-      {"a", KeyKind::Number, false},
-      {"b", KeyKind::Number, false}}},
-    {"uniform", {{"low", KeyKind::Number, true}, {"high", KeyKind::Number, true}}},
-    {"fan_in_uniform", {{"fan_in", KeyKind::Number, true}}},
-    {"copy", {{"from", KeyKind::String, true}}},
-    {"file", {{"path", KeyKind::String, true}, {"tensor", KeyKind::String, true}}},
-};
-
-// Schedules, evaluated per step by the runtime (docs/graph-format.md).
-const DictKind kScheduleKinds[] = {
-    {"constant", {{"value", KeyKind::Number, true}}},
-    // DINO's utils.cosine_scheduler, per iteration, endpoint quirk included.
-    {"warmup_cosine",
-     {{"base", KeyKind::Number, true},
-      {"final", KeyKind::Number, true},
-      {"warmup_epochs", KeyKind::Number, false},
-      {"warmup_fraction", KeyKind::Number, false},
-      {"start_warmup_value", KeyKind::Number, false},
-      {"scale_with_batch", KeyKind::Bool, false}}},
-    // DINO's teacher temperature: linspace over the first epochs, then flat.
-    {"epoch_linear_warmup",
-     {{"start", KeyKind::Number, true},
-      {"end", KeyKind::Number, true},
-      {"warmup_epochs", KeyKind::Number, false},
-      {"warmup_fraction", KeyKind::Number, false}}},
-    // 0 before `epoch`, 1 from it on (written by the optimizer for freezing).
-    {"from_epoch", {{"epoch", KeyKind::Number, true}}},
-};
 
 } // namespace
 
@@ -194,84 +141,6 @@ LogicalResult ScheduleOp::verify() {
 }
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
-
-namespace {
-/// exp(log_softmax(x)) -> softmax(x).
-struct ExpOfLogSoftmax : OpRewritePattern<ExpOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(ExpOp op, PatternRewriter &rewriter) const override {
-    auto lsm = op.getInput().getDefiningOp<LogSoftmaxOp>();
-    if (!lsm)
-      return failure();
-    rewriter.replaceOpWithNewOp<SoftmaxOp>(
-        op, ValueRange{lsm.getInput()},
-        ArrayRef<NamedAttribute>{rewriter.getNamedAttr("axis", lsm.getAxisAttr())});
-    return success();
-  }
-};
-} // namespace
-
-void ExpOp::getCanonicalizationPatterns(RewritePatternSet &patterns, MLIRContext *context) {
-  patterns.add<ExpOfLogSoftmax>(context);
-}
-
-namespace {
-/// The other operand of a binary `op` of type OpTy when one of its
-/// operands is `v` and the other a scalar constant equal to `c` (in f32).
-template <typename OpTy> Operation *withConstant(Operation *op, Value v, float c) {
-  auto bin = dyn_cast<OpTy>(op);
-  if (!bin)
-    return nullptr;
-  Value other = bin->getOperand(0) == v ? bin->getOperand(1) : bin->getOperand(0);
-  auto k = other.getDefiningOp<ConstantOp>();
-  auto attr = k ? dyn_cast<DenseElementsAttr>(k.getValue()) : nullptr;
-  if (!attr || !attr.isSplat() || !attr.getElementType().isF32() ||
-      attr.getSplatValue<float>() != c)
-    return nullptr;
-  return op;
-}
-
-/// gelu(x) -> x·Φ(x) when the step already computes Φ(x) = 0.5·(1 + erf(x/√2))
-/// (the gradient of gelu does): erf, the costliest part, then runs once per
-/// element instead of twice, and the two fuse into one region.
-struct GeluFromItsCdf : OpRewritePattern<GeluOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(GeluOp op, PatternRewriter &rewriter) const override {
-    if (op.getApproximate() != "none")
-      return failure();
-    Value x = op.getInput();
-    Operation *cdf = nullptr;
-    for (Operation *scaled : x.getUsers()) {
-      if (!withConstant<MulOp>(scaled, x, static_cast<float>(M_SQRT1_2)))
-        continue;
-      for (Operation *erf : scaled->getUsers()) {
-        if (!isa<ErfOp>(erf))
-          continue;
-        for (Operation *plusOne : erf->getUsers()) {
-          if (!withConstant<AddOp>(plusOne, erf->getResult(0), 1.0f))
-            continue;
-          for (Operation *half : plusOne->getUsers())
-            if (withConstant<MulOp>(half, plusOne->getResult(0), 0.5f))
-              cdf = half;
-        }
-      }
-    }
-    if (!cdf || cdf->getResult(0).getType() != x.getType())
-      return failure();
-    // Φ is computed after gelu (in backward): compute it here and let the
-    // later copy go.
-    KilnBuilder k(rewriter, op.getLoc());
-    Value phi = k.mul(k.add(k.erf(k.mul(x, k.scalar(M_SQRT1_2))), k.scalar(1.0)), k.scalar(0.5));
-    rewriter.replaceAllUsesWith(cdf->getResult(0), phi);
-    rewriter.replaceOp(op, k.mul(x, phi));
-    return success();
-  }
-};
-} // namespace
-
-void GeluOp::getCanonicalizationPatterns(RewritePatternSet &patterns, MLIRContext *context) {
-  patterns.add<GeluFromItsCdf>(context);
-}
 
 //===----------------------------------------------------------------------===//
 // Elementwise

@@ -1,0 +1,370 @@
+//===- GraphSections.cpp - the model file's sections ----------------------===//
+//
+// The top-level sections of a model file: global arguments and the batch
+// size, networks, the objective's inputs, state and schedules (source ops),
+// the objective graph and its sinks (loss, metrics, state updates), the
+// data/networks/optimizer/train sections kept on the module as attributes,
+// and the evaluation entry (func.func @eval).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import/Importer.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+
+namespace kiln {
+
+Attribute jsonToAttr(MLIRContext &context, const json &value) {
+  Builder b(&context);
+  switch (value.type()) {
+  case json::value_t::boolean:
+    return b.getBoolAttr(value.get<bool>());
+  case json::value_t::number_integer:
+  case json::value_t::number_unsigned:
+    return b.getI64IntegerAttr(value.get<int64_t>());
+  case json::value_t::number_float:
+    return b.getF64FloatAttr(value.get<double>());
+  case json::value_t::string:
+    return b.getStringAttr(value.get<std::string>());
+  case json::value_t::array: {
+    SmallVector<Attribute> items;
+    for (const json &v : value)
+      items.push_back(jsonToAttr(context, v));
+    return b.getArrayAttr(items);
+  }
+  case json::value_t::object: {
+    SmallVector<NamedAttribute> items;
+    for (auto &[k, v] : value.items())
+      items.push_back(b.getNamedAttr(k, jsonToAttr(context, v)));
+    return b.getDictionaryAttr(items);
+  }
+  default:
+    return b.getUnitAttr();
+  }
+}
+
+bool Importer::importSections(const JsonSource &src, ModuleOp module) {
+  const json &root = src.root();
+  Builder b(&context);
+
+  // Global arguments and the batch size.
+  if (root.contains("args"))
+    for (auto &[k, v] : root["args"].items()) {
+      auto n = number(src, pointerJoin("/args", k), v, {});
+      if (!n)
+        return false;
+      globalArgs[k] = *n;
+    }
+  int64_t batch = options.batchSize ? *options.batchSize
+                                    : root["train"]["batch_size"].get<int64_t>();
+  if (batch < 1) {
+    error(src, "/train/batch_size", "the batch size must be at least 1");
+    return false;
+  }
+  if (batch % options.ranks) {
+    error(src, "/train/batch_size",
+          "the global batch of " + std::to_string(batch) +
+              (options.batchSize ? " (--batch-size)" : "") + " does not divide over " +
+              std::to_string(options.ranks) + " ranks; give a multiple of " +
+              std::to_string(options.ranks));
+    return false;
+  }
+  batch /= options.ranks;
+  globalArgs["batch"] = static_cast<double>(batch);
+  // 1 in the training step, 0 in the evaluation entry ("if": "rate*training").
+  globalArgs["training"] = 1;
+
+  // Networks.
+  for (auto &[name, net] : root["networks"].items()) {
+    std::string p = pointerJoin("/networks", name);
+    NetworkContext ctx{name};
+    if (net.contains("ema_of")) {
+      ctx.emaOf = net["ema_of"].get<std::string>();
+      if (!root["networks"].contains(ctx.emaOf) || ctx.emaOf == name) {
+        std::vector<std::string> names;
+        for (auto &[k, _] : root["networks"].items())
+          if (k != name)
+            names.push_back(k);
+        error(src, pointerJoin(p, "ema_of"),
+              "'ema_of' names no other network: \"" + ctx.emaOf + "\"" +
+                  suggest(ctx.emaOf, names));
+        return false;
+      }
+    }
+    ctx.frozen = net.value("frozen", false);
+    ctx.initFrom = net.value("init_from", "");
+    ctx.initPrefix = net.value("init_prefix", "");
+    if (!ctx.initFrom.empty() && !ctx.frozen) {
+      error(src, pointerJoin(p, "init_from"),
+            "'init_from' is for frozen networks (set \"frozen\": true)");
+      return false;
+    }
+    if (!modules.count(net["module"].get<std::string>())) {
+      std::vector<std::string> names;
+      for (auto &[k, _] : modules)
+        names.push_back(k);
+      error(src, pointerJoin(p, "module"),
+            "unknown module '" + net["module"].get<std::string>() + "'" +
+                suggest(net["module"].get<std::string>(), names));
+      return false;
+    }
+    networks[name] = ctx;
+  }
+
+  Env env{&src, "/objective/nodes", &root["objective"]["nodes"], {}, "",
+          nullptr, {}};
+  // Verifies a new source op and binds its name in the objective.
+  auto bindOnce = [&](const std::string &p, const std::string &name,
+                      Operation *op) -> bool {
+    if (mlir::failed(mlir::verify(op))) {
+      failed = true;
+      return false;
+    }
+    Value v = op->getResult(0);
+    if (env.bound.count(name)) {
+      error(src, p, "'" + name +
+                        "' is already defined as an input, state or schedule");
+      return false;
+    }
+    env.bound[name] = Bound{{v}, {}};
+    return true;
+  };
+
+  // Inputs.
+  for (auto &[name, in] : root["objective"]["inputs"].items()) {
+    std::string p = pointerJoin("/objective/inputs", name);
+    auto shape = intList(src, pointerJoin(p, "shape"), in["shape"], {});
+    if (!shape)
+      return false;
+    Type element = in.value("dtype", "f32") == "i32"
+                       ? Type(b.getIntegerType(32))
+                       : Type(b.getF32Type());
+    StringAttr source =
+        in.contains("source") ? b.getStringAttr(in["source"].get<std::string>())
+                              : nullptr;
+    auto op = createSource<InputOp>(location(src, p, name),
+                                      RankedTensorType::get(*shape, element),
+                                      b.getStringAttr(name), source);
+    if (!bindOnce(p, name, op))
+      return false;
+  }
+
+  // State.
+  if (root.contains("state"))
+    for (auto &[name, entry] : root["state"].items()) {
+      std::string p = pointerJoin("/state", name);
+      auto shape = intList(src, pointerJoin(p, "shape"), entry["shape"], {});
+      if (!shape)
+        return false;
+      DictionaryAttr init = initDict(src, pointerJoin(p, "init"), entry["init"], {});
+      if (!init)
+        return false;
+      auto op = createSource<StateOp>(
+          location(src, p, name), RankedTensorType::get(*shape, b.getF32Type()),
+          b.getStringAttr(name), init);
+      if (!bindOnce(p, name, op))
+        return false;
+    }
+
+  // Schedules.
+  if (root.contains("schedules"))
+    for (auto &[name, spec] : root["schedules"].items()) {
+      std::string p = pointerJoin("/schedules", name);
+      if (!spec.is_object()) {
+        error(src, p, "a schedule must be an object, got " + describeJson(spec));
+        return false;
+      }
+      DictionaryAttr dict = initDict(src, p, spec, {});
+      if (!dict)
+        return false;
+      auto op = createSource<ScheduleOp>(
+          location(src, p, name), RankedTensorType::get({}, b.getF32Type()),
+          b.getStringAttr(name), dict);
+      if (!bindOnce(p, name, op))
+        return false;
+    }
+
+  // The objective graph and its sinks.
+  if (!evaluateNodes(env))
+    return false;
+  const json &objective = root["objective"];
+  auto sink = [&](const std::string &p, const json &ref) -> std::optional<Value> {
+    return resolve(env, p, ref);
+  };
+  auto loss = sink("/objective/loss", objective["loss"]);
+  if (!loss)
+    return false;
+  if (cast<RankedTensorType>(loss->getType()).getRank() != 0) {
+    error(src, "/objective/loss",
+          "the loss must be a scalar, got " + typeString(loss->getType()) +
+              "; reduce it with 'mean' or 'sum'");
+    return false;
+  }
+  body.create<LossOp>(location(src, "/objective/loss", "loss"), *loss);
+  for (const char *section : {"metrics", "state_updates"}) {
+    if (!objective.contains(section))
+      continue;
+    std::string sp = pointerJoin("/objective", section);
+    for (auto &[name, ref] : objective[section].items()) {
+      std::string p = pointerJoin(sp, name);
+      auto v = sink(p, ref);
+      if (!v)
+        return false;
+      Operation *op;
+      if (std::string(section) == "metrics") {
+        if (cast<RankedTensorType>(v->getType()).getRank() != 0 ||
+            !cast<RankedTensorType>(v->getType()).getElementType().isF32()) {
+          error(src, p, "a metric must be an f32 scalar, got " +
+                            typeString(v->getType()));
+          return false;
+        }
+        op = body.create<MetricOp>(location(src, p, name), b.getStringAttr(name), *v);
+      } else {
+        op = body.create<UpdateStateOp>(location(src, p, name),
+                                        b.getStringAttr(name), *v);
+      }
+      if (mlir::failed(mlir::verify(op))) {
+        failed = true;
+        return false;
+      }
+    }
+  }
+
+  // Sections the later phases read, kept verbatim on the module.
+  module->setAttr("kiln.name", b.getStringAttr(root["name"].get<std::string>()));
+  module->setAttr("kiln.source", b.getStringAttr(src.path()));
+  module->setAttr("kiln.batch_size", b.getI64IntegerAttr(batch));
+  // Scalars the training-step passes read: a schedule name stays a name,
+  // an expression becomes its number.
+  json sections = {{"data", root["data"]}, {"networks", root["networks"]},
+                   {"optimizer", root["optimizer"]}, {"train", root["train"]}};
+  std::vector<std::string> scheduleNames;
+  if (root.contains("schedules"))
+    for (auto &[k, _] : root["schedules"].items())
+      scheduleNames.push_back(k);
+  auto scalar = [&](json &value, const std::string &ptr) {
+    if (!value.is_string())
+      return true;
+    std::string text = value.get<std::string>();
+    if (std::count(scheduleNames.begin(), scheduleNames.end(), text))
+      return true;
+    if (!text.empty() && text.find_first_of("+-*/%()[ .0123456789") == std::string::npos &&
+        !globalArgs.count(text)) {
+      error(src, ptr, "'" + text + "' is neither a schedule nor a number" +
+                          suggest(text, scheduleNames));
+      return false;
+    }
+    auto n = number(src, ptr, value, {});
+    if (!n)
+      return false;
+    value = *n;
+    return true;
+  };
+  json &opt = sections["optimizer"];
+  for (const char *key : {"lr", "weight_decay", "momentum"})
+    if (opt.contains(key) && !scalar(opt[key], pointerJoin("/optimizer", key)))
+      return false;
+  if (opt.contains("groups"))
+    for (size_t i = 0; i < opt["groups"].size(); ++i)
+      if (opt["groups"][i].contains("weight_decay") &&
+          !scalar(opt["groups"][i]["weight_decay"],
+                  "/optimizer/groups/" + std::to_string(i) + "/weight_decay"))
+        return false;
+  for (auto &[name, net] : sections["networks"].items())
+    if (net.contains("momentum") &&
+        !scalar(net["momentum"], pointerJoin(pointerJoin("/networks", name), "momentum")))
+      return false;
+  for (const char *section : {"data", "networks", "optimizer", "train"})
+    module->setAttr(std::string("kiln.") + section,
+                    jsonToAttr(context, sections[section]));
+  return true;
+}
+
+bool Importer::importEval(const JsonSource &src, ModuleOp module) {
+  const json &root = src.root();
+  if (!root["train"].contains("eval") || !root["train"]["eval"].contains("network"))
+    return true;
+  const json &eval = root["train"]["eval"];
+  std::string netName = eval["network"].get<std::string>();
+  auto net = networks.find(netName);
+  if (net == networks.end()) {
+    std::vector<std::string> names;
+    for (auto &[k, _] : networks)
+      names.push_back(k);
+    error(src, "/train/eval/network",
+          "unknown network '" + netName + "'" + suggest(netName, names));
+    return false;
+  }
+  // Whole test images: [eval batch, channels, 28, 28] for Fashion-MNIST,
+  // channels as the objective's image input has them.
+  int64_t channels = 1;
+  for (auto &[name, in] : root["objective"]["inputs"].items())
+    if (in.value("source", "") != "label" && in["shape"].size() == 4) {
+      auto shape = intList(src, pointerJoin("/objective/inputs", name) + "/shape", in["shape"], {});
+      if (shape)
+        channels = (*shape)[1];
+      break;
+    }
+  int64_t batch = eval.value("batch_size", 500);
+  globalArgs["batch"] = static_cast<double>(batch);
+  globalArgs["training"] = 0;
+
+  OpBuilder b(&context);
+  b.setInsertionPointToEnd(module.getBody());
+  Location loc = location(src, "/train/eval", "eval");
+  auto func = b.create<func::FuncOp>(loc, "eval", b.getFunctionType({}, {}));
+  body.setInsertionPointToEnd(func.addEntryBlock());
+  auto ret = body.create<func::ReturnOp>(loc);
+  body.setInsertionPoint(ret);
+  lastSource = nullptr;
+  params.clear(); // parameters are created again in this function
+  auto image = createSource<InputOp>(
+      loc, RankedTensorType::get({batch, channels, 28, 28}, b.getF32Type()),
+      b.getStringAttr("image"), b.getStringAttr("test_image"));
+  const json &netJson = root["networks"][netName];
+  std::string netPtr = pointerJoin("/networks", netName);
+  Args args;
+  if (netJson.contains("args"))
+    for (auto &[k, v] : netJson["args"].items()) {
+      auto n = number(src, pointerJoin(pointerJoin(netPtr, "args"), k), v, {});
+      if (!n)
+        return false;
+      args[k] = *n;
+    }
+  // The network's parameters as the train step left them: an EMA copy is
+  // read here, not updated, so it names no source.
+  NetworkContext evalNet = net->second;
+  evalNet.emaOf.clear();
+  auto out = instantiate(netJson["module"].get<std::string>(), src, netPtr, netName, args,
+                         {image.getResult()}, &evalNet);
+  if (!out)
+    return false;
+  // The output to score (`output`), and the image the network reconstructs
+  // (`reconstruction`: the runtime reports its MSE against the test image).
+  for (const char *key : {"output", "reconstruction"}) {
+    std::string wanted = eval.value(key, "");
+    if (wanted.empty() && std::string(key) == "reconstruction")
+      continue;
+    bool found = false;
+    for (size_t i = 0; i < out->values.size() && !found; ++i) {
+      std::string name = out->names.empty() ? std::to_string(i) : out->names[i];
+      found = wanted.empty() ? out->values.size() == 1 : name == wanted;
+      if (found)
+        body.create<OutputOp>(loc, b.getStringAttr(wanted.empty() ? "output" : wanted),
+                              out->values[i]);
+    }
+    if (!found) {
+      error(src, std::string("/train/eval/") + key,
+            "network '" + netName + "' has no output '" + wanted + "'" +
+                suggest(wanted, out->names));
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace kiln

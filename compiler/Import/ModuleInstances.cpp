@@ -1,0 +1,331 @@
+//===- ModuleInstances.cpp - parameters, module and network calls ---------===//
+//
+// A "call" node instantiates a module (with arguments, `repeat` for
+// stacks) or a network (a module instance with the network's own
+// arguments, from the objective only). Each instance binds its inputs and
+// creates its parameters, named by the instance path as PyTorch would name
+// them; a network decides how they start (fresh, EMA copy, frozen file).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Import/Importer.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+
+namespace kiln {
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+DictionaryAttr Importer::initDict(const JsonSource &src, const std::string &ptr,
+                                  const json &init, const Args &args) {
+  Builder b(&context);
+  SmallVector<NamedAttribute> items;
+  for (auto &[key, v] : init.items()) {
+    std::string p = pointerJoin(ptr, key);
+    if (v.is_string() && (key == "kind" || key == "from" || key == "path" ||
+                          key == "tensor")) {
+      items.push_back(b.getNamedAttr(key, b.getStringAttr(v.get<std::string>())));
+    } else if (v.is_boolean()) {
+      items.push_back(b.getNamedAttr(key, b.getBoolAttr(v.get<bool>())));
+    } else {
+      auto n = number(src, p, v, args);
+      if (!n)
+        return nullptr;
+      items.push_back(b.getNamedAttr(key, b.getF64FloatAttr(*n)));
+    }
+  }
+  return b.getDictionaryAttr(items);
+}
+
+Value Importer::createParam(const JsonSource &src, const std::string &ptr,
+                            const std::string &name, const json &entry,
+                            const Args &args, const NetworkContext *network) {
+  auto shape = intList(src, pointerJoin(ptr, "shape"), entry["shape"], args);
+  if (!shape)
+    return nullptr;
+  auto type = RankedTensorType::get(*shape, body.getF32Type());
+  auto it = params.find(name);
+  if (it != params.end()) {
+    // The same network called again (e.g. on local crops): shared weights.
+    if (it->second.getType() != type) {
+      error(src, ptr,
+            "parameter '" + name + "' is " + typeString(type) +
+                " here but was created as " + typeString(it->second.getType()));
+      return nullptr;
+    }
+    return it->second;
+  }
+  Builder b(&context);
+  DictionaryAttr init;
+  StringAttr emaOf;
+  // The name without its network prefix, as exported.
+  std::string local = name.substr(network ? network->name.size() + 1 : 0);
+  if (network && !network->emaOf.empty()) {
+    std::string source = network->emaOf + "." + local;
+    emaOf = b.getStringAttr(source);
+    init = b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr("copy")),
+                                b.getNamedAttr("from", b.getStringAttr(source))});
+  } else if (network && !network->initFrom.empty()) {
+    init = b.getDictionaryAttr(
+        {b.getNamedAttr("kind", b.getStringAttr("file")),
+         b.getNamedAttr("path", b.getStringAttr(network->initFrom)),
+         b.getNamedAttr("tensor", b.getStringAttr(network->initPrefix + local))});
+  } else {
+    init = initDict(src, pointerJoin(ptr, "init"), entry["init"], args);
+    if (!init)
+      return nullptr;
+  }
+  auto op = createSource<ParamOp>(location(src, ptr, name), type,
+                                    b.getStringAttr(name), init, emaOf,
+                                    network && network->frozen ? b.getUnitAttr()
+                                                               : nullptr);
+  if (mlir::failed(mlir::verify(op))) {
+    failed = true;
+    return nullptr;
+  }
+  params[name] = op;
+  return op;
+}
+
+//===----------------------------------------------------------------------===//
+// Module instances and calls
+//===----------------------------------------------------------------------===//
+
+std::optional<Bound> Importer::instantiate(const std::string &moduleName,
+                                           const JsonSource &callSrc,
+                                           const std::string &callPtr,
+                                           const std::string &path,
+                                           const Args &callArgs,
+                                           ArrayRef<Value> inputs,
+                                           const NetworkContext *network) {
+  auto found = modules.find(moduleName);
+  if (found == modules.end()) {
+    std::vector<std::string> names;
+    for (auto &[k, _] : modules)
+      names.push_back(k);
+    error(callSrc, callPtr, "unknown module '" + moduleName + "'" +
+                                suggest(moduleName, names));
+    return std::nullopt;
+  }
+  if (std::find(callStack.begin(), callStack.end(), moduleName) !=
+      callStack.end()) {
+    std::string chain;
+    for (auto &m : callStack)
+      chain += m + " -> ";
+    error(callSrc, callPtr, "module '" + moduleName +
+                                "' calls itself: " + chain + moduleName);
+    return std::nullopt;
+  }
+  const ModuleDef &mod = found->second;
+  const JsonSource &src = *mod.src;
+  const json &def = *mod.def;
+
+  // Arguments: declared ones with defaults, overridden by the call.
+  Env env{&src, pointerJoin(mod.pointer, "nodes"), &def["nodes"], {}, path,
+          network, {}};
+  std::vector<std::string> declared;
+  if (def.contains("args")) {
+    for (auto &[k, v] : def["args"].items()) {
+      declared.push_back(k);
+      if (v.is_null())
+        continue; // required
+      auto n = number(src, pointerJoin(pointerJoin(mod.pointer, "args"), k), v,
+                      env.args);
+      if (!n)
+        return std::nullopt;
+      env.args[k] = *n;
+    }
+  }
+  for (auto &[k, v] : callArgs) {
+    if (std::find(declared.begin(), declared.end(), k) == declared.end()) {
+      error(callSrc, pointerJoin(callPtr, "args"),
+            "module '" + moduleName + "' has no argument '" + k + "'" +
+                suggest(k, declared));
+      return std::nullopt;
+    }
+    env.args[k] = v;
+  }
+  for (const std::string &k : declared) {
+    if (!env.args.count(k)) {
+      error(callSrc, callPtr,
+            "module '" + moduleName + "' needs argument '" + k + "'");
+      return std::nullopt;
+    }
+  }
+
+  // Inputs.
+  const json &inputNames = def["inputs"];
+  if (inputNames.size() != inputs.size()) {
+    std::string names;
+    for (const json &n : inputNames)
+      names += (names.empty() ? "" : ", ") + n.dump();
+    error(callSrc, callPtr,
+          "module '" + moduleName + "' takes " +
+              std::to_string(inputNames.size()) + " input(s) (" + names +
+              "), got " + std::to_string(inputs.size()));
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string p = pointerJoin(pointerJoin(mod.pointer, "inputs"), std::to_string(i));
+    if (!inputNames[i].is_string()) {
+      error(src, p, "an input name must be a string, got " +
+                        describeJson(inputNames[i]));
+      return std::nullopt;
+    }
+    env.bound[inputNames[i].get<std::string>()] = Bound{{inputs[i]}, {}};
+  }
+
+  // Parameters.
+  if (def.contains("params")) {
+    for (auto &[k, entry] : def["params"].items()) {
+      std::string p = pointerJoin(pointerJoin(mod.pointer, "params"), k);
+      if (env.bound.count(k)) {
+        error(src, p, "parameter '" + k + "' has the same name as an input");
+        return std::nullopt;
+      }
+      Value v = createParam(src, p, path + "." + k, entry, env.args, network);
+      if (!v)
+        return std::nullopt;
+      env.bound[k] = Bound{{v}, {}};
+    }
+  }
+
+  callStack.push_back(moduleName);
+  bool ok = evaluateNodes(env);
+  callStack.pop_back();
+  if (!ok)
+    return std::nullopt;
+
+  Bound out;
+  std::string outPtr = pointerJoin(mod.pointer, "outputs");
+  for (auto &[name, ref] : def["outputs"].items()) {
+    auto v = resolve(env, pointerJoin(outPtr, name), ref);
+    if (!v)
+      return std::nullopt;
+    out.values.push_back(*v);
+    out.names.push_back(name);
+  }
+  if (out.values.empty()) {
+    error(src, outPtr, "module '" + moduleName + "' has no outputs");
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
+                                        const json &node,
+                                        ArrayRef<Value> inputs) {
+  const JsonSource &src = *env.src;
+  std::string id = node["id"].get<std::string>();
+  for (auto &[key, _] : node.items()) {
+    static const std::vector<std::string> keys = {
+        "id", "op", "in", "doc", "if", "module", "network", "args", "repeat"};
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      error(src, pointerJoin(ptr, key),
+            "unknown key '" + key + "' for op 'call'" + suggest(key, keys));
+      return std::nullopt;
+    }
+  }
+  if (node.contains("network") == node.contains("module")) {
+    error(src, ptr, "a call names exactly one of 'module' or 'network'");
+    return std::nullopt;
+  }
+
+  if (node.contains("network")) {
+    if (!env.path.empty()) {
+      error(src, pointerJoin(ptr, "network"),
+            "networks are called from the objective, not from a module");
+      return std::nullopt;
+    }
+    if (node.contains("args") || node.contains("repeat")) {
+      error(src, ptr, "a network call takes no 'args' or 'repeat'; the "
+                      "network's own section fixes them");
+      return std::nullopt;
+    }
+    const json &name = node["network"];
+    auto it = name.is_string() ? networks.find(name.get<std::string>())
+                               : networks.end();
+    if (it == networks.end()) {
+      std::vector<std::string> names;
+      for (auto &[k, _] : networks)
+        names.push_back(k);
+      error(src, pointerJoin(ptr, "network"),
+            "unknown network " + describeJson(name) +
+                (name.is_string() ? suggest(name.get<std::string>(), names) : ""));
+      return std::nullopt;
+    }
+    const JsonSource &top = *files.front();
+    const json &net = top.root()["networks"][it->first];
+    std::string netPtr = pointerJoin("/networks", it->first);
+    Args args;
+    if (net.contains("args"))
+      for (auto &[k, v] : net["args"].items()) {
+        auto n = number(top, pointerJoin(pointerJoin(netPtr, "args"), k), v, {});
+        if (!n)
+          return std::nullopt;
+        args[k] = *n;
+      }
+    return instantiate(net["module"].get<std::string>(), top, netPtr,
+                       it->first, args, inputs, &it->second);
+  }
+
+  if (!node["module"].is_string()) {
+    error(src, pointerJoin(ptr, "module"),
+          "'module' must be a module name, got " + describeJson(node["module"]));
+    return std::nullopt;
+  }
+  std::string moduleName = node["module"].get<std::string>();
+  int64_t repeat = 1;
+  if (node.contains("repeat")) {
+    auto r = integer(src, pointerJoin(ptr, "repeat"), node["repeat"], env.args,
+                     &env);
+    if (!r)
+      return std::nullopt;
+    if (*r < 1) {
+      error(src, pointerJoin(ptr, "repeat"), "repeat must be at least 1");
+      return std::nullopt;
+    }
+    repeat = *r;
+  }
+  if (node.contains("args") && !node["args"].is_object()) {
+    error(src, pointerJoin(ptr, "args"),
+          "'args' must be an object, got " + describeJson(node["args"]));
+    return std::nullopt;
+  }
+  std::string base = env.path.empty() ? id : env.path + "." + id;
+  SmallVector<Value> current(inputs.begin(), inputs.end());
+  std::optional<Bound> out;
+  for (int64_t i = 0; i < repeat; ++i) {
+    // `index` is the repeat index inside the call's argument expressions.
+    Args scope = env.args;
+    scope["index"] = static_cast<double>(i);
+    Args callArgs;
+    if (node.contains("args"))
+      for (auto &[k, v] : node["args"].items()) {
+        auto n = number(src, pointerJoin(pointerJoin(ptr, "args"), k), v, scope,
+                        &env);
+        if (!n)
+          return std::nullopt;
+        callArgs[k] = *n;
+      }
+    std::string path = node.contains("repeat") ? base + "." + std::to_string(i)
+                                               : base;
+    out = instantiate(moduleName, src, ptr, path, callArgs, current, env.network);
+    if (!out)
+      return std::nullopt;
+    if (repeat > 1 && (current.size() != 1 || out->values.size() != 1)) {
+      error(src, ptr, "a repeated module must take one input and give one "
+                      "output, so that each repeat feeds the next");
+      return std::nullopt;
+    }
+    current.assign(out->values.begin(), out->values.end());
+  }
+  return out;
+}
+
+} // namespace kiln

@@ -1,0 +1,83 @@
+//===- NonFiniteReplay.cpp - the thunk that made the first NaN ------------===//
+//
+// The trainer keeps the parameters and state from before each step. When
+// the step's loss or its trained values come out non-finite, it puts them
+// back and runs the step again thunk by thunk, checking every thunk's f32
+// outputs, so that the error can name the op that made the first NaN or
+// infinity.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/exec/Executor.h"
+
+#include <cstring>
+
+namespace kiln {
+namespace {
+
+/// Parameters and state: what a step changes and the replay restores.
+bool trained(const Buffer &b) { return b.kind == "param" || b.kind == "state"; }
+
+/// Whether an f32 buffer holds no NaN or infinity (other dtypes: true).
+bool allFinite(const Buffer &b, const void *p) {
+  if (b.dtype != "f32")
+    return true;
+  auto *x = static_cast<const float *>(p);
+  float sum = 0; // NaN and ±inf make the sum non-finite; one pass, vectorised
+  for (int64_t i = 0; i < b.bytes / 4; ++i)
+    sum += x[i] * 0.0f;
+  return sum == 0.0f;
+}
+
+} // namespace
+
+void Executor::copyTrainedState(bool save) {
+  size_t at = 0;
+  for (const Buffer &b : m.compiled.buffers)
+    if (trained(b)) {
+      if (save) {
+        savedState.resize(std::max(savedState.size(), at + b.bytes));
+        std::memcpy(savedState.data() + at, data(b.id), b.bytes);
+      } else {
+        std::memcpy(data(b.id), savedState.data() + at, b.bytes);
+      }
+      at += b.bytes;
+    }
+}
+
+void Executor::saveTrainedState() {
+  if (gpu)
+    return gpu->savePersistent();
+  copyTrainedState(true);
+}
+
+void Executor::restoreTrainedState() {
+  if (gpu)
+    return gpu->restorePersistent();
+  copyTrainedState(false);
+}
+
+bool Executor::trainedStateFinite() const {
+  for (const Buffer &b : m.compiled.buffers)
+    if (trained(b)) {
+      fromDevice(b.id);
+      if (!allFinite(b, data(b.id)))
+        return false;
+    }
+  return true;
+}
+
+int64_t Executor::runUntilNonFinite(int program) {
+  const Program &p = m.compiled.programs[program];
+  uploadHostWritten(p);
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    runThunks(program, i, i + 1);
+    for (int64_t out : p.thunks[i].outputs) {
+      fromDevice(out);
+      if (!allFinite(m.compiled.buffers[out], data(out)))
+        return i;
+    }
+  }
+  return -1;
+}
+
+} // namespace kiln
