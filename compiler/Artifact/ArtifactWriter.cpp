@@ -91,7 +91,7 @@ bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
     if (!initialValues(init, name, type.getNumElements(), shape, seed, baseDir, ready, values,
                        error))
       return false;
-    (isParam ? params : state)[name] = {"F32", shape, bytesOf(values)};
+    (isParam ? params : state)[name] = {safetensorsDtype(DType::F32), shape, bytesOf(values)};
     ready[name] = std::move(values);
   }
   return true;
@@ -167,7 +167,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     return fail("");
   for (auto &[id, bytes] : constants) {
     const Buffer &b = m.compiled.buffers[id];
-    constantTensors[std::to_string(id)] = {b.dtype == "f32" ? "F32" : b.dtype == "i32" ? "I32" : "BOOL",
+    constantTensors[std::to_string(id)] = {safetensorsDtype(b.dtype),
                                            b.shape, bytes};
   }
   if (!writeSafetensors((tmp / "params.safetensors").string(), params, error) ||

@@ -93,7 +93,7 @@ bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
     if (!readSafetensors(path, tensors, error))
       return false;
     auto it = tensors.find(tensor);
-    if (it == tensors.end() || it->second.dtype != "F32" || it->second.shape != shape) {
+    if (it == tensors.end() || dtypeFromSafetensors(it->second.dtype) != DType::F32 || it->second.shape != shape) {
       error = path + ": no F32 tensor '" + tensor + "' of the shape parameter '" + name + "' has";
       return false;
     }

@@ -2,10 +2,12 @@
 //
 // The back half of the compiler before LLVM: every value gets a buffer
 // (sources in persistent slots, reshapes as views of their operand,
-// temporaries packed into one arena by liveness), every op its thunks
-// (kernels from OpKernels, GEMM library calls for matmul), and parameter
+// temporaries packed into one arena by liveness), every op its thunk (a
+// kernel per kiln.fusion, GEMM library calls for matmul, all-reduce starts
+// and waits placed so that communication overlaps compute), and parameter
 // and state updates are written in place where nothing reads the old value
-// afterwards, else copied at the end of the step.
+// afterwards, else copied at the end of the step. The work is spread over
+// StepPlanner.cpp, CollectiveSchedule.cpp and BufferPlan.cpp (Planner.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_STEPPLANNER_H

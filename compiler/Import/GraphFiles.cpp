@@ -6,6 +6,7 @@
 // defined twice is an error naming the first definition.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Import/GraphImporter.h"
 #include "compiler/Import/Importer.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -87,6 +88,23 @@ bool Importer::loadFile(const std::string &path, const JsonSource *from,
     }
   }
   return true;
+}
+
+void anchorGraphPaths(nlohmann::ordered_json &graph, const std::string &dir) {
+  auto anchor = [&](nlohmann::ordered_json &path) {
+    if (!path.is_string() || llvm::sys::path::is_absolute(path.get<std::string>()))
+      return;
+    llvm::SmallString<256> full(dir);
+    llvm::sys::path::append(full, path.get<std::string>());
+    path = std::string(full);
+  };
+  if (graph.contains("imports") && graph["imports"].is_array())
+    for (auto &path : graph["imports"])
+      anchor(path);
+  if (graph.contains("networks") && graph["networks"].is_object())
+    for (auto &[name, network] : graph["networks"].items())
+      if (network.is_object() && network.contains("init_from"))
+        anchor(network["init_from"]);
 }
 
 } // namespace kiln

@@ -15,6 +15,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <string>
 
@@ -31,6 +33,12 @@ struct ImportOptions {
 mlir::OwningOpRef<mlir::ModuleOp> importGraph(mlir::MLIRContext &context,
                                               const std::string &path,
                                               const ImportOptions &options = {});
+
+/// Makes a model graph's file-relative paths (its imports, the networks'
+/// init_from) absolute against `dir`, the directory of the file it came
+/// from, so that an edited copy can be written anywhere (the tests and
+/// the differential checker write theirs to a temporary directory).
+void anchorGraphPaths(nlohmann::ordered_json &graph, const std::string &dir);
 
 } // namespace kiln
 

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
 
+#include "Kiln/IR/KilnDTypes.h"
 #include "Kiln/IR/KilnOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -140,9 +141,8 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     auto shape = intList(src, pointerJoin(p, "shape"), in["shape"], {});
     if (!shape)
       return false;
-    Type element = in.value("dtype", "f32") == "i32"
-                       ? Type(b.getIntegerType(32))
-                       : Type(b.getF32Type());
+    // The schema admits "f32" and "i32" (Schema.cpp).
+    Type element = mlirElementType(*dtypeNamed(in.value("dtype", "f32")), b.getContext());
     StringAttr source =
         in.contains("source") ? b.getStringAttr(in["source"].get<std::string>())
                               : nullptr;

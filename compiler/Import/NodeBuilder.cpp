@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Import/Importer.h"
 
+#include "Kiln/IR/KilnDTypes.h"
 #include "Kiln/IR/KilnOps.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -303,14 +304,14 @@ std::optional<Bound> NodeBuilder::buildSpecial(ArrayRef<Value> operands) {
     if (!expectOperands(1) || !need("dtype"))
       return std::nullopt;
     const json &dtype = node["dtype"];
-    Type element = dtype == "f32"   ? Type(b.getF32Type())
-                   : dtype == "i32" ? Type(b.getIntegerType(32))
-                                    : Type();
-    if (!element) {
+    std::optional<DType> known =
+        dtype.is_string() ? dtypeNamed(dtype.get<std::string>()) : std::nullopt;
+    if (!known || (*known != DType::F32 && *known != DType::I32)) {
       im.error(src, pointerJoin(ptr, "dtype"),
                "'dtype' must be \"f32\" or \"i32\", got " + describeJson(dtype));
       return std::nullopt;
     }
+    Type element = mlirElementType(*known, b.getContext());
     auto in = cast<RankedTensorType>(operands[0].getType());
     OperationState state(loc, CastOp::getOperationName());
     state.addOperands(operands);

@@ -8,6 +8,8 @@
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
+#include "Kiln/IR/KilnDTypes.h"
+
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -21,7 +23,9 @@ using namespace kiln;
 
 namespace {
 
-int64_t bytesOf(Value v) { return cast<RankedTensorType>(v.getType()).getNumElements() * 4; }
+int64_t bytesOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getNumElements() * elementBytes(*dtypeOf(v.getType()));
+}
 
 /// Whether `v` differs between ranks: it is computed from the batch (an
 /// input or a random draw) and not through an all-reduce.

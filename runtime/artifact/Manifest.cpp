@@ -102,7 +102,7 @@ struct Reader {
 json manifestToJson(const Manifest &m) {
   json buffers = json::array(), kernels = json::array(), programs = json::array();
   for (const Buffer &b : m.compiled.buffers)
-    buffers.push_back({{"id", b.id}, {"name", b.name}, {"kind", b.kind}, {"dtype", b.dtype},
+    buffers.push_back({{"id", b.id}, {"name", b.name}, {"kind", b.kind}, {"dtype", dtypeName(b.dtype)},
                        {"shape", b.shape},
                        {"region", b.region == Region::Arena ? "arena" : "persistent"},
                        {"offset", b.offset}, {"bytes", b.bytes}});
@@ -194,15 +194,18 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     const json &b = (*buffers)[i];
     std::string p = "/buffers/" + std::to_string(i), region;
     Buffer out;
+    std::string dtype;
     if (!r.integer(b, p, "id", out.id) || !r.string(b, p, "name", out.name) ||
-        !r.string(b, p, "kind", out.kind) || !r.string(b, p, "dtype", out.dtype) ||
+        !r.string(b, p, "kind", out.kind) || !r.string(b, p, "dtype", dtype) ||
         !r.ints(b, p, "shape", out.shape) || !r.string(b, p, "region", region) ||
         !r.integer(b, p, "offset", out.offset) || !r.integer(b, p, "bytes", out.bytes, 1))
       return done(false);
     if (out.id != (int64_t)i)
       return done(r.fail(p + "/id", "buffer ids must count from 0"));
-    if (out.dtype != "f32" && out.dtype != "i32" && out.dtype != "i1")
-      return done(r.fail(p + "/dtype", "unknown dtype " + out.dtype));
+    std::optional<DType> known = dtypeNamed(dtype);
+    if (!known)
+      return done(r.fail(p + "/dtype", "unknown dtype " + dtype));
+    out.dtype = *known;
     out.region = region == "arena" ? Region::Arena : Region::Persistent;
     if (out.region == Region::Persistent && out.offset + out.bytes > c.persistentBytes)
       return done(r.fail(p, "lies outside the persistent region"));
@@ -291,7 +294,7 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
       } else if (kind == "random") {
         t.kind = Thunk::Random;
         if (!r.integer(tj, tp, "stream", t.stream) || t.buffers.size() != 1 ||
-            c.buffers[t.buffers[0]].dtype != "f32")
+            c.buffers[t.buffers[0]].dtype != DType::F32)
           return done(r.fail(tp, "a random thunk names one f32 buffer and its stream"));
       } else if (kind == "all_reduce_start" || kind == "all_reduce_wait") {
         t.kind = kind == "all_reduce_start" ? Thunk::AllReduceStart : Thunk::AllReduceWait;
@@ -299,7 +302,7 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         for (size_t i = 1; i < t.buffers.size(); ++i)
           packed += c.buffers[t.buffers[i]].bytes;
         bool f32 = std::all_of(t.buffers.begin(), t.buffers.end(),
-                               [&](int64_t id) { return c.buffers[id].dtype == "f32"; });
+                               [&](int64_t id) { return c.buffers[id].dtype == DType::F32; });
         if (!r.integer(tj, tp, "bucket", t.bucket) || t.buffers.size() < 2 || !f32 ||
             packed != c.buffers[t.buffers[0]].bytes)
           return done(r.fail(tp, "an all-reduce thunk names its bucket buffer, then the f32 "

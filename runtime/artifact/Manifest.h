@@ -22,7 +22,7 @@
 
 namespace kiln {
 
-constexpr int kArtifactVersion = 2;
+constexpr int kArtifactVersion = 3;
 
 struct ArtifactFile {
   int64_t bytes = 0;

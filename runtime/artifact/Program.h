@@ -9,6 +9,8 @@
 #ifndef KILN_RUNTIME_ARTIFACT_PROGRAM_H
 #define KILN_RUNTIME_ARTIFACT_PROGRAM_H
 
+#include "runtime/artifact/DType.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -25,7 +27,7 @@ struct Buffer {
   int64_t id;
   std::string name; // a source's name, or the op that defined it
   std::string kind; // param, state, input, schedule, constant, temp
-  std::string dtype; // f32, i32, i1 (one byte)
+  DType dtype;
   std::vector<int64_t> shape;
   Region region;
   int64_t offset = 0; // bytes into the region

@@ -8,15 +8,9 @@
 namespace kiln {
 
 int64_t dtypeBytes(const std::string &dtype) {
-  if (dtype == "F32" || dtype == "I32")
-    return 4;
-  if (dtype == "BOOL" || dtype == "U8")
-    return 1;
-  return 0;
-}
-
-std::string safetensorsDtype(const std::string &dtype) {
-  return dtype == "f32" ? "F32" : dtype == "i32" ? "I32" : "BOOL";
+  if (auto d = dtypeFromSafetensors(dtype))
+    return elementBytes(*d);
+  return dtype == "U8" ? 1 : 0; // readable, though no buffer holds it
 }
 
 std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata) {

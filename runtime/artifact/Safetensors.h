@@ -8,6 +8,8 @@
 #ifndef KILN_RUNTIME_ARTIFACT_SAFETENSORS_H
 #define KILN_RUNTIME_ARTIFACT_SAFETENSORS_H
 
+#include "runtime/artifact/DType.h"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -42,10 +44,6 @@ bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &e
 
 /// Bytes per element of a safetensors dtype, 0 if unknown.
 int64_t dtypeBytes(const std::string &dtype);
-
-/// The safetensors dtype a buffer of kiln dtype `dtype` (f32, i32, i1) is
-/// stored as.
-std::string safetensorsDtype(const std::string &dtype);
 
 } // namespace kiln
 

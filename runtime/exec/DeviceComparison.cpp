@@ -17,11 +17,11 @@ namespace {
 /// whether any byte differs, over 1).
 std::pair<double, double> difference(const Buffer &b, const void *cpu, const void *gpu) {
   double diff = 0, scale = 0;
-  if (b.dtype == "i1")
+  if (b.dtype == DType::I1)
     return {std::memcmp(cpu, gpu, b.bytes) != 0 ? 1.0 : 0.0, 1.0};
   for (int64_t j = 0; j < b.bytes / 4; ++j) {
-    double x = b.dtype == "f32" ? static_cast<const float *>(cpu)[j] : static_cast<const int32_t *>(cpu)[j];
-    double y = b.dtype == "f32" ? static_cast<const float *>(gpu)[j] : static_cast<const int32_t *>(gpu)[j];
+    double x = b.dtype == DType::F32 ? static_cast<const float *>(cpu)[j] : static_cast<const int32_t *>(cpu)[j];
+    double y = b.dtype == DType::F32 ? static_cast<const float *>(gpu)[j] : static_cast<const int32_t *>(gpu)[j];
     diff = std::isnan(x) != std::isnan(y) ? INFINITY : std::max(diff, std::fabs(x - y));
     scale = std::max(scale, std::fabs(x));
   }

@@ -19,7 +19,7 @@ bool trained(const Buffer &b) { return b.kind == "param" || b.kind == "state"; }
 
 /// Whether an f32 buffer holds no NaN or infinity (other dtypes: true).
 bool allFinite(const Buffer &b, const void *p) {
-  if (b.dtype != "f32")
+  if (b.dtype != DType::F32)
     return true;
   auto *x = static_cast<const float *>(p);
   float sum = 0; // NaN and ±inf make the sum non-finite; one pass, vectorised

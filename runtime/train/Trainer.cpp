@@ -220,6 +220,15 @@ std::vector<float> evalOutputs(Executor &exec, const EvalProgram &e, const data:
 
 } // namespace
 
+nlohmann::ordered_json evalResultJson(const EvalResult &r) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (auto [key, value] : {std::pair{"test_accuracy", r.accuracy}, {"knn_top5", r.top5},
+                            {"linear_probe", r.probe}, {"test_mse", r.mse}})
+    if (value >= 0)
+      out[key] = value;
+  return out;
+}
+
 EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error) {
   EvalResult r;
   EvalProgram e = evalProgram(exec);
@@ -402,14 +411,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
         result.testAccuracy = eval.accuracy;
         result.testMse = eval.mse;
         accCurve.points.push_back({double(epoch + 1), 100 * eval.accuracy});
-        nlohmann::ordered_json record{{"epoch", epoch + 1}, {"step", step + 1},
-                                      {"test_accuracy", eval.accuracy}};
-        if (eval.mse >= 0)
-          record["test_mse"] = eval.mse;
-        if (eval.top5 >= 0)
-          record["knn_top5"] = eval.top5;
-        if (eval.probe >= 0)
-          record["linear_probe"] = eval.probe;
+        nlohmann::ordered_json record{{"epoch", epoch + 1}, {"step", step + 1}};
+        record.update(evalResultJson(eval));
         if (lead)
           metrics << record.dump() << "\n" << std::flush;
         if (!options.quiet && lead)

@@ -19,6 +19,8 @@
 #include "runtime/exec/Executor.h"
 #include "runtime/train/Schedule.h"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 
 namespace kiln {
@@ -78,6 +80,12 @@ struct EvalResult {
   double accuracy = -1, top5 = -1, probe = -1, mse = -1;
 };
 EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error);
+
+/// The evaluation's numbers under the one set of keys that a run's
+/// metrics.jsonl and `kiln eval` both write: test_accuracy (the top-1 of
+/// what train.eval scores, k-NN included), knn_top5, linear_probe and
+/// test_mse, each only when the artifact has it.
+nlohmann::ordered_json evalResultJson(const EvalResult &r);
 
 } // namespace kiln
 

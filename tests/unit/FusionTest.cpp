@@ -36,9 +36,10 @@ double compareFused(ModuleOp fused, const StepBindings &b, const StepResults &wa
   std::string dir = std::filesystem::temp_directory_path() /
                     ("kiln-fused-" + std::to_string(::getpid()) + "-" + name + ".kiln");
   std::string error;
-  // What kiln-fuse left outside its regions goes into regions of its own.
+  // What kiln-fuse left outside its regions goes into regions of its own;
+  // resize_bilinear becomes GEMMs (the phases after kiln-fuse).
   OwningOpRef<ModuleOp> codegen = fused.clone();
-  if (!test::runPipeline(*codegen, "func.func(kiln-single-op-regions)") ||
+  if (!test::runPipeline(*codegen, "func.func(kiln-single-op-regions,kiln-decompose-resize)") ||
       !writeArtifact(*codegen, dir, {}, error)) {
     ADD_FAILURE() << name << ": " << error;
     return INFINITY;

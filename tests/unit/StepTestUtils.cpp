@@ -61,10 +61,12 @@ OwningOpRef<ModuleOp> stepOf(
 
 OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &phase) {
   namespace fs = std::filesystem;
-  // Beside models/, so that "imports": ["lib/losses.json"] resolves.
-  fs::path file = fs::path(KILN_SOURCE_DIR) / "models" /
-                  (".test-" + std::to_string(::getpid()) + ".json");
-  std::ofstream(file) << json;
+  // Its paths as if it were in models/ ("imports": ["lib/losses.json"]),
+  // the file itself in the temporary directory.
+  nlohmann::ordered_json graph = nlohmann::ordered_json::parse(json);
+  anchorGraphPaths(graph, (fs::path(KILN_SOURCE_DIR) / "models").string());
+  fs::path file = fs::temp_directory_path() / ("kiln-test-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << graph.dump(1);
   OwningOpRef<ModuleOp> module = importGraph(context(), file.string());
   fs::remove(file);
   if (!module)

@@ -168,7 +168,7 @@ void bindFrom(const Executor &exec, func::FuncOp step, std::mt19937 &rng, StepBi
     RefTensor t(buf.shape);
     int64_t classes = classesOf(step, in.name);
     for (double &x : t.data)
-      x = buf.dtype == "i32" ? (double)(rng() % classes) : (double)uniform(rng);
+      x = buf.dtype == DType::I32 ? (double)(rng() % classes) : (double)uniform(rng);
     b.inputs[in.name] = t;
   }
 }
@@ -183,7 +183,7 @@ Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, Re
       continue;
     const std::vector<double> &x = b.inputs.at(in.name).data;
     for (size_t i = 0; i < x.size(); ++i)
-      if (m.compiled.buffers[in.buffer].dtype == "i32")
+      if (m.compiled.buffers[in.buffer].dtype == DType::I32)
         exec.as<int32_t>(in.buffer)[i] = (int32_t)x[i];
       else
         exec.as<float>(in.buffer)[i] = (float)x[i];
@@ -240,8 +240,8 @@ void compareRun(Verdict &verdict, const std::string &who, const Run &r, const St
 }
 
 /// The graph with the options' edits (and the optimizer made plain SGD
-/// with lr 1, so that the update is the gradient itself). Written beside
-/// the original (its imports resolve from there); removed by the caller.
+/// with lr 1, so that the update is the gradient itself), its paths made
+/// absolute, in the temporary directory; removed by the caller.
 std::string withEdits(const std::string &path, const CheckOptions &options, std::string &error) {
   std::ifstream in(path);
   nlohmann::ordered_json g = nlohmann::ordered_json::parse(in, nullptr, false);
@@ -258,8 +258,9 @@ std::string withEdits(const std::string &path, const CheckOptions &options, std:
     else
       g[at] = value;
   }
-  std::string out = (fs::path(path).parent_path() /
-                     (".kiln-check-" + std::to_string(::getpid()) + ".json")).string();
+  anchorGraphPaths(g, fs::absolute(path).parent_path().string());
+  std::string out = (fs::temp_directory_path() /
+                     ("kiln-check-" + std::to_string(::getpid()) + ".json")).string();
   std::ofstream(out) << g.dump(1);
   return out;
 }

@@ -75,13 +75,7 @@ int evalMain(int argc, char **argv) {
   nlohmann::ordered_json out = {{"model", exec->manifest().model},
                                 {"kind", spec.value("kind", "accuracy")},
                                 {"test_images", dataset.test.count}};
-  out[spec.value("kind", "accuracy") == "knn" ? "knn_top1" : "test_accuracy"] = r.accuracy;
-  if (r.top5 >= 0)
-    out["knn_top5"] = r.top5;
-  if (r.probe >= 0)
-    out["linear_probe"] = r.probe;
-  if (r.mse >= 0)
-    out["test_mse"] = r.mse;
+  out.update(evalResultJson(r));
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -145,7 +145,7 @@ int inspectMain(int argc, char **argv) {
     for (const Buffer &b : c.buffers)
       std::printf("  %5lld %-10s %12lld %12lld %-5s %s\n", (long long)b.id,
                   b.region == Region::Arena ? "arena" : "persistent", (long long)b.offset,
-                  (long long)b.bytes, b.dtype.c_str(), b.name.c_str());
+                  (long long)b.bytes, dtypeName(b.dtype), b.name.c_str());
   }
   return 0;
 }

@@ -82,7 +82,7 @@ int runMain(int argc, char **argv) {
     if (it == inputs.end() || it->second.shape != b.shape ||
         (int64_t)it->second.data.size() != b.bytes) {
       std::fprintf(stderr, "kiln run: %s: needs tensor '%s' of the input's shape and dtype (%s)\n",
-                   inputsPath.c_str(), in.name.c_str(), b.dtype.c_str());
+                   inputsPath.c_str(), in.name.c_str(), dtypeName(b.dtype));
       return 1;
     }
     std::memcpy(exec->data(in.buffer), it->second.data.data(), b.bytes);
@@ -115,7 +115,7 @@ int runMain(int argc, char **argv) {
                        : s.kind == "metric" ? "metric." + s.name
                        : s.name.rfind("gradient.", 0) == 0 ? s.name
                                                            : "output." + s.name;
-    StoredTensor t{b.dtype == "f32" ? "F32" : "I32", s.shape, {}};
+    StoredTensor t{safetensorsDtype(b.dtype), s.shape, {}};
     auto *p = static_cast<const uint8_t *>(exec->data(s.buffer));
     t.data.assign(p, p + b.bytes);
     out[name] = std::move(t);

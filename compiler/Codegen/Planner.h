@@ -1,0 +1,95 @@
+//===- Planner.h - the step planner's shared state -------------*- C++ -*-===//
+//
+// Internal to compiler/Codegen. The planner is one object whose work is
+// spread over three files along its seams: StepPlanner.cpp walks the IR
+// and selects thunks (GEMMs, region kernels, random draws),
+// CollectiveSchedule.cpp places the all-reduces and orders the update
+// kernels by bucket, BufferPlan.cpp makes buffers, writes updates in place
+// and packs the arena.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_PLANNER_H
+#define KILN_CODEGEN_PLANNER_H
+
+#include "compiler/Codegen/StepPlanner.h"
+
+#include "Kiln/IR/KilnOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <map>
+
+namespace kiln {
+
+constexpr int64_t kAlign = 64;
+
+inline int64_t alignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+/// A value's shape (its buffer may be a reshape's operand's, of another).
+inline std::vector<int64_t> dimsOf(mlir::Value v) {
+  auto s = mlir::cast<mlir::RankedTensorType>(v.getType()).getShape();
+  return std::vector<int64_t>(s.begin(), s.end());
+}
+
+/// An op's name for thunk listings: its NameLoc, else its op name.
+inline std::string thunkLabel(mlir::Operation *op) {
+  if (auto name = mlir::dyn_cast<mlir::NameLoc>(op->getLoc()))
+    return name.getName().str();
+  return op->getName().getStringRef().str();
+}
+
+/// A region's buffers (its inputs, then its results) before its kernel is
+/// emitted: one region alone, or several as one multi-tensor kernel.
+struct FusionPlan {
+  FusionOp op;
+  llvm::SmallVector<int64_t> buffers, outputs, sameIndex;
+  int64_t flops = 0;
+};
+
+
+class Planner {
+public:
+  Planner(KernelEmitter &emitter, CompiledModel &model, ConstantData &constants)
+      : emitter(emitter), model(model), constants(constants) {}
+
+  mlir::LogicalResult plan(mlir::func::FuncOp fn, const std::string &entry);
+
+  // The files of the planner share its state.
+  // Buffers (BufferPlan.cpp).
+  int64_t newBuffer(const std::string &name, const std::string &kind, mlir::Type type,
+                    Region region);
+  /// The persistent buffer named `name` (shared by all programs).
+  int64_t persistent(const std::string &name, const std::string &kind, mlir::Type type);
+  /// A thunk copying buffer `from` into `to` (of the same size).
+  Thunk copyThunk(int64_t from, int64_t to, const std::string &label) const;
+  void placeArena(Program &program, size_t firstBuffer);
+  void writeUpdatesInPlace(Program &program,
+                           std::vector<std::pair<int64_t, int64_t>> &updates);
+  void copyUpdatedSinks(Program &program, llvm::ArrayRef<std::pair<int64_t, int64_t>> updates);
+
+  // Thunks (StepPlanner.cpp).
+  Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
+  FusionPlan prepareFusion(FusionOp f, llvm::ArrayRef<int64_t> inputs,
+                           llvm::DenseMap<mlir::Value, int64_t> &bufferOf);
+  mlir::LogicalResult emitFusion(llvm::ArrayRef<FusionPlan> plans, Program &program);
+
+  // The collective schedule (CollectiveSchedule.cpp).
+  void startAllReduce(AllReduceOp op, llvm::ArrayRef<int64_t> operands,
+                      llvm::DenseMap<mlir::Value, int64_t> &bufferOf, Program &program);
+  void placeAllReduceWaits(Program &program);
+  mlir::LogicalResult emitUpdateRegions(llvm::MutableArrayRef<FusionPlan> deferred,
+                                        Program &program);
+
+  KernelEmitter &emitter;
+  CompiledModel &model;
+  ConstantData &constants;
+  std::map<std::string, int64_t> persistentByName;
+  // Per started bucket: its wait, and the index of its start thunk.
+  std::vector<std::pair<Thunk, size_t>> pendingWaits;
+};
+
+
+} // namespace kiln
+
+#endif // KILN_CODEGEN_PLANNER_H
