@@ -5,6 +5,7 @@
 #include "compiler/Artifact/Initializers.h"
 #include "compiler/Codegen/CudaKernels.h"
 #include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/KernelEmitter.h"
 #include "compiler/Codegen/StepPlanner.h"
 #include "runtime/artifact/Crc32.h"
 #include "runtime/artifact/Manifest.h"
@@ -133,14 +134,31 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (!writeText((tmp / "step.mlir").string(), ir, error))
     return fail("");
 
-  KernelEmitter emitter(*module.getContext());
+  // After each phase: its dump, then on to the next unless it was the last
+  // asked for (a success: nothing is written but the dumps).
+  bool stopped = false;
+  auto next = [&](const std::string &phase, const std::string &text) {
+    if (options.afterPhase && !options.afterPhase(phase, text))
+      return false;
+    stopped = phase == options.last;
+    return !stopped;
+  };
+  auto stop = [&] { return stopped ? (fs::remove_all(tmp, ec), true) : fail(""); };
   Manifest m;
-  ConstantData constants;
-  if (failed(planModel(module, emitter, m.compiled, constants)))
-    return fail("planning the step failed");
-  if (!options.dumpPlanTo.empty() &&
-      !writeText(options.dumpPlanTo, describePlan(m.compiled), error))
-    return fail("");
+  StepPlan plan;
+  if (failed(selectThunks(module, plan)))
+    return fail("selecting the step's thunks failed");
+  if (!next("thunks", describeThunks(plan.model)))
+    return stop();
+  planBuffers(plan);
+  if (!next("buffer-plan", describePlan(plan.model)))
+    return stop();
+  KernelEmitter emitter(*module.getContext());
+  if (failed(emitKernels(plan, emitter)))
+    return fail("emitting the kernels failed");
+  m.compiled = std::move(plan.model);
+  std::string kernelText;
+  llvm::raw_string_ostream(kernelText) << emitter.module();
   if (options.cuda) {
     std::map<std::string, std::string> ptx;
     if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs,
@@ -155,6 +173,8 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
                           m.compiled.kernels, error))
     return fail("");
+  if (!next("kernels", kernelText))
+    return stop();
 
   auto attr = [&](const char *name) { return attrToJson(module->getAttr(name)); };
   json train = attr("kiln.train");
@@ -165,7 +185,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   TensorMap params, state, constantTensors;
   if (!initialTensors(module, seed, fs::path(source).parent_path().string(), params, state, error))
     return fail("");
-  for (auto &[id, bytes] : constants) {
+  for (auto &[id, bytes] : plan.constants) {
     const Buffer &b = m.compiled.buffers[id];
     constantTensors[std::to_string(id)] = {safetensorsDtype(b.dtype),
                                            b.shape, bytes};

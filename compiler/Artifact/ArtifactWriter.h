@@ -1,8 +1,13 @@
 //===- ArtifactWriter.h - write OUT.kiln from the final IR --------*- C++ -*-===//
 //
-// Plans the step (StepPlanner), builds the kernel library (KernelLibrary),
-// computes the initial parameters and state from their init specs, and
-// writes the artifact directory described in runtime/artifact/Manifest.h.
+// The back half of the pipeline, after the IR phases, as phases of its own
+// (listed with the others in compiler/Pipeline/Phases.cpp):
+//   thunks       every value a buffer, every op a thunk (StepPlanner.cpp)
+//   buffer-plan  in-place updates, the arena (BufferPlan.cpp)
+//   kernels      each kernel's body (FusionKernel.cpp), kernels.so
+//                (KernelLibrary.cpp) and, for CUDA, PTX (CudaKernels.cpp)
+//   artifact     initial parameters and state from their init specs, and
+//                the directory described in runtime/artifact/Manifest.h
 // Everything is written to a temporary directory first and renamed into
 // place, so a failed compile leaves no partial artifact and an existing
 // one untouched.
@@ -13,19 +18,26 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <functional>
 #include <string>
 
 namespace kiln {
 
 struct ArtifactOptions {
-  std::string cpu;          // "" = the portable default, "host", or a CPU name
+  std::string cpu;           // "" = the portable default, "host", or a CPU name
   std::string dumpKernelsTo; // per-kernel MLIR before/after lowering, LLVM IR
-  std::string dumpPlanTo;    // the buffer plan as text
-  bool cuda = false;          // also kernels.sm_80.ptx, kernels.sm_90.ptx
+  bool cuda = false;         // also kernels.sm_80.ptx, kernels.sm_90.ptx
+  /// The last phase to run: "thunks", "buffer-plan", "kernels" or
+  /// "artifact" (the default: the whole artifact at `out`).
+  std::string last = "artifact";
+  /// Called after each phase before "artifact" with its text: the thunks,
+  /// the buffer plan, the kernels before lowering (MLIR). False stops.
+  std::function<bool(const std::string &phase, const std::string &text)> afterPhase;
 };
 
-/// Writes the artifact for `module` (after the train-step phase) to `out`.
-/// Errors are MLIR diagnostics (op locations) or, for files, `error`.
+/// Runs the back half on `module` (after the last IR phase) and, unless
+/// `options.last` stops earlier, writes the artifact to `out`. Errors are
+/// MLIR diagnostics (op locations) or, for files, `error`.
 bool writeArtifact(mlir::ModuleOp module, const std::string &out,
                    const ArtifactOptions &options, std::string &error);
 

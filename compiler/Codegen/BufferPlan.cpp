@@ -164,6 +164,19 @@ void Planner::placeArena(Program &program, size_t firstBuffer) {
   }
 }
 
+void planBuffers(StepPlan &plan) {
+  Planner planner(plan);
+  for (auto [i, program] : llvm::enumerate(plan.model.programs)) {
+    std::vector<std::pair<int64_t, int64_t>> &updates = plan.updates[i];
+    planner.copyUpdatedSinks(program, updates);
+    planner.writeUpdatesInPlace(program, updates);
+    for (auto [slot, value] : updates)
+      program.thunks.push_back(
+          planner.copyThunk(value, slot, "update " + plan.model.buffers[slot].name));
+    planner.placeArena(program, plan.firstBuffer[i]);
+  }
+}
+
 std::string describePlan(const CompiledModel &model) {
   std::string s;
   llvm::raw_string_ostream os(s);

@@ -73,8 +73,7 @@ static int64_t lastBucketRead(Operation *op, llvm::DenseMap<Operation *, int64_t
 /// The deferred update regions, several to a kernel, bucket after bucket
 /// (each waits only for its gradients' all-reduce): a region that reads
 /// another's result, or another bucket's, starts the next kernel.
-LogicalResult Planner::emitUpdateRegions(MutableArrayRef<FusionPlan> deferred,
-                                         Program &program) {
+void Planner::updateKernelThunks(MutableArrayRef<FusionPlan> deferred, Program &program) {
   llvm::DenseMap<Operation *, int64_t> bucketMemo;
   auto bucketOf = [&](const FusionPlan &p) {
     return lastBucketRead(const_cast<FusionOp &>(p.op), bucketMemo);
@@ -83,23 +82,21 @@ LogicalResult Planner::emitUpdateRegions(MutableArrayRef<FusionPlan> deferred,
     return bucketOf(a) < bucketOf(b);
   });
   SmallVector<FusionPlan> group;
-  auto flush = [&]() -> LogicalResult {
-    if (group.empty())
-      return success();
-    LogicalResult r = emitFusion(group, program);
+  auto flush = [&] {
+    if (!group.empty())
+      kernelThunk(group, program);
     group.clear();
-    return r;
   };
   for (FusionPlan &plan : deferred) {
     bool readsGroup = llvm::any_of(plan.op.getInputs(), [&](Value v) {
       return llvm::any_of(group, [&](const FusionPlan &g) { return v.getDefiningOp() == g.op; });
     });
     bool otherBucket = !group.empty() && bucketOf(group.front()) != bucketOf(plan);
-    if ((readsGroup || otherBucket) && failed(flush()))
-      return failure();
+    if (readsGroup || otherBucket)
+      flush();
     group.push_back(std::move(plan));
   }
-  return flush();
+  flush();
 }
 
 } // namespace kiln

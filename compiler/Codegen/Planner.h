@@ -50,10 +50,11 @@ struct FusionPlan {
 
 class Planner {
 public:
-  Planner(KernelEmitter &emitter, CompiledModel &model, ConstantData &constants)
-      : emitter(emitter), model(model), constants(constants) {}
+  explicit Planner(StepPlan &plan)
+      : plan(plan), model(plan.model), constants(plan.constants) {}
 
-  mlir::LogicalResult plan(mlir::func::FuncOp fn, const std::string &entry);
+  /// The thunks of `fn`, as program `entry`.
+  mlir::LogicalResult selectThunks(mlir::func::FuncOp fn, const std::string &entry);
 
   // The files of the planner share its state.
   // Buffers (BufferPlan.cpp).
@@ -72,16 +73,17 @@ public:
   Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
   FusionPlan prepareFusion(FusionOp f, llvm::ArrayRef<int64_t> inputs,
                            llvm::DenseMap<mlir::Value, int64_t> &bufferOf);
-  mlir::LogicalResult emitFusion(llvm::ArrayRef<FusionPlan> plans, Program &program);
+  /// The kernel thunk of one region, or of several as one multi-tensor
+  /// kernel (emitted later: phase `kernels`).
+  void kernelThunk(llvm::ArrayRef<FusionPlan> plans, Program &program);
 
   // The collective schedule (CollectiveSchedule.cpp).
   void startAllReduce(AllReduceOp op, llvm::ArrayRef<int64_t> operands,
                       llvm::DenseMap<mlir::Value, int64_t> &bufferOf, Program &program);
   void placeAllReduceWaits(Program &program);
-  mlir::LogicalResult emitUpdateRegions(llvm::MutableArrayRef<FusionPlan> deferred,
-                                        Program &program);
+  void updateKernelThunks(llvm::MutableArrayRef<FusionPlan> deferred, Program &program);
 
-  KernelEmitter &emitter;
+  StepPlan &plan;
   CompiledModel &model;
   ConstantData &constants;
   std::map<std::string, int64_t> persistentByName;

@@ -4,6 +4,9 @@
 #include "Kiln/IR/KilnDTypes.h"
 #include "compiler/Codegen/FusionKernel.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -83,49 +86,33 @@ FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
 
 /// What a kernel computes, for listings: the op of a single-op region, a
 /// fusion, or several as one multi-tensor kernel.
-static std::string kernelKind(ArrayRef<FusionPlan> plans) {
-  if (plans.size() > 1)
+static std::string kernelKind(ArrayRef<FusionOp> regions) {
+  if (regions.size() > 1)
     return "kiln.fusion (multi-tensor)";
-  Operation *sole = soleOp(plans.front().op);
+  Operation *sole = soleOp(regions.front());
   return sole ? sole->getName().getStringRef().str() : "kiln.fusion";
 }
 
-LogicalResult Planner::emitFusion(ArrayRef<FusionPlan> plans, Program &program) {
+void Planner::kernelThunk(ArrayRef<FusionPlan> plans, Program &program) {
   Thunk t{Thunk::Kernel};
-  SmallVector<KernelArg> args;
-  SmallVector<size_t> argOffsets;
+  StepPlan::PendingKernel pending;
   for (const FusionPlan &p : plans) {
-    t.ops.push_back(thunkLabel(const_cast<FusionOp &>(p.op)));
-    argOffsets.push_back(args.size());
+    FusionOp region = p.op;
+    t.ops.push_back(thunkLabel(region));
+    pending.regions.push_back(region);
+    pending.argOffsets.push_back(t.buffers.size());
     for (int64_t id : p.buffers) {
-      const Buffer &b = model.buffers[id];
-      MLIRContext *ctx = const_cast<FusionOp &>(p.op).getContext();
-      args.push_back({mlirElementType(b.dtype, ctx), b.bytes / elementBytes(b.dtype)});
       t.buffers.push_back(id);
-      t.trafficBytes += b.bytes;
+      t.trafficBytes += model.buffers[id].bytes;
     }
     t.outputs.insert(t.outputs.end(), p.outputs.begin(), p.outputs.end());
     t.sameIndexInputs.insert(t.sameIndexInputs.end(), p.sameIndex.begin(), p.sameIndex.end());
     t.flops += p.flops;
+    t.rows += region->getAttrOfType<IntegerAttr>("rows").getInt(); // end to end
   }
-  FailureOr<std::string> name = failure();
-  if (plans.size() == 1) {
-    name = emitFusionKernel(plans.front().op, emitter, args, t.rows);
-  } else {
-    SmallVector<FusionOp> ops;
-    for (const FusionPlan &p : plans)
-      ops.push_back(p.op);
-    name = emitMultiTensorKernel(ops, argOffsets, emitter, args, t.rows);
-  }
-  if (failed(name))
-    return failure();
-  auto known = std::find_if(model.kernels.begin(), model.kernels.end(),
-                            [&](const Kernel &k) { return k.name == *name; });
-  t.kernel = known - model.kernels.begin();
-  if (known == model.kernels.end())
-    model.kernels.push_back({*name, kernelKind(plans)});
+  t.kernel = plan.pending.size();
+  plan.pending.push_back(std::move(pending));
   program.thunks.push_back(std::move(t));
-  return success();
 }
 
 /// A region of elementwise ops whose results only persist (parameter and
@@ -141,7 +128,7 @@ static bool isUpdateRegion(FusionOp f) {
          });
 }
 
-LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
+LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
   Program program;
   program.entry = entry;
   size_t firstBuffer = model.buffers.size();
@@ -201,11 +188,11 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
     } else if (auto u = dyn_cast<UpdateStateOp>(op)) {
       updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
     } else if (auto f = dyn_cast<FusionOp>(op)) {
-      FusionPlan plan = prepareFusion(f, operands(), bufferOf);
+      FusionPlan region = prepareFusion(f, operands(), bufferOf);
       if (isUpdateRegion(f))
-        deferred.push_back(std::move(plan));
-      else if (failed(emitFusion(plan, program)))
-        return failure();
+        deferred.push_back(std::move(region));
+      else
+        kernelThunk(region, program);
     } else if (isa<func::ReturnOp>(op)) {
       continue;
     } else if (isa<GradientOp>(op)) {
@@ -225,28 +212,76 @@ LogicalResult Planner::plan(func::FuncOp fn, const std::string &entry) {
                             << "' only inside a kiln.fusion (kiln-single-op-regions)";
     }
   }
-  if (failed(emitUpdateRegions(deferred, program)))
-    return failure();
+  updateKernelThunks(deferred, program);
   placeAllReduceWaits(program);
-  copyUpdatedSinks(program, updates);
-  writeUpdatesInPlace(program, updates);
-  for (auto [slot, value] : updates) {
-    program.thunks.push_back(copyThunk(value, slot, "update " + model.buffers[slot].name));
-  }
-  placeArena(program, firstBuffer);
+  plan.updates.push_back(std::move(updates));
+  plan.firstBuffer.push_back(firstBuffer);
   model.programs.push_back(std::move(program));
   return success();
 }
 
-LogicalResult planModel(ModuleOp module, KernelEmitter &emitter, CompiledModel &model,
-                        ConstantData &constants) {
-  Planner planner(emitter, model, constants);
+LogicalResult selectThunks(ModuleOp module, StepPlan &plan) {
+  Planner planner(plan);
   for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
     std::string entry = fn.getName() == "objective" ? "train_step" : fn.getName().str();
-    if (failed(planner.plan(fn, entry)))
+    if (failed(planner.selectThunks(fn, entry)))
       return failure();
   }
   return success();
+}
+
+LogicalResult emitKernels(StepPlan &plan, KernelEmitter &emitter) {
+  CompiledModel &model = plan.model;
+  for (Program &program : model.programs)
+    for (Thunk &t : program.thunks) {
+      if (t.kind != Thunk::Kernel)
+        continue;
+      const StepPlan::PendingKernel &k = plan.pending[t.kernel];
+      MLIRContext *ctx = k.regions.front()->getContext();
+      SmallVector<KernelArg> args;
+      for (int64_t id : t.buffers) {
+        const Buffer &b = model.buffers[id];
+        args.push_back({mlirElementType(b.dtype, ctx), b.bytes / elementBytes(b.dtype)});
+      }
+      int64_t rows;
+      FailureOr<std::string> name =
+          k.regions.size() == 1
+              ? emitFusionKernel(k.regions.front(), emitter, args, rows)
+              : emitMultiTensorKernel(k.regions, k.argOffsets, emitter, args, rows);
+      if (failed(name))
+        return failure();
+      auto known = std::find_if(model.kernels.begin(), model.kernels.end(),
+                                [&](const Kernel &kernel) { return kernel.name == *name; });
+      t.kernel = known - model.kernels.begin();
+      if (known == model.kernels.end())
+        model.kernels.push_back({*name, kernelKind(k.regions)});
+    }
+  plan.pending.clear();
+  return success();
+}
+
+std::string describeThunks(const CompiledModel &model) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  for (const Program &p : model.programs) {
+    os << p.entry << ": " << p.thunks.size() << " thunks\n";
+    for (auto [i, t] : llvm::enumerate(p.thunks)) {
+      os << "  " << i << "  " << thunkKindName(t.kind) << "  ";
+      if (t.kind == Thunk::Kernel)
+        os << "rows " << t.rows << "  ";
+      if (t.kind == Thunk::Gemm)
+        os << t.m << "x" << t.n << "x" << t.k << "  ";
+      os << "reads";
+      for (int64_t id : t.buffers)
+        if (!llvm::is_contained(t.outputs, id))
+          os << " " << id;
+      os << "  writes";
+      for (int64_t id : t.outputs)
+        os << " " << id;
+      os << "  " << llvm::join(t.ops, ", ") << "\n";
+    }
+  }
+  return s;
 }
 
 } // namespace kiln

@@ -14,6 +14,11 @@
 //   9. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
 //                other loop-kernel ops each in one (kiln-single-op-regions)
 //  10. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
+// and the back half, on the planned step (compiler/Artifact/ArtifactWriter):
+//  11. thunks       every value a buffer, every op a thunk
+//  12. buffer-plan  in-place updates, the arena
+//  13. kernels      kernel bodies, kernels.so, PTX
+//  14. artifact     initial values, the manifest
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -90,11 +95,20 @@ const Phase kPhases[] = {
      addFuse},
     {"lower", "ops without a kernel of their own rewritten into ops with one: "
               "resize_bilinear as GEMMs (kiln-decompose-resize)", addLower},
+    {"thunks", "every value a buffer, every op a thunk (a region's kernel, a GEMM, an "
+               "all-reduce's start and wait, a random draw)", nullptr},
+    {"buffer-plan", "updates in place, sinks of updated tensors copied, temporaries packed "
+                    "into the arena by liveness", nullptr},
+    {"kernels", "each region's kernel (one fused body for CPU and CUDA), kernels.so, PTX",
+     nullptr},
+    {"artifact", "initial parameters and state, the manifest: OUT.kiln", nullptr},
 };
 
 } // namespace
 
 llvm::ArrayRef<Phase> kilnPhases() { return kPhases; }
+
+const Phase *lastIRPhase() { return findPhase("lower"); }
 
 const Phase *findPhase(llvm::StringRef name) {
   for (const Phase &p : kPhases)
@@ -108,7 +122,8 @@ LogicalResult runPhases(ModuleOp module, const PipelineOptions &options, const P
                         const std::function<bool(const Phase &, unsigned)> &afterPhase,
                         const std::function<bool(PassManager &)> &configure) {
   ArrayRef<Phase> phases = kilnPhases();
-  for (unsigned i = first ? first - phases.begin() + 1 : 0; i < phases.size(); ++i) {
+  for (unsigned i = first ? first - phases.begin() + 1 : 0; i < phases.size() && phases[i].onIR();
+       ++i) {
     PassManager pm(module.getContext());
     if (configure && !configure(pm))
       return failure();

@@ -35,8 +35,11 @@ struct PipelineOptions {
 struct Phase {
   const char *name;
   const char *description;
-  /// Adds this phase's passes (none for "import": the importer is the phase).
+  /// Adds this phase's passes (none for "import": the importer is the
+  /// phase). Null for the back half's phases, which run on the planned
+  /// step rather than on IR (compiler/Artifact/ArtifactWriter.h).
   void (*addPasses)(mlir::OpPassManager &pm, const PipelineOptions &options);
+  bool onIR() const { return addPasses != nullptr; }
 };
 
 /// The phases in pipeline order.
@@ -44,8 +47,12 @@ llvm::ArrayRef<Phase> kilnPhases();
 /// The phase called `name`, or null.
 const Phase *findPhase(llvm::StringRef name);
 
-/// Runs the phases after `first` (null: from the start) up to and
-/// including `last` on `module`, calling `afterPhase` (if set) after each
+/// The last phase that works on IR ("lower").
+const Phase *lastIRPhase();
+
+/// Runs the IR phases after `first` (null: from the start) up to and
+/// including `last` (a back-half phase: through the last IR phase) on
+/// `module`, calling `afterPhase` (if set) after each
 /// with its index in kilnPhases(), for dumps. `configure` (if set) may add
 /// MLIR's command-line options to each pass manager. Fails when a phase
 /// does (its passes' diagnostics say why) or a callback returns false.

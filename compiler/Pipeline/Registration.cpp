@@ -42,6 +42,11 @@ void buildKilnPipeline(mlir::OpPassManager &pm, const KilnPipelineOptions &o) {
   options.fusion = o.fusion;
   llvm::ArrayRef<Phase> phases = kilnPhases();
   const Phase *first = &phaseNamed(o.from), *last = &phaseNamed(o.to);
+  if (!last->onIR())
+    llvm::report_fatal_error(llvm::Twine("kiln-pipeline: '") + last->name +
+                                 "' works on the planned step, not on IR (kiln compile "
+                                 "--compile-to runs it)",
+                             /*gen_crash_diag=*/false);
   for (const Phase *p = first + 1; p <= last && p != phases.end(); ++p)
     p->addPasses(pm, options);
 }

@@ -111,8 +111,7 @@ json manifestToJson(const Manifest &m) {
     if (k.gpu.threads > 0)
       kernel["cuda"] = {{"threads", k.gpu.threads},
                         {"row_per", k.gpu.rowPerBlock ? "block" : "thread"},
-                        {"workspace_bytes_per_row", k.gpu.workspaceBytesPerRow},
-                        {"rows", k.gpu.rows}};
+                        {"workspace_bytes_per_row", k.gpu.workspaceBytesPerRow}};
     kernels.push_back(kernel);
   }
   for (const Program &p : m.compiled.programs) {
@@ -224,8 +223,7 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
       std::string rowPer;
       if (!cuda || !r.integer(*cuda, p + "/cuda", "threads", k.gpu.threads, 1) ||
           !r.string(*cuda, p + "/cuda", "row_per", rowPer) ||
-          !r.integer(*cuda, p + "/cuda", "workspace_bytes_per_row", k.gpu.workspaceBytesPerRow) ||
-          !r.integer(*cuda, p + "/cuda", "rows", k.gpu.rows))
+          !r.integer(*cuda, p + "/cuda", "workspace_bytes_per_row", k.gpu.workspaceBytesPerRow))
         return done(false);
       if (k.gpu.threads > 1024 || (rowPer != "block" && rowPer != "thread"))
         return done(r.fail(p + "/cuda", "threads must be 1..1024 and row_per block or thread"));

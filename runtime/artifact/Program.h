@@ -101,9 +101,6 @@ struct GpuLaunch {
   int64_t threads = 0;
   bool rowPerBlock = false;
   int64_t workspaceBytesPerRow = 0;
-  int64_t rows = 0;
-  /// The rows a launch of thunk `t` covers.
-  int64_t rowsOf(const Thunk &t) const { return rows ? rows : t.rows; }
 };
 
 struct Kernel {

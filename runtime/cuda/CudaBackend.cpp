@@ -191,7 +191,7 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
       if (t.kind != Thunk::Kernel)
         continue;
       const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      workspaceBytes = std::max(workspaceBytes, launch.rowsOf(t) * launch.workspaceBytesPerRow);
+      workspaceBytes = std::max(workspaceBytes, t.rows * launch.workspaceBytesPerRow);
       table.resize(table.size() + t.buffers.size());
     }
   }
@@ -251,7 +251,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
     switch (t.kind) {
     case Thunk::Kernel: {
       const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      int64_t rows = launch.rowsOf(t);
+      int64_t rows = t.rows;
       if (rows == 0)
         break;
       // A thread per row: no more threads per block than rows.

@@ -54,9 +54,11 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
   auto module = kiln::test::importText(json, "lower");
   ASSERT_TRUE(module);
   kiln::KernelEmitter emitter(*module->getContext());
-  kiln::CompiledModel model;
-  kiln::ConstantData constants;
-  ASSERT_TRUE(succeeded(kiln::planModel(*module, emitter, model, constants)));
+  kiln::StepPlan plan;
+  ASSERT_TRUE(mlir::succeeded(kiln::selectThunks(*module, plan)));
+  kiln::planBuffers(plan);
+  ASSERT_TRUE(mlir::succeeded(kiln::emitKernels(plan, emitter)));
+  kiln::CompiledModel &model = plan.model;
   std::map<std::string, std::string> ptx;
   std::string error;
   if (!kiln::emitPtx(emitter.module(), emitter.fusionKernels,

@@ -26,6 +26,9 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <filesystem>
+#include <unistd.h>
+
 using namespace mlir;
 namespace cl = llvm::cl;
 
@@ -38,7 +41,8 @@ cl::opt<std::string> inputPath(cl::Positional, cl::desc("MODEL.json"),
 cl::opt<std::string> outputPath(
     "o", cl::desc("Write the result here: OUT.kiln is the artifact (after every "
                   "phase); any other path (or '-', stdout) gets the IR after the "
-                  "last phase run"),
+                  "last IR phase run, or the dump of the back-half phase "
+                  "--compile-to names (thunks, buffer-plan, kernels)"),
     cl::value_desc("OUT"), cl::init("-"), cl::cat(category));
 cl::opt<std::string> compileTo("compile-to",
                                cl::desc("Stop after this phase (see --list-phases)"),
@@ -46,7 +50,9 @@ cl::opt<std::string> compileTo("compile-to",
 cl::opt<std::string>
     dumpPhasesTo("dump-phases-to",
                  cl::desc("Write the IR after each phase to DIR/NN-PHASE.mlir, "
-                          "with locations, and an index to DIR/index.txt"),
+                          "with locations (the back half's: NN-thunks.txt, "
+                          "NN-buffer-plan.txt, NN-kernels.mlir), and an index to "
+                          "DIR/index.txt"),
                  cl::value_desc("DIR"), cl::cat(category));
 cl::opt<bool> listPhases("list-phases", cl::desc("List the phases and exit"),
                          cl::cat(category));
@@ -110,12 +116,12 @@ int fail(const llvm::Twine &message, int code) {
   return code;
 }
 
-/// Writes the module with its locations to DIR/NN-PHASE.mlir.
-bool dumpPhase(ModuleOp module, const kiln::Phase &phase, unsigned index,
-               std::string &indexText) {
+/// Writes DIR/NN-PHASE.EXT: a header line, then what `body` prints.
+bool dumpPhase(const kiln::Phase &phase, llvm::StringRef ext, std::string &indexText,
+               llvm::function_ref<void(llvm::raw_ostream &)> body) {
+  unsigned index = &phase - kiln::kilnPhases().begin();
   llvm::SmallString<16> name;
-  llvm::raw_svector_ostream(name)
-      << llvm::format("%02u", index) << "-" << phase.name << ".mlir";
+  llvm::raw_svector_ostream(name) << llvm::format("%02u", index) << "-" << phase.name << ext;
   llvm::SmallString<256> path(dumpPhasesTo.getValue());
   llvm::sys::path::append(path, name);
   std::string error;
@@ -124,13 +130,32 @@ bool dumpPhase(ModuleOp module, const kiln::Phase &phase, unsigned index,
     fail("cannot write " + path + ": " + error, 1);
     return false;
   }
-  file->os() << "// kiln: IR after phase '" << phase.name << "' ("
-             << phase.description << ") of " << inputPath << "\n"
-             << "// Locations (#locN at the end) point into the JSON graph.\n";
-  module->print(file->os(), OpPrintingFlags().enableDebugInfo());
-  file->os() << "\n";
+  file->os() << "// kiln: after phase '" << phase.name << "' (" << phase.description
+             << ") of " << inputPath << "\n";
+  body(file->os());
   file->keep();
   indexText += (name + "  " + phase.description + "\n").str();
+  return true;
+}
+
+/// The IR after an IR phase, with the locations that point into the graph.
+bool dumpIR(ModuleOp module, const kiln::Phase &phase, std::string &indexText) {
+  return dumpPhase(phase, ".mlir", indexText, [&](llvm::raw_ostream &os) {
+    os << "// Locations (#locN at the end) point into the JSON graph.\n";
+    module->print(os, OpPrintingFlags().enableDebugInfo());
+    os << "\n";
+  });
+}
+
+bool writeText(llvm::StringRef path, llvm::StringRef text) {
+  std::string error;
+  auto file = openOutputFile(path, &error);
+  if (!file) {
+    fail("cannot write " + path + ": " + error, 1);
+    return false;
+  }
+  file->os() << text;
+  file->keep();
   return true;
 }
 
@@ -152,13 +177,18 @@ int kiln::compilerMain(int argc, char **argv) {
   }
   if (inputPath.empty())
     return fail("no MODEL.json given (see 'kiln compile --help')", 2);
-  const Phase *last = &kilnPhases().back();
+  bool artifact = isArtifactPath(outputPath);
+  const Phase *last = artifact ? &kilnPhases().back() : lastIRPhase();
   if (!compileTo.empty() && !(last = findPhase(compileTo))) {
     std::string names;
     for (const Phase &p : kilnPhases())
       names += std::string(names.empty() ? "" : ", ") + p.name;
     return fail("unknown phase '" + compileTo + "' (phases: " + names + ")", 2);
   }
+  if (artifact && last != &kilnPhases().back())
+    return fail("an artifact needs every phase; drop --compile-to or write .mlir", 2);
+  if (!artifact && last == &kilnPhases().back())
+    return fail("phase 'artifact' writes OUT.kiln: give -o a path ending in .kiln", 2);
   if (batchSize.getNumOccurrences() && batchSize < 1)
     return fail("--batch-size must be at least 1", 2);
   if (ranks < 1)
@@ -192,8 +222,8 @@ int kiln::compilerMain(int argc, char **argv) {
   }
   bool ok = succeeded(runPhases(
       *module, pipeline, last, nullptr,
-      [&](const Phase &phase, unsigned index) {
-        return dumpPhasesTo.empty() || dumpPhase(*module, phase, index, indexText);
+      [&](const Phase &phase, unsigned) {
+        return dumpPhasesTo.empty() || dumpIR(*module, phase, indexText);
       },
       [](PassManager &pm) {
         if (failed(applyPassManagerCLOptions(pm)))
@@ -201,37 +231,51 @@ int kiln::compilerMain(int argc, char **argv) {
         applyDefaultTimingPassManagerCLOptions(pm); // a report per phase
         return true;
       }));
-  if (!ok) {
-    if (!dumpPhasesTo.empty())
-      indexText += "(a phase failed)\n";
-    module = nullptr;
+  std::string error, text; // text: the dump of a back-half phase asked for
+  if (ok && !last->onIR()) {
+    if (target != "cpu" && target != "cuda")
+      return fail("--target: '" + target + "' is not cpu or cuda", 2);
+    ArtifactOptions options{cpu, dumpKernelsTo, target == "cuda", last->name, {}};
+    options.afterPhase = [&](const std::string &name, const std::string &dump) {
+      const Phase &phase = *findPhase(name);
+      if (name == "buffer-plan" && !dumpPlanTo.empty() && !writeText(dumpPlanTo, dump))
+        return false;
+      if (&phase == last)
+        text = dump;
+      return dumpPhasesTo.empty() ||
+             dumpPhase(phase, name == "kernels" ? ".mlir" : ".txt", indexText,
+                       [&](llvm::raw_ostream &os) { os << dump; });
+    };
+    // Stopping before the artifact writes it nowhere: a scratch path.
+    std::string out = artifact ? outputPath.getValue()
+                               : (std::filesystem::temp_directory_path() /
+                                  ("kiln-compile-" + std::to_string(::getpid()) + ".kiln"))
+                                     .string();
+    ok = writeArtifact(*module, out, options, error);
+    if (!ok && !error.empty())
+      fail(error, 1);
   }
-
+  if (!ok && !dumpPhasesTo.empty())
+    indexText += "(a phase failed)\n";
   if (!dumpPhasesTo.empty()) {
     llvm::SmallString<256> path(dumpPhasesTo.getValue());
     llvm::sys::path::append(path, "index.txt");
-    std::string error;
-    auto file = openOutputFile(path, &error);
-    if (!file)
-      return fail("cannot write " + path + ": " + error, 1);
-    file->os() << "IR of " << inputPath << " after each phase of kiln compile\n"
-               << indexText;
-    file->keep();
+    if (!writeText(path, "Each phase of kiln compile on " + inputPath + "\n" + indexText))
+      return 1;
   }
-  if (!module)
+  if (!ok)
     return 1;
-
-  std::string error;
-  if (isArtifactPath(outputPath)) {
-    if (last != &kilnPhases().back())
-      return fail("an artifact needs every phase; drop --compile-to or write .mlir", 2);
-    if (target != "cpu" && target != "cuda")
-      return fail("--target: '" + target + "' is not cpu or cuda", 2);
-    ArtifactOptions artifactOptions{cpu, dumpKernelsTo, dumpPlanTo, target == "cuda"};
-    if (!writeArtifact(*module, outputPath, artifactOptions, error))
-      return fail(error, 1);
+  if (artifact) {
     if (!quiet)
       llvm::errs() << "kiln compile: wrote the artifact " << outputPath << "\n";
+    return 0;
+  }
+  if (!last->onIR()) {
+    if (!writeText(outputPath, text))
+      return 1;
+    if (outputPath != "-")
+      llvm::errs() << "kiln compile: wrote the dump of phase '" << last->name << "' to "
+                   << outputPath << "\n";
     return 0;
   }
   auto out = openOutputFile(outputPath, &error);

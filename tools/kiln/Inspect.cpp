@@ -83,18 +83,14 @@ int inspectMain(int argc, char **argv) {
   std::printf("persistent %.2f MB\nkernels    %zu in kernels.so (%.2f MB)\n",
               c.persistentBytes / 1e6, c.kernels.size(), m.files["kernels.so"].bytes / 1e6);
   if (!m.cudaArchs.empty()) {
-    int perBlock = 0, perElement = 0;
-    for (const Kernel &k : c.kernels) {
+    int perBlock = 0;
+    for (const Kernel &k : c.kernels)
       perBlock += k.gpu.rowPerBlock;
-      perElement += k.gpu.rows > 0;
-    }
     std::string archs;
     for (const std::string &a : m.cudaArchs)
       archs += (archs.empty() ? "" : ", ") + a;
-    std::printf("GPU        PTX for %s: %d kernels a block per row, %d a thread per element, "
-                "%d a thread per row\n",
-                archs.c_str(), perBlock, perElement,
-                (int)c.kernels.size() - perBlock - perElement);
+    std::printf("GPU        PTX for %s: %d kernels a block per row, %d a thread per row\n",
+                archs.c_str(), perBlock, (int)c.kernels.size() - perBlock);
   }
   for (const Program &p : c.programs) {
     int64_t flops = 0, traffic = 0;
@@ -125,8 +121,7 @@ int inspectMain(int argc, char **argv) {
                              ? c.kernels[t.kernel].name +
                                    (m.cudaArchs.empty() ? ""
                                     : c.kernels[t.kernel].gpu.rowPerBlock ? " [block/row]"
-                                    : c.kernels[t.kernel].gpu.rows ? " [thread/elem]"
-                                                                   : " [thread/row]")
+                                                                          : " [thread/row]")
                              : t.kind == Thunk::Gemm
                                    ? std::to_string(t.m) + "x" + std::to_string(t.n) + "x" +
                                          std::to_string(t.k) +
