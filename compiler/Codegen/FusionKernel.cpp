@@ -408,6 +408,7 @@ LogicalResult FusedBody::emit(Operation *op) {
     auto [v, p] = operand(op, 0);
     View out = scratch(result);
     loops(out.shape, [&](ValueRange c) { store(out, c, f32(0.0)); });
+    sync(); // on a GPU the copy's threads are not the fill's
     View dst = out;
     SmallVector<Value> lows;
     for (int64_t d = 0; d < (int64_t)resFull.size(); ++d)
@@ -437,6 +438,16 @@ bool FusedBody::isLazy(Operation *op) {
          parallelDim(user->getResult(0)) == parallelDim(v);
 }
 
+/// Whether `v` (or a view of it: the planner aliases reshapes and
+/// stop_gradients) is a parameter's or state's new value, whose buffer may
+/// be the slot itself (writeUpdatesInPlace).
+static bool updatesInPlace(Value v) {
+  return llvm::any_of(v.getUsers(), [](Operation *u) {
+    return isa<UpdateParamOp, UpdateStateOp>(u) ||
+           (isa<ReshapeOp, StopGradientOp>(u) && updatesInPlace(u->getResult(0)));
+  });
+}
+
 /// A value the region yields is built in its output rather than in scratch
 /// and then copied, when the op that makes it writes its result (every op
 /// but the views) and the output cannot take an input's place (only
@@ -448,9 +459,7 @@ void FusedBody::findEarlyOutputs() {
     while (auto sg = v.getDefiningOp<StopGradientOp>())
       v = sg.getInput();
     Operation *def = v.getDefiningOp();
-    bool inPlace = llvm::any_of(fusion.getResult(i).getUsers(), [](Operation *u) {
-      return isa<UpdateParamOp, UpdateStateOp>(u);
-    });
+    bool inPlace = updatesInPlace(fusion.getResult(i));
     bool writes = def && !isa<ConstantOp, BroadcastOp, ReshapeOp, TransposeOp, SliceOp,
                                 SplitOp>(def);
     if (writes && !inPlace && !earlyOutputs.count(v))

@@ -63,22 +63,34 @@ Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
   return t;
 }
 
+/// A region of elementwise ops only (and the constants and broadcasts they
+/// read): every value at an index depends on its inputs at that index.
+static bool isElementwiseRegion(FusionOp f) {
+  bool elementwise = true;
+  f.getBody().walk([&](Operation *op) {
+    elementwise &= isElementwiseMap(op) || isa<ConstantOp, YieldOp, BroadcastOp>(op);
+  });
+  return elementwise;
+}
+
 FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
                                   llvm::DenseMap<Value, int64_t> &bufferOf) {
   FusionPlan plan{f, SmallVector<int64_t>(inputs.begin(), inputs.end()), {}, {}, 0};
   int64_t rows = f->getAttrOfType<IntegerAttr>("rows").getInt();
   int64_t ops = 0;
   f.getBody().walk([&](Operation *) { ++ops; });
+  bool elementwise = isElementwiseRegion(f);
   for (Value r : f.getResults()) {
     int64_t id = newBuffer(thunkLabel(f), "temp", r.getType(), Region::Arena);
     bufferOf[r] = id;
     plan.outputs.push_back(id);
     plan.buffers.push_back(id);
     plan.flops += ops * cast<RankedTensorType>(r.getType()).getNumElements();
-    // An input of the same shape is read only in its own rows, before the
-    // row's results are written: the result may take its place.
+    // In a region of elementwise ops an input of the result's shape is read
+    // only at the element being written, before it is: the result may take
+    // its place. (A transpose or a reduction reads other elements.)
     for (auto [in, v] : llvm::zip(inputs, f.getInputs()))
-      if (v.getType() == r.getType() && rows > 1)
+      if (v.getType() == r.getType() && rows > 1 && elementwise)
         plan.sameIndex.push_back(in);
   }
   return plan;
@@ -119,11 +131,7 @@ void Planner::kernelThunk(ArrayRef<FusionPlan> plans, Program &program) {
 /// state updates, outputs): the optimizer's and the EMA's updates. These
 /// run together at the end of the step as multi-tensor kernels.
 static bool isUpdateRegion(FusionOp f) {
-  bool elementwise = true;
-  f.getBody().walk([&](Operation *op) {
-    elementwise &= isElementwiseMap(op) || isa<ConstantOp, YieldOp, BroadcastOp>(op);
-  });
-  return elementwise && llvm::all_of(f->getUsers(), [](Operation *u) {
+  return isElementwiseRegion(f) && llvm::all_of(f->getUsers(), [](Operation *u) {
            return isa<UpdateParamOp, UpdateStateOp, OutputOp>(u);
          });
 }

@@ -13,6 +13,8 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
 
+#include <functional>
+
 using namespace mlir;
 
 namespace kiln {
@@ -92,7 +94,8 @@ bool Importer::loadFile(const std::string &path, const JsonSource *from,
 
 void anchorGraphPaths(nlohmann::ordered_json &graph, const std::string &dir) {
   auto anchor = [&](nlohmann::ordered_json &path) {
-    if (!path.is_string() || llvm::sys::path::is_absolute(path.get<std::string>()))
+    if (!path.is_string() || path.get<std::string>().empty() ||
+        llvm::sys::path::is_absolute(path.get<std::string>()))
       return;
     llvm::SmallString<256> full(dir);
     llvm::sys::path::append(full, path.get<std::string>());
@@ -101,10 +104,19 @@ void anchorGraphPaths(nlohmann::ordered_json &graph, const std::string &dir) {
   if (graph.contains("imports") && graph["imports"].is_array())
     for (auto &path : graph["imports"])
       anchor(path);
-  if (graph.contains("networks") && graph["networks"].is_object())
-    for (auto &[name, network] : graph["networks"].items())
-      if (network.is_object() && network.contains("init_from"))
-        anchor(network["init_from"]);
+  // Networks' init_from, and every init spec that reads a file.
+  std::function<void(nlohmann::ordered_json &)> walk = [&](nlohmann::ordered_json &j) {
+    if (j.is_object()) {
+      if (j.contains("init_from"))
+        anchor(j["init_from"]);
+      if (j.contains("kind") && j["kind"] == "file" && j.contains("path"))
+        anchor(j["path"]);
+    }
+    if (j.is_structured())
+      for (auto &child : j)
+        walk(child);
+  };
+  walk(graph);
 }
 
 } // namespace kiln

@@ -35,7 +35,7 @@ mlir::OwningOpRef<mlir::ModuleOp> importGraph(mlir::MLIRContext &context,
                                               const ImportOptions &options = {});
 
 /// Makes a model graph's file-relative paths (its imports, the networks'
-/// init_from) absolute against `dir`, the directory of the file it came
+/// init_from, init specs of kind "file") absolute against `dir`, the directory of the file it came
 /// from, so that an edited copy can be written anywhere (the tests and
 /// the differential checker write theirs to a temporary directory).
 void anchorGraphPaths(nlohmann::ordered_json &graph, const std::string &dir);

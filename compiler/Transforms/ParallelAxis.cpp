@@ -93,7 +93,11 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
                       whyNot = "normalises along the parallel axis";
                       return false;
                     }
-                    return i == 0 ? agree(p) : true;
+                    if (i != 0) { // a layer norm's scale or bias: one per column
+                      whyNot = "its scale or bias is computed in the region";
+                      return false;
+                    }
+                    return agree(p);
                   })
                   .Case([&](OneHotOp) { return agree(p); })
                   .Case([&](ReshapeOp) {
