@@ -10,7 +10,9 @@ namespace kiln {
 void Planner::startAllReduce(AllReduceOp op, ArrayRef<int64_t> operands,
                              llvm::DenseMap<Value, int64_t> &bufferOf, Program &program) {
   std::string name = "bucket " + std::to_string(op.getBucket());
-  auto flat = RankedTensorType::get({static_cast<int64_t>(op.getBytes() / 4)}, Float32Type::get(op.getContext()));
+  // Buckets hold f32 (the manifest checks that every packed tensor is).
+  auto flat = RankedTensorType::get({static_cast<int64_t>(op.getBytes()) / elementBytes(DType::F32)},
+                                    Float32Type::get(op.getContext()));
   int64_t bucket = newBuffer(name, "bucket", flat, Region::Arena);
   Thunk start{Thunk::AllReduceStart}, wait{Thunk::AllReduceWait};
   start.ops = wait.ops = {thunkLabel(op)};

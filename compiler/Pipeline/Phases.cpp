@@ -108,7 +108,13 @@ const Phase kPhases[] = {
 
 llvm::ArrayRef<Phase> kilnPhases() { return kPhases; }
 
-const Phase *lastIRPhase() { return findPhase("lower"); }
+const Phase *lastIRPhase() {
+  const Phase *last = nullptr;
+  for (const Phase &p : kPhases)
+    if (p.onIR())
+      last = &p;
+  return last;
+}
 
 const Phase *findPhase(llvm::StringRef name) {
   for (const Phase &p : kPhases)

@@ -47,7 +47,7 @@ llvm::ArrayRef<Phase> kilnPhases();
 /// The phase called `name`, or null.
 const Phase *findPhase(llvm::StringRef name);
 
-/// The last phase that works on IR ("lower").
+/// The last phase that works on IR (the back half follows it).
 const Phase *lastIRPhase();
 
 /// Runs the IR phases after `first` (null: from the start) up to and

@@ -70,7 +70,7 @@ int inspectMain(int argc, char **argv) {
     byKind[b.kind].first++;
     byKind[b.kind].second += b.bytes;
     if (b.kind == "param")
-      values += b.bytes / 4;
+      values += b.bytes / elementBytes(b.dtype);
   }
   std::printf("artifact   %s (format %d)\nmodel      %s (from %s)\ncompiled   for CPU %s, batch %lld\n",
               args.positional[0].c_str(), m.version, m.model.c_str(), m.source.c_str(),
