@@ -30,7 +30,7 @@ def buckets_from_artifact(path):
     done, out = 0, []
     for t in p['thunks']:
         if t['kind'] == 'all_reduce_start':
-            out.append((sizes[t['buffers'][0]], done / total))
+            out.append((sizes[t['bucket_buffer']], done / total))
         done += t['flops']
     return out
 

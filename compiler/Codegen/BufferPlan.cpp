@@ -42,13 +42,8 @@ int64_t Planner::persistent(const std::string &name, const std::string &kind, Ty
 }
 
 Thunk Planner::copyThunk(int64_t from, int64_t to, const std::string &label) const {
-  Thunk t{Thunk::Copy};
-  t.ops = {label};
-  t.buffers = {from, to};
-  t.outputs = {to};
-  t.bytes = model.buffers[to].bytes;
-  t.trafficBytes = 2 * t.bytes;
-  return t;
+  int64_t bytes = model.buffers[to].bytes;
+  return Thunk{CopyBytes{from, to, bytes}, {label}, 0, 2 * bytes};
 }
 
 /// A sink that reads a parameter or state tensor the step updates (a
@@ -80,17 +75,16 @@ void Planner::writeUpdatesInPlace(Program &program,
   std::vector<std::pair<int64_t, int64_t>> remaining;
   for (auto [slot, value] : updates) {
     const Buffer &v = model.buffers[value];
-    auto producer = std::find_if(program.thunks.begin(), program.thunks.end(),
-                                 [&](const Thunk &t) { return llvm::is_contained(t.outputs, value); });
+    auto writesValue = [&](const Thunk &t) { return t.writes(value); };
+    auto producer = std::find_if(program.thunks.begin(), program.thunks.end(), writesValue);
     bool ok = v.region == Region::Arena && v.shape == model.buffers[slot].shape &&
-              producer != program.thunks.end() && producer->kind == Thunk::Kernel &&
-              std::count_if(program.thunks.begin(), program.thunks.end(),
-                            [&](const Thunk &t) { return llvm::is_contained(t.outputs, value); }) == 1;
+              producer != program.thunks.end() && producer->is<KernelLaunch>() &&
+              std::count_if(program.thunks.begin(), program.thunks.end(), writesValue) == 1;
     if (ok) {
-      bool readsSlot = llvm::is_contained(producer->buffers, slot);
-      ok = !readsSlot || llvm::is_contained(producer->sameIndexInputs, slot);
+      ok = !producer->uses(slot) ||
+           llvm::is_contained(producer->as<KernelLaunch>()->sameIndexInputs, slot);
       for (auto t = producer + 1; ok && t != program.thunks.end(); ++t)
-        ok = !llvm::is_contained(t->buffers, slot);
+        ok = !t->uses(slot);
       for (auto [otherSlot, otherValue] : updates)
         ok = ok && (otherSlot == slot || otherValue != slot);
     }
@@ -98,19 +92,12 @@ void Planner::writeUpdatesInPlace(Program &program,
       remaining.push_back({slot, value});
       continue;
     }
-    auto rename = [&](int64_t &id) {
+    auto rename = [&](int64_t &id, Access = Access::Read) {
       if (id == value)
         id = slot;
     };
-    for (Thunk &t : program.thunks) {
-      for (int64_t &id : t.buffers)
-        rename(id);
-      for (int64_t &id : t.outputs)
-        rename(id);
-      rename(t.a.buffer);
-      rename(t.b.buffer);
-      rename(t.c.buffer);
-    }
+    for (Thunk &t : program.thunks)
+      t.eachUseMutable(rename);
     for (Sink &s : program.sinks)
       rename(s.buffer);
     for (auto &[s2, v2] : updates)
@@ -127,11 +114,11 @@ void Planner::placeArena(Program &program, size_t firstBuffer) {
   size_t n = model.buffers.size();
   std::vector<int64_t> first(n, -1), last(n, -1);
   for (auto [i, t] : llvm::enumerate(program.thunks))
-    for (int64_t id : t.buffers) {
+    t.eachUse([&, i = int64_t(i)](int64_t id, Access) {
       if (first[id] < 0)
         first[id] = i;
       last[id] = i;
-    }
+    });
   int64_t end = program.thunks.size();
   for (const Sink &s : program.sinks) {
     if (first[s.buffer] < 0)

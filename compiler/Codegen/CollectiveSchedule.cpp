@@ -14,22 +14,19 @@ void Planner::startAllReduce(AllReduceOp op, ArrayRef<int64_t> operands,
   auto flat = RankedTensorType::get({static_cast<int64_t>(op.getBytes()) / elementBytes(DType::F32)},
                                     Float32Type::get(op.getContext()));
   int64_t bucket = newBuffer(name, "bucket", flat, Region::Arena);
-  Thunk start{Thunk::AllReduceStart}, wait{Thunk::AllReduceWait};
-  start.ops = wait.ops = {thunkLabel(op)};
+  AllReduceStart start;
+  AllReduceWait wait;
   start.bucket = wait.bucket = op.getBucket();
-  start.buffers = {bucket};
-  start.buffers.insert(start.buffers.end(), operands.begin(), operands.end());
-  start.outputs = {bucket};
-  wait.buffers = {bucket};
+  start.bucketBuffer = wait.bucketBuffer = bucket;
+  start.tensors.assign(operands.begin(), operands.end());
   for (Value r : op.getResults()) {
     int64_t id = newBuffer(name, "temp", r.getType(), Region::Arena);
     bufferOf[r] = id;
-    wait.buffers.push_back(id);
-    wait.outputs.push_back(id);
+    wait.tensors.push_back(id);
   }
-  start.trafficBytes = wait.trafficBytes = 2 * op.getBytes();
-  pendingWaits.push_back({wait, program.thunks.size()});
-  program.thunks.push_back(std::move(start));
+  int64_t traffic = 2 * op.getBytes();
+  pendingWaits.push_back({Thunk{wait, {thunkLabel(op)}, 0, traffic}, program.thunks.size()});
+  program.thunks.push_back(Thunk{start, {thunkLabel(op)}, 0, traffic});
 }
 
 /// Each bucket's wait goes right before the first thunk that reads one of
@@ -41,9 +38,8 @@ void Planner::placeAllReduceWaits(Program &program) {
   for (size_t i = 0; i < program.thunks.size(); ++i) {
     for (size_t w = 0; w < pendingWaits.size(); ++w) {
       auto &[wait, startIndex] = pendingWaits[w];
-      bool reads = llvm::any_of(wait.outputs, [&](int64_t id) {
-        return llvm::is_contained(program.thunks[i].buffers, id);
-      });
+      bool reads = llvm::any_of(wait.as<AllReduceWait>()->tensors,
+                                [&](int64_t id) { return program.thunks[i].uses(id); });
       if (!placed[w] && startIndex < i && reads) {
         thunks.push_back(wait);
         placed[w] = true;

@@ -39,11 +39,12 @@ inline std::string thunkLabel(mlir::Operation *op) {
   return op->getName().getStringRef().str();
 }
 
-/// A region's buffers (its inputs, then its results) before its kernel is
-/// emitted: one region alone, or several as one multi-tensor kernel.
+/// A region's buffers (its inputs, then its results: the kernel's
+/// arguments) before its kernel is emitted: one region alone, or several as
+/// one multi-tensor kernel.
 struct FusionPlan {
   FusionOp op;
-  llvm::SmallVector<int64_t> buffers, outputs, sameIndex;
+  llvm::SmallVector<int64_t> inputs, outputs, sameIndex;
   int64_t flops = 0;
 };
 

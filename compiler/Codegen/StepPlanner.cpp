@@ -27,40 +27,37 @@ static SmallVector<int64_t> batchStrides(ArrayRef<int64_t> shape, ArrayRef<int64
 Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
   // Shapes from the op: an operand may be a view (reshape) of its buffer.
   auto sa = dimsOf(op.getLhs()), sb = dimsOf(op.getRhs()), sc = dimsOf(op.getResult());
-  Thunk t{Thunk::Gemm};
-  t.ops = {thunkLabel(op)};
-  t.m = sc[sc.size() - 2];
-  t.n = sc.back();
-  t.k = op.getTransposeLhs() ? sa[sa.size() - 2] : sa.back();
-  t.batch.assign(sc.begin(), sc.end() - 2);
-  t.a = {a, 0, sa.back(), op.getTransposeLhs(), {}};
-  t.b = {b, 0, sb.back(), op.getTransposeRhs(), {}};
-  t.c = {c, 0, t.n, false, {}};
-  auto ab = batchStrides(sa, t.batch), bb = batchStrides(sb, t.batch);
-  t.a.batchStrides.assign(ab.begin(), ab.end());
-  t.b.batchStrides.assign(bb.begin(), bb.end());
+  GemmCall g;
+  g.m = sc[sc.size() - 2];
+  g.n = sc.back();
+  g.k = op.getTransposeLhs() ? sa[sa.size() - 2] : sa.back();
+  g.batch.assign(sc.begin(), sc.end() - 2);
+  g.a = {a, 0, sa.back(), op.getTransposeLhs(), {}};
+  g.b = {b, 0, sb.back(), op.getTransposeRhs(), {}};
+  g.c = {c, 0, g.n, false, {}};
+  auto ab = batchStrides(sa, g.batch), bb = batchStrides(sb, g.batch);
+  g.a.batchStrides.assign(ab.begin(), ab.end());
+  g.b.batchStrides.assign(bb.begin(), bb.end());
   auto cb = rowMajorStrides(sc);
-  t.c.batchStrides.assign(cb.begin(), cb.end() - 2);
+  g.c.batchStrides.assign(cb.begin(), cb.end() - 2);
   // A weight against batched rows: one GEMM with the batch folded into M.
   bool weight = llvm::all_of(bb, [](int64_t s) { return s == 0; });
   bool fullA = sa.size() == sc.size() &&
                std::equal(sa.begin(), sa.end() - 2, sc.begin());
-  if (!t.batch.empty() && weight && fullA && !op.getTransposeLhs()) {
-    for (int64_t d : t.batch)
-      t.m *= d;
-    t.batch.clear();
-    t.a.batchStrides.clear();
-    t.b.batchStrides.clear();
-    t.c.batchStrides.clear();
+  if (!g.batch.empty() && weight && fullA && !op.getTransposeLhs()) {
+    for (int64_t d : g.batch)
+      g.m *= d;
+    g.batch.clear();
+    g.a.batchStrides.clear();
+    g.b.batchStrides.clear();
+    g.c.batchStrides.clear();
   }
   int64_t batches = 1;
-  for (int64_t d : t.batch)
+  for (int64_t d : g.batch)
     batches *= d;
-  t.flops = 2 * t.m * t.n * t.k * batches;
-  t.trafficBytes = model.buffers[a].bytes + model.buffers[b].bytes + model.buffers[c].bytes;
-  t.outputs = {c};
-  t.buffers = {a, b, c};
-  return t;
+  int64_t flops = 2 * g.m * g.n * g.k * batches;
+  int64_t traffic = model.buffers[a].bytes + model.buffers[b].bytes + model.buffers[c].bytes;
+  return Thunk{std::move(g), {thunkLabel(op)}, flops, traffic};
 }
 
 /// A region of elementwise ops only (and the constants and broadcasts they
@@ -84,7 +81,6 @@ FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
     int64_t id = newBuffer(thunkLabel(f), "temp", r.getType(), Region::Arena);
     bufferOf[r] = id;
     plan.outputs.push_back(id);
-    plan.buffers.push_back(id);
     plan.flops += ops * cast<RankedTensorType>(r.getType()).getNumElements();
     // In a region of elementwise ops an input of the result's shape is read
     // only at the element being written, before it is: the result may take
@@ -106,23 +102,26 @@ static std::string kernelKind(ArrayRef<FusionOp> regions) {
 }
 
 void Planner::kernelThunk(ArrayRef<FusionPlan> plans, Program &program) {
-  Thunk t{Thunk::Kernel};
+  KernelLaunch launch;
+  Thunk t{KernelLaunch{}};
   StepPlan::PendingKernel pending;
   for (const FusionPlan &p : plans) {
     FusionOp region = p.op;
     t.ops.push_back(thunkLabel(region));
     pending.regions.push_back(region);
-    pending.argOffsets.push_back(t.buffers.size());
-    for (int64_t id : p.buffers) {
-      t.buffers.push_back(id);
+    pending.argOffsets.push_back(launch.args.size());
+    for (int64_t id : p.inputs)
+      launch.args.push_back({id, Access::Read});
+    for (int64_t id : p.outputs)
+      launch.args.push_back({id, Access::Write});
+    for (int64_t id : llvm::concat<const int64_t>(p.inputs, p.outputs))
       t.trafficBytes += model.buffers[id].bytes;
-    }
-    t.outputs.insert(t.outputs.end(), p.outputs.begin(), p.outputs.end());
-    t.sameIndexInputs.insert(t.sameIndexInputs.end(), p.sameIndex.begin(), p.sameIndex.end());
+    llvm::append_range(launch.sameIndexInputs, p.sameIndex);
     t.flops += p.flops;
-    t.rows += region->getAttrOfType<IntegerAttr>("rows").getInt(); // end to end
+    launch.rows += region->getAttrOfType<IntegerAttr>("rows").getInt(); // end to end
   }
-  t.kernel = plan.pending.size();
+  launch.kernel = plan.pending.size();
+  t.payload = std::move(launch);
   plan.pending.push_back(std::move(pending));
   program.thunks.push_back(std::move(t));
 }
@@ -208,13 +207,10 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
     } else if (auto r = dyn_cast<AllReduceOp>(op)) {
       startAllReduce(r, operands(), bufferOf, program);
     } else if (auto r = dyn_cast<RandomUniformOp>(op)) {
-      Thunk t{Thunk::Random};
-      t.ops = {thunkLabel(&op)};
-      t.stream = r.getStream();
-      t.buffers = t.outputs = {newBuffer(thunkLabel(&op), "temp", r.getType(), Region::Arena)};
-      t.trafficBytes = model.buffers[t.buffers[0]].bytes;
-      bufferOf[r] = t.buffers[0];
-      program.thunks.push_back(std::move(t));
+      int64_t id = newBuffer(thunkLabel(&op), "temp", r.getType(), Region::Arena);
+      bufferOf[r] = id;
+      program.thunks.push_back(Thunk{RandomFill{id, (int64_t)r.getStream()}, {thunkLabel(&op)}, 0,
+                                     model.buffers[id].bytes});
     } else {
       return op.emitError() << "codegen takes '" << op.getName()
                             << "' only inside a kiln.fusion (kiln-single-op-regions)";
@@ -242,12 +238,13 @@ LogicalResult emitKernels(StepPlan &plan, KernelEmitter &emitter) {
   CompiledModel &model = plan.model;
   for (Program &program : model.programs)
     for (Thunk &t : program.thunks) {
-      if (t.kind != Thunk::Kernel)
+      KernelLaunch *launch = t.as<KernelLaunch>();
+      if (!launch)
         continue;
-      const StepPlan::PendingKernel &k = plan.pending[t.kernel];
+      const StepPlan::PendingKernel &k = plan.pending[launch->kernel];
       MLIRContext *ctx = k.regions.front()->getContext();
       SmallVector<KernelArg> args;
-      for (int64_t id : t.buffers) {
+      for (auto [id, access] : launch->args) {
         const Buffer &b = model.buffers[id];
         args.push_back({mlirElementType(b.dtype, ctx), b.bytes / elementBytes(b.dtype)});
       }
@@ -260,7 +257,7 @@ LogicalResult emitKernels(StepPlan &plan, KernelEmitter &emitter) {
         return failure();
       auto known = std::find_if(model.kernels.begin(), model.kernels.end(),
                                 [&](const Kernel &kernel) { return kernel.name == *name; });
-      t.kernel = known - model.kernels.begin();
+      launch->kernel = known - model.kernels.begin();
       if (known == model.kernels.end())
         model.kernels.push_back({*name, kernelKind(k.regions)});
     }
@@ -274,18 +271,18 @@ std::string describeThunks(const CompiledModel &model) {
   for (const Program &p : model.programs) {
     os << p.entry << ": " << p.thunks.size() << " thunks\n";
     for (auto [i, t] : llvm::enumerate(p.thunks)) {
-      os << "  " << i << "  " << thunkKindName(t.kind) << "  ";
-      if (t.kind == Thunk::Kernel)
-        os << "rows " << t.rows << "  ";
-      if (t.kind == Thunk::Gemm)
-        os << t.m << "x" << t.n << "x" << t.k << "  ";
-      os << "reads";
-      for (int64_t id : t.buffers)
-        if (!llvm::is_contained(t.outputs, id))
-          os << " " << id;
-      os << "  writes";
-      for (int64_t id : t.outputs)
-        os << " " << id;
+      os << "  " << i << "  " << t.kindName() << "  ";
+      if (auto *k = t.as<KernelLaunch>())
+        os << "rows " << k->rows << "  ";
+      if (auto *g = t.as<GemmCall>())
+        os << g->m << "x" << g->n << "x" << g->k << "  ";
+      for (Access access : {Access::Read, Access::Write}) {
+        os << (access == Access::Read ? "reads" : "  writes");
+        t.eachUse([&](int64_t id, Access a) {
+          if (a == access)
+            os << " " << id;
+        });
+      }
       os << "  " << llvm::join(t.ops, ", ") << "\n";
     }
   }

@@ -17,31 +17,32 @@ json operandToJson(const GemmOperand &o) {
           {"transpose", o.transpose}, {"batch_strides", o.batchStrides}};
 }
 
+const char *accessName(Access a) { return a == Access::Read ? "read" : "write"; }
+
+/// A thunk's payload, field by field under its kind's name.
+json payloadToJson(const KernelLaunch &k) {
+  json args = json::array();
+  for (auto [buffer, access] : k.args)
+    args.push_back({{"buffer", buffer}, {"access", accessName(access)}});
+  return {{"kernel", k.kernel}, {"rows", k.rows}, {"args", args}};
+}
+json payloadToJson(const GemmCall &g) {
+  return {{"m", g.m}, {"n", g.n}, {"k", g.k}, {"batch", g.batch},
+          {"a", operandToJson(g.a)}, {"b", operandToJson(g.b)}, {"c", operandToJson(g.c)}};
+}
+json payloadToJson(const CopyBytes &c) {
+  return {{"from", c.from}, {"to", c.to}, {"bytes", c.bytes}};
+}
+json payloadToJson(const RandomFill &r) { return {{"buffer", r.buffer}, {"stream", r.stream}}; }
+json payloadToJson(const BucketTransfer &t) {
+  return {{"bucket", t.bucket}, {"bucket_buffer", t.bucketBuffer}, {"tensors", t.tensors}};
+}
+
 json thunkToJson(const Thunk &t) {
-  json j = {{"kind", thunkKindName(t.kind)},
-            {"ops", t.ops},
-            {"buffers", t.buffers},
-            {"outputs", t.outputs},
-            {"flops", t.flops},
-            {"traffic_bytes", t.trafficBytes}};
-  if (t.kind == Thunk::Kernel) {
-    j["kernel"] = t.kernel;
-    j["rows"] = t.rows;
-  } else if (t.kind == Thunk::Gemm) {
-    j["m"] = t.m;
-    j["n"] = t.n;
-    j["k"] = t.k;
-    j["batch"] = t.batch;
-    j["a"] = operandToJson(t.a);
-    j["b"] = operandToJson(t.b);
-    j["c"] = operandToJson(t.c);
-  } else if (t.kind == Thunk::Random) {
-    j["stream"] = t.stream;
-  } else if (t.kind == Thunk::AllReduceStart || t.kind == Thunk::AllReduceWait) {
-    j["bucket"] = t.bucket;
-  } else {
-    j["bytes"] = t.bytes;
-  }
+  json j = {{"kind", t.kindName()}, {"ops", t.ops}};
+  j.update(std::visit([](const auto &p) { return payloadToJson(p); }, t.payload));
+  j["flops"] = t.flops;
+  j["traffic_bytes"] = t.trafficBytes;
   return j;
 }
 
@@ -251,30 +252,40 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     for (size_t ti = 0; ti < thunks->size(); ++ti) {
       const json &tj = (*thunks)[ti];
       std::string tp = pp + "/thunks/" + std::to_string(ti), kind;
-      Thunk t{Thunk::Copy};
-      if (!r.string(tj, tp, "kind", kind) || !r.ints(tj, tp, "buffers", t.buffers) ||
-          !r.ints(tj, tp, "outputs", t.outputs) || !r.integer(tj, tp, "flops", t.flops) ||
+      Thunk t{CopyBytes{}};
+      if (!r.string(tj, tp, "kind", kind) || !r.integer(tj, tp, "flops", t.flops) ||
           !r.integer(tj, tp, "traffic_bytes", t.trafficBytes))
         return done(false);
       if (tj.contains("ops") && tj["ops"].is_array())
         for (auto &o : tj["ops"])
           if (o.is_string())
             t.ops.push_back(o.get<std::string>());
-      for (int64_t id : t.buffers)
-        if (!bufferId(tp + "/buffers", id))
-          return done(false);
       if (kind == "kernel") {
-        t.kind = Thunk::Kernel;
-        if (!r.integer(tj, tp, "kernel", t.kernel) || !r.integer(tj, tp, "rows", t.rows, 1))
-          return done(false);
-        if (t.kernel >= (int64_t)c.kernels.size())
-          return done(r.fail(tp + "/kernel", "no kernel " + std::to_string(t.kernel)));
+        KernelLaunch k;
+        const json *args = r.get(tj, tp, "args");
+        if (!r.integer(tj, tp, "kernel", k.kernel) || !r.integer(tj, tp, "rows", k.rows, 1) ||
+            !args || !args->is_array())
+          return done(r.fail(tp, "a kernel thunk names its kernel, rows and args"));
+        if (k.kernel >= (int64_t)c.kernels.size())
+          return done(r.fail(tp + "/kernel", "no kernel " + std::to_string(k.kernel)));
+        for (size_t ai = 0; ai < args->size(); ++ai) {
+          std::string ap = tp + "/args/" + std::to_string(ai), access;
+          KernelLaunch::Arg arg;
+          if (!r.integer((*args)[ai], ap, "buffer", arg.buffer) ||
+              !r.string((*args)[ai], ap, "access", access))
+            return done(false);
+          if (access != "read" && access != "write")
+            return done(r.fail(ap + "/access", "expected read or write"));
+          arg.access = access == "read" ? Access::Read : Access::Write;
+          k.args.push_back(arg);
+        }
+        t.payload = std::move(k);
       } else if (kind == "gemm") {
-        t.kind = Thunk::Gemm;
-        if (!r.integer(tj, tp, "m", t.m, 1) || !r.integer(tj, tp, "n", t.n, 1) ||
-            !r.integer(tj, tp, "k", t.k, 1) || !r.ints(tj, tp, "batch", t.batch))
+        GemmCall g;
+        if (!r.integer(tj, tp, "m", g.m, 1) || !r.integer(tj, tp, "n", g.n, 1) ||
+            !r.integer(tj, tp, "k", g.k, 1) || !r.ints(tj, tp, "batch", g.batch))
           return done(false);
-        for (auto [key, o] : {std::pair{"a", &t.a}, {"b", &t.b}, {"c", &t.c}}) {
+        for (auto [key, o] : {std::pair{"a", &g.a}, {"b", &g.b}, {"c", &g.c}}) {
           const json *oj = r.get(tj, tp, key);
           std::string op = tp + "/" + key;
           if (!oj || !r.integer(*oj, op, "buffer", o->buffer) || !bufferId(op, o->buffer) ||
@@ -282,34 +293,56 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
               !r.ints(*oj, op, "batch_strides", o->batchStrides))
             return done(false);
           o->transpose = oj->value("transpose", false);
-          if (o->batchStrides.size() != t.batch.size())
+          if (o->batchStrides.size() != g.batch.size())
             return done(r.fail(op + "/batch_strides", "needs one stride per batch dimension"));
         }
+        t.payload = std::move(g);
       } else if (kind == "copy") {
-        if (!r.integer(tj, tp, "bytes", t.bytes, 1) || t.buffers.size() != 2)
-          return done(r.fail(tp, "a copy names two buffers and its bytes"));
-        for (int64_t id : t.buffers)
-          if (c.buffers[id].bytes < t.bytes)
-            return done(r.fail(tp, "copies more bytes than its buffers hold"));
+        CopyBytes cp;
+        if (!r.integer(tj, tp, "from", cp.from) || !bufferId(tp + "/from", cp.from) ||
+            !r.integer(tj, tp, "to", cp.to) || !bufferId(tp + "/to", cp.to) ||
+            !r.integer(tj, tp, "bytes", cp.bytes, 1))
+          return done(false);
+        if (c.buffers[cp.from].bytes < cp.bytes || c.buffers[cp.to].bytes < cp.bytes)
+          return done(r.fail(tp, "copies more bytes than its buffers hold"));
+        t.payload = cp;
       } else if (kind == "random") {
-        t.kind = Thunk::Random;
-        if (!r.integer(tj, tp, "stream", t.stream) || t.buffers.size() != 1 ||
-            c.buffers[t.buffers[0]].dtype != DType::F32)
-          return done(r.fail(tp, "a random thunk names one f32 buffer and its stream"));
+        RandomFill rf;
+        if (!r.integer(tj, tp, "buffer", rf.buffer) || !bufferId(tp + "/buffer", rf.buffer) ||
+            !r.integer(tj, tp, "stream", rf.stream))
+          return done(false);
+        if (c.buffers[rf.buffer].dtype != DType::F32)
+          return done(r.fail(tp + "/buffer", "a random thunk fills an f32 buffer"));
+        t.payload = rf;
       } else if (kind == "all_reduce_start" || kind == "all_reduce_wait") {
-        t.kind = kind == "all_reduce_start" ? Thunk::AllReduceStart : Thunk::AllReduceWait;
+        BucketTransfer bt;
+        if (!r.integer(tj, tp, "bucket", bt.bucket) ||
+            !r.integer(tj, tp, "bucket_buffer", bt.bucketBuffer) ||
+            !bufferId(tp + "/bucket_buffer", bt.bucketBuffer) ||
+            !r.ints(tj, tp, "tensors", bt.tensors))
+          return done(false);
         int64_t packed = 0;
-        for (size_t i = 1; i < t.buffers.size(); ++i)
-          packed += c.buffers[t.buffers[i]].bytes;
-        bool f32 = std::all_of(t.buffers.begin(), t.buffers.end(),
-                               [&](int64_t id) { return c.buffers[id].dtype == DType::F32; });
-        if (!r.integer(tj, tp, "bucket", t.bucket) || t.buffers.size() < 2 || !f32 ||
-            packed != c.buffers[t.buffers[0]].bytes)
-          return done(r.fail(tp, "an all-reduce thunk names its bucket buffer, then the f32 "
-                                 "buffers packed into it, and its bucket number"));
+        bool f32 = c.buffers[bt.bucketBuffer].dtype == DType::F32;
+        for (int64_t id : bt.tensors) {
+          if (!bufferId(tp + "/tensors", id))
+            return done(false);
+          packed += c.buffers[id].bytes;
+          f32 &= c.buffers[id].dtype == DType::F32;
+        }
+        if (bt.tensors.empty() || !f32 || packed != c.buffers[bt.bucketBuffer].bytes)
+          return done(r.fail(tp, "an all-reduce thunk packs f32 tensors whose sizes add up to "
+                                 "its bucket buffer's"));
+        if (kind == "all_reduce_start")
+          t.payload = AllReduceStart{bt};
+        else
+          t.payload = AllReduceWait{bt};
       } else {
         return done(r.fail(tp + "/kind", "unknown thunk kind '" + kind + "'"));
       }
+      bool known = true;
+      t.eachUse([&](int64_t id, Access) { known = known && bufferId(tp, id); });
+      if (!known)
+        return done(false);
       prog.thunks.push_back(t);
     }
     for (size_t si = 0; si < sinks->size(); ++si) {

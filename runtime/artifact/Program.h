@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace kiln {
@@ -44,52 +45,143 @@ struct GemmOperand {
   std::vector<int64_t> batchStrides;
 };
 
-struct Thunk {
-  enum Kind { Kernel, Gemm, Copy, Random, AllReduceStart, AllReduceWait } kind;
-  std::vector<std::string> ops; // the ops it came from (locations' names)
-  // Kernel: the kernel's index, its buffers in argument order and the
-  // parallel extent the runtime splits ([begin, end) of `rows`).
+/// How a thunk touches a buffer. The planner's liveness and in-place rules,
+/// the manifest's checks and the runtime's per-thunk comparisons read the
+/// uses, so a new thunk kind declares them once, beside its payload: each
+/// payload's `eachUse(self, f)` calls f(int64_t &buffer, Access) once per
+/// buffer (one body serves a const thunk and one the planner renames).
+/// No thunk needs scratch of its own yet: the GPU's per-row workspace is
+/// the backend's.
+enum class Access { Read, Write };
+
+/// A generated kernel over rows [0, rows), which the runtime splits over
+/// threads; its arguments in the kernel's order.
+struct KernelLaunch {
+  static constexpr const char *kName = "kernel";
   int64_t kernel = -1;
-  std::vector<int64_t> buffers;
   int64_t rows = 0;
-  std::vector<int64_t> outputs; // the buffers it writes
-  // Inputs read at exactly the output's element (same shape, no
-  // broadcast): the output may overwrite them in place.
+  struct Arg {
+    int64_t buffer;
+    Access access;
+  };
+  std::vector<Arg> args;
+  // Inputs read only at the element being written (same shape, no
+  // broadcast): an output may overwrite one in place. The planner's.
   std::vector<int64_t> sameIndexInputs;
-  // Gemm: C[b] = A[b]·B[b] over the batch dims (row-major, alpha 1, beta 0).
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    for (auto &a : self.args)
+      f(a.buffer, a.access);
+  }
+};
+
+/// C[b] = A[b]·B[b] over the batch dims (row-major, alpha 1, beta 0).
+struct GemmCall {
+  static constexpr const char *kName = "gemm";
   int64_t m = 0, n = 0, k = 0;
   std::vector<int64_t> batch;
   GemmOperand a, b, c;
-  // Copy: `bytes` from buffers[0] to buffers[1].
-  int64_t bytes = 0;
-  // Random: buffers[0] (f32) filled with U[0, 1) from counter-based stream
-  // `stream` of the run's (seed, rank, step) (kiln.random_uniform).
-  int64_t stream = 0;
-  // AllReduceStart: packs buffers[1..] into the bucket buffers[0], divided
-  // by the world size, and starts summing it over the ranks; AllReduceWait
-  // waits for it and unpacks the bucket into buffers[1..] (kiln.all_reduce).
-  int64_t bucket = -1;
-  // Work, for inspect and the benchmarks.
-  int64_t flops = 0, trafficBytes = 0;
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    f(self.a.buffer, Access::Read);
+    f(self.b.buffer, Access::Read);
+    f(self.c.buffer, Access::Write);
+  }
 };
 
-inline const char *thunkKindName(Thunk::Kind k) {
-  switch (k) {
-  case Thunk::Kernel:
-    return "kernel";
-  case Thunk::Gemm:
-    return "gemm";
-  case Thunk::Copy:
-    return "copy";
-  case Thunk::Random:
-    return "random";
-  case Thunk::AllReduceStart:
-    return "all_reduce_start";
-  case Thunk::AllReduceWait:
-    return "all_reduce_wait";
+/// `bytes` from buffer `from` to buffer `to`.
+struct CopyBytes {
+  static constexpr const char *kName = "copy";
+  int64_t from = -1, to = -1, bytes = 0;
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    f(self.from, Access::Read);
+    f(self.to, Access::Write);
   }
-  return "?";
-}
+};
+
+/// An f32 buffer filled with U[0, 1) from counter-based stream `stream` of
+/// the run's (seed, rank, step) (kiln.random_uniform).
+struct RandomFill {
+  static constexpr const char *kName = "random";
+  int64_t buffer = -1, stream = 0;
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    f(self.buffer, Access::Write);
+  }
+};
+
+/// A gradient bucket's all-reduce (kiln.all_reduce): the start packs the
+/// f32 tensors into the bucket buffer, divided by the world size, and
+/// starts summing it over the ranks; the wait waits for it and unpacks the
+/// bucket into the tensors (the op's results).
+struct BucketTransfer {
+  int64_t bucket = -1;       // the bucket's number, shared by the ranks
+  int64_t bucketBuffer = -1; // the packed f32 buffer
+  std::vector<int64_t> tensors;
+};
+struct AllReduceStart : BucketTransfer {
+  static constexpr const char *kName = "all_reduce_start";
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    for (auto &id : self.tensors)
+      f(id, Access::Read);
+    f(self.bucketBuffer, Access::Write);
+  }
+};
+struct AllReduceWait : BucketTransfer {
+  static constexpr const char *kName = "all_reduce_wait";
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    f(self.bucketBuffer, Access::Read);
+    for (auto &id : self.tensors)
+      f(id, Access::Write);
+  }
+};
+
+/// std::visit over lambdas, one per payload: a kind left out fails to
+/// compile.
+template <class... F> struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F> Overloaded(F...) -> Overloaded<F...>;
+
+/// One step of a program: its payload says what runs.
+struct Thunk {
+  using Payload =
+      std::variant<KernelLaunch, GemmCall, CopyBytes, RandomFill, AllReduceStart, AllReduceWait>;
+  Payload payload;
+  std::vector<std::string> ops; // the ops it came from (locations' names)
+  // Work, for inspect and the benchmarks.
+  int64_t flops = 0, trafficBytes = 0;
+
+  template <class T> bool is() const { return std::holds_alternative<T>(payload); }
+  template <class T> const T *as() const { return std::get_if<T>(&payload); }
+  template <class T> T *as() { return std::get_if<T>(&payload); }
+  const char *kindName() const {
+    return std::visit([](const auto &p) { return p.kName; }, payload);
+  }
+  /// f(buffer, access) for every buffer the thunk touches, in its order.
+  template <class F> void eachUse(F &&f) const {
+    std::visit([&](const auto &p) { std::decay_t<decltype(p)>::eachUse(p, f); }, payload);
+  }
+  /// The same, with the buffer ids writable (the planner renames them).
+  template <class F> void eachUseMutable(F &&f) {
+    std::visit([&](auto &p) { std::decay_t<decltype(p)>::eachUse(p, f); }, payload);
+  }
+  bool reads(int64_t buffer) const { return touches(buffer, Access::Read); }
+  bool writes(int64_t buffer) const { return touches(buffer, Access::Write); }
+  bool uses(int64_t buffer) const { return reads(buffer) || writes(buffer); }
+  std::vector<int64_t> written() const {
+    std::vector<int64_t> out;
+    eachUse([&](int64_t id, Access a) {
+      if (a == Access::Write)
+        out.push_back(id);
+    });
+    return out;
+  }
+
+private:
+  bool touches(int64_t buffer, Access access) const {
+    bool found = false;
+    eachUse([&](int64_t id, Access a) { found |= id == buffer && a == access; });
+    return found;
+  }
+};
 
 /// How the CUDA backend launches a kernel: a grid of blocks of `threads`
 /// threads; a block per row (a fused region's row spread over the block)
@@ -111,7 +203,8 @@ struct Kernel {
 
 /// What a thunk computes, for reports: its kernel's op, else its kind.
 inline std::string thunkOp(const std::vector<Kernel> &kernels, const Thunk &t) {
-  return t.kind == Thunk::Kernel ? kernels[t.kernel].op : thunkKindName(t.kind);
+  const KernelLaunch *k = t.as<KernelLaunch>();
+  return k ? kernels[k->kernel].op : t.kindName();
 }
 
 /// A loss, metric, state/param update or output the runtime reads after

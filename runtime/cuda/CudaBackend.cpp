@@ -33,8 +33,8 @@ int64_t alignUp(int64_t n) { return (n + 255) / 256 * 256; }
 std::string thunkName(const Program &p, const std::vector<Kernel> &kernels, size_t i) {
   const Thunk &t = p.thunks[i];
   std::string s = "thunk " + std::to_string(i) + " of " + p.entry + " (" + thunkOp(kernels, t);
-  if (t.kind == Thunk::Kernel)
-    s += " '" + kernels[t.kernel].name + "'";
+  if (const KernelLaunch *k = t.as<KernelLaunch>())
+    s += " '" + kernels[k->kernel].name + "'";
   for (size_t j = 0; j < t.ops.size() && j < 4; ++j)
     s += (j ? ", " : ": ") + t.ops[j];
   return s + (t.ops.size() > 4 ? ", ...)" : ")");
@@ -78,7 +78,7 @@ private:
     const Buffer &b = m.compiled.buffers[buffer];
     return base(b.region) + b.offset;
   }
-  void gemm(const Thunk &t, const std::string &where);
+  void gemm(const GemmCall &call, const std::string &where);
   void check(cudaError_t e, const std::string &where) {
     if (e != cudaSuccess)
       hooks.fail("CUDA error in " + where + ": " + cudaGetErrorString(e));
@@ -188,11 +188,12 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
     at.emplace_back();
     for (const Thunk &t : p.thunks) {
       at.back().push_back(table.size());
-      if (t.kind != Thunk::Kernel)
+      const KernelLaunch *k = t.as<KernelLaunch>();
+      if (!k)
         continue;
-      const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      workspaceBytes = std::max(workspaceBytes, t.rows * launch.workspaceBytesPerRow);
-      table.resize(table.size() + t.buffers.size());
+      const GpuLaunch &launch = m.compiled.kernels[k->kernel].gpu;
+      workspaceBytes = std::max(workspaceBytes, k->rows * launch.workspaceBytesPerRow);
+      table.resize(table.size() + k->args.size());
     }
   }
   int64_t p = alignUp(m.compiled.persistentBytes), a = alignUp(m.compiled.arenaBytes()),
@@ -213,9 +214,9 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
   for (size_t pi = 0; pi < m.compiled.programs.size(); ++pi)
     for (size_t i = 0; i < m.compiled.programs[pi].thunks.size(); ++i) {
       const Thunk &t = m.compiled.programs[pi].thunks[i];
-      if (t.kind == Thunk::Kernel)
-        for (size_t j = 0; j < t.buffers.size(); ++j)
-          table[tableAt[pi][i] + j] = device(t.buffers[j]);
+      if (const KernelLaunch *k = t.as<KernelLaunch>())
+        for (size_t j = 0; j < k->args.size(); ++j)
+          table[tableAt[pi][i] + j] = device(k->args[j].buffer);
     }
   if (cudaMemset(memory, 0, p + a + w + s) != cudaSuccess ||
       cudaMemcpy(persistent, hostPersistent, m.compiled.persistentBytes, cudaMemcpyHostToDevice) ||
@@ -248,85 +249,84 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
         where = thunkName(p, m.compiled.kernels, i);
       return where;
     };
-    switch (t.kind) {
-    case Thunk::Kernel: {
-      const GpuLaunch &launch = m.compiled.kernels[t.kernel].gpu;
-      int64_t rows = t.rows;
-      if (rows == 0)
-        break;
-      // A thread per row: no more threads per block than rows.
-      int64_t threads = launch.rowPerBlock ? launch.threads
-                                           : std::min(launch.threads, (rows + 31) / 32 * 32);
-      int64_t blocks = launch.rowPerBlock ? rows : (rows + threads - 1) / threads;
-      void *table = tables + tableAt[program][i];
-      void *scratch = workspace;
-      void *args[] = {&table, &rows, &scratch};
-      check(driver->launchKernel(functions[t.kernel], blocks, 1, 1, threads, 1, 1, 0, compute, args,
-                                 nullptr),
-            here());
-      break;
-    }
-    case Thunk::Gemm:
-      gemm(t, here());
-      break;
-    case Thunk::Copy:
-      check(cudaMemcpyAsync(device(t.buffers[1]), device(t.buffers[0]), t.bytes,
-                            cudaMemcpyDeviceToDevice, compute),
-            here());
-      break;
-    case Thunk::Random: {
-      // Drawn on the host from the same streams as the CPU's.
-      hooks.fillRandom(t);
-      const Buffer &b = m.compiled.buffers[t.buffers[0]];
-      upload(b.region, b.offset, hooks.hostData(b.id), b.bytes);
-      break;
-    }
-    case Thunk::AllReduceStart: {
-      Collectives *comm = hooks.comm();
-      int world = comm ? comm->world().size : 1;
-      uint8_t *bucket = device(t.buffers[0]);
-      for (size_t j = 1; j < t.buffers.size(); ++j) {
-        int64_t bytes = m.compiled.buffers[t.buffers[j]].bytes;
-        check(cudaMemcpyAsync(bucket, device(t.buffers[j]), bytes, cudaMemcpyDeviceToDevice, compute),
-              here());
-        bucket += bytes;
-      }
-      if (world > 1) {
-        // Pre-divided while packing, as on the CPU: the sum is then the mean.
-        int64_t n = m.compiled.buffers[t.buffers[0]].bytes / 4;
-        float scale = 1.0f / world;
-        check(cublasSscal(blas, n, &scale, reinterpret_cast<float *>(device(t.buffers[0])), 1), here());
-        comm->startAllReduce(t.bucket, reinterpret_cast<float *>(device(t.buffers[0])), n);
-      }
-      break;
-    }
-    case Thunk::AllReduceWait: {
-      Collectives *comm = hooks.comm();
-      if (comm && comm->world().size > 1)
-        comm->waitAllReduce(t.bucket); // the compute stream waits, not the host
-      const uint8_t *bucket = device(t.buffers[0]);
-      for (size_t j = 1; j < t.buffers.size(); ++j) {
-        int64_t bytes = m.compiled.buffers[t.buffers[j]].bytes;
-        check(cudaMemcpyAsync(device(t.buffers[j]), bucket, bytes, cudaMemcpyDeviceToDevice, compute),
-              here());
-        bucket += bytes;
-      }
-      break;
-    }
-    }
+    std::visit(
+        Overloaded{
+            [&](const KernelLaunch &k) {
+              const GpuLaunch &launch = m.compiled.kernels[k.kernel].gpu;
+              int64_t rows = k.rows;
+              if (rows == 0)
+                return;
+              // A thread per row: no more threads per block than rows.
+              int64_t threads = launch.rowPerBlock
+                                    ? launch.threads
+                                    : std::min(launch.threads, (rows + 31) / 32 * 32);
+              int64_t blocks = launch.rowPerBlock ? rows : (rows + threads - 1) / threads;
+              void *table = tables + tableAt[program][i];
+              void *scratch = workspace;
+              void *args[] = {&table, &rows, &scratch};
+              check(driver->launchKernel(functions[k.kernel], blocks, 1, 1, threads, 1, 1, 0,
+                                         compute, args, nullptr),
+                    here());
+            },
+            [&](const GemmCall &g) { gemm(g, here()); },
+            [&](const CopyBytes &c) {
+              check(cudaMemcpyAsync(device(c.to), device(c.from), c.bytes,
+                                    cudaMemcpyDeviceToDevice, compute),
+                    here());
+            },
+            [&](const RandomFill &r) {
+              // Drawn on the host from the same streams as the CPU's.
+              hooks.fillRandom(r);
+              const Buffer &b = m.compiled.buffers[r.buffer];
+              upload(b.region, b.offset, hooks.hostData(b.id), b.bytes);
+            },
+            [&](const AllReduceStart &a) {
+              Collectives *comm = hooks.comm();
+              int world = comm ? comm->world().size : 1;
+              uint8_t *bucket = device(a.bucketBuffer);
+              for (int64_t id : a.tensors) {
+                int64_t bytes = m.compiled.buffers[id].bytes;
+                check(cudaMemcpyAsync(bucket, device(id), bytes, cudaMemcpyDeviceToDevice,
+                                      compute),
+                      here());
+                bucket += bytes;
+              }
+              if (world > 1) {
+                // Pre-divided while packing, as on the CPU: the sum is then the mean.
+                int64_t n = m.compiled.buffers[a.bucketBuffer].bytes / 4;
+                float scale = 1.0f / world;
+                auto *packed = reinterpret_cast<float *>(device(a.bucketBuffer));
+                check(cublasSscal(blas, n, &scale, packed, 1), here());
+                comm->startAllReduce(a.bucket, packed, n);
+              }
+            },
+            [&](const AllReduceWait &w) {
+              Collectives *comm = hooks.comm();
+              if (comm && comm->world().size > 1)
+                comm->waitAllReduce(w.bucket); // the compute stream waits, not the host
+              const uint8_t *bucket = device(w.bucketBuffer);
+              for (int64_t id : w.tensors) {
+                int64_t bytes = m.compiled.buffers[id].bytes;
+                check(cudaMemcpyAsync(device(id), bucket, bytes, cudaMemcpyDeviceToDevice,
+                                      compute),
+                      here());
+                bucket += bytes;
+              }
+            }},
+        t.payload);
     if (syncEachThunk)
       check(cudaStreamSynchronize(compute), here());
   }
 }
 
-void CudaBackend::gemm(const Thunk &t, const std::string &where) {
-  auto *a = reinterpret_cast<const float *>(device(t.a.buffer));
-  auto *b = reinterpret_cast<const float *>(device(t.b.buffer));
-  auto *c = reinterpret_cast<float *>(device(t.c.buffer));
+void CudaBackend::gemm(const GemmCall &call, const std::string &where) {
+  auto *a = reinterpret_cast<const float *>(device(call.a.buffer));
+  auto *b = reinterpret_cast<const float *>(device(call.b.buffer));
+  auto *c = reinterpret_cast<float *>(device(call.c.buffer));
   const float one = 1.0f, zero = 0.0f;
   auto op = [](bool transpose) { return transpose ? CUBLAS_OP_T : CUBLAS_OP_N; };
   // planCublasGemm swaps the operands: its A is kiln's B.
-  for (const CublasGemm &g : planCublasGemm(t))
+  for (const CublasGemm &g : planCublasGemm(call))
     check(cublasSgemmStridedBatched(blas, op(g.transA), op(g.transB), g.m, g.n, g.k, &one,
                                     b + g.offsetA, g.lda, g.strideA, a + g.offsetB, g.ldb,
                                     g.strideB, &zero, c + g.offsetC, g.ldc, g.strideC, g.batches),

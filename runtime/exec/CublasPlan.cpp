@@ -3,9 +3,9 @@
 
 namespace kiln {
 
-std::vector<CublasGemm> planCublasGemm(const Thunk &t) {
-  std::vector<int64_t> batch = t.batch;
-  std::vector<int64_t> strides[3] = {t.a.batchStrides, t.b.batchStrides, t.c.batchStrides};
+std::vector<CublasGemm> planCublasGemm(const GemmCall &g) {
+  std::vector<int64_t> batch = g.batch;
+  std::vector<int64_t> strides[3] = {g.a.batchStrides, g.b.batchStrides, g.c.batchStrides};
   for (int64_t d = (int64_t)batch.size() - 2; d >= 0; --d) {
     bool merge = true;
     for (auto &s : strides)
@@ -26,15 +26,15 @@ std::vector<CublasGemm> planCublasGemm(const Thunk &t) {
   std::vector<CublasGemm> calls;
   for (int64_t bi = 0; bi < outer; ++bi) {
     // This outer index's offsets over the leading batch dims.
-    int64_t off[3] = {t.a.offset, t.b.offset, t.c.offset};
+    int64_t off[3] = {g.a.offset, g.b.offset, g.c.offset};
     for (int64_t d = (int64_t)batch.size() - 2, rest = bi; d >= 0; --d) {
       for (int o = 0; o < 3; ++o)
         off[o] += (rest % batch[d]) * strides[o][d];
       rest /= batch[d];
     }
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: cuBLAS's A is kiln's B.
-    calls.push_back({t.b.transpose, t.a.transpose, t.n, t.m, t.k, off[1], t.b.ld, innerStride(1),
-                     off[0], t.a.ld, innerStride(0), off[2], t.c.ld, innerStride(2), inner});
+    calls.push_back({g.b.transpose, g.a.transpose, g.n, g.m, g.k, off[1], g.b.ld, innerStride(1),
+                     off[0], g.a.ld, innerStride(0), off[2], g.c.ld, innerStride(2), inner});
   }
   return calls;
 }

@@ -31,9 +31,9 @@ struct CublasGemm {
   int64_t batches;
 };
 
-/// The calls that compute Gemm thunk `t`; A, B and C are the buffers of
-/// t.a, t.b and t.c (their element offsets included).
-std::vector<CublasGemm> planCublasGemm(const Thunk &t);
+/// The calls that compute GEMM `g`; A, B and C are the buffers of g.a,
+/// g.b and g.c (their element offsets included).
+std::vector<CublasGemm> planCublasGemm(const GemmCall &g);
 
 } // namespace kiln
 

@@ -51,7 +51,7 @@ public:
 struct DeviceHooks {
   /// Fills a Random thunk's buffer in the host mirror (the CPU's counter-
   /// based streams, so both devices draw the same numbers).
-  std::function<void(const Thunk &)> fillRandom;
+  std::function<void(const RandomFill &)> fillRandom;
   /// A buffer's memory in the host mirror.
   std::function<void *(int64_t)> hostData;
   /// The collectives the all-reduce thunks use (null: one rank).

@@ -43,7 +43,7 @@ std::vector<Executor::ThunkDifference> Executor::compareWithDevice(int program) 
     gpu->enqueue(program, i, i + 1);
     runThunk(t, pointers[program][i].data());
     double diff = 0, scale = 0;
-    for (int64_t id : t.outputs) {
+    for (int64_t id : t.written()) {
       const Buffer &b = m.compiled.buffers[id];
       fromGpu.resize(b.bytes);
       gpu->download(b.region, b.offset, fromGpu.data(), b.bytes);

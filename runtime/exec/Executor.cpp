@@ -66,16 +66,17 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
   for (const Program &p : m.compiled.programs) {
     std::vector<std::vector<void *>> perThunk;
     for (const Thunk &t : p.thunks) {
-      std::vector<void *> ptrs;
-      for (int64_t id : t.buffers)
-        ptrs.push_back(e->data(id));
-      perThunk.push_back(std::move(ptrs));
+      std::vector<void *> args;
+      if (const KernelLaunch *k = t.as<KernelLaunch>())
+        for (auto [id, access] : k->args)
+          args.push_back(e->data(id));
+      perThunk.push_back(std::move(args));
     }
     e->pointers.push_back(std::move(perThunk));
   }
   if (cudaDevice >= 0) {
     Executor *x = e.get();
-    DeviceHooks hooks{[x](const Thunk &t) { x->fillRandom(t); },
+    DeviceHooks hooks{[x](const RandomFill &r) { x->fillRandom(r); },
                       [x](int64_t buffer) { return x->data(buffer); },
                       [x] { return x->comm; },
                       [x](const std::string &message) {
@@ -192,67 +193,61 @@ TensorMap Executor::tensors(const std::string &kind) const {
   return out;
 }
 
-void Executor::runThunk(const Thunk &t, void **ptrs) {
-  int n = pool.size();
-  switch (t.kind) {
-  case Thunk::Kernel: {
-    auto fn = kernels[t.kernel];
-    // Small kernels run inline: splitting costs more than it saves.
-    int64_t chunks = t.trafficBytes < (128 << 10) ? 1 : std::min<int64_t>(t.rows, n);
-    pool.run(chunks, [&](int64_t i) {
-      fn(ptrs, t.rows * i / chunks, t.rows * (i + 1) / chunks);
-    });
-    return;
-  }
-  case Thunk::Gemm:
-    runThreadedGemm(t, static_cast<const float *>(data(t.a.buffer)) + t.a.offset,
-                    static_cast<const float *>(data(t.b.buffer)) + t.b.offset,
-                    static_cast<float *>(data(t.c.buffer)) + t.c.offset, *blas, pool);
-    return;
-  case Thunk::Copy:
-    std::memcpy(data(t.buffers[1]), data(t.buffers[0]), t.bytes);
-    return;
-  case Thunk::Random:
-    fillRandom(t);
-    return;
-  case Thunk::AllReduceStart: {
-    // Pre-divided while packing, as DDP does: the sum is then the mean.
-    auto *bucket = static_cast<float *>(ptrs[0]);
-    float scale = 1.0f / worldSize();
-    for (size_t i = 1; i < t.buffers.size(); ++i) {
-      int64_t n = m.compiled.buffers[t.buffers[i]].bytes / 4;
-      const float *x = static_cast<const float *>(ptrs[i]);
-      for (int64_t j = 0; j < n; ++j)
-        bucket[j] = x[j] * scale;
-      bucket += n;
-    }
-    if (worldSize() > 1)
-      comm->startAllReduce(t.bucket, static_cast<float *>(ptrs[0]),
-                           m.compiled.buffers[t.buffers[0]].bytes / 4);
-    return;
-  }
-  case Thunk::AllReduceWait: {
-    if (worldSize() > 1)
-      comm->waitAllReduce(t.bucket);
-    auto *bucket = static_cast<const uint8_t *>(ptrs[0]);
-    for (size_t i = 1; i < t.buffers.size(); ++i) {
-      int64_t bytes = m.compiled.buffers[t.buffers[i]].bytes;
-      std::memcpy(ptrs[i], bucket, bytes);
-      bucket += bytes;
-    }
-    return;
-  }
-  }
+void Executor::runThunk(const Thunk &t, void **kernelArgs) {
+  std::visit(
+      Overloaded{
+          [&](const KernelLaunch &k) {
+            auto fn = kernels[k.kernel];
+            // Small kernels run inline: splitting costs more than it saves.
+            int64_t chunks =
+                t.trafficBytes < (128 << 10) ? 1 : std::min<int64_t>(k.rows, pool.size());
+            pool.run(chunks, [&](int64_t i) {
+              fn(kernelArgs, k.rows * i / chunks, k.rows * (i + 1) / chunks);
+            });
+          },
+          [&](const GemmCall &g) {
+            runThreadedGemm(g, static_cast<const float *>(data(g.a.buffer)) + g.a.offset,
+                            static_cast<const float *>(data(g.b.buffer)) + g.b.offset,
+                            static_cast<float *>(data(g.c.buffer)) + g.c.offset, *blas, pool);
+          },
+          [&](const CopyBytes &c) { std::memcpy(data(c.to), data(c.from), c.bytes); },
+          [&](const RandomFill &r) { fillRandom(r); },
+          [&](const AllReduceStart &a) {
+            // Pre-divided while packing, as DDP does: the sum is then the mean.
+            auto *bucket = static_cast<float *>(data(a.bucketBuffer));
+            float scale = 1.0f / worldSize();
+            for (int64_t id : a.tensors) {
+              int64_t n = m.compiled.buffers[id].bytes / 4;
+              const float *x = static_cast<const float *>(data(id));
+              for (int64_t j = 0; j < n; ++j)
+                bucket[j] = x[j] * scale;
+              bucket += n;
+            }
+            if (worldSize() > 1)
+              comm->startAllReduce(a.bucket, static_cast<float *>(data(a.bucketBuffer)),
+                                   m.compiled.buffers[a.bucketBuffer].bytes / 4);
+          },
+          [&](const AllReduceWait &w) {
+            if (worldSize() > 1)
+              comm->waitAllReduce(w.bucket);
+            auto *bucket = static_cast<const uint8_t *>(data(w.bucketBuffer));
+            for (int64_t id : w.tensors) {
+              int64_t bytes = m.compiled.buffers[id].bytes;
+              std::memcpy(data(id), bucket, bytes);
+              bucket += bytes;
+            }
+          }},
+      t.payload);
 }
 
-void Executor::fillRandom(const Thunk &t) {
-  const Buffer &b = m.compiled.buffers[t.buffers[0]];
+void Executor::fillRandom(const RandomFill &fill) {
+  const Buffer &b = m.compiled.buffers[fill.buffer];
   auto *out = static_cast<float *>(data(b.id));
   int64_t n = b.bytes / 4, batch = m.batchSize, world = worldSize();
   int64_t rows = b.shape.empty() ? 1 : b.shape[0];
   if (world > 1 && (rows % batch != 0 || batch == 0)) {
     // Not laid out by image: a stream of this rank's own.
-    data::Random rng(randomKey.seed, uint64_t(rank() + 1) << 32 | t.stream, randomKey.step);
+    data::Random rng(randomKey.seed, uint64_t(rank() + 1) << 32 | fill.stream, randomKey.step);
     for (int64_t i = 0; i < n; ++i)
       out[i] = static_cast<float>(rng.uniform());
     return;
@@ -262,7 +257,7 @@ void Executor::fillRandom(const Thunk &t) {
   int64_t perRow = n / std::max<int64_t>(rows, 1);
   for (int64_t r = 0; r < rows; ++r) {
     int64_t global = world == 1 ? r : r / batch * batch * world + rank() * batch + r % batch;
-    data::Random rng(randomKey.seed, t.stream, randomKey.step);
+    data::Random rng(randomKey.seed, fill.stream, randomKey.step);
     rng.skip(global * perRow);
     for (int64_t i = 0; i < perRow; ++i)
       out[r * perRow + i] = static_cast<float>(rng.uniform());

@@ -116,8 +116,8 @@ public:
 
 private:
   explicit Executor(int threads) : pool(threads) {}
-  void runThunk(const Thunk &t, void **pointers);
-  void fillRandom(const Thunk &t);
+  void runThunk(const Thunk &t, void **kernelArgs);
+  void fillRandom(const RandomFill &fill);
   /// savedState <- parameters and state (save), or back.
   void copyTrainedState(bool save);
   /// Host mirror <-> GPU for a buffer (no-ops on the CPU).
@@ -135,7 +135,7 @@ private:
   uint8_t *persistent = nullptr, *arena = nullptr;
   std::unique_ptr<DeviceBackend> gpu;
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
-  // Per program, per thunk: the kernel's argument pointers.
+  // Per program, per thunk: a kernel's argument pointers (else none).
   std::vector<std::vector<std::vector<void *>>> pointers;
 };
 

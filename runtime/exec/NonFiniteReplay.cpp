@@ -71,7 +71,7 @@ int64_t Executor::runUntilNonFinite(int program) {
   uploadHostWritten(p);
   for (size_t i = 0; i < p.thunks.size(); ++i) {
     runThunks(program, i, i + 1);
-    for (int64_t out : p.thunks[i].outputs) {
+    for (int64_t out : p.thunks[i].written()) {
       fromDevice(out);
       if (!allFinite(m.compiled.buffers[out], data(out)))
         return i;

@@ -16,9 +16,9 @@
 
 namespace kiln {
 
-/// Runs Gemm thunk `t` on `pool`; A, B and C point at the buffers of t.a,
-/// t.b and t.c, their element offsets included.
-void runThreadedGemm(const Thunk &t, const float *a, const float *b, float *c,
+/// Runs GEMM `g` on `pool`; A, B and C point at the buffers of g.a,
+/// g.b and g.c, their element offsets included.
+void runThreadedGemm(const GemmCall &g, const float *a, const float *b, float *c,
                      const Blas &blas, ThreadPool &pool);
 
 } // namespace kiln

@@ -4,12 +4,14 @@
 // phases, artifact, runtime): 3 training steps must match the reference
 // evaluator stepping the same IR in double precision. Every artifact file,
 // truncated or with a flipped byte, must be refused with an error naming
-// it.
+// it; a manifest whose thunks break their contract, with one naming the
+// place.
 //
 //===----------------------------------------------------------------------===//
 #include "StepTestUtils.h"
 
 #include "compiler/Artifact/ArtifactWriter.h"
+#include "runtime/artifact/Manifest.h"
 #include "runtime/exec/Executor.h"
 #include "runtime/train/Schedule.h"
 
@@ -23,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <unistd.h>
 
 using namespace mlir;
@@ -213,6 +216,82 @@ TEST(Artifact, DamagedFilesAreRefusedByName) {
   // And an intact copy still loads.
   std::string error;
   EXPECT_TRUE(Executor::load(c.dir, 1, error)) << error;
+}
+
+/// The declared uses describe real dataflow: every arena buffer a thunk
+/// reads was written by an earlier thunk of the same program (a payload
+/// declaring a write as a read, or the reverse, breaks this), and every
+/// buffer written is read later or is persistent or a sink's.
+TEST(Artifact, ThunkUsesAreTheDataflow) {
+  Compiled c;
+  compileTiny(c);
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(readManifest(c.dir + "/manifest.json", m, error)) << error;
+  for (const Program &p : m.compiled.programs) {
+    std::set<int64_t> written, read;
+    for (const Sink &s : p.sinks)
+      read.insert(s.buffer);
+    for (auto [i, t] : llvm::enumerate(p.thunks)) {
+      t.eachUse([&, i = i](int64_t id, Access a) {
+        const Buffer &b = m.compiled.buffers[id];
+        if (a == Access::Read) {
+          read.insert(id);
+          EXPECT_TRUE(b.region == kiln::Region::Persistent || written.count(id))
+              << p.entry << " thunk " << i << " (" << t.kindName() << ") reads " << b.name
+              << " before any thunk writes it";
+        } else {
+          written.insert(id);
+        }
+      });
+    }
+    for (int64_t id : written)
+      EXPECT_TRUE(read.count(id) || m.compiled.buffers[id].region == kiln::Region::Persistent)
+          << p.entry << ": " << m.compiled.buffers[id].name << " is written and never read";
+  }
+}
+
+/// The manifest's thunks, as the runtime reads them: the serialised
+/// payloads read back to the same JSON, and a manifest whose thunks break
+/// their contract is refused with the JSON path of the place.
+TEST(Artifact, ManifestThunksAreCheckedByPlace) {
+  Compiled c;
+  compileTiny(c);
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(readManifest(c.dir + "/manifest.json", m, error)) << error;
+  const auto body = manifestToJson(m);
+  Manifest again;
+  ASSERT_TRUE(manifestFromJson(body, again, error)) << error;
+  EXPECT_EQ(manifestToJson(again), body);
+
+  auto thunkOfKind = [&](const char *kind) {
+    const auto &thunks = body["programs"][0]["thunks"];
+    for (size_t i = 0; i < thunks.size(); ++i)
+      if (thunks[i]["kind"] == kind)
+        return "/programs/0/thunks/" + std::to_string(i);
+    ADD_FAILURE() << "no " << kind << " thunk";
+    return std::string("/");
+  };
+  auto expectThunkRefused = [&](const std::string &path, auto edit, const std::string &expected) {
+    auto damaged = body;
+    edit(damaged[nlohmann::ordered_json::json_pointer(path)]);
+    Manifest out;
+    std::string why;
+    EXPECT_FALSE(manifestFromJson(damaged, out, why)) << path << " accepted";
+    EXPECT_NE(why.find(expected), std::string::npos) << why;
+  };
+  std::string kernel = thunkOfKind("kernel"), gemm = thunkOfKind("gemm"),
+              start = thunkOfKind("all_reduce_start");
+  expectThunkRefused("/version", [](auto &v) { v = kArtifactVersion - 1; }, "recompile the model");
+  expectThunkRefused(kernel + "/args/0/access", [](auto &v) { v = "readwrite"; },
+                kernel + "/args/0/access: expected read or write");
+  expectThunkRefused(kernel + "/args/0/buffer", [](auto &v) { v = 99999; }, "no buffer 99999");
+  expectThunkRefused(gemm, [](auto &v) { v.erase("c"); }, gemm + ": missing 'c'");
+  expectThunkRefused(start + "/tensors", [](auto &v) { v.erase(v.size() - 1); },
+                "add up to its bucket buffer's");
+  expectThunkRefused(start + "/kind", [](auto &v) { v = "all_gather"; },
+                "unknown thunk kind 'all_gather'");
 }
 
 } // namespace

@@ -37,7 +37,7 @@ void columnMajorGemm(const CublasGemm &g, const float *A, const float *B, float 
 }
 
 /// The thunk's definition: row-major, batch index by batch index.
-void rowMajorGemm(const Thunk &t, const float *A, const float *B, float *C) {
+void rowMajorGemm(const GemmCall &t, const float *A, const float *B, float *C) {
   int64_t batches = 1;
   for (int64_t d : t.batch)
     batches *= d;
@@ -63,7 +63,7 @@ void rowMajorGemm(const Thunk &t, const float *A, const float *B, float *C) {
 }
 
 /// Runs the plan and the definition on the same patterned inputs.
-void expectSame(const Thunk &t, int64_t elemsA, int64_t elemsB, int64_t elemsC,
+void expectSame(const GemmCall &t, int64_t elemsA, int64_t elemsB, int64_t elemsC,
                 size_t expectedCalls) {
   std::vector<float> A(elemsA), B(elemsB), want(elemsC, -7), got(elemsC, -7);
   for (int64_t i = 0; i < elemsA; ++i)
@@ -78,8 +78,8 @@ void expectSame(const Thunk &t, int64_t elemsA, int64_t elemsB, int64_t elemsC,
   EXPECT_EQ(got, want);
 }
 
-Thunk gemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
-  Thunk t{Thunk::Gemm};
+GemmCall gemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
+  GemmCall t;
   t.m = m, t.n = n, t.k = k;
   t.a = {0, 0, ta ? m : k, ta, {}};
   t.b = {1, 0, tb ? k : n, tb, {}};
@@ -98,7 +98,7 @@ TEST(CublasPlan, EveryTransposeOfOneMatrix) {
 TEST(CublasPlan, WideLeadingDimensionsAndOffsets) {
   // A 5×4 inside rows of 9 from element 2, B 4×3 in rows of 6 from 1,
   // C 5×3 in rows of 8 from 3 (the untouched elements stay -7).
-  Thunk t = gemm(5, 3, 4, false, false);
+  GemmCall t = gemm(5, 3, 4, false, false);
   t.a.ld = 9, t.a.offset = 2;
   t.b.ld = 6, t.b.offset = 1;
   t.c.ld = 8, t.c.offset = 3;
@@ -107,7 +107,7 @@ TEST(CublasPlan, WideLeadingDimensionsAndOffsets) {
 
 TEST(CublasPlan, ContiguousBatchDimsMergeIntoOneCall) {
   // [2, 3] batches of 4×5 · 5×2, every operand packed: one call of 6.
-  Thunk t = gemm(4, 2, 5, false, true);
+  GemmCall t = gemm(4, 2, 5, false, true);
   t.batch = {2, 3};
   t.a.batchStrides = {3 * 20, 20};
   t.b.batchStrides = {3 * 10, 10};
@@ -119,7 +119,7 @@ TEST(CublasPlan, HeadsInterleavedInRowsStayTwoDims) {
   // Attention's Q·Kᵀ: [batch 2, heads 3] of tokens 4 × head dim 2, read in
   // place from rows of 3 heads · 2 (ld 6): the batch dim cannot merge
   // with the head dim, so one call per batch index, 3 heads each.
-  Thunk t = gemm(4, 4, 2, false, true);
+  GemmCall t = gemm(4, 4, 2, false, true);
   t.batch = {2, 3};
   t.a.ld = t.b.ld = 6;
   t.a.batchStrides = t.b.batchStrides = {4 * 6, 2};
@@ -129,7 +129,7 @@ TEST(CublasPlan, HeadsInterleavedInRowsStayTwoDims) {
 
 TEST(CublasPlan, BroadcastOperandHasStrideZero) {
   // One weight matrix for 3 batches.
-  Thunk t = gemm(2, 3, 4, false, false);
+  GemmCall t = gemm(2, 3, 4, false, false);
   t.batch = {3};
   t.a.batchStrides = {8};
   t.b.batchStrides = {0};

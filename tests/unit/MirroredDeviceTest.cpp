@@ -47,14 +47,14 @@ public:
   }
   void enqueue(int program, size_t first, size_t last) override {
     for (size_t i = first; i < last; ++i) {
-      const Thunk &t = m.compiled.programs[program].thunks[i];
-      if (t.kind != Thunk::Random) {
+      const RandomFill *fill = m.compiled.programs[program].thunks[i].as<RandomFill>();
+      if (!fill) {
         inner->runThunks(program, i, i + 1);
         continue;
       }
       // As the CUDA backend: drawn into the host mirror, then copied over.
-      hooks.fillRandom(t);
-      const Buffer &b = m.compiled.buffers[t.buffers[0]];
+      hooks.fillRandom(*fill);
+      const Buffer &b = m.compiled.buffers[fill->buffer];
       upload(b.region, b.offset, hooks.hostData(b.id), b.bytes);
     }
   }

@@ -114,9 +114,9 @@ TEST(StochasticDepth, MasksFollowSeedAndStepAtAnyWorldSize) {
 
   int randomThunks = 0, evalRandom = 0;
   for (const Thunk &t : m.compiled.programs[step].thunks)
-    randomThunks += t.kind == Thunk::Random;
+    randomThunks += t.is<RandomFill>();
   for (const Thunk &t : m.compiled.programs[exec->program("eval")].thunks)
-    evalRandom += t.kind == Thunk::Random;
+    evalRandom += t.is<RandomFill>();
   EXPECT_EQ(randomThunks, 2); // block 1's two residual branches (block 0's rate is 0)
   EXPECT_EQ(evalRandom, 0);
   std::filesystem::remove_all(dir);

@@ -196,11 +196,11 @@ Run runStep(Executor &exec, uint64_t seed, StepBindings &b, std::map<int64_t, Re
   const Program &prog = m.compiled.programs[program];
   for (size_t i = 0; i < prog.thunks.size(); ++i) {
     exec.runThunks(program, i, i + 1);
-    const Thunk &t = prog.thunks[i];
-    if (draws && t.kind == Thunk::Random) {
-      const Buffer &buf = m.compiled.buffers[t.buffers[0]];
+    const RandomFill *fill = prog.thunks[i].as<RandomFill>();
+    if (draws && fill) {
+      const Buffer &buf = m.compiled.buffers[fill->buffer];
       const float *x = exec.as<float>(buf.id);
-      (*draws)[t.stream] = RefTensor(buf.shape, std::vector<double>(x, x + buf.bytes / 4));
+      (*draws)[fill->stream] = RefTensor(buf.shape, std::vector<double>(x, x + buf.bytes / 4));
     }
   }
   Run r;

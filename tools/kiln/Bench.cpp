@@ -55,16 +55,16 @@ nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t ste
   nlohmann::ordered_json perWait = nlohmann::ordered_json::array(),
                          perAlone = nlohmann::ordered_json::array();
   for (size_t i = 0; i < p.thunks.size(); ++i) {
-    const Thunk &t = p.thunks[i];
-    if (t.kind != Thunk::AllReduceWait)
+    const AllReduceWait *wait = p.thunks[i].as<AllReduceWait>();
+    if (!wait)
       continue;
-    int64_t n = c.buffers[t.buffers[0]].bytes / 4;
+    int64_t n = c.buffers[wait->bucketBuffer].bytes / 4;
     std::vector<float> bucket(n, 1.0f);
     std::vector<double> times;
     for (int64_t r = 0; r < steps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      exec.comm->startAllReduce(t.bucket, bucket.data(), n);
-      exec.comm->waitAllReduce(t.bucket);
+      exec.comm->startAllReduce(wait->bucket, bucket.data(), n);
+      exec.comm->waitAllReduce(wait->bucket);
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(times.begin(), times.end());

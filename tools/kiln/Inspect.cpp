@@ -22,22 +22,23 @@ void printBuckets(const CompiledModel &c, const Program &p) {
   std::map<int64_t, size_t> starts;
   bool header = false;
   for (size_t i = 0; i < p.thunks.size(); ++i) {
-    const Thunk &t = p.thunks[i];
-    if (t.kind == Thunk::AllReduceStart)
-      starts[t.bucket] = i;
-    if (t.kind != Thunk::AllReduceWait)
+    if (const AllReduceStart *start = p.thunks[i].as<AllReduceStart>())
+      starts[start->bucket] = i;
+    const AllReduceWait *wait = p.thunks[i].as<AllReduceWait>();
+    if (!wait)
       continue;
     if (!header)
       std::printf("\n  all-reduce buckets (averaged over the ranks; none at world size 1)\n"
                   "  %6s %7s %10s %7s %7s %16s\n", "bucket", "tensors", "KB", "start", "wait",
                   "overlap GFLOP");
     header = true;
-    size_t start = starts[t.bucket];
+    size_t start = starts[wait->bucket];
     int64_t flops = 0;
     for (size_t j = start + 1; j < i; ++j)
       flops += p.thunks[j].flops;
-    std::printf("  %6lld %7zu %10.1f %7zu %7zu %16.3f\n", (long long)t.bucket,
-                t.buffers.size() - 1, c.buffers[t.buffers[0]].bytes / 1e3, start, i, flops / 1e9);
+    std::printf("  %6lld %7zu %10.1f %7zu %7zu %16.3f\n", (long long)wait->bucket,
+                wait->tensors.size(), c.buffers[wait->bucketBuffer].bytes / 1e3, start, i,
+                flops / 1e9);
   }
 }
 
@@ -117,20 +118,23 @@ int inspectMain(int argc, char **argv) {
     std::printf("\n  %5s %-7s %-26s %9s %9s  %s\n", "#", "kind", "kernel / shape", "MFLOP", "KB", "ops");
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const Thunk &t = p.thunks[i];
-      std::string what = t.kind == Thunk::Kernel
-                             ? c.kernels[t.kernel].name +
-                                   (m.cudaArchs.empty() ? ""
-                                    : c.kernels[t.kernel].gpu.rowPerBlock ? " [block/row]"
-                                                                          : " [thread/row]")
-                             : t.kind == Thunk::Gemm
-                                   ? std::to_string(t.m) + "x" + std::to_string(t.n) + "x" +
-                                         std::to_string(t.k) +
-                                         (t.batch.empty() ? "" : " batched")
-                               : t.kind == Thunk::Copy   ? std::to_string(t.bytes) + " bytes"
-                               : t.kind == Thunk::Random ? "stream " + std::to_string(t.stream)
-                                                         : "bucket " + std::to_string(t.bucket);
-      std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s\n", i,
-                  thunkKindName(t.kind),
+      std::string what = std::visit(
+          Overloaded{
+              [&](const KernelLaunch &k) {
+                const Kernel &kernel = c.kernels[k.kernel];
+                return kernel.name + (m.cudaArchs.empty()      ? ""
+                                      : kernel.gpu.rowPerBlock ? " [block/row]"
+                                                               : " [thread/row]");
+              },
+              [](const GemmCall &g) {
+                return std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
+                       std::to_string(g.k) + (g.batch.empty() ? "" : " batched");
+              },
+              [](const CopyBytes &cp) { return std::to_string(cp.bytes) + " bytes"; },
+              [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
+              [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},
+          t.payload);
+      std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s\n", i, t.kindName(),
                   what.c_str(), t.flops / 1e6, t.trafficBytes / 1e3,
                   t.ops.empty() ? "" : t.ops[0].c_str());
     }
