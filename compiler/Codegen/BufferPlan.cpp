@@ -43,7 +43,7 @@ int64_t Planner::persistent(const std::string &name, const std::string &kind, Ty
 
 Thunk Planner::copyThunk(int64_t from, int64_t to, const std::string &label) const {
   int64_t bytes = model.buffers[to].bytes;
-  return Thunk{CopyBytes{from, to, bytes}, {label}, 0, 2 * bytes};
+  return Thunk{CopyBytes{from, to, bytes, 0, 0}, {label}, 0, 2 * bytes};
 }
 
 /// A sink that reads a parameter or state tensor the step updates (a

@@ -72,6 +72,10 @@ public:
 
   // Thunks (StepPlanner.cpp).
   Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
+  /// A lone concat or slice of whole blocks as byte copies (true), else
+  /// false and nothing changes.
+  bool blockCopies(FusionOp f, llvm::ArrayRef<int64_t> inputs,
+                   llvm::DenseMap<mlir::Value, int64_t> &bufferOf, Program &program);
   FusionPlan prepareFusion(FusionOp f, llvm::ArrayRef<int64_t> inputs,
                            llvm::DenseMap<mlir::Value, int64_t> &bufferOf);
   /// The kernel thunk of one region, or of several as one multi-tensor

@@ -92,6 +92,56 @@ FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
   return plan;
 }
 
+/// A lone concat whose operands are whole blocks of its result (nothing
+/// before its axis but ones), or a lone unit-stride slice that is one block
+/// of its operand, as byte copies: a kernel would run along an inner axis
+/// and read each block across its rows.
+bool Planner::blockCopies(FusionOp f, ArrayRef<int64_t> inputs,
+                          llvm::DenseMap<Value, int64_t> &bufferOf, Program &program) {
+  Operation *op = soleOp(f);
+  if (!isa_and_nonnull<ConcatOp, SliceOp>(op) ||
+      !llvm::all_of(op->getOperands(), [](Value v) { return isa<BlockArgument>(v); }))
+    return false;
+  std::vector<int64_t> out = dimsOf(op->getResult(0));
+  auto inputOf = [&](unsigned i) { return inputs[cast<BlockArgument>(op->getOperand(i)).getArgNumber()]; };
+  std::vector<CopyBytes> copies;
+  if (auto c = dyn_cast<ConcatOp>(op)) {
+    if (llvm::any_of(ArrayRef<int64_t>(out).take_front(c.getAxis()), [](int64_t d) { return d != 1; }))
+      return false;
+    int64_t at = 0;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      int64_t bytes = model.buffers[inputOf(i)].bytes;
+      copies.push_back({inputOf(i), -1, bytes, 0, at});
+      at += bytes;
+    }
+  } else {
+    auto s = cast<SliceOp>(op);
+    std::vector<int64_t> in = dimsOf(op->getOperand(0));
+    // Ones, then one partial dim, then whole dims.
+    size_t k = 0;
+    while (k < out.size() && out[k] == 1)
+      ++k;
+    for (size_t d = 0; d < out.size(); ++d)
+      if (s.getStrides()[d] != 1 || (d > k && out[d] != in[d]))
+        return false;
+    int64_t element = elementBytes(model.buffers[inputOf(0)].dtype), offset = 0;
+    SmallVector<int64_t> strides = rowMajorStrides(in);
+    for (size_t d = 0; d < in.size(); ++d)
+      offset += s.getStarts()[d] * strides[d];
+    int64_t bytes = element;
+    for (int64_t d : out)
+      bytes *= d;
+    copies.push_back({inputOf(0), -1, bytes, offset * element, 0});
+  }
+  int64_t result = newBuffer(thunkLabel(f), "temp", op->getResult(0).getType(), Region::Arena);
+  bufferOf[f.getResult(0)] = result;
+  for (CopyBytes &c : copies) {
+    c.to = result;
+    program.thunks.push_back(Thunk{c, {thunkLabel(f)}, 0, 2 * c.bytes});
+  }
+  return true;
+}
+
 /// What a kernel computes, for listings: the op of a single-op region, a
 /// fusion, or several as one multi-tensor kernel.
 static std::string kernelKind(ArrayRef<FusionOp> regions) {
@@ -195,6 +245,8 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
     } else if (auto u = dyn_cast<UpdateStateOp>(op)) {
       updates.push_back({persistentByName.at(u.getName().str()), bufferOf.lookup(u.getValue())});
     } else if (auto f = dyn_cast<FusionOp>(op)) {
+      if (blockCopies(f, operands(), bufferOf, program))
+        continue;
       FusionPlan region = prepareFusion(f, operands(), bufferOf);
       if (isUpdateRegion(f))
         deferred.push_back(std::move(region));
@@ -276,6 +328,8 @@ std::string describeThunks(const CompiledModel &model) {
         os << "rows " << k->rows << "  ";
       if (auto *g = t.as<GemmCall>())
         os << g->m << "x" << g->n << "x" << g->k << "  ";
+      if (auto *c = t.as<CopyBytes>())
+        os << c->bytes << " bytes from +" << c->fromOffset << " to +" << c->toOffset << "  ";
       for (Access access : {Access::Read, Access::Write}) {
         os << (access == Access::Read ? "reads" : "  writes");
         t.eachUse([&](int64_t id, Access a) {

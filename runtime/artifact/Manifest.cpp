@@ -31,7 +31,8 @@ json payloadToJson(const GemmCall &g) {
           {"a", operandToJson(g.a)}, {"b", operandToJson(g.b)}, {"c", operandToJson(g.c)}};
 }
 json payloadToJson(const CopyBytes &c) {
-  return {{"from", c.from}, {"to", c.to}, {"bytes", c.bytes}};
+  return {{"from", c.from}, {"to", c.to}, {"bytes", c.bytes}, {"from_offset", c.fromOffset},
+          {"to_offset", c.toOffset}};
 }
 json payloadToJson(const RandomFill &r) { return {{"buffer", r.buffer}, {"stream", r.stream}}; }
 json payloadToJson(const BucketTransfer &t) {
@@ -301,9 +302,12 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         CopyBytes cp;
         if (!r.integer(tj, tp, "from", cp.from) || !bufferId(tp + "/from", cp.from) ||
             !r.integer(tj, tp, "to", cp.to) || !bufferId(tp + "/to", cp.to) ||
-            !r.integer(tj, tp, "bytes", cp.bytes, 1))
+            !r.integer(tj, tp, "bytes", cp.bytes, 1) ||
+            !r.integer(tj, tp, "from_offset", cp.fromOffset) ||
+            !r.integer(tj, tp, "to_offset", cp.toOffset))
           return done(false);
-        if (c.buffers[cp.from].bytes < cp.bytes || c.buffers[cp.to].bytes < cp.bytes)
+        if (c.buffers[cp.from].bytes < cp.fromOffset + cp.bytes ||
+            c.buffers[cp.to].bytes < cp.toOffset + cp.bytes)
           return done(r.fail(tp, "copies more bytes than its buffers hold"));
         t.payload = cp;
       } else if (kind == "random") {

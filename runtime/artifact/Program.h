@@ -87,10 +87,11 @@ struct GemmCall {
   }
 };
 
-/// `bytes` from buffer `from` to buffer `to`.
+/// `bytes` from buffer `from`, starting `fromOffset` bytes in, to buffer
+/// `to` at `toOffset` (a concat's operand into its place in the result).
 struct CopyBytes {
   static constexpr const char *kName = "copy";
-  int64_t from = -1, to = -1, bytes = 0;
+  int64_t from = -1, to = -1, bytes = 0, fromOffset = 0, toOffset = 0;
   template <class Self, class F> static void eachUse(Self &self, F &&f) {
     f(self.from, Access::Read);
     f(self.to, Access::Write);

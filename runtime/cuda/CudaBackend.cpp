@@ -270,7 +270,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
             },
             [&](const GemmCall &g) { gemm(g, here()); },
             [&](const CopyBytes &c) {
-              check(cudaMemcpyAsync(device(c.to), device(c.from), c.bytes,
+              check(cudaMemcpyAsync(device(c.to) + c.toOffset, device(c.from) + c.fromOffset, c.bytes,
                                     cudaMemcpyDeviceToDevice, compute),
                     here());
             },

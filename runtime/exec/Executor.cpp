@@ -210,7 +210,17 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
                             static_cast<const float *>(data(g.b.buffer)) + g.b.offset,
                             static_cast<float *>(data(g.c.buffer)) + g.c.offset, *blas, pool);
           },
-          [&](const CopyBytes &c) { std::memcpy(data(c.to), data(c.from), c.bytes); },
+          [&](const CopyBytes &c) {
+            auto *to = static_cast<uint8_t *>(data(c.to)) + c.toOffset;
+            auto *from = static_cast<const uint8_t *>(data(c.from)) + c.fromOffset;
+            // Large copies over the threads, as kernels: one core does not
+            // saturate memory bandwidth.
+            int64_t chunks = c.bytes < (128 << 10) ? 1 : pool.size();
+            pool.run(chunks, [&](int64_t i) {
+              int64_t begin = c.bytes * i / chunks, end = c.bytes * (i + 1) / chunks;
+              std::memcpy(to + begin, from + begin, end - begin);
+            });
+          },
           [&](const RandomFill &r) { fillRandom(r); },
           [&](const AllReduceStart &a) {
             // Pre-divided while packing, as DDP does: the sum is then the mean.
