@@ -13,7 +13,7 @@ function(kiln_feature name found detail hint)
   set(KILN_FEATURES "${KILN_FEATURES}${line}\n" PARENT_SCOPE)
 endfunction()
 
-# CUDA toolkit, cuBLAS and NCCL (here in /usr/local/cuda).
+# CUDA toolkit, cuBLAS, cuDNN and NCCL (here in /usr/local/cuda).
 list(APPEND CMAKE_PREFIX_PATH /usr/local/cuda)
 find_package(CUDAToolkit QUIET)
 set(KILN_HAVE_CUDA ${CUDAToolkit_FOUND})
@@ -21,12 +21,19 @@ set(KILN_HAVE_CUBLAS OFF)
 if(TARGET CUDA::cublas)
   set(KILN_HAVE_CUBLAS ON)
 endif()
-find_path(KILN_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
-find_library(KILN_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
-set(KILN_HAVE_NCCL OFF)
-if(KILN_NCCL_INCLUDE AND KILN_NCCL_LIBRARY)
-  set(KILN_HAVE_NCCL ON)
-endif()
+# kiln_find_in_cuda(NAME HEADER LIBRARY): KILN_<NAME>_INCLUDE, _LIBRARY and
+# KILN_HAVE_<NAME> for a library installed beside the toolkit.
+function(kiln_find_in_cuda name header library)
+  find_path(KILN_${name}_INCLUDE ${header} HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  find_library(KILN_${name}_LIBRARY ${library} HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  if(KILN_${name}_INCLUDE AND KILN_${name}_LIBRARY)
+    set(KILN_HAVE_${name} ON PARENT_SCOPE)
+  else()
+    set(KILN_HAVE_${name} OFF PARENT_SCOPE)
+  endif()
+endfunction()
+kiln_find_in_cuda(NCCL nccl.h nccl)
+kiln_find_in_cuda(CUDNN cudnn.h cudnn)
 find_program(KILN_PTXAS ptxas HINTS /usr/local/cuda/bin)
 
 # Open MPI.
@@ -54,6 +61,7 @@ kiln_feature("CUDA toolkit" KILN_HAVE_CUDA "${CUDAToolkit_VERSION} in ${CUDATool
   "install CUDA 13 in /usr/local/cuda")
 kiln_feature("cuBLAS" KILN_HAVE_CUBLAS "${CUDAToolkit_LIBRARY_DIR}" "ships with the CUDA toolkit")
 kiln_feature("NCCL" KILN_HAVE_NCCL "${KILN_NCCL_LIBRARY}" "install NCCL into /usr/local/cuda")
+kiln_feature("cuDNN" KILN_HAVE_CUDNN "${KILN_CUDNN_LIBRARY}" "install cuDNN 9 into /usr/local/cuda")
 kiln_feature("ptxas" KILN_PTXAS "${KILN_PTXAS}" "ships with the CUDA toolkit")
 kiln_feature("Open MPI" KILN_HAVE_MPI "${MPI_C_LIBRARIES}" "apt-get install libopenmpi-dev openmpi-bin")
 kiln_feature("OpenBLAS" KILN_HAVE_OPENBLAS "${KILN_OPENBLAS_LIBRARY}" "apt-get install libopenblas-dev")

@@ -72,6 +72,7 @@ public:
 
   // Thunks (StepPlanner.cpp).
   Thunk gemm(MatmulOp op, int64_t a, int64_t b, int64_t c);
+  Thunk convolution(mlir::Operation *op, llvm::ArrayRef<int64_t> operands, int64_t out);
   /// A lone concat or slice of whole blocks as byte copies (true), else
   /// false and nothing changes.
   bool blockCopies(FusionOp f, llvm::ArrayRef<int64_t> inputs,

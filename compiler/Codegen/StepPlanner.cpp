@@ -60,6 +60,29 @@ Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
   return Thunk{std::move(g), {thunkLabel(op)}, flops, traffic};
 }
 
+/// A convolution op's pass: its operands and result are the forward's
+/// input, weight and result in the order the pass names them.
+Thunk Planner::convolution(Operation *op, ArrayRef<int64_t> operands, int64_t out) {
+  ConvCall call;
+  if (auto c = dyn_cast<Conv2dOp>(op)) {
+    call.geometry = c.getGeometry();
+    call.input = operands[0], call.weight = operands[1], call.result = out;
+  } else if (auto c = dyn_cast<Conv2dInputGradOp>(op)) {
+    call.pass = ConvCall::InputGrad;
+    call.geometry = c.getGeometry();
+    call.result = operands[0], call.weight = operands[1], call.input = out;
+  } else {
+    auto w = cast<Conv2dWeightGradOp>(op);
+    call.pass = ConvCall::WeightGrad;
+    call.geometry = w.getGeometry();
+    call.input = operands[0], call.result = operands[1], call.weight = out;
+  }
+  int64_t traffic = 0;
+  for (int64_t id : {call.input, call.weight, call.result})
+    traffic += model.buffers[id].bytes;
+  return Thunk{call, {thunkLabel(op)}, call.geometry.flops(), traffic};
+}
+
 /// A region of elementwise ops only (and the constants and broadcasts they
 /// read): every value at an index depends on its inputs at that index.
 static bool isElementwiseRegion(FusionOp f) {
@@ -232,6 +255,10 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
       bufferOf[m] = c;
       auto ids = operands();
       program.thunks.push_back(gemm(m, ids[0], ids[1], c));
+    } else if (isa<Conv2dOp, Conv2dInputGradOp, Conv2dWeightGradOp>(op)) {
+      int64_t out = newBuffer(thunkLabel(&op), "temp", op.getResult(0).getType(), Region::Arena);
+      bufferOf[op.getResult(0)] = out;
+      program.thunks.push_back(convolution(&op, operands(), out));
     } else if (auto l = dyn_cast<LossOp>(op)) {
       program.sinks.push_back({"loss", "loss", bufferOf.lookup(l.getValue()), dimsOf(l.getValue())});
     } else if (auto m = dyn_cast<MetricOp>(op)) {

@@ -32,8 +32,9 @@ std::optional<AttrKind> attrKind(StringRef name) {
   return llvm::StringSwitch<std::optional<AttrKind>>(name)
       .Case("axis", AttrKind::Axis)
       .Case("axes", AttrKind::AxisList)
-      .Cases("num_classes", "stream", AttrKind::Int)
+      .Cases("num_classes", "stream", "groups", AttrKind::Int)
       .Cases("perm", "shape", "sizes", "starts", "limits", AttrKind::IntList)
+      .Cases("padding", "dilation", AttrKind::IntList)
       .Cases("strides", "size", "low", "high", "interior", AttrKind::IntList)
       .Case("eps", AttrKind::Float)
       .Cases("keepdim", "transpose_lhs", "transpose_rhs", AttrKind::Bool)
@@ -53,6 +54,7 @@ const char *sectionOf(StringRef op) {
       .Cases("gradient", "update_param", "output",
              "the compiler (autodiff and the \"optimizer\" section)")
       .Cases("fusion", "yield", "the compiler (kiln-fuse)")
+      .Cases("conv2d_input_grad", "conv2d_weight_grad", "the compiler (autodiff)")
       .Case("all_reduce", "the compiler (kiln-insert-all-reduce)")
       .Default(nullptr);
 }

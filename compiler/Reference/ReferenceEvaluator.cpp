@@ -226,6 +226,29 @@ RefTensor matmul(MatmulOp op, const RefTensor &a, const RefTensor &b) {
   return r;
 }
 
+/// Every (input element, weight element, result element) that a 2-D
+/// convolution multiplies together, by flat index, straight from the
+/// definition: the forward and both gradients are sums over these.
+template <typename F>
+void forEachConvTap(const ConvGeometry &g, F &&f) {
+  int64_t cg = g.c / g.groups, og = g.o / g.groups;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t o = 0; o < g.o; ++o)
+      for (int64_t i = 0; i < g.ho; ++i)
+        for (int64_t j = 0; j < g.wo; ++j)
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t a = 0; a < g.kh; ++a)
+              for (int64_t e = 0; e < g.kw; ++e) {
+                int64_t h = i * g.stride[0] - g.pad[0] + a * g.dilation[0];
+                int64_t w = j * g.stride[1] - g.pad[1] + e * g.dilation[1];
+                if (h < 0 || h >= g.h || w < 0 || w >= g.w)
+                  continue; // zero padding
+                int64_t c = o / og * cg + ci;
+                f(((n * g.c + c) * g.h + h) * g.w + w, ((o * cg + ci) * g.kh + a) * g.kw + e,
+                  ((n * g.o + o) * g.ho + i) * g.wo + j);
+              }
+}
+
 } // namespace
 
 LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
@@ -368,6 +391,27 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
         return success();
       })
       .Case([&](MatmulOp m) { return result(matmul(m, *in[0], *in[1])); })
+      .Case([&](Conv2dOp c) {
+        RefTensor r(out);
+        forEachConvTap(c.getGeometry(), [&](int64_t x, int64_t w, int64_t y) {
+          r.data[y] += in[0]->data[x] * in[1]->data[w];
+        });
+        return result(std::move(r));
+      })
+      .Case([&](Conv2dInputGradOp c) {
+        RefTensor r(out);
+        forEachConvTap(c.getGeometry(), [&](int64_t x, int64_t w, int64_t y) {
+          r.data[x] += in[0]->data[y] * in[1]->data[w];
+        });
+        return result(std::move(r));
+      })
+      .Case([&](Conv2dWeightGradOp c) {
+        RefTensor r(out);
+        forEachConvTap(c.getGeometry(), [&](int64_t x, int64_t w, int64_t y) {
+          r.data[w] += in[0]->data[x] * in[1]->data[y];
+        });
+        return result(std::move(r));
+      })
       .Case([&](SoftmaxOp s) {
         return result(alongAxis(*in[0], s.getAxis(),
                                 [](std::vector<double> &row) { softmaxRow(row, false); }));

@@ -23,7 +23,9 @@ bool isFusible(Operation *op, std::string &whyNot) {
           ConcatOp, SplitOp, OneHotOp>(op))
     return true;
   whyNot = isa<MatmulOp>(op) ? "a GEMM runs in the BLAS library"
-                             : "'" + op->getName().getStringRef().str() + "' is not fusible";
+           : isa<Conv2dOp, Conv2dInputGradOp, Conv2dWeightGradOp>(op)
+               ? "a convolution runs in the convolution library"
+               : "'" + op->getName().getStringRef().str() + "' is not fusible";
   return false;
 }
 

@@ -30,6 +30,15 @@ json payloadToJson(const GemmCall &g) {
   return {{"m", g.m}, {"n", g.n}, {"k", g.k}, {"batch", g.batch},
           {"a", operandToJson(g.a)}, {"b", operandToJson(g.b)}, {"c", operandToJson(g.c)}};
 }
+const char *const kConvPasses[] = {"forward", "input_grad", "weight_grad"};
+json payloadToJson(const ConvCall &c) {
+  const ConvGeometry &g = c.geometry;
+  return {{"pass", kConvPasses[c.pass]},
+          {"input", c.input}, {"weight", c.weight}, {"result", c.result},
+          {"input_shape", {g.n, g.c, g.h, g.w}}, {"weight_shape", {g.o, g.c / g.groups, g.kh, g.kw}},
+          {"result_shape", {g.n, g.o, g.ho, g.wo}}, {"strides", g.stride},
+          {"padding", g.pad}, {"dilation", g.dilation}, {"groups", g.groups}};
+}
 json payloadToJson(const CopyBytes &c) {
   return {{"from", c.from}, {"to", c.to}, {"bytes", c.bytes}, {"from_offset", c.fromOffset},
           {"to_offset", c.toOffset}};
@@ -298,6 +307,38 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
             return done(r.fail(op + "/batch_strides", "needs one stride per batch dimension"));
         }
         t.payload = std::move(g);
+      } else if (kind == "conv") {
+        ConvCall cv;
+        ConvGeometry &g = cv.geometry;
+        std::string pass;
+        std::vector<int64_t> in, w, out, strides, pad, dilation;
+        if (!r.string(tj, tp, "pass", pass) || !r.integer(tj, tp, "input", cv.input) ||
+            !r.integer(tj, tp, "weight", cv.weight) || !r.integer(tj, tp, "result", cv.result) ||
+            !r.ints(tj, tp, "input_shape", in) || !r.ints(tj, tp, "weight_shape", w) ||
+            !r.ints(tj, tp, "result_shape", out) || !r.ints(tj, tp, "strides", strides) ||
+            !r.ints(tj, tp, "padding", pad) || !r.ints(tj, tp, "dilation", dilation) ||
+            !r.integer(tj, tp, "groups", g.groups, 1))
+          return done(false);
+        auto at = std::find(std::begin(kConvPasses), std::end(kConvPasses), pass);
+        if (at == std::end(kConvPasses))
+          return done(r.fail(tp + "/pass", "expected forward, input_grad or weight_grad"));
+        cv.pass = ConvCall::Pass(at - std::begin(kConvPasses));
+        if (in.size() != 4 || w.size() != 4 || out.size() != 4 || strides.size() != 2 ||
+            pad.size() != 4 || dilation.size() != 2 || in[1] % g.groups || w[0] % g.groups ||
+            w[1] * g.groups != in[1] || out[0] != in[0] || out[1] != w[0])
+          return done(r.fail(tp, "a conv thunk's shapes and geometry do not fit together"));
+        g.n = in[0], g.c = in[1], g.h = in[2], g.w = in[3];
+        g.o = w[0], g.kh = w[2], g.kw = w[3], g.ho = out[2], g.wo = out[3];
+        std::copy(strides.begin(), strides.end(), g.stride.begin());
+        std::copy(pad.begin(), pad.end(), g.pad.begin());
+        std::copy(dilation.begin(), dilation.end(), g.dilation.begin());
+        for (auto [id, elements] : {std::pair{cv.input, g.n * g.c * g.h * g.w},
+                                    {cv.weight, g.o * w[1] * g.kh * g.kw},
+                                    {cv.result, g.n * g.o * g.ho * g.wo}})
+          if (!bufferId(tp, id) || c.buffers[id].dtype != DType::F32 ||
+              c.buffers[id].bytes != 4 * elements)
+            return done(r.fail(tp, "a conv thunk's buffers must be f32 of its shapes"));
+        t.payload = cv;
       } else if (kind == "copy") {
         CopyBytes cp;
         if (!r.integer(tj, tp, "from", cp.from) || !bufferId(tp + "/from", cp.from) ||

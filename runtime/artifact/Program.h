@@ -9,6 +9,7 @@
 #ifndef KILN_RUNTIME_ARTIFACT_PROGRAM_H
 #define KILN_RUNTIME_ARTIFACT_PROGRAM_H
 
+#include "runtime/artifact/ConvGeometry.h"
 #include "runtime/artifact/DType.h"
 
 #include <algorithm>
@@ -87,6 +88,24 @@ struct GemmCall {
   }
 };
 
+/// One pass of a 2-D convolution through the convolution library (the
+/// CPU's im2col and BLAS, cuDNN on GPUs). The buffers are named by their
+/// role in the forward convolution; the pass says which one is written:
+/// the result (forward), the input's gradient into `input` (from the
+/// result's gradient in `result`), or the weight's gradient into `weight`.
+struct ConvCall {
+  static constexpr const char *kName = "conv";
+  enum Pass { Forward, InputGrad, WeightGrad } pass = Forward;
+  ConvGeometry geometry;
+  int64_t input = -1, weight = -1, result = -1;
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    auto access = [&](Pass writer) { return self.pass == writer ? Access::Write : Access::Read; };
+    f(self.input, access(InputGrad));
+    f(self.weight, access(WeightGrad));
+    f(self.result, access(Forward));
+  }
+};
+
 /// `bytes` from buffer `from`, starting `fromOffset` bytes in, to buffer
 /// `to` at `toOffset` (a concat's operand into its place in the result).
 struct CopyBytes {
@@ -144,7 +163,8 @@ template <class... F> Overloaded(F...) -> Overloaded<F...>;
 /// One step of a program: its payload says what runs.
 struct Thunk {
   using Payload =
-      std::variant<KernelLaunch, GemmCall, CopyBytes, RandomFill, AllReduceStart, AllReduceWait>;
+      std::variant<KernelLaunch, GemmCall, ConvCall, CopyBytes, RandomFill, AllReduceStart,
+                   AllReduceWait>;
   Payload payload;
   std::vector<std::string> ops; // the ops it came from (locations' names)
   // Work, for inspect and the benchmarks.

@@ -3,12 +3,15 @@
 // One cudaMalloc holds everything (persistent region, arena, the kernels'
 // workspace, the per-thunk argument tables, the saved copy of the
 // persistent region); kernels come from the artifact's PTX through the
-// driver API; GEMMs are cuBLAS calls; everything runs in order on one
+// driver API; GEMMs are cuBLAS calls, convolutions cuDNN's; everything runs in order on one
 // compute stream, and NCCL's all-reduces on a communication stream that
 // the compute stream waits for only at each bucket's AllReduceWait.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cuda/CudaDriver.h"
+#ifdef KILN_HAVE_CUDNN
+#include "runtime/cuda/CudnnConvolutions.h"
+#endif
 #include "runtime/cuda/NcclCollectives.h"
 #include "runtime/exec/CublasPlan.h"
 #include "runtime/exec/DeviceBackend.h"
@@ -103,6 +106,9 @@ private:
   uint8_t *memory = nullptr, *persistent = nullptr, *arena = nullptr, *workspace = nullptr,
           *saved = nullptr;
   void **tables = nullptr;
+#ifdef KILN_HAVE_CUDNN
+  std::unique_ptr<CudnnConvolutions> convolutions;
+#endif
   // Per program, per thunk: its kernel's argument table (an index into tables).
   std::vector<std::vector<int64_t>> tableAt;
   bool syncEachThunk = false; // KILN_CUDA_SYNC=1: errors name their thunk
@@ -232,10 +238,26 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
     error = "cannot start cuBLAS";
     return false;
   }
+  bool convolve = false;
+  for (const Program &program : m.compiled.programs)
+    for (const Thunk &t : program.thunks)
+      convolve |= t.is<ConvCall>();
+  std::string convolutionsDesc;
+  if (convolve) {
+#ifdef KILN_HAVE_CUDNN
+    if (!(convolutions = CudnnConvolutions::open(m.compiled, compute, error)))
+      return false;
+    convolutionsDesc = ", " + convolutions->description();
+#else
+    error = "the model has convolutions and this kiln was built without cuDNN "
+            "(cuDNN 9 in /usr/local/cuda at configure time)";
+    return false;
+#endif
+  }
   syncEachThunk = std::getenv("KILN_CUDA_SYNC") && std::string(std::getenv("KILN_CUDA_SYNC")) == "1";
   desc = std::string(prop.name) + " (sm_" + std::to_string(major * 10 + minor) + ", PTX " + arch +
          "), cuBLAS " + std::to_string(blasVersion) + ", " +
-         std::to_string((p + a + w + s + tb) >> 20) + " MiB";
+         std::to_string((p + a + w + s + tb) >> 20) + " MiB" + convolutionsDesc;
   return true;
 }
 
@@ -269,6 +291,16 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                     here());
             },
             [&](const GemmCall &g) { gemm(g, here()); },
+            [&](const ConvCall &c) {
+#ifdef KILN_HAVE_CUDNN
+              std::string failed = convolutions->run(
+                  c, reinterpret_cast<float *>(device(c.input)),
+                  reinterpret_cast<float *>(device(c.weight)),
+                  reinterpret_cast<float *>(device(c.result)));
+              if (!failed.empty())
+                hooks.fail(failed + " in " + here());
+#endif
+            },
             [&](const CopyBytes &c) {
               check(cudaMemcpyAsync(device(c.to) + c.toOffset, device(c.from) + c.fromOffset, c.bytes,
                                     cudaMemcpyDeviceToDevice, compute),

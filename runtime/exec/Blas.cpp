@@ -63,9 +63,9 @@ Blas *Blas::get(std::string &error) {
 }
 
 void Blas::sgemm(bool transA, bool transB, int m, int n, int k, const float *a, int lda,
-                 const float *b, int ldb, float *c, int ldc) const {
+                 const float *b, int ldb, float *c, int ldc, float beta) const {
   fn(kRowMajor, transA ? kTrans : kNoTrans, transB ? kTrans : kNoTrans, m, n, k, 1.0f, a,
-     lda, b, ldb, 0.0f, c, ldc);
+     lda, b, ldb, beta, c, ldc);
 }
 
 } // namespace kiln

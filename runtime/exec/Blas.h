@@ -20,9 +20,9 @@ public:
   /// The loaded library, or null with `error` naming the package to install.
   static Blas *get(std::string &error);
 
-  /// Row-major C[m×n] = op(A)·op(B), with leading dimensions.
+  /// Row-major C[m×n] = op(A)·op(B) + beta·C, with leading dimensions.
   void sgemm(bool transA, bool transB, int m, int n, int k, const float *a, int lda,
-             const float *b, int ldb, float *c, int ldc) const;
+             const float *b, int ldb, float *c, int ldc, float beta = 0.0f) const;
 
   /// "OpenBLAS 0.3.21 (core Cooperlake)" for logs and benchmarks.
   std::string description;

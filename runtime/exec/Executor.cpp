@@ -3,6 +3,7 @@
 
 #include "runtime/artifact/ArtifactChecks.h"
 #include "runtime/data/Random.h"
+#include "runtime/exec/Convolution.h"
 #include "runtime/exec/ThreadedGemm.h"
 
 #include <chrono>
@@ -209,6 +210,11 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
             runThreadedGemm(g, static_cast<const float *>(data(g.a.buffer)) + g.a.offset,
                             static_cast<const float *>(data(g.b.buffer)) + g.b.offset,
                             static_cast<float *>(data(g.c.buffer)) + g.c.offset, *blas, pool);
+          },
+          [&](const ConvCall &c) {
+            runConvolution(c, static_cast<float *>(data(c.input)),
+                           static_cast<float *>(data(c.weight)),
+                           static_cast<float *>(data(c.result)), *blas, pool, convScratch);
           },
           [&](const CopyBytes &c) {
             auto *to = static_cast<uint8_t *>(data(c.to)) + c.toOffset;

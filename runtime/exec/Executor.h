@@ -137,6 +137,8 @@ private:
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: a kernel's argument pointers (else none).
   std::vector<std::vector<std::vector<void *>>> pointers;
+  // The convolutions' column buffers, kept across calls.
+  std::vector<float> convScratch;
 };
 
 } // namespace kiln

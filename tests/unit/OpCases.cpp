@@ -66,6 +66,26 @@ std::function<std::vector<Shape>(std::mt19937 &)> matmulShapes(bool ta, bool tb)
   };
 }
 
+/// A convolution case: input [n, c, h, w], weight [o, c / groups, kh, kw]
+/// with the spatial sizes drawn so that the strided, dilated kernel fits.
+OpCase convCase(const char *name, int64_t c, int64_t o, int64_t groups, int64_t kernel,
+                Shape strides, Shape padding, Shape dilation) {
+  auto shapes = [=](std::mt19937 &r) {
+    int64_t h = 2 + kernel * dilation[0] + r() % 3, w = 2 + kernel * dilation[1] + r() % 4;
+    return std::vector<Shape>{{2, c, h, w}, {o, c / groups, kernel, kernel}};
+  };
+  auto body = [=](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+    OpBuilder &b = k.builder();
+    return b.create<Conv2dOp>(
+        k.location(), ValueRange{p[0], p[1]},
+        ArrayRef<NamedAttribute>{b.getNamedAttr("strides", b.getDenseI64ArrayAttr(strides)),
+                                 b.getNamedAttr("padding", b.getDenseI64ArrayAttr(padding)),
+                                 b.getNamedAttr("dilation", b.getDenseI64ArrayAttr(dilation)),
+                                 b.getNamedAttr("groups", b.getI64IntegerAttr(groups))});
+  };
+  return {"convolution", name, shapes, body};
+}
+
 } // namespace
 
 const std::vector<OpCase> &differentiableOpCases() {
@@ -153,6 +173,11 @@ const std::vector<OpCase> &differentiableOpCases() {
       {"contraction", "matmul_tb", matmulShapes(false, true), matmulBody(false, true)},
       {"contraction", "matmul_ta", matmulShapes(true, false), matmulBody(true, false)},
       {"contraction", "matmul_ta_tb", matmulShapes(true, true), matmulBody(true, true)},
+      convCase("conv2d", 3, 4, 1, 3, {1, 1}, {1}, {1, 1}),
+      convCase("conv2d_strided_dilated_uneven_padding", 2, 3, 1, 3, {2, 3}, {1, 0, 2, 1},
+               {2, 1}),
+      convCase("conv2d_grouped", 4, 6, 2, 2, {1, 2}, {0, 1}, {1, 1}),
+      convCase("conv2d_depthwise", 3, 3, 3, 3, {2, 2}, {1}, {1, 1}),
       {"composite", "softmax", [](std::mt19937 &r) { return same(r, 1); },
        axisBody<SoftmaxOp>(2), -3.0, 3.0},
       {"composite", "log_softmax", [](std::mt19937 &r) { return same(r, 1); },

@@ -234,6 +234,7 @@ private:
   bool argmax();
   bool oneHot();
   bool reshape();
+  bool conv2d();
   bool transpose();
   bool broadcast();
   bool slice();
@@ -625,6 +626,38 @@ bool Generator::matmul() {
   return true;
 }
 
+bool Generator::conv2d() {
+  auto x = choose(Elem::F32, [](const Val &v) { return v.shape.size() >= 2; });
+  if (!x)
+    return false;
+  // As [N, C, H, W]: ones in front of a lower rank.
+  Shape in = vals[*x].shape;
+  while (in.size() < 4)
+    in.insert(in.begin(), 1);
+  if (in.size() > 4)
+    return false;
+  int64_t c = in[1], h = in[2], w = in[3];
+  int64_t k = oneOf({1, 2, 3}), groups = coin(0.3) ? c : coin(0.3) && c % 2 == 0 ? 2 : 1;
+  Shape strides{oneOf({1, 1, 2}), oneOf({1, 1, 2})}, dilation{oneOf({1, 1, 2}), 1};
+  Shape padding{int64_t(pick(2)), int64_t(pick(2)), int64_t(pick(2)), int64_t(pick(2))};
+  int64_t ho = (h + padding[0] + padding[2] - dilation[0] * (k - 1) - 1) / strides[0] + 1;
+  int64_t wo = (w + padding[1] + padding[3] - dilation[1] * (k - 1) - 1) / strides[1] + 1;
+  int64_t o = groups * (1 + pick(3));
+  Shape s{in[0], o, ho, wo};
+  if (h + padding[0] + padding[2] < dilation[0] * (k - 1) + 1 ||
+      w + padding[1] + padding[3] < dilation[1] * (k - 1) + 1 || count(s) > opt.maxElements)
+    return false;
+  size_t a = tame(*x, 4.0);
+  json input = use(a);
+  if (vals[a].shape.size() < 4)
+    input = use(node("reshape", {input}, {{"shape", in}}, Val{nullptr, in, Elem::F32, vals[a].bound}));
+  size_t weight = param({o, c / groups, k, k});
+  node("conv2d", {input, use(weight)},
+       {{"strides", strides}, {"padding", padding}, {"dilation", dilation}, {"groups", groups}},
+       Val{nullptr, s, Elem::F32, vals[a].bound * 2.0 * (c / groups) * k * k});
+  return true;
+}
+
 bool Generator::rowOp() {
   auto x = chooseTensor();
   if (!x)
@@ -768,7 +801,8 @@ json Generator::run() {
       &Generator::transpose,        &Generator::broadcast,        &Generator::slice,
       &Generator::concat,           &Generator::split,            &Generator::pad,
       &Generator::matmul,           &Generator::matmul,           &Generator::rowOp,
-      &Generator::rowOp,            &Generator::layerNorm,        &Generator::resize};
+      &Generator::rowOp,            &Generator::layerNorm,        &Generator::resize,
+      &Generator::conv2d};
   for (int made = 0, tries = 0; made < opt.ops && tries < 10 * opt.ops; ++tries)
     made += (this->*oneOf(families))() ? 1 : 0;
 

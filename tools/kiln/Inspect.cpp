@@ -130,6 +130,12 @@ int inspectMain(int argc, char **argv) {
                 return std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
                        std::to_string(g.k) + (g.batch.empty() ? "" : " batched");
               },
+              [](const ConvCall &cv) {
+                const ConvGeometry &g = cv.geometry;
+                return std::to_string(g.kh) + "x" + std::to_string(g.kw) + " " +
+                       std::to_string(g.c) + "->" + std::to_string(g.o) + " " +
+                       std::to_string(g.ho) + "x" + std::to_string(g.wo);
+              },
               [](const CopyBytes &cp) { return std::to_string(cp.bytes) + " bytes"; },
               [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
               [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},

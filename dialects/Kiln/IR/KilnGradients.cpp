@@ -410,6 +410,32 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
 }
 
 //===----------------------------------------------------------------------===//
+// Convolution
+//===----------------------------------------------------------------------===//
+
+// y = conv(x, w): dx is the transposed convolution of dy with w, dw the
+// correlation of x with dy summed over the batch; both keep the forward's
+// geometry (and name the size the stride's rounding loses).
+LogicalResult Conv2dOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
+                                       SmallVectorImpl<Value> &og) {
+  SmallVector<NamedAttribute> geometry{b.getNamedAttr("strides", getStridesAttr()),
+                                       b.getNamedAttr("padding", getPaddingAttr()),
+                                       b.getNamedAttr("dilation", getDilationAttr()),
+                                       b.getNamedAttr("groups", getGroupsAttr())};
+  ArrayRef<int64_t> x = shapeOf(getInput()), w = shapeOf(getWeight());
+  auto with = [&](StringRef name, ArrayRef<int64_t> size) {
+    SmallVector<NamedAttribute> attrs = geometry;
+    attrs.push_back(b.getNamedAttr(name, b.getDenseI64ArrayAttr(size)));
+    return attrs;
+  };
+  og.push_back(b.create<Conv2dInputGradOp>(getLoc(), ValueRange{rg[0], getWeight()},
+                                           with("input_size", x.drop_front(2))));
+  og.push_back(b.create<Conv2dWeightGradOp>(getLoc(), ValueRange{getInput(), rg[0]},
+                                            with("kernel_size", w.drop_front(2))));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Composites
 //===----------------------------------------------------------------------===//
 

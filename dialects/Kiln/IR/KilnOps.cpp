@@ -462,6 +462,141 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 //===----------------------------------------------------------------------===//
+// Convolution
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// An array attribute of `attrs`, or its ODS default. (Inference reads the
+/// dictionary: a default-valued attribute the text leaves out is not in
+/// it, and the adaptor's getter would read a null attribute.)
+ArrayRef<int64_t> arrayOr(DictionaryAttr attrs, StringRef name, ArrayRef<int64_t> fallback) {
+  auto a = attrs ? attrs.getAs<DenseI64ArrayAttr>(name) : nullptr;
+  return a ? a.asArrayRef() : fallback;
+}
+int64_t groupsOf(DictionaryAttr attrs) {
+  auto a = attrs ? attrs.getAs<IntegerAttr>("groups") : nullptr;
+  return a ? a.getInt() : 1;
+}
+
+/// The geometry of a convolution op from its attributes, given the input's
+/// and the weight's shapes (the gradient ops know one of them only from an
+/// attribute).
+LogicalResult geometryOf(StringRef name, std::optional<Location> loc, DictionaryAttr attrs,
+                         ArrayRef<int64_t> input, ArrayRef<int64_t> weight, ConvGeometry &g) {
+  static const int64_t one[] = {1, 1}, zero[] = {0};
+  return convGeometry(name, loc, input, weight, arrayOr(attrs, "strides", one),
+                      arrayOr(attrs, "padding", zero), arrayOr(attrs, "dilation", one),
+                      groupsOf(attrs), g);
+}
+
+/// Fails unless `got` (the shape of operand `what`) is the convolution's.
+LogicalResult expectShape(StringRef name, std::optional<Location> loc, StringRef what,
+                          ArrayRef<int64_t> got, ArrayRef<int64_t> want) {
+  if (got == want)
+    return success();
+  return emitOptionalError(loc, "'", name, "' op ", what, " is ", listString(got),
+                           ", the convolution's is ", listString(want));
+}
+
+SmallVector<int64_t> resultShape(const ConvGeometry &g) { return {g.n, g.o, g.ho, g.wo}; }
+
+/// The input's [N, C] and the kernel's or the input's two spatial sizes
+/// from an attribute that must have two entries.
+FailureOr<SmallVector<int64_t>> withSpatial(StringRef name, std::optional<Location> loc,
+                                            StringRef attr, int64_t d0, int64_t d1,
+                                            ArrayRef<int64_t> spatial) {
+  if (spatial.size() != 2 || spatial[0] < 1 || spatial[1] < 1)
+    return emitOptionalError(loc, "'", name, "' op '", attr, "' needs two positive entries, got ",
+                             listString(spatial));
+  return SmallVector<int64_t>{d0, d1, spatial[0], spatial[1]};
+}
+
+} // namespace
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr attrs,
+                                         OpaqueProperties props, RegionRange regions,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<Conv2dOp>(ctx, loc, operands, attrs, props, regions, 2);
+  ConvGeometry g;
+  if (failed(adaptor) || failed(geometryOf(getOperationName(), loc, attrs,
+                                           tensorOf(operands[0]).getShape(),
+                                           tensorOf(operands[1]).getShape(), g)))
+    return failure();
+  inferred.push_back(RankedTensorType::get(resultShape(g), tensorOf(operands[0]).getElementType()));
+  return success();
+}
+
+LogicalResult Conv2dInputGradOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                  ValueRange operands, DictionaryAttr attrs,
+                                                  OpaqueProperties props, RegionRange regions,
+                                                  SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<Conv2dInputGradOp>(ctx, loc, operands, attrs, props, regions, 2);
+  if (failed(adaptor))
+    return failure();
+  ArrayRef<int64_t> dy = tensorOf(operands[0]).getShape(), w = tensorOf(operands[1]).getShape();
+  if (dy.size() != 4 || w.size() != 4)
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op needs an [N, O, Ho, Wo] gradient and an [O, C/groups, KH, KW] "
+                             "weight");
+  auto input = withSpatial(getOperationName(), loc, "input_size", dy[0],
+                           w[1] * groupsOf(attrs), arrayOr(attrs, "input_size", {}));
+  ConvGeometry g;
+  if (failed(input) || failed(geometryOf(getOperationName(), loc, attrs, *input, w, g)) ||
+      failed(expectShape(getOperationName(), loc, "the result's gradient", dy, resultShape(g))))
+    return failure();
+  inferred.push_back(RankedTensorType::get(*input, tensorOf(operands[0]).getElementType()));
+  return success();
+}
+
+LogicalResult Conv2dWeightGradOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                   ValueRange operands, DictionaryAttr attrs,
+                                                   OpaqueProperties props, RegionRange regions,
+                                                   SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<Conv2dWeightGradOp>(ctx, loc, operands, attrs, props, regions, 2);
+  if (failed(adaptor))
+    return failure();
+  ArrayRef<int64_t> x = tensorOf(operands[0]).getShape(), dy = tensorOf(operands[1]).getShape();
+  if (x.size() != 4 || dy.size() != 4 || groupsOf(attrs) < 1)
+    return emitOptionalError(loc, "'", getOperationName(),
+                             "' op needs an [N, C, H, W] input and an [N, O, Ho, Wo] gradient");
+  auto weight = withSpatial(getOperationName(), loc, "kernel_size", dy[1],
+                            x[1] / groupsOf(attrs), arrayOr(attrs, "kernel_size", {}));
+  ConvGeometry g;
+  if (failed(weight) || failed(geometryOf(getOperationName(), loc, attrs, x, *weight, g)) ||
+      failed(expectShape(getOperationName(), loc, "the result's gradient", dy, resultShape(g))))
+    return failure();
+  inferred.push_back(RankedTensorType::get(*weight, tensorOf(operands[0]).getElementType()));
+  return success();
+}
+
+ConvGeometry Conv2dOp::getGeometry() {
+  ConvGeometry g;
+  (void)convGeometry(getOperationName(), std::nullopt, tensorOf(getInput()).getShape(), tensorOf(getWeight()).getShape(),
+                     getStrides(), getPadding(), getDilation(), getGroups(), g);
+  return g;
+}
+
+ConvGeometry Conv2dInputGradOp::getGeometry() {
+  ConvGeometry g;
+  ArrayRef<int64_t> dy = tensorOf(getResultGrad()).getShape(), w = tensorOf(getWeight()).getShape();
+  SmallVector<int64_t> input{dy[0], w[1] * getGroups(), getInputSize()[0], getInputSize()[1]};
+  (void)convGeometry(getOperationName(), std::nullopt, input, w, getStrides(), getPadding(),
+                     getDilation(), getGroups(), g);
+  return g;
+}
+
+ConvGeometry Conv2dWeightGradOp::getGeometry() {
+  ConvGeometry g;
+  ArrayRef<int64_t> x = tensorOf(getInput()).getShape(), dy = tensorOf(getResultGrad()).getShape();
+  SmallVector<int64_t> weight{dy[1], x[1] / getGroups(), getKernelSize()[0], getKernelSize()[1]};
+  (void)convGeometry(getOperationName(), std::nullopt, x, weight, getStrides(), getPadding(),
+                     getDilation(), getGroups(), g);
+  return g;
+}
+
+//===----------------------------------------------------------------------===//
 // Composites
 //===----------------------------------------------------------------------===//
 

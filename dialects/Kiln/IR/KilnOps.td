@@ -576,6 +576,81 @@ def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// Convolution (NCHW activations, [O, C/groups, KH, KW] weights)
+//===----------------------------------------------------------------------===//
+
+// The geometry every 2-D convolution op carries. `padding` is one value for
+// every side, [height, width], or [top, left, bottom, right]; read it
+// through kiln::convGeometry (KilnShapes.h), never directly.
+class Kiln_ConvOp<string mnemonic, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
+  dag geometry = (ins DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$strides,
+                      DefaultValuedAttr<DenseI64ArrayAttr, "{0}">:$padding,
+                      DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilation,
+                      DefaultValuedAttr<I64Attr, "1">:$groups);
+  let results = (outs Kiln_FloatTensor:$result);
+  let extraClassDeclaration = [{
+    /// The sizes of the convolution this op belongs to (checked when the
+    /// op was built).
+    ::kiln::ConvGeometry getGeometry();
+  }];
+}
+
+// Conv2dOp
+def Kiln_Conv2dOp : Kiln_ConvOp<"conv2d", [Differentiable]> {
+  let summary = "2-D cross-correlation, as torch.nn.functional.conv2d without bias";
+  let description = [{
+    `input` is [N, C, H, W], `weight` [O, C/groups, KH, KW]; the result is
+    [N, O, Ho, Wo] with Ho = (H + top + bottom - dilation·(KH - 1) - 1) /
+    stride + 1 (rounded down), Wo alike. Groups split C and O evenly
+    (groups = C = O is depthwise). A bias is a broadcast `add` after it.
+    Runs as a library call (oneDNN on the CPU, cuDNN on GPUs).
+
+    ```mlir
+    %y = kiln.conv2d %x, %w {padding = array<i64: 1>, strides = array<i64: 2, 2>} : tensor<128x16x28x28xf32>, tensor<32x16x3x3xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$weight), geometry);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+}
+
+// Conv2dInputGradOp
+def Kiln_Conv2dInputGradOp : Kiln_ConvOp<"conv2d_input_grad"> {
+  let summary = "the gradient of kiln.conv2d with respect to its input";
+  let description = [{
+    From the result's gradient [N, O, Ho, Wo] and the weight: the input's
+    gradient [N, C, input_size...], the transposed convolution of the same
+    geometry (`input_size` names H and W, which the stride's rounding
+    leaves ambiguous). Made by autodiff.
+
+    ```mlir
+    %dx = kiln.conv2d_input_grad %dy, %w {input_size = array<i64: 28, 28>, padding = array<i64: 1>, strides = array<i64: 2, 2>} : tensor<128x32x14x14xf32>, tensor<32x16x3x3xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$result_grad, Kiln_FloatTensor:$weight,
+                            DenseI64ArrayAttr:$input_size), geometry);
+  let assemblyFormat = "$result_grad `,` $weight attr-dict `:` type($result_grad) `,` type($weight)";
+}
+
+// Conv2dWeightGradOp
+def Kiln_Conv2dWeightGradOp : Kiln_ConvOp<"conv2d_weight_grad"> {
+  let summary = "the gradient of kiln.conv2d with respect to its weight";
+  let description = [{
+    From the input [N, C, H, W] and the result's gradient [N, O, Ho, Wo]:
+    the weight's gradient [O, C/groups, kernel_size...], summed over the
+    batch. Made by autodiff.
+
+    ```mlir
+    %dw = kiln.conv2d_weight_grad %x, %dy {kernel_size = array<i64: 3, 3>, padding = array<i64: 1>} : tensor<128x16x28x28xf32>, tensor<128x32x28x28xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$result_grad,
+                            DenseI64ArrayAttr:$kernel_size), geometry);
+  let assemblyFormat = "$input `,` $result_grad attr-dict `:` type($input) `,` type($result_grad)";
+}
+
+//===----------------------------------------------------------------------===//
 // Composites: first-class so that fusion and the IR dumps see them whole
 //===----------------------------------------------------------------------===//
 

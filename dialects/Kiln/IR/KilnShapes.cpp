@@ -135,4 +135,56 @@ LogicalResult inferReduce(StringRef opName, std::optional<Location> loc,
   return success();
 }
 
+LogicalResult convGeometry(StringRef opName, std::optional<Location> loc,
+                           ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
+                           ArrayRef<int64_t> strides, ArrayRef<int64_t> padding,
+                           ArrayRef<int64_t> dilation, int64_t groups, ConvGeometry &g) {
+  auto shape = [](ArrayRef<int64_t> s) {
+    std::string out = "[";
+    for (auto [i, d] : llvm::enumerate(s))
+      out += (i ? ", " : "") + std::to_string(d);
+    return out + "]";
+  };
+  auto fail = [&](const std::string &what) {
+    return emitOptionalError(loc, "'", opName, "' op ", what, " (input ", shape(input),
+                             ", weight ", shape(weight), ")");
+  };
+  if (input.size() != 4 || weight.size() != 4)
+    return fail("needs an [N, C, H, W] input and an [O, C/groups, KH, KW] weight");
+  if (strides.size() != 2 || dilation.size() != 2 ||
+      llvm::any_of(llvm::concat<const int64_t>(strides, dilation), [](int64_t v) { return v < 1; }))
+    return fail("strides " + shape(strides) + " and dilation " + shape(dilation) +
+                " need two positive entries (height, width)");
+  if (!(padding.size() == 1 || padding.size() == 2 || padding.size() == 4) ||
+      llvm::any_of(padding, [](int64_t v) { return v < 0; }))
+    return fail("padding " + shape(padding) +
+                " needs non-negative entries: one, [height, width] or [top, left, bottom, right]");
+  g.n = input[0], g.c = input[1], g.h = input[2], g.w = input[3];
+  g.o = weight[0], g.kh = weight[2], g.kw = weight[3];
+  g.groups = groups;
+  g.stride = {strides[0], strides[1]};
+  g.dilation = {dilation[0], dilation[1]};
+  if (padding.size() == 1)
+    g.pad = {padding[0], padding[0], padding[0], padding[0]};
+  else if (padding.size() == 2)
+    g.pad = {padding[0], padding[1], padding[0], padding[1]};
+  else
+    g.pad = {padding[0], padding[1], padding[2], padding[3]};
+  if (groups < 1 || g.c % groups || g.o % groups)
+    return fail("groups " + std::to_string(groups) + " must divide the input's " +
+                std::to_string(g.c) + " and the weight's " + std::to_string(g.o) + " channels");
+  if (weight[1] * groups != g.c)
+    return fail("the weight's second dimension must be the input's channels / groups = " +
+                std::to_string(g.c / groups));
+  int64_t spanH = g.dilation[0] * (g.kh - 1) + 1, spanW = g.dilation[1] * (g.kw - 1) + 1;
+  int64_t paddedH = g.h + g.pad[0] + g.pad[2], paddedW = g.w + g.pad[1] + g.pad[3];
+  if (spanH > paddedH || spanW > paddedW)
+    return fail("the dilated kernel (" + std::to_string(spanH) + "x" + std::to_string(spanW) +
+                ") is larger than the padded input (" + std::to_string(paddedH) + "x" +
+                std::to_string(paddedW) + ")");
+  g.ho = (paddedH - spanH) / g.stride[0] + 1;
+  g.wo = (paddedW - spanW) / g.stride[1] + 1;
+  return success();
+}
+
 } // namespace kiln

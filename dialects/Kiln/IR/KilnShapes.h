@@ -13,6 +13,8 @@
 #include "mlir/IR/Location.h"
 #include "mlir/IR/Value.h"
 #include "mlir/IR/ValueRange.h"
+#include "runtime/artifact/ConvGeometry.h"
+
 #include <optional>
 #include <vector>
 
@@ -63,6 +65,17 @@ llvm::LogicalResult checkAxis(llvm::StringRef opName,
 /// align_corners=False): y = R x. `kiln.resize_bilinear` applies it to each
 /// of the last two dimensions; its gradient applies Rᵀ.
 std::vector<double> bilinearResizeMatrix(int64_t in, int64_t out);
+
+/// Checks a convolution's attributes against its input and weight shapes
+/// and computes the result's size. `padding` is one value for every side,
+/// [height, width] or [top, left, bottom, right]. Messages name `opName`
+/// and the shapes.
+llvm::LogicalResult convGeometry(llvm::StringRef opName, std::optional<mlir::Location> loc,
+                                 llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> weight,
+                                 llvm::ArrayRef<int64_t> strides,
+                                 llvm::ArrayRef<int64_t> padding,
+                                 llvm::ArrayRef<int64_t> dilation, int64_t groups,
+                                 ConvGeometry &g);
 
 /// "tensor<128x64xf32>" for messages.
 std::string typeString(mlir::Type type);
