@@ -450,13 +450,18 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   if (!writeSafetensors(options.runDir + "/params.safetensors", exec.tensors("param"), error) ||
       !writeSafetensors(options.runDir + "/state.safetensors", exec.tensors("state"), error))
     return false;
-  if (!options.quiet)
+  if (!options.quiet) {
+    // A run stopped inside its first epoch (--steps) was never evaluated.
+    char accuracy[64] = "not evaluated (no epoch finished)";
+    if (result.testAccuracy >= 0)
+      std::snprintf(accuracy, sizeof accuracy, "%.2f%%", 100 * result.testAccuracy);
     std::fprintf(stderr,
-                 "done: %lld steps in %s (%.0f img/s), loss %.4f -> %.4f, test accuracy %.2f%%\n"
+                 "done: %lld steps in %s (%.0f img/s), loss %.4f -> %.4f, test accuracy %s\n"
                  "      metrics %s/metrics.jsonl, plot %s/plot.svg, parameters %s/params.safetensors\n",
                  (long long)result.steps, duration(seconds).c_str(), result.steps * batch / seconds,
-                 result.firstLoss, result.lastLoss, 100 * result.testAccuracy,
-                 options.runDir.c_str(), options.runDir.c_str(), options.runDir.c_str());
+                 result.firstLoss, result.lastLoss, accuracy, options.runDir.c_str(),
+                 options.runDir.c_str(), options.runDir.c_str());
+  }
   return true;
 }
 
