@@ -194,14 +194,17 @@ TensorMap Executor::tensors(const std::string &kind) const {
   return out;
 }
 
+/// Below this many bytes of traffic a kernel or a copy runs on the calling
+/// thread: splitting costs more than it saves.
+constexpr int64_t kInlineBytes = 128 << 10;
+
 void Executor::runThunk(const Thunk &t, void **kernelArgs) {
   std::visit(
       Overloaded{
           [&](const KernelLaunch &k) {
             auto fn = kernels[k.kernel];
-            // Small kernels run inline: splitting costs more than it saves.
             int64_t chunks =
-                t.trafficBytes < (128 << 10) ? 1 : std::min<int64_t>(k.rows, pool.size());
+                t.trafficBytes < kInlineBytes ? 1 : std::min<int64_t>(k.rows, pool.size());
             pool.run(chunks, [&](int64_t i) {
               fn(kernelArgs, k.rows * i / chunks, k.rows * (i + 1) / chunks);
             });
@@ -219,9 +222,8 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
           [&](const CopyBytes &c) {
             auto *to = static_cast<uint8_t *>(data(c.to)) + c.toOffset;
             auto *from = static_cast<const uint8_t *>(data(c.from)) + c.fromOffset;
-            // Large copies over the threads, as kernels: one core does not
-            // saturate memory bandwidth.
-            int64_t chunks = c.bytes < (128 << 10) ? 1 : pool.size();
+            // One core does not saturate memory bandwidth.
+            int64_t chunks = c.bytes < kInlineBytes ? 1 : pool.size();
             pool.run(chunks, [&](int64_t i) {
               int64_t begin = c.bytes * i / chunks, end = c.bytes * (i + 1) / chunks;
               std::memcpy(to + begin, from + begin, end - begin);

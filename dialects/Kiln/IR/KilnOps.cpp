@@ -52,13 +52,6 @@ double floatOr(DictionaryAttr attrs, StringRef name, double fallback) {
   return a ? a.getValueAsDouble() : fallback;
 }
 
-std::string listString(ArrayRef<int64_t> values) {
-  std::string s = "[";
-  for (auto [i, v] : llvm::enumerate(values))
-    s += (i ? ", " : "") + std::to_string(v);
-  return s + "]";
-}
-
 /// Checks `dict` ("init" or "spec" of `op`) against the table of kinds.
 LogicalResult verifyKindDict(Operation *op, StringRef what, DictionaryAttr dict,
                              const std::vector<DictKind> &kinds) {
@@ -581,8 +574,9 @@ ConvGeometry Conv2dOp::getGeometry() {
 ConvGeometry Conv2dInputGradOp::getGeometry() {
   ConvGeometry g;
   ArrayRef<int64_t> dy = tensorOf(getResultGrad()).getShape(), w = tensorOf(getWeight()).getShape();
-  SmallVector<int64_t> input{dy[0], w[1] * getGroups(), getInputSize()[0], getInputSize()[1]};
-  (void)convGeometry(getOperationName(), std::nullopt, input, w, getStrides(), getPadding(),
+  auto input = withSpatial(getOperationName(), std::nullopt, "input_size", dy[0],
+                           w[1] * getGroups(), getInputSize());
+  (void)convGeometry(getOperationName(), std::nullopt, *input, w, getStrides(), getPadding(),
                      getDilation(), getGroups(), g);
   return g;
 }
@@ -590,8 +584,9 @@ ConvGeometry Conv2dInputGradOp::getGeometry() {
 ConvGeometry Conv2dWeightGradOp::getGeometry() {
   ConvGeometry g;
   ArrayRef<int64_t> x = tensorOf(getInput()).getShape(), dy = tensorOf(getResultGrad()).getShape();
-  SmallVector<int64_t> weight{dy[1], x[1] / getGroups(), getKernelSize()[0], getKernelSize()[1]};
-  (void)convGeometry(getOperationName(), std::nullopt, x, weight, getStrides(), getPadding(),
+  auto weight = withSpatial(getOperationName(), std::nullopt, "kernel_size", dy[1],
+                            x[1] / getGroups(), getKernelSize());
+  (void)convGeometry(getOperationName(), std::nullopt, x, *weight, getStrides(), getPadding(),
                      getDilation(), getGroups(), g);
   return g;
 }

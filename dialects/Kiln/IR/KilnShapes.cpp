@@ -135,29 +135,30 @@ LogicalResult inferReduce(StringRef opName, std::optional<Location> loc,
   return success();
 }
 
+std::string listString(ArrayRef<int64_t> values) {
+  std::string s = "[";
+  for (auto [i, v] : llvm::enumerate(values))
+    s += (i ? ", " : "") + std::to_string(v);
+  return s + "]";
+}
+
 LogicalResult convGeometry(StringRef opName, std::optional<Location> loc,
                            ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
                            ArrayRef<int64_t> strides, ArrayRef<int64_t> padding,
                            ArrayRef<int64_t> dilation, int64_t groups, ConvGeometry &g) {
-  auto shape = [](ArrayRef<int64_t> s) {
-    std::string out = "[";
-    for (auto [i, d] : llvm::enumerate(s))
-      out += (i ? ", " : "") + std::to_string(d);
-    return out + "]";
-  };
   auto fail = [&](const std::string &what) {
-    return emitOptionalError(loc, "'", opName, "' op ", what, " (input ", shape(input),
-                             ", weight ", shape(weight), ")");
+    return emitOptionalError(loc, "'", opName, "' op ", what, " (input ", listString(input),
+                             ", weight ", listString(weight), ")");
   };
   if (input.size() != 4 || weight.size() != 4)
     return fail("needs an [N, C, H, W] input and an [O, C/groups, KH, KW] weight");
   if (strides.size() != 2 || dilation.size() != 2 ||
       llvm::any_of(llvm::concat<const int64_t>(strides, dilation), [](int64_t v) { return v < 1; }))
-    return fail("strides " + shape(strides) + " and dilation " + shape(dilation) +
+    return fail("strides " + listString(strides) + " and dilation " + listString(dilation) +
                 " need two positive entries (height, width)");
   if (!(padding.size() == 1 || padding.size() == 2 || padding.size() == 4) ||
       llvm::any_of(padding, [](int64_t v) { return v < 0; }))
-    return fail("padding " + shape(padding) +
+    return fail("padding " + listString(padding) +
                 " needs non-negative entries: one, [height, width] or [top, left, bottom, right]");
   g.n = input[0], g.c = input[1], g.h = input[2], g.w = input[3];
   g.o = weight[0], g.kh = weight[2], g.kw = weight[3];

@@ -77,6 +77,9 @@ llvm::LogicalResult convGeometry(llvm::StringRef opName, std::optional<mlir::Loc
                                  llvm::ArrayRef<int64_t> dilation, int64_t groups,
                                  ConvGeometry &g);
 
+/// "[2, 4, 9, 9]" for messages.
+std::string listString(llvm::ArrayRef<int64_t> values);
+
 /// "tensor<128x64xf32>" for messages.
 std::string typeString(mlir::Type type);
 
