@@ -1,9 +1,10 @@
 //===- FusedBody.h - the ops of a kiln.fusion on one row's local tensors -*- C++ -*-===//
 //
 // Shared by the CPU kernel (FusionKernel.cpp: serial loops, scratch on the
-// stack) and the CUDA kernel (CudaKernels.cpp: loops spread over a block,
-// block-wide folds, scratch in a global workspace): the same code turns
-// each op of the region into loop nests over the row's local tensors;
+// stack or, when large, in the thread's workspace) and the CUDA kernel
+// (CudaKernels.cpp: loops spread over a block, block-wide folds, scratch in
+// a global workspace): the same code turns each op of the region into
+// loop nests over the row's local tensors;
 // the subclasses say how loops, folds and scratch are made.
 //
 //===----------------------------------------------------------------------===//
@@ -63,10 +64,11 @@ inline int64_t localIndex(int64_t d, int64_t p) { return p >= 0 && d > p ? d - 1
 
 class FusedBody {
 public:
+  /// `emitter` places the CPU kernel's scratch (the CUDA body has its own).
   FusedBody(FusionOp fusion, OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value row,
-            int64_t rows)
+            int64_t rows, KernelEmitter *emitter = nullptr)
       : fusion(fusion), b(b), entry(entry), memrefs(memrefs), row(row), rows(rows),
-        loc(fusion.getLoc()) {}
+        loc(fusion.getLoc()), emitter(emitter) {}
 
   virtual ~FusedBody() = default;
   LogicalResult run();
@@ -120,20 +122,31 @@ protected:
     };
     rec(0);
   }
+  /// A fold over the iterations of `shape`, block-wide on a GPU.
   virtual Value fold(ArrayRef<int64_t> shape, Value init, Combine kind,
                      const std::function<Value(Value, ValueRange)> &step) {
+    return serialFold(shape, init, [&](ValueRange acc, ValueRange c) -> SmallVector<Value> {
+      return {step(acc[0], c)};
+    })[0];
+  }
+  /// A fold one thread runs alone, carrying several values (a pooling
+  /// window inside a per-element loop).
+  SmallVector<Value> serialFold(
+      ArrayRef<int64_t> shape, ValueRange init,
+      const std::function<SmallVector<Value>(ValueRange, ValueRange)> &step) {
     SmallVector<Value> coords;
-    std::function<Value(size_t, Value)> rec = [&](size_t d, Value acc) -> Value {
+    std::function<SmallVector<Value>(size_t, ValueRange)> rec =
+        [&](size_t d, ValueRange acc) -> SmallVector<Value> {
       if (d == shape.size())
         return step(acc, coords);
-      auto loop = b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), ValueRange{acc},
+      auto loop = b.create<scf::ForOp>(loc, idx(0), idx(shape[d]), idx(1), acc,
                                        [&](OpBuilder &, Location, Value iv, ValueRange args) {
                                          coords.push_back(iv);
-                                         Value next = rec(d + 1, args[0]);
+                                         SmallVector<Value> next = rec(d + 1, args);
                                          coords.pop_back();
                                          b.create<scf::YieldOp>(loc, next);
                                        });
-      return loop.getResult(0);
+      return SmallVector<Value>(loop.getResults());
     };
     return rec(0, init);
   }
@@ -155,7 +168,7 @@ protected:
     int64_t n = 1;
     for (int64_t d : local)
       n *= d;
-    Value m = entry.create<memref::AllocaOp>(loc, MemRefType::get({std::max<int64_t>(n, 1)}, elem));
+    Value m = emitter->scratch(entry, elem, n);
     Shape shape(local.begin(), local.end());
     return View{m, idx(0), shape, rowMajorStrides(shape), nullptr};
   }
@@ -224,6 +237,7 @@ protected:
   LogicalResult emit(Operation *op);
   void emitRowOp(Operation *op);
   void emitReduce(ReductionOpInterface op);
+  void emitPool(PoolOpInterface op);
 
   FusionOp fusion;
   OpBuilder &b, &entry;
@@ -231,6 +245,7 @@ protected:
   Value row;
   int64_t rows;
   Location loc;
+  KernelEmitter *emitter;
   llvm::DenseMap<Value, View> views;
   llvm::SmallPtrSet<Operation *, 4> done; // emitted early, with a partner
   llvm::DenseMap<Value, unsigned> earlyOutputs; // value -> the output it is built in

@@ -255,6 +255,146 @@ void FusedBody::emitRowOp(Operation *op) {
   views[op->getResult(0)] = out;
 }
 
+/// Pooling and its gradients: one output element per iteration of a loop
+/// (spread over a GPU block), each folding its window alone. Tap (kh, kw)
+/// of output (ho, wo) reads input (ho·stride - pad + kh·dilation, ...);
+/// the gradients walk the taps backwards, from an input element to the
+/// outputs whose windows hold it, so each element has one writer.
+/// Cost: a window's taps per element, forward or backward.
+void FusedBody::emitPool(PoolOpInterface pool) {
+  Operation *op = pool;
+  ConvGeometry g = pool.getGeometry();
+  auto [in, p] = operand(op, 0);
+  View out = scratch(op->getResult(0));
+  Type i32 = b.getI32Type();
+  auto cmp = [&](arith::CmpIPredicate pred, Value a, Value c) {
+    return b.create<arith::CmpIOp>(loc, pred, a, c).getResult();
+  };
+  auto all = [&](std::initializer_list<Value> conds) {
+    Value r = nullptr;
+    for (Value c : conds)
+      r = r ? b.create<arith::AndIOp>(loc, r, c).getResult() : c;
+    return r;
+  };
+  auto inRange = [&](Value v, int64_t n) {
+    return all({cmp(arith::CmpIPredicate::sge, v, idx(0)), cmp(arith::CmpIPredicate::slt, v, idx(n))});
+  };
+  auto clamp = [&](Value v, int64_t n) {
+    return b.create<arith::MaxSIOp>(loc, b.create<arith::MinSIOp>(loc, v, idx(n - 1)), idx(0))
+        .getResult();
+  };
+  auto affine = [&](Value v, int64_t scale, int64_t offset) {
+    return b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, v, idx(scale)), idx(offset))
+        .getResult();
+  };
+  auto select = [&](Value c, Value x, Value y) {
+    return b.create<arith::SelectOp>(loc, c, x, y).getResult();
+  };
+  // Input row (or column) of tap k of output o along spatial dim d.
+  auto forward = [&](Value o, Value k, int d) {
+    return b.create<arith::AddIOp>(loc, affine(o, g.stride[d], -g.pad[d]),
+                                   affine(k, g.dilation[d], 0)).getResult();
+  };
+  // The output whose tap k reads input i along d, and whether there is one.
+  auto backward = [&](Value i, Value k, int d, int64_t outSize) -> std::pair<Value, Value> {
+    Value t = b.create<arith::SubIOp>(loc, affine(i, 1, g.pad[d]), affine(k, g.dilation[d], 0));
+    Value o = b.create<arith::DivSIOp>(loc, t, idx(g.stride[d]));
+    Value exact = cmp(arith::CmpIPredicate::eq,
+                      b.create<arith::RemSIOp>(loc, t, idx(g.stride[d])), idx(0));
+    return {clamp(o, outSize), all({exact, inRange(o, outSize)})};
+  };
+  // Taps of output (ho, wo) inside the input along one dim (the divisor
+  // of avg_pool2d without count_include_pad).
+  auto countValid = [&](Value o, int d, int64_t size, int64_t taps) {
+    return serialFold({taps}, ValueRange{f32(0.0)}, [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
+      Value one = select(inRange(forward(o, k[0], d), size), f32(1.0), f32(0.0));
+      return {b.create<arith::AddFOp>(loc, acc[0], one).getResult()};
+    })[0];
+  };
+  bool countPad = true;
+  if (auto avg = dyn_cast<AvgPool2dOp>(op))
+    countPad = avg.getCountIncludePad();
+  if (auto avg = dyn_cast<AvgPool2dGradOp>(op))
+    countPad = avg.getCountIncludePad();
+  auto divisor = [&](Value ho, Value wo) {
+    if (countPad)
+      return f32(double(g.kh * g.kw));
+    return b.create<arith::MulFOp>(loc, countValid(ho, 0, g.h, g.kh), countValid(wo, 1, g.w, g.kw))
+        .getResult();
+  };
+  std::optional<View> indices; // max_pool2d's second result, or its gradient's operand
+  if (isa<MaxPool2dOp>(op))
+    indices = scratch(op->getResult(1));
+  if (isa<MaxPool2dGradOp>(op))
+    indices = operand(op, 1).first;
+  Shape window{g.kh, g.kw};
+
+  loops(out.shape, [&](ValueRange c) {
+    SmallVector<Value> at(c.begin(), c.end());
+    size_t nh = at.size() - 2, nw = at.size() - 1;
+    Value y = at[nh], x = at[nw];
+    if (isa<MaxPool2dOp>(op)) {
+      // PyTorch's rule: the first strictly larger value (or NaN) wins.
+      Value first = b.create<arith::IndexCastOp>(
+          loc, i32, affine(clamp(forward(y, idx(0), 0), g.h), g.w, 0));
+      first = b.create<arith::AddIOp>(
+          loc, first, b.create<arith::IndexCastOp>(loc, i32, clamp(forward(x, idx(0), 1), g.w)));
+      auto best = serialFold(window, ValueRange{f32(-INFINITY), first},
+                             [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
+        Value h = forward(y, k[0], 0), w = forward(x, k[1], 1);
+        SmallVector<Value> tap = at;
+        tap[nh] = clamp(h, g.h), tap[nw] = clamp(w, g.w);
+        Value v = load(in, tap);
+        Value larger = b.create<arith::OrIOp>(
+            loc, b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, v, acc[0]),
+            b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNO, v, v));
+        Value take = all({inRange(h, g.h), inRange(w, g.w), larger});
+        Value flat = b.create<arith::IndexCastOp>(loc, i32, affine(tap[nh], g.w, 0));
+        flat = b.create<arith::AddIOp>(loc, flat, b.create<arith::IndexCastOp>(loc, i32, tap[nw]));
+        return {select(take, v, acc[0]), select(take, flat, acc[1])};
+      });
+      store(out, c, best[0]);
+      store(*indices, c, best[1]);
+    } else if (isa<AvgPool2dOp>(op)) {
+      Value sum = serialFold(window, ValueRange{f32(0.0)},
+                             [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
+        Value h = forward(y, k[0], 0), w = forward(x, k[1], 1);
+        SmallVector<Value> tap = at;
+        tap[nh] = clamp(h, g.h), tap[nw] = clamp(w, g.w);
+        Value v = select(all({inRange(h, g.h), inRange(w, g.w)}), load(in, tap), f32(0.0));
+        return {reassoc(b.create<arith::AddFOp>(loc, acc[0], v))};
+      })[0];
+      store(out, c, b.create<arith::DivFOp>(loc, sum, divisor(y, x)));
+    } else {
+      // A gradient: (y, x) is an input element; sum what the outputs
+      // whose windows hold it sent back.
+      bool max = isa<MaxPool2dGradOp>(op);
+      Value self;
+      if (max) {
+        self = b.create<arith::IndexCastOp>(loc, i32, affine(y, g.w, 0));
+        self = b.create<arith::AddIOp>(loc, self, b.create<arith::IndexCastOp>(loc, i32, x));
+      }
+      Value sum = serialFold(window, ValueRange{f32(0.0)},
+                             [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
+        auto [ho, hit0] = backward(y, k[0], 0, g.ho);
+        auto [wo, hit1] = backward(x, k[1], 1, g.wo);
+        SmallVector<Value> tap = at;
+        tap[nh] = ho, tap[nw] = wo;
+        Value gv = load(in, tap), hit = all({hit0, hit1});
+        if (max)
+          hit = all({hit, cmp(arith::CmpIPredicate::eq, load(*indices, tap), self)});
+        else
+          gv = b.create<arith::DivFOp>(loc, gv, divisor(ho, wo));
+        return {select(hit, b.create<arith::AddFOp>(loc, acc[0], gv), acc[0])};
+      })[0];
+      store(out, c, sum);
+    }
+  });
+  views[op->getResult(0)] = out;
+  if (isa<MaxPool2dOp>(op))
+    views[op->getResult(1)] = *indices;
+}
+
 LogicalResult FusedBody::emit(Operation *op) {
   Value result = op->getNumResults() ? op->getResult(0) : Value();
   if (auto c = dyn_cast<ConstantOp>(op)) {
@@ -319,6 +459,10 @@ LogicalResult FusedBody::emit(Operation *op) {
   }
   if (isa<RowOpInterface>(op)) {
     emitRowOp(op);
+    return success();
+  }
+  if (auto pool = dyn_cast<PoolOpInterface>(op)) {
+    emitPool(pool);
     return success();
   }
   if (isa<OneHotOp>(op)) {
@@ -514,7 +658,7 @@ FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
   std::string kind = sole ? sole->getName().stripDialect().str() : "fused";
   std::string name = emitter.custom(kind, args, [&](OpBuilder &b, OpBuilder &entry,
                                                        ValueRange memrefs, Value row) {
-    fused::FusedBody body(fusion, b, entry, memrefs, row, rows);
+    fused::FusedBody body(fusion, b, entry, memrefs, row, rows, &emitter);
     ok = succeeded(body.run());
   });
   if (!ok)
@@ -550,7 +694,7 @@ FailureOr<std::string> emitMultiTensorKernel(ArrayRef<FusionOp> fusions,
                                                   inner.create<arith::ConstantIndexOp>(loc, offset));
           size_t end = i + 1 < argOffsets.size() ? argOffsets[i + 1] : args.size();
           fused::FusedBody body(f, inner, entry, memrefs.slice(argOffsets[i], end - argOffsets[i]),
-                                row, regionRows[i]);
+                                row, regionRows[i], &emitter);
           ok = ok && succeeded(body.run());
           b.setInsertionPointAfter(loop);
           offset += regionRows[i];

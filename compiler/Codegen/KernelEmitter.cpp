@@ -73,8 +73,10 @@ func::FuncOp KernelEmitter::startKernel(StringRef op, ArrayRef<KernelArg> args,
   auto ptr = LLVM::LLVMPointerType::get(&context);
   auto i64 = b.getI64Type();
   b.setInsertionPointToEnd(kernels->getBody());
-  auto fn = b.create<func::FuncOp>(loc, name, b.getFunctionType({ptr, i64, i64}, {}));
+  auto fn = b.create<func::FuncOp>(loc, name, b.getFunctionType({ptr, i64, i64, ptr}, {}));
   b.setInsertionPointToStart(fn.addEntryBlock());
+  workspaceArg = fn.getArgument(3);
+  stackBytes = workspaceUsed = 0;
   for (auto [i, arg] : llvm::enumerate(args))
     memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), i, arg.type, arg.elements));
   begin = b.create<arith::IndexCastOp>(loc, b.getIndexType(), fn.getArgument(1));
@@ -89,10 +91,30 @@ std::string KernelEmitter::finish(func::FuncOp fn) {
   llvm::raw_string_ostream os(text);
   fn.getBody().front().print(os);
   auto [it, inserted] = bodies.try_emplace(text, name);
-  if (inserted)
+  if (inserted) {
+    workspace[name] = workspaceUsed;
     return name;
+  }
   fn.erase();
   return it->second;
+}
+
+Value KernelEmitter::scratch(OpBuilder &entry, Type elem, int64_t n) {
+  Location loc = entry.getUnknownLoc();
+  n = std::max<int64_t>(n, 1);
+  int64_t bytes = n * std::max<int64_t>(1, elem.getIntOrFloatBitWidth() / 8);
+  if (stackBytes + bytes <= kStackScratchBytes) {
+    stackBytes += bytes;
+    return entry.create<memref::AllocaOp>(loc, MemRefType::get({n}, elem));
+  }
+  // 64-byte aligned pieces of the workspace, one after another.
+  auto ptr = LLVM::LLVMPointerType::get(&context);
+  Value offset = entry.create<LLVM::ConstantOp>(loc, entry.getI64Type(),
+                                                entry.getI64IntegerAttr(workspaceUsed));
+  Value p = entry.create<LLVM::GEPOp>(loc, ptr, entry.getI8Type(), workspaceArg,
+                                      ValueRange{offset});
+  workspaceUsed += (bytes + 63) / 64 * 64;
+  return memrefOverPointer(entry, loc, p, elem, n);
 }
 
 std::string KernelEmitter::customRange(StringRef op, ArrayRef<KernelArg> args,

@@ -2,10 +2,13 @@
 //
 // Every non-GEMM kernel is built here around a body the caller supplies
 // (the fused body of a kiln.fusion, FusionKernel.cpp): a kernel is
-// `void name(void **buffers, int64_t begin, int64_t end)` and computes rows
-// [begin, end) of its outer loop, so the runtime can split the rows across
-// threads. Buffers arrive as raw pointers and become flat static memrefs
-// inside. Kernels with identical bodies are emitted once.
+// `void name(void **buffers, int64_t begin, int64_t end, char *workspace)`
+// and computes rows [begin, end) of its outer loop, so the runtime can
+// split the rows across threads. Buffers arrive as raw pointers and become
+// flat static memrefs inside. Scratch lives on the stack while it is small
+// and otherwise in `workspace`, the calling thread's own slab of
+// workspaceBytes(kernel) bytes. Kernels with identical bodies are emitted
+// once.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_KERNELEMITTER_H
@@ -52,6 +55,19 @@ public:
   std::string customRange(llvm::StringRef op, llvm::ArrayRef<KernelArg> args,
                           const RangeBody &body);
 
+  /// A flat scratch memref of `n` elements of `elem` for one call of the
+  /// kernel being built, allocated at `entry`: on the stack until the
+  /// kernel's stack scratch reaches kStackScratchBytes, then in the
+  /// workspace (a pooling or batch-norm region's local tensors can be
+  /// megabytes, more than a thread's stack).
+  mlir::Value scratch(mlir::OpBuilder &entry, mlir::Type elem, int64_t n);
+  /// The workspace bytes one call of kernel `name` needs.
+  int64_t workspaceBytes(const std::string &name) const {
+    auto it = workspace.find(name);
+    return it == workspace.end() ? 0 : it->second;
+  }
+  static constexpr int64_t kStackScratchBytes = 64 << 10;
+
 private:
   /// A new kernel function with its argument memrefs; the builder is left
   /// in its body, `begin` and `end` are index values.
@@ -66,6 +82,10 @@ private:
   mlir::MLIRContext &context;
   mlir::OwningOpRef<mlir::ModuleOp> kernels;
   std::map<std::string, std::string> bodies; // printed body -> kernel name
+  std::map<std::string, int64_t> workspace;  // kernel name -> bytes per call
+  // The kernel being built: its workspace argument and what it has used.
+  mlir::Value workspaceArg;
+  int64_t stackBytes = 0, workspaceUsed = 0;
   mlir::OpBuilder b;
   int64_t count = 0;
 };

@@ -338,7 +338,7 @@ LogicalResult emitKernels(StepPlan &plan, KernelEmitter &emitter) {
                                 [&](const Kernel &kernel) { return kernel.name == *name; });
       launch->kernel = known - model.kernels.begin();
       if (known == model.kernels.end())
-        model.kernels.push_back({*name, kernelKind(k.regions)});
+        model.kernels.push_back({*name, kernelKind(k.regions), {}, emitter.workspaceBytes(*name)});
     }
   plan.pending.clear();
   return success();

@@ -74,7 +74,7 @@ std::optional<Value> Importer::resolve(Env &env, const std::string &ptr,
   }
   const Bound &b = it->second;
   if (text.size() == id.size()) {
-    if (b.values.size() == 1)
+    if (b.values.size() == 1 || b.firstIsDefault)
       return b.values.front();
     std::string outs;
     for (size_t i = 0; i < b.values.size(); ++i)

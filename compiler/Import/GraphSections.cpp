@@ -234,10 +234,14 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     }
   }
 
+  if (!emitModuleStateUpdates())
+    return false;
+
   // Sections the later phases read, kept verbatim on the module.
   module->setAttr("kiln.name", b.getStringAttr(root["name"].get<std::string>()));
   module->setAttr("kiln.source", b.getStringAttr(src.path()));
   module->setAttr("kiln.batch_size", b.getI64IntegerAttr(batch));
+  module->setAttr("kiln.ranks", b.getI64IntegerAttr(options.ranks));
   // Scalars the training-step passes read: a schedule name stays a name,
   // an expression becomes its number.
   json sections = {{"data", root["data"]}, {"networks", root["networks"]},
@@ -321,7 +325,9 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
   auto ret = body.create<func::ReturnOp>(loc);
   body.setInsertionPoint(ret);
   lastSource = nullptr;
-  params.clear(); // parameters are created again in this function
+  params.clear(); // parameters and module state are created again in this function
+  moduleState.clear();
+  updatesModuleState = false;
   auto image = createSource<InputOp>(
       loc, RankedTensorType::get({batch, channels, 28, 28}, b.getF32Type()),
       b.getStringAttr("image"), b.getStringAttr("test_image"));

@@ -45,6 +45,7 @@ struct NetworkContext {
 struct Bound {
   llvm::SmallVector<mlir::Value> values;
   std::vector<std::string> names;
+  bool firstIsDefault = false; // "id" alone is the first value (max_pool2d's result)
 };
 
 /// One graph body being evaluated: a module instance or the objective.
@@ -135,6 +136,15 @@ public:
   std::map<std::string, ModuleDef> modules;
   std::map<std::string, NetworkContext> networks;
   std::map<std::string, mlir::Value> params; // by full name: shared weights
+  /// A module's state (running statistics) by full name: the value its
+  /// next reader sees (the kiln.state, or the update of an earlier call of
+  /// the same network in this step) and whether the step updates it.
+  struct ModuleState {
+    mlir::Value current;
+    bool updated = false;
+  };
+  std::map<std::string, ModuleState> moduleState;
+  bool updatesModuleState = true; // false in the evaluation entry
   std::vector<std::string> callStack;        // module names, for recursion
   Args globalArgs;
   int64_t nextRandomStream = 0;
@@ -154,6 +164,21 @@ private:
                           const Args &args, const NetworkContext *network);
   mlir::DictionaryAttr initDict(const JsonSource &src, const std::string &ptr,
                                 const json &init, const Args &args);
+  /// A module instance's state entry `name`: created at its first instance,
+  /// then read as the last update left it.
+  mlir::Value moduleStateValue(const JsonSource &src, const std::string &ptr,
+                               const std::string &name, const json &entry,
+                               const Args &args, const NetworkContext *network);
+  /// Records a module instance's "state_updates".
+  bool updateModuleState(Env &env, const ModuleDef &mod, const json &def);
+  /// One kiln.update_state per module state the step updated.
+  bool emitModuleStateUpdates();
+  /// The init of a source of `network` (params and module state alike):
+  /// an EMA copy, a tensor of a frozen network's file, or `entry`'s init.
+  mlir::DictionaryAttr sourceInit(const JsonSource &src, const std::string &ptr,
+                                  const std::string &name, const json &entry,
+                                  const Args &args, const NetworkContext *network,
+                                  mlir::StringAttr *emaOf);
 };
 
 /// Attribute names of node ops that the importer does not know how to read

@@ -61,25 +61,10 @@ Value Importer::createParam(const JsonSource &src, const std::string &ptr,
     return it->second;
   }
   Builder b(&context);
-  DictionaryAttr init;
   StringAttr emaOf;
-  // The name without its network prefix, as exported.
-  std::string local = name.substr(network ? network->name.size() + 1 : 0);
-  if (network && !network->emaOf.empty()) {
-    std::string source = network->emaOf + "." + local;
-    emaOf = b.getStringAttr(source);
-    init = b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr("copy")),
-                                b.getNamedAttr("from", b.getStringAttr(source))});
-  } else if (network && !network->initFrom.empty()) {
-    init = b.getDictionaryAttr(
-        {b.getNamedAttr("kind", b.getStringAttr("file")),
-         b.getNamedAttr("path", b.getStringAttr(network->initFrom)),
-         b.getNamedAttr("tensor", b.getStringAttr(network->initPrefix + local))});
-  } else {
-    init = initDict(src, pointerJoin(ptr, "init"), entry["init"], args);
-    if (!init)
-      return nullptr;
-  }
+  DictionaryAttr init = sourceInit(src, ptr, name, entry, args, network, &emaOf);
+  if (!init)
+    return nullptr;
   auto op = createSource<ParamOp>(location(src, ptr, name), type,
                                     b.getStringAttr(name), init, emaOf,
                                     network && network->frozen ? b.getUnitAttr()
@@ -90,6 +75,109 @@ Value Importer::createParam(const JsonSource &src, const std::string &ptr,
   }
   params[name] = op;
   return op;
+}
+
+DictionaryAttr Importer::sourceInit(const JsonSource &src, const std::string &ptr,
+                                    const std::string &name, const json &entry,
+                                    const Args &args, const NetworkContext *network,
+                                    StringAttr *emaOf) {
+  Builder b(&context);
+  // The name without its network prefix, as exported.
+  std::string local = name.substr(network ? network->name.size() + 1 : 0);
+  if (emaOf && network && !network->emaOf.empty()) {
+    std::string source = network->emaOf + "." + local;
+    *emaOf = b.getStringAttr(source);
+    return b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr("copy")),
+                                b.getNamedAttr("from", b.getStringAttr(source))});
+  }
+  if (network && !network->initFrom.empty())
+    return b.getDictionaryAttr(
+        {b.getNamedAttr("kind", b.getStringAttr("file")),
+         b.getNamedAttr("path", b.getStringAttr(network->initFrom)),
+         b.getNamedAttr("tensor", b.getStringAttr(network->initPrefix + local))});
+  return initDict(src, pointerJoin(ptr, "init"), entry["init"], args);
+}
+
+//===----------------------------------------------------------------------===//
+// Module state
+//===----------------------------------------------------------------------===//
+
+Value Importer::moduleStateValue(const JsonSource &src, const std::string &ptr,
+                                 const std::string &name, const json &entry, const Args &args,
+                                 const NetworkContext *network) {
+  auto shape = intList(src, pointerJoin(ptr, "shape"), entry["shape"], args);
+  if (!shape)
+    return nullptr;
+  auto type = RankedTensorType::get(*shape, body.getF32Type());
+  auto it = moduleState.find(name);
+  if (it != moduleState.end()) {
+    if (it->second.current.getType() != type) {
+      error(src, ptr, "state '" + name + "' is " + typeString(type) + " here but was created as " +
+                          typeString(it->second.current.getType()));
+      return nullptr;
+    }
+    return it->second.current;
+  }
+  // An EMA teacher keeps statistics of its own (DINO averages parameters
+  // only); a frozen network's come from its file with its parameters.
+  DictionaryAttr init = sourceInit(src, ptr, name, entry, args, network, nullptr);
+  if (!init)
+    return nullptr;
+  auto op = createSource<StateOp>(location(src, ptr, name), type, body.getStringAttr(name), init);
+  if (mlir::failed(mlir::verify(op))) {
+    failed = true;
+    return nullptr;
+  }
+  moduleState[name] = {op, false};
+  return op;
+}
+
+bool Importer::updateModuleState(Env &env, const ModuleDef &mod, const json &def) {
+  if (!def.contains("state_updates"))
+    return true;
+  const JsonSource &src = *mod.src;
+  std::string sp = pointerJoin(mod.pointer, "state_updates");
+  std::vector<std::string> declared;
+  if (def.contains("state"))
+    for (auto &[k, _] : def["state"].items())
+      declared.push_back(k);
+  for (auto &[k, ref] : def["state_updates"].items()) {
+    std::string p = pointerJoin(sp, k);
+    if (std::find(declared.begin(), declared.end(), k) == declared.end()) {
+      error(src, p, "'" + k + "' is not a state of this module" + suggest(k, declared));
+      return false;
+    }
+    auto v = resolve(env, p, ref);
+    if (!v)
+      return false;
+    ModuleState &state = moduleState[env.path + "." + k];
+    if (v->getType() != state.current.getType()) {
+      error(src, p, "the update of state '" + k + "' is " + typeString(v->getType()) +
+                        ", the state is " + typeString(state.current.getType()));
+      return false;
+    }
+    // A frozen network's statistics stay as loaded; the evaluation entry
+    // updates nothing.
+    if (!updatesModuleState || (env.network && env.network->frozen))
+      continue;
+    state.current = *v;
+    state.updated = true;
+  }
+  return true;
+}
+
+bool Importer::emitModuleStateUpdates() {
+  for (auto &[name, state] : moduleState) {
+    if (!state.updated)
+      continue;
+    auto op = body.create<UpdateStateOp>(state.current.getLoc(), body.getStringAttr(name),
+                                         state.current);
+    if (mlir::failed(mlir::verify(op))) {
+      failed = true;
+      return false;
+    }
+  }
+  return true;
 }
 
 //===----------------------------------------------------------------------===//
@@ -180,15 +268,21 @@ std::optional<Bound> Importer::instantiate(const std::string &moduleName,
     env.bound[inputNames[i].get<std::string>()] = Bound{{inputs[i]}, {}};
   }
 
-  // Parameters.
-  if (def.contains("params")) {
-    for (auto &[k, entry] : def["params"].items()) {
-      std::string p = pointerJoin(pointerJoin(mod.pointer, "params"), k);
+  // Parameters, then state (running statistics): bound by name; the
+  // state's updates are read after the nodes.
+  for (const char *section : {"params", "state"}) {
+    if (!def.contains(section))
+      continue;
+    bool param = std::string(section) == "params";
+    for (auto &[k, entry] : def[section].items()) {
+      std::string p = pointerJoin(pointerJoin(mod.pointer, section), k);
       if (env.bound.count(k)) {
-        error(src, p, "parameter '" + k + "' has the same name as an input");
+        error(src, p, std::string(param ? "parameter '" : "state '") + k +
+                          "' has the same name as an input" + (param ? "" : " or parameter"));
         return std::nullopt;
       }
-      Value v = createParam(src, p, path + "." + k, entry, env.args, network);
+      Value v = param ? createParam(src, p, path + "." + k, entry, env.args, network)
+                      : moduleStateValue(src, p, path + "." + k, entry, env.args, network);
       if (!v)
         return std::nullopt;
       env.bound[k] = Bound{{v}, {}};
@@ -196,7 +290,7 @@ std::optional<Bound> Importer::instantiate(const std::string &moduleName,
   }
 
   callStack.push_back(moduleName);
-  bool ok = evaluateNodes(env);
+  bool ok = evaluateNodes(env) && updateModuleState(env, mod, def);
   callStack.pop_back();
   if (!ok)
     return std::nullopt;
@@ -224,7 +318,7 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
   std::string id = node["id"].get<std::string>();
   for (auto &[key, _] : node.items()) {
     static const std::vector<std::string> keys = {
-        "id", "op", "in", "doc", "if", "module", "network", "args", "repeat"};
+        "id", "op", "in", "doc", "if", "module", "network", "args", "repeat", "as"};
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
       error(src, pointerJoin(ptr, key),
             "unknown key '" + key + "' for op 'call'" + suggest(key, keys));
@@ -242,8 +336,8 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
             "networks are called from the objective, not from a module");
       return std::nullopt;
     }
-    if (node.contains("args") || node.contains("repeat")) {
-      error(src, ptr, "a network call takes no 'args' or 'repeat'; the "
+    if (node.contains("args") || node.contains("repeat") || node.contains("as")) {
+      error(src, ptr, "a network call takes no 'args', 'repeat' or 'as'; the "
                       "network's own section fixes them");
       return std::nullopt;
     }
@@ -270,8 +364,15 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
           return std::nullopt;
         args[k] = *n;
       }
-    return instantiate(net["module"].get<std::string>(), top, netPtr,
-                       it->first, args, inputs, &it->second);
+    // A frozen network runs as in evaluation (batch norm on its running
+    // statistics, no dropout), as a distillation teacher in eval() mode.
+    double training = globalArgs["training"];
+    if (it->second.frozen)
+      globalArgs["training"] = 0;
+    auto out = instantiate(net["module"].get<std::string>(), top, netPtr, it->first, args,
+                           inputs, &it->second);
+    globalArgs["training"] = training;
+    return out;
   }
 
   if (!node["module"].is_string()) {
@@ -297,7 +398,20 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
           "'args' must be an object, got " + describeJson(node["args"]));
     return std::nullopt;
   }
-  std::string base = env.path.empty() ? id : env.path + "." + id;
+  // "as" names the instance in parameter paths where PyTorch's name is no
+  // identifier (an nn.Sequential's "downsample.0").
+  std::string name = id;
+  if (node.contains("as")) {
+    const json &as = node["as"];
+    if (!as.is_string() || as.get<std::string>().empty() ||
+        as.get<std::string>().find_first_of(" \t") != std::string::npos) {
+      error(src, pointerJoin(ptr, "as"),
+            "'as' must be a non-empty name without spaces, got " + describeJson(as));
+      return std::nullopt;
+    }
+    name = as.get<std::string>();
+  }
+  std::string base = env.path.empty() ? name : env.path + "." + name;
   SmallVector<Value> current(inputs.begin(), inputs.end());
   std::optional<Bound> out;
   for (int64_t i = 0; i < repeat; ++i) {

@@ -34,10 +34,11 @@ std::optional<AttrKind> attrKind(StringRef name) {
       .Case("axes", AttrKind::AxisList)
       .Cases("num_classes", "stream", "groups", AttrKind::Int)
       .Cases("perm", "shape", "sizes", "starts", "limits", AttrKind::IntList)
-      .Cases("padding", "dilation", AttrKind::IntList)
+      .Cases("padding", "dilation", "kernel_size", "input_size", AttrKind::IntList)
       .Cases("strides", "size", "low", "high", "interior", AttrKind::IntList)
-      .Case("eps", AttrKind::Float)
+      .Cases("eps", "momentum", AttrKind::Float)
       .Cases("keepdim", "transpose_lhs", "transpose_rhs", AttrKind::Bool)
+      .Cases("training", "sync", "count_include_pad", AttrKind::Bool)
       .Cases("approximate", "predicate", AttrKind::String)
       .Default(std::nullopt);
 }
@@ -54,7 +55,8 @@ const char *sectionOf(StringRef op) {
       .Cases("gradient", "update_param", "output",
              "the compiler (autodiff and the \"optimizer\" section)")
       .Cases("fusion", "yield", "the compiler (kiln-fuse)")
-      .Cases("conv2d_input_grad", "conv2d_weight_grad", "the compiler (autodiff)")
+      .Cases("conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_grad", "avg_pool2d_grad",
+             "the compiler (autodiff)")
       .Case("all_reduce", "the compiler (kiln-insert-all-reduce)")
       .Default(nullptr);
 }
@@ -69,6 +71,18 @@ const std::map<std::string, std::vector<std::string>> &specialOps() {
       {"random_uniform", {"shape"}},
   };
   return ops;
+}
+
+/// Names for the results of node ops with several, the first being what
+/// "id" alone refers to (the others: "id.indices"); split's pieces are
+/// numbered instead, and "id" alone names none of them.
+const std::vector<std::string> *resultNames(StringRef op) {
+  static const std::map<std::string, std::vector<std::string>> names = {
+      {"max_pool2d", {"result", "indices"}},
+      {"batch_norm", {"result", "updated_mean", "updated_var"}},
+  };
+  auto it = names.find(op.str());
+  return it == names.end() ? nullptr : &it->second;
 }
 
 /// Every op name a node may use, for "did you mean".
@@ -168,6 +182,10 @@ std::optional<Bound> NodeBuilder::finish(const OperationState &state) {
   }
   Bound bound;
   bound.values.assign(created->result_begin(), created->result_end());
+  if (auto *names = resultNames(op)) {
+    bound.names = *names;
+    bound.firstIsDefault = true;
+  }
   return bound;
 }
 
@@ -236,10 +254,22 @@ std::optional<NamedAttribute> NodeBuilder::attribute(const std::string &key,
       return std::nullopt;
     return b.getNamedAttr(key, b.getF64FloatAttr(*n));
   }
-  case AttrKind::Bool:
-    if (!v.is_boolean())
-      return wrongType("true or false");
-    return b.getNamedAttr(key, b.getBoolAttr(v.get<bool>()));
+  case AttrKind::Bool: {
+    if (v.is_boolean())
+      return b.getNamedAttr(key, b.getBoolAttr(v.get<bool>()));
+    // 0 or 1 from an expression: "training": "training", "sync": "sync".
+    if (!v.is_number() && !v.is_string())
+      return wrongType("true, false, or an expression that is 0 or 1");
+    auto n = im.number(src, p, v, env.args, &env);
+    if (!n)
+      return std::nullopt;
+    if (*n != 0 && *n != 1) {
+      im.error(src, p, "'" + key + "' must be true or false (0 or 1), got " + describeJson(v) +
+                           " = " + std::to_string(*n));
+      return std::nullopt;
+    }
+    return b.getNamedAttr(key, b.getBoolAttr(*n == 1));
+  }
   case AttrKind::String:
     if (!v.is_string())
       return wrongType("a string");
@@ -415,6 +445,10 @@ std::optional<Bound> NodeBuilder::build(ArrayRef<Value> operands) {
       return std::nullopt;
     state.addAttribute(attr->getName(), attr->getValue());
   }
+  // A pool's stride defaults to its window, as in PyTorch.
+  if (name->hasInterface<PoolOpInterface>() && !node.contains("strides") &&
+      state.attributes.get("kernel_size"))
+    state.addAttribute("strides", state.attributes.get("kernel_size"));
 
   // Result types from the op's own shape inference.
   auto *infer = name->getInterface<InferTypeOpInterface>();

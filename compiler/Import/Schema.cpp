@@ -208,8 +208,10 @@ const Schema module{"module",
                      {"args", K::Object},
                      {"inputs", K::List, true},
                      {"params", K::ObjectMap, false, &paramEntry},
+                     {"state", K::ObjectMap, false, &stateEntry},
                      {"nodes", K::List, true},
-                     {"outputs", K::Object, true}}};
+                     {"outputs", K::Object, true},
+                     {"state_updates", K::Object}}};
 
 // Nodes carry op-specific attributes, checked against the op itself.
 const Schema node{"node",

@@ -4,21 +4,23 @@
 //   1. import    JSON graph -> kiln dialect (compiler/Import)
 //   2. verify    graph-wide checks: names, one loss, state references
 //   3. simplify  canonicalize + CSE
-//   4. autodiff  kiln.gradient per trained parameter (kiln-autodiff)
-//   5. all-reduce gradients, loss, metrics and batch statistics averaged
+//   4. batch-norm  batch_norm as reductions and maps, sync statistics
+//                all-reduced (kiln-lower-batch-norm)
+//   5. autodiff  kiln.gradient per trained parameter (kiln-autodiff)
+//   6. all-reduce gradients, loss, metrics and batch statistics averaged
 //                over the ranks, bucketed (kiln-insert-all-reduce)
-//   6. optimizer clipping, then the optimizer's update of each parameter
+//   7. optimizer clipping, then the optimizer's update of each parameter
 //                and its state (kiln-clip-gradients, kiln-lower-optimizer)
-//   7. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
-//   8. train-step  the complete step, simplified (canonicalize + CSE)
-//   9. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
+//   8. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
+//   9. train-step  the complete step, simplified (canonicalize + CSE)
+//  10. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
 //                other loop-kernel ops each in one (kiln-single-op-regions)
-//  10. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
+//  11. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
 // and the back half, on the planned step (compiler/Artifact/ArtifactWriter):
-//  11. thunks       every value a buffer, every op a thunk
-//  12. buffer-plan  in-place updates, the arena
-//  13. kernels      kernel bodies, kernels.so, PTX
-//  14. artifact     initial values, the manifest
+//  12. thunks       every value a buffer, every op a thunk
+//  13. buffer-plan  in-place updates, the arena
+//  14. kernels      kernel bodies, kernels.so, PTX
+//  15. artifact     initial values, the manifest
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -43,6 +45,10 @@ void addVerify(mlir::OpPassManager &pm, const PipelineOptions &) {
 void addSimplify(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+}
+
+void addBatchNorm(mlir::OpPassManager &pm, const PipelineOptions &) {
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnLowerBatchNorm());
 }
 
 void addAutodiff(mlir::OpPassManager &pm, const PipelineOptions &) {
@@ -82,6 +88,8 @@ const Phase kPhases[] = {
     {"import", "the JSON graph as kiln ops, one func.func @objective", addImport},
     {"verify", "graph-wide checks (kiln-verify-step)", addVerify},
     {"simplify", "canonicalize and CSE", addSimplify},
+    {"batch-norm", "batch_norm as per-channel reductions and elementwise ops, synchronised "
+                   "statistics averaged over the ranks (kiln-lower-batch-norm)", addBatchNorm},
     {"autodiff", "gradients of the loss (kiln-autodiff)", addAutodiff},
     {"all-reduce", "gradients, loss, metrics and batch statistics averaged over the ranks "
                    "(kiln-insert-all-reduce)", addAllReduce},

@@ -249,6 +249,27 @@ void forEachConvTap(const ConvGeometry &g, F &&f) {
               }
 }
 
+/// Each output element of a pooling window (flat index into [N, C, Ho,
+/// Wo]) with the flat indices of the input elements its window holds
+/// (padding left out) and its tap count, from the definition.
+template <typename F>
+void forEachPoolWindow(const ConvGeometry &g, F &&f) {
+  std::vector<int64_t> taps;
+  for (int64_t nc = 0; nc < g.n * g.c; ++nc)
+    for (int64_t i = 0; i < g.ho; ++i)
+      for (int64_t j = 0; j < g.wo; ++j) {
+        taps.clear();
+        for (int64_t a = 0; a < g.kh; ++a)
+          for (int64_t e = 0; e < g.kw; ++e) {
+            int64_t h = i * g.stride[0] - g.pad[0] + a * g.dilation[0];
+            int64_t w = j * g.stride[1] - g.pad[1] + e * g.dilation[1];
+            if (h >= 0 && h < g.h && w >= 0 && w < g.w)
+              taps.push_back((nc * g.h + h) * g.w + w);
+          }
+        f((nc * g.ho + i) * g.wo + j, nc * g.h * g.w, taps);
+      }
+}
+
 } // namespace
 
 LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
@@ -411,6 +432,76 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
           r.data[w] += in[0]->data[x] * in[1]->data[y];
         });
         return result(std::move(r));
+      })
+      .Case([&](MaxPool2dOp m) {
+        // The first strictly larger value wins, as PyTorch's.
+        RefTensor r(out), idx(out);
+        forEachPoolWindow(m.getGeometry(), [&](int64_t y, int64_t plane, ArrayRef<int64_t> taps) {
+          int64_t best = taps.front();
+          for (int64_t x : taps)
+            if (in[0]->data[x] > in[0]->data[best])
+              best = x;
+          r.data[y] = in[0]->data[best];
+          idx.data[y] = double(best - plane);
+        });
+        results.push_back(std::move(r));
+        return result(std::move(idx));
+      })
+      .Case([&](MaxPool2dGradOp m) {
+        RefTensor r(out);
+        forEachPoolWindow(m.getGeometry(), [&](int64_t y, int64_t plane, ArrayRef<int64_t>) {
+          r.data[plane + int64_t(in[1]->data[y])] += in[0]->data[y];
+        });
+        return result(std::move(r));
+      })
+      .Case([&](AvgPool2dOp a) {
+        RefTensor r(out);
+        ConvGeometry g = a.getGeometry();
+        forEachPoolWindow(g, [&](int64_t y, int64_t, ArrayRef<int64_t> taps) {
+          for (int64_t x : taps)
+            r.data[y] += in[0]->data[x];
+          r.data[y] /= a.getCountIncludePad() ? double(g.kh * g.kw) : double(taps.size());
+        });
+        return result(std::move(r));
+      })
+      .Case([&](AvgPool2dGradOp a) {
+        RefTensor r(out);
+        ConvGeometry g = a.getGeometry();
+        forEachPoolWindow(g, [&](int64_t y, int64_t, ArrayRef<int64_t> taps) {
+          double d = a.getCountIncludePad() ? double(g.kh * g.kw) : double(taps.size());
+          for (int64_t x : taps)
+            r.data[x] += in[0]->data[y] / d;
+        });
+        return result(std::move(r));
+      })
+      .Case([&](BatchNormOp bn) {
+        // Per channel: batch statistics in training (the variance biased
+        // to normalise, unbiased in the running one), else the running
+        // ones. One rank: `sync` changes nothing.
+        const RefTensor &x = *in[0];
+        int64_t c = x.shape[1], inner = x.size() / (x.shape[0] * c), count = x.size() / c;
+        double eps = bn.getEps().convertToDouble(), m = bn.getMomentum().convertToDouble();
+        RefTensor y(out), mean(*in[3]), var(*in[4]);
+        for (int64_t ch = 0; ch < c; ++ch) {
+          auto each = [&](auto &&f) {
+            for (int64_t n = 0; n < x.shape[0]; ++n)
+              for (int64_t k = 0; k < inner; ++k)
+                f((n * c + ch) * inner + k);
+          };
+          double mu = in[3]->data[ch], v = in[4]->data[ch];
+          if (bn.getTraining()) {
+            mu = 0.0, v = 0.0;
+            each([&](int64_t i) { mu += x.data[i] / count; });
+            each([&](int64_t i) { v += (x.data[i] - mu) * (x.data[i] - mu) / count; });
+            mean.data[ch] = (1 - m) * in[3]->data[ch] + m * mu;
+            var.data[ch] = (1 - m) * in[4]->data[ch] + m * v * count / (count - 1);
+          }
+          double scale = in[1]->data[ch] / std::sqrt(v + eps);
+          each([&](int64_t i) { y.data[i] = (x.data[i] - mu) * scale + in[2]->data[ch]; });
+        }
+        results.push_back(std::move(y));
+        results.push_back(std::move(mean));
+        return result(std::move(var));
       })
       .Case([&](SoftmaxOp s) {
         return result(alongAxis(*in[0], s.getAxis(),

@@ -95,7 +95,6 @@ struct InsertAllReduce : kiln::impl::KilnInsertAllReduceBase<InsertAllReduce> {
     if (!statistics.empty())
       buckets.emplace_back(statistics.begin(), statistics.end());
 
-    SmallVector<AllReduceOp> inserted;
     for (ArrayRef<Value> bucket : buckets) {
       Value last = *llvm::max_element(
           bucket, [&](Value a, Value b) { return producedAt(a) < producedAt(b); });
@@ -115,12 +114,11 @@ struct InsertAllReduce : kiln::impl::KilnInsertAllReduceBase<InsertAllReduce> {
         Value(v).replaceUsesWithIf(r, [&](OpOperand &use) {
           return isa<GradientOp, OutputOp, LossOp, MetricOp, UpdateStateOp>(use.getOwner());
         });
-      inserted.push_back(reduce);
     }
-    // Number the buckets in the order they start.
-    llvm::sort(inserted, [](AllReduceOp a, AllReduceOp b) { return a->isBeforeInBlock(b); });
-    for (auto [i, r] : llvm::enumerate(inserted))
-      r.setBucket(i);
+    // Number the buckets in the order they start, with those of
+    // synchronised batch norms (forward and backward) among them.
+    int64_t next = 0;
+    step.walk([&](AllReduceOp r) { r.setBucket(next++); });
   }
 };
 

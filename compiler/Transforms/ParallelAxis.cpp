@@ -19,8 +19,8 @@ bool isElementwise(Operation *op) { return isElementwiseMap(op) || isa<Broadcast
 
 bool isFusible(Operation *op, std::string &whyNot) {
   if (isElementwise(op) ||
-      isa<ReductionOpInterface, RowOpInterface, ReshapeOp, TransposeOp, SliceOp, PadOp,
-          ConcatOp, SplitOp, OneHotOp>(op))
+      isa<ReductionOpInterface, RowOpInterface, PoolOpInterface, ReshapeOp, TransposeOp,
+          SliceOp, PadOp, ConcatOp, SplitOp, OneHotOp>(op))
     return true;
   whyNot = isa<MatmulOp>(op) ? "a GEMM runs in the BLAS library"
            : isa<Conv2dOp, Conv2dInputGradOp, Conv2dWeightGradOp>(op)
@@ -36,8 +36,9 @@ int64_t chooseParallelDim(Operation *op) {
   if (auto r = dyn_cast<RowOpInterface>(op); r && !isa<ArgmaxOp>(op))
     excluded = r.getRowAxis();
   int64_t best = -1;
+  bool pool = isa<PoolOpInterface>(op); // windows span H and W
   for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
-    if (s[d] < 2 || (excluded && *excluded == d))
+    if (s[d] < 2 || (excluded && *excluded == d) || (pool && d >= 2))
       continue;
     bool last = d == static_cast<int64_t>(s.size()) - 1;
     // Any axis but the last beats the last (rows are usually reduced along it).
@@ -102,6 +103,13 @@ std::optional<int64_t> resultParallelDim(Operation *op, ArrayRef<std::optional<i
                     return agree(p);
                   })
                   .Case([&](OneHotOp) { return agree(p); })
+                  .Case([&](PoolOpInterface) {
+                    if (p >= 2) {
+                      whyNot = "pools along the parallel axis";
+                      return false;
+                    }
+                    return agree(p);
+                  })
                   .Case([&](ReshapeOp) {
                     ArrayRef<int64_t> in = shape(op->getOperand(0)), out = shape(op->getResult(0));
                     int64_t before = 1;

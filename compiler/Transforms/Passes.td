@@ -205,6 +205,23 @@ def KilnSingleOpRegions : Pass<"kiln-single-op-regions", "::mlir::func::FuncOp">
   }];
 }
 
+def KilnLowerBatchNorm : Pass<"kiln-lower-batch-norm", "::mlir::func::FuncOp"> {
+  let summary = "batch_norm as per-channel reductions and elementwise ops; sync all-reduces the statistics";
+  let description = [{
+    Runs before autodiff. In training each `kiln.batch_norm` becomes the
+    per-channel batch mean and biased variance (`kiln.mean` over every axis
+    but 1, keepdim), `(x - mean) · rsqrt(var + eps) · scale + bias`, and the
+    running statistics `(1 - momentum) · running + momentum · batch` (the
+    variance times n/(n-1)); in evaluation, the same normalisation by the
+    running statistics. With `sync` the mean and then the variance (about
+    the global mean) are each averaged over the ranks by a `kiln.all_reduce`,
+    so every rank normalises by the global batch's statistics, n counts the
+    global batch (the module's `kiln.ranks`), and autodiff's rule for the
+    all-reduce averages the matching per-channel sums in backward: what
+    PyTorch's SyncBatchNorm computes, with no module swap.
+  }];
+}
+
 def KilnDecomposeResize : Pass<"kiln-decompose-resize", "::mlir::func::FuncOp"> {
   let summary = "resize_bilinear as two GEMMs with constant interpolation matrices";
   let description = [{

@@ -118,7 +118,7 @@ json manifestToJson(const Manifest &m) {
                        {"region", b.region == Region::Arena ? "arena" : "persistent"},
                        {"offset", b.offset}, {"bytes", b.bytes}});
   for (const Kernel &k : m.compiled.kernels) {
-    json kernel = {{"name", k.name}, {"op", k.op}};
+    json kernel = {{"name", k.name}, {"op", k.op}, {"workspace_bytes", k.workspaceBytes}};
     if (k.gpu.threads > 0)
       kernel["cuda"] = {{"threads", k.gpu.threads},
                         {"row_per", k.gpu.rowPerBlock ? "block" : "thread"},
@@ -229,7 +229,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
   for (size_t i = 0; i < kernels->size(); ++i) {
     Kernel k;
     std::string p = "/kernels/" + std::to_string(i);
-    if (!r.string((*kernels)[i], p, "name", k.name) || !r.string((*kernels)[i], p, "op", k.op))
+    if (!r.string((*kernels)[i], p, "name", k.name) || !r.string((*kernels)[i], p, "op", k.op) ||
+        !r.integer((*kernels)[i], p, "workspace_bytes", k.workspaceBytes))
       return done(false);
     if (!m.cudaArchs.empty()) {
       const json *cuda = r.get((*kernels)[i], p, "cuda");

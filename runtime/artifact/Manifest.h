@@ -22,7 +22,7 @@
 
 namespace kiln {
 
-constexpr int kArtifactVersion = 4;
+constexpr int kArtifactVersion = 5;
 
 struct ArtifactFile {
   int64_t bytes = 0;

@@ -51,8 +51,8 @@ struct GemmOperand {
 /// uses, so a new thunk kind declares them once, beside its payload: each
 /// payload's `eachUse(self, f)` calls f(int64_t &buffer, Access) once per
 /// buffer (one body serves a const thunk and one the planner renames).
-/// No thunk needs scratch of its own yet: the GPU's per-row workspace is
-/// the backend's.
+/// No thunk needs scratch of its own yet: a kernel's workspace (CPU per
+/// thread, GPU per row) is the backend's.
 enum class Access { Read, Write };
 
 /// A generated kernel over rows [0, rows), which the runtime splits over
@@ -220,6 +220,9 @@ struct Kernel {
   std::string name; // the symbol in the kernel library (and the PTX entry)
   std::string op;   // the kiln op it computes
   GpuLaunch gpu;
+  /// Scratch one CPU call needs beyond its small stack scratch: the
+  /// runtime gives each calling thread a slab this large.
+  int64_t workspaceBytes = 0;
 };
 
 /// What a thunk computes, for reports: its kernel's op, else its kind.

@@ -41,18 +41,23 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
     return nullptr;
   }
   for (const Kernel &k : m.compiled.kernels) {
-    auto fn = reinterpret_cast<void (*)(void **, int64_t, int64_t)>(dlsym(e->library, k.name.c_str()));
+    auto fn = reinterpret_cast<void (*)(void **, int64_t, int64_t, uint8_t *)>(
+        dlsym(e->library, k.name.c_str()));
     if (!fn) {
       error = lib + ": no kernel '" + k.name + "'";
       return nullptr;
     }
     e->kernels.push_back(fn);
+    e->workspaceSlab = std::max(e->workspaceSlab, (k.workspaceBytes + 63) / 64 * 64);
   }
   int64_t arenaBytes = m.compiled.arenaBytes();
+  int64_t workspaceBytes = e->workspaceSlab * e->pool.size();
   e->persistent = allocate(m.compiled.persistentBytes);
   e->arena = allocate(arenaBytes);
-  if (!e->persistent || !e->arena) {
-    error = "cannot allocate " + std::to_string(m.compiled.persistentBytes + arenaBytes) +
+  e->workspace = allocate(workspaceBytes);
+  if (!e->persistent || !e->arena || !e->workspace) {
+    error = "cannot allocate " +
+            std::to_string(m.compiled.persistentBytes + arenaBytes + workspaceBytes) +
             " bytes for the model";
     return nullptr;
   }
@@ -125,6 +130,7 @@ Executor::~Executor() {
   gpu.reset();
   free(persistent);
   free(arena);
+  free(workspace);
   if (library)
     dlclose(library);
 }
@@ -205,8 +211,10 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
             auto fn = kernels[k.kernel];
             int64_t chunks =
                 t.trafficBytes < kInlineBytes ? 1 : std::min<int64_t>(k.rows, pool.size());
+            // Chunk i runs on one thread at a time, so slab i is its own.
             pool.run(chunks, [&](int64_t i) {
-              fn(kernelArgs, k.rows * i / chunks, k.rows * (i + 1) / chunks);
+              fn(kernelArgs, k.rows * i / chunks, k.rows * (i + 1) / chunks,
+                 workspace + i * workspaceSlab);
             });
           },
           [&](const GemmCall &g) {

@@ -131,8 +131,11 @@ private:
   ThreadPool pool;
   Blas *blas = nullptr;
   void *library = nullptr;
-  std::vector<void (*)(void **, int64_t, int64_t)> kernels;
+  std::vector<void (*)(void **, int64_t, int64_t, uint8_t *)> kernels;
   uint8_t *persistent = nullptr, *arena = nullptr;
+  // Each pool thread's slab for the kernels' large scratch (Kernel::workspaceBytes).
+  uint8_t *workspace = nullptr;
+  int64_t workspaceSlab = 0;
   std::unique_ptr<DeviceBackend> gpu;
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: a kernel's argument pointers (else none).

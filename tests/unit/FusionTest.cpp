@@ -87,7 +87,7 @@ TEST_P(FusedOp, MatchesUnfusedReference) {
   const test::OpCase &c = GetParam();
   std::mt19937 rng(321);
   auto unfused = test::stepOf(c.shapes(rng), c.body);
-  ASSERT_TRUE(test::runPipeline(*unfused, "func.func(kiln-autodiff),canonicalize,cse"));
+  ASSERT_TRUE(test::runPipeline(*unfused, "func.func(kiln-lower-batch-norm,kiln-autodiff),canonicalize,cse"));
   OwningOpRef<ModuleOp> fused = unfused->clone();
   ASSERT_TRUE(test::runPipeline(*fused, "func.func(kiln-fuse)"));
   StepBindings b = test::randomBindings(*unfused, rng, c.low, c.high);
@@ -116,7 +116,7 @@ TEST(Fusion, LongRowsAndExtremeLogits) {
                                    ArrayRef<NamedAttribute>{b.getNamedAttr("axis", b.getI64IntegerAttr(1))});
     return k.add(lsm, sm);
   });
-  ASSERT_TRUE(test::runPipeline(*unfused, "func.func(kiln-autodiff),canonicalize,cse"));
+  ASSERT_TRUE(test::runPipeline(*unfused, "func.func(kiln-lower-batch-norm,kiln-autodiff),canonicalize,cse"));
   OwningOpRef<ModuleOp> fused = unfused->clone();
   ASSERT_TRUE(test::runPipeline(*fused, "func.func(kiln-fuse)"));
   std::mt19937 rng(5);

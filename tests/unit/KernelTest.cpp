@@ -122,9 +122,10 @@ TEST(Kernels, MatchReferenceEvaluator) {
                     ("kiln-kernels-" + std::to_string(::getpid()) + ".kiln");
   std::string error;
   OwningOpRef<ModuleOp> compiled = module->clone();
-  // Each op alone in a region (the kernel every unfused op gets), resize
-  // as GEMMs: the phases after kiln-fuse.
-  ASSERT_TRUE(test::runPipeline(*compiled, "func.func(kiln-single-op-regions,kiln-decompose-resize)"));
+  // batch_norm lowered (against its definition in the reference), each op
+  // alone in a region (the kernel every unfused op gets), resize as GEMMs.
+  ASSERT_TRUE(test::runPipeline(
+      *compiled, "func.func(kiln-lower-batch-norm,kiln-single-op-regions,kiln-decompose-resize)"));
   ASSERT_TRUE(writeArtifact(*compiled, dir, {}, error)) << error;
   auto exec = Executor::load(dir, 2, error);
   ASSERT_TRUE(exec) << error;

@@ -86,6 +86,67 @@ OpCase convCase(const char *name, int64_t c, int64_t o, int64_t groups, int64_t 
   return {"convolution", name, shapes, body};
 }
 
+/// A pool over [2, 3, h, w] with the window attributes given.
+OpCase poolCase(const char *name, bool max, Shape kernel, Shape strides, Shape padding,
+                Shape dilation, bool countPad = true) {
+  auto shapes = [=](std::mt19937 &r) {
+    int64_t h = kernel[0] * dilation[0] + 1 + r() % 3, w = kernel[1] * dilation[1] + 2 + r() % 3;
+    return std::vector<Shape>{{2, 3, h, w}};
+  };
+  auto body = [=](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+    OpBuilder &b = k.builder();
+    SmallVector<NamedAttribute> attrs{
+        b.getNamedAttr("kernel_size", b.getDenseI64ArrayAttr(kernel)),
+        b.getNamedAttr("strides", b.getDenseI64ArrayAttr(strides)),
+        b.getNamedAttr("padding", b.getDenseI64ArrayAttr(padding)),
+        b.getNamedAttr("dilation", b.getDenseI64ArrayAttr(dilation))};
+    if (max)
+      return b.create<MaxPool2dOp>(k.location(), ValueRange{p[0]}, attrs).getResult();
+    attrs.push_back(b.getNamedAttr("count_include_pad", b.getBoolAttr(countPad)));
+    return b.create<AvgPool2dOp>(k.location(), ValueRange{p[0]}, attrs);
+  };
+  return {"pooling", name, shapes, body};
+}
+
+/// batch_norm of a [3, c, 2, 3] input: its result (training or evaluation)
+/// or, with `updated`, its new running variance. The operands it reads are
+/// the parameters (the running statistics in evaluation; the running
+/// variance for the update), the others per-channel constants.
+OpCase batchNormCase(const char *name, bool training, bool sync, bool updated = false) {
+  auto shapes = [=](std::mt19937 &r) {
+    int64_t c = dim(r);
+    std::vector<Shape> s{{3, c, 2, 3}};
+    int64_t perChannel = updated ? 1 : training ? 2 : 4;
+    for (int64_t i = 0; i < perChannel; ++i)
+      s.push_back({c});
+    return s;
+  };
+  auto body = [=](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+    OpBuilder &b = k.builder();
+    int64_t c = cast<RankedTensorType>(p[0].getType()).getShape()[1];
+    auto channel = [&](double base) {
+      std::vector<double> v;
+      for (int64_t i = 0; i < c; ++i)
+        v.push_back(base + 0.1 * i);
+      return k.constant({c}, v);
+    };
+    // scale, bias, running mean, running variance (positive)
+    Value operands[4] = {channel(0.8), channel(-0.2), channel(0.1), channel(0.6)};
+    if (updated)
+      operands[3] = k.add(k.mul(p[1], p[1]), k.scalar(0.5));
+    else
+      for (size_t i = 1; i < p.size(); ++i)
+        operands[i - 1] = i == 4 ? k.add(k.mul(p[i], p[i]), k.scalar(0.5)) : p[i];
+    auto bn = b.create<BatchNormOp>(
+        k.location(), ValueRange{p[0], operands[0], operands[1], operands[2], operands[3]},
+        ArrayRef<NamedAttribute>{b.getNamedAttr("momentum", b.getF64FloatAttr(0.3)),
+                                 b.getNamedAttr("training", b.getBoolAttr(training)),
+                                 b.getNamedAttr("sync", b.getBoolAttr(sync))});
+    return updated ? bn.getUpdatedVar() : bn.getResult();
+  };
+  return {"composite", name, shapes, body};
+}
+
 } // namespace
 
 const std::vector<OpCase> &differentiableOpCases() {
@@ -178,6 +239,22 @@ const std::vector<OpCase> &differentiableOpCases() {
                {2, 1}),
       convCase("conv2d_grouped", 4, 6, 2, 2, {1, 2}, {0, 1}, {1, 1}),
       convCase("conv2d_depthwise", 3, 3, 3, 3, {2, 2}, {1}, {1, 1}),
+      poolCase("max_pool2d", true, {3, 3}, {2, 2}, {1}, {1, 1}),
+      poolCase("max_pool2d_dilated_uneven_padding", true, {2, 3}, {1, 2}, {1, 0, 0, 1}, {2, 1}),
+      poolCase("avg_pool2d", false, {3, 3}, {2, 2}, {1}, {1, 1}),
+      poolCase("avg_pool2d_exclude_padding", false, {2, 3}, {2, 1}, {1, 1, 0, 1}, {1, 1}, false),
+      batchNormCase("batch_norm", true, false),
+      batchNormCase("batch_norm_sync", true, true),
+      batchNormCase("batch_norm_eval", false, false),
+      batchNormCase("batch_norm_running_var", true, false, true),
+      {"communication", "all_reduce", [](std::mt19937 &r) { return same(r, 2); },
+       [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
+         OpBuilder &b = k.builder();
+         int64_t bytes = 8 * cast<RankedTensorType>(p[0].getType()).getNumElements();
+         auto reduce = b.create<AllReduceOp>(k.location(), ValueRange{p[0], p[1]},
+                                             b.getI64IntegerAttr(0), b.getI64IntegerAttr(bytes));
+         return k.mul(reduce.getResult(0), reduce.getResult(1));
+       }},
       {"composite", "softmax", [](std::mt19937 &r) { return same(r, 1); },
        axisBody<SoftmaxOp>(2), -3.0, 3.0},
       {"composite", "log_softmax", [](std::mt19937 &r) { return same(r, 1); },

@@ -49,9 +49,10 @@ StepBindings randomBindings(mlir::ModuleOp module, std::mt19937 &rng,
                             int64_t classes = 2, double schedule = 1.0);
 
 /// The largest relative error ‖ad - fd‖/max(‖ad‖, ‖fd‖) over the trained
-/// parameters, between kiln-autodiff (simplified) and central differences
-/// of the forward step's loss. Fails the current test if a parameter's
-/// gradient is missing.
+/// parameters, between kiln-autodiff (after kiln-lower-batch-norm,
+/// simplified) and central differences of the forward step's loss, and
+/// of the loss itself between the two (a lowering must keep the value).
+/// Fails the current test if a parameter's gradient is missing.
 double gradientError(mlir::ModuleOp forward, const StepBindings &bindings,
                      double h = 1e-6);
 

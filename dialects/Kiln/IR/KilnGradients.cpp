@@ -436,6 +436,41 @@ LogicalResult Conv2dOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
 }
 
 //===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The window attributes of pool `op` and `input_size`, for its gradient op.
+template <typename OpTy>
+SmallVector<NamedAttribute> poolGradAttrs(OpBuilder &b, OpTy op) {
+  return {b.getNamedAttr("kernel_size", op.getKernelSizeAttr()),
+          b.getNamedAttr("strides", op.getStridesAttr()),
+          b.getNamedAttr("padding", op.getPaddingAttr()),
+          b.getNamedAttr("dilation", op.getDilationAttr()),
+          b.getNamedAttr("input_size", b.getDenseI64ArrayAttr(shapeOf(op.getInput()).drop_front(2)))};
+}
+
+} // namespace
+
+// dx[i] = Σ g over the windows whose maximum was i (the kept indices)
+LogicalResult MaxPool2dOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
+                                          SmallVectorImpl<Value> &og) {
+  og.push_back(b.create<MaxPool2dGradOp>(getLoc(), ValueRange{rg[0], getIndices()},
+                                         poolGradAttrs(b, *this)));
+  return success();
+}
+
+// dx[i] = Σ g / divisor over the windows that cover i
+LogicalResult AvgPool2dOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
+                                          SmallVectorImpl<Value> &og) {
+  SmallVector<NamedAttribute> attrs = poolGradAttrs(b, *this);
+  attrs.push_back(b.getNamedAttr("count_include_pad", getCountIncludePadAttr()));
+  og.push_back(b.create<AvgPool2dGradOp>(getLoc(), ValueRange{rg[0]}, attrs));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Composites
 //===----------------------------------------------------------------------===//
 
@@ -506,6 +541,29 @@ LogicalResult ResizeBilinearOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
   Value rh = k.constant({oh, h}, bilinearResizeMatrix(h, oh));
   Value rw = k.constant({ow, w}, bilinearResizeMatrix(w, ow));
   og.push_back(k.matmul(rh, k.matmul(rg[0], rw), /*transposeX=*/true));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Communication
+//===----------------------------------------------------------------------===//
+
+// The step averages every rank's gradients, so the mean's gradient is the
+// mean of its results' gradients over the ranks (one more all-reduce).
+LogicalResult AllReduceOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
+                                          SmallVectorImpl<Value> &og) {
+  SmallVector<Value> flowing;
+  int64_t bytes = 0;
+  for (Value g : rg)
+    if (g) {
+      flowing.push_back(g);
+      bytes += 4 * cast<RankedTensorType>(g.getType()).getNumElements();
+    }
+  auto reduce = b.create<AllReduceOp>(getLoc(), flowing, b.getI64IntegerAttr(0),
+                                      b.getI64IntegerAttr(bytes));
+  auto next = reduce.getResults().begin();
+  for (Value g : rg)
+    og.push_back(g ? Value(*next++) : Value());
   return success();
 }
 

@@ -42,4 +42,17 @@ def Kiln_ReductionOpInterface : OpInterface<"ReductionOpInterface"> {
   ];
 }
 
+def Kiln_PoolOpInterface : OpInterface<"PoolOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    A pooling op or its gradient: each result element folds a window of
+    one channel's plane. Fusion keeps the parallel axis on N or C; codegen
+    loops over the window.
+  }];
+  let methods = [
+    InterfaceMethod<"The window as a convolution's geometry (one kernel per channel).",
+      "::kiln::ConvGeometry", "getGeometry", (ins)>
+  ];
+}
+
 #endif // KILN_OP_INTERFACES_TD

@@ -592,6 +592,113 @@ ConvGeometry Conv2dWeightGradOp::getGeometry() {
 }
 
 //===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// A pool's geometry from its attributes and its input's shape.
+LogicalResult poolGeometryOf(StringRef name, std::optional<Location> loc, DictionaryAttr attrs,
+                             ArrayRef<int64_t> input, ConvGeometry &g) {
+  static const int64_t one[] = {1, 1}, zero[] = {0};
+  return poolGeometry(name, loc, input, arrayOr(attrs, "kernel_size", {}),
+                      arrayOr(attrs, "strides", {}), arrayOr(attrs, "padding", zero),
+                      arrayOr(attrs, "dilation", one), g);
+}
+
+/// A pool gradient's input shape: [N, C] of the result's gradient and
+/// `input_size`; checks the gradient against the window's result.
+FailureOr<SmallVector<int64_t>> poolGradInput(StringRef name, std::optional<Location> loc,
+                                               DictionaryAttr attrs, ArrayRef<int64_t> dy) {
+  if (dy.size() != 4)
+    return emitOptionalError(loc, "'", name, "' op needs an [N, C, Ho, Wo] gradient, got ",
+                             listString(dy));
+  auto input = withSpatial(name, loc, "input_size", dy[0], dy[1],
+                           arrayOr(attrs, "input_size", {}));
+  ConvGeometry g;
+  if (failed(input) || failed(poolGeometryOf(name, loc, attrs, *input, g)) ||
+      failed(expectShape(name, loc, "the result's gradient", dy, resultShape(g))))
+    return failure();
+  return input;
+}
+
+/// A pool's result type: [N, C, Ho, Wo] of its input's element type.
+LogicalResult pooledType(StringRef name, std::optional<Location> loc, ValueRange operands,
+                         DictionaryAttr attrs, SmallVectorImpl<Type> &inferred) {
+  ConvGeometry g;
+  if (failed(poolGeometryOf(name, loc, attrs, tensorOf(operands[0]).getShape(), g)))
+    return failure();
+  inferred.push_back(RankedTensorType::get(resultShape(g), tensorOf(operands[0]).getElementType()));
+  return success();
+}
+
+template <typename OpTy>
+ConvGeometry geometryOfPool(OpTy op, ArrayRef<int64_t> input) {
+  ConvGeometry g;
+  (void)poolGeometry(op.getOperationName(), std::nullopt, input, op.getKernelSize(),
+                     op.getStrides(), op.getPadding(), op.getDilation(), g);
+  return g;
+}
+
+} // namespace
+
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            OpaqueProperties props, RegionRange regions,
+                                            SmallVectorImpl<Type> &inferred) {
+  if (failed(adapt<MaxPool2dOp>(ctx, loc, operands, attrs, props, regions, 1)) ||
+      failed(pooledType(getOperationName(), loc, operands, attrs, inferred)))
+    return failure();
+  inferred.push_back(RankedTensorType::get(cast<RankedTensorType>(inferred[0]).getShape(),
+                                           IntegerType::get(ctx, 32))); // the indices
+  return success();
+}
+
+LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            OpaqueProperties props, RegionRange regions,
+                                            SmallVectorImpl<Type> &inferred) {
+  if (failed(adapt<AvgPool2dOp>(ctx, loc, operands, attrs, props, regions, 1)))
+    return failure();
+  return pooledType(getOperationName(), loc, operands, attrs, inferred);
+}
+
+LogicalResult MaxPool2dGradOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                ValueRange operands, DictionaryAttr attrs,
+                                                OpaqueProperties props, RegionRange regions,
+                                                SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<MaxPool2dGradOp>(ctx, loc, operands, attrs, props, regions, 2);
+  if (failed(adaptor))
+    return failure();
+  ArrayRef<int64_t> dy = tensorOf(operands[0]).getShape();
+  auto input = poolGradInput(getOperationName(), loc, attrs, dy);
+  if (failed(input) ||
+      failed(expectShape(getOperationName(), loc, "'indices'", tensorOf(operands[1]).getShape(), dy)))
+    return failure();
+  inferred.push_back(RankedTensorType::get(*input, tensorOf(operands[0]).getElementType()));
+  return success();
+}
+
+LogicalResult AvgPool2dGradOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                ValueRange operands, DictionaryAttr attrs,
+                                                OpaqueProperties props, RegionRange regions,
+                                                SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<AvgPool2dGradOp>(ctx, loc, operands, attrs, props, regions, 1);
+  if (failed(adaptor))
+    return failure();
+  auto input = poolGradInput(getOperationName(), loc, attrs, tensorOf(operands[0]).getShape());
+  if (failed(input))
+    return failure();
+  inferred.push_back(RankedTensorType::get(*input, tensorOf(operands[0]).getElementType()));
+  return success();
+}
+
+ConvGeometry MaxPool2dOp::getGeometry() { return geometryOfPool(*this, tensorOf(getInput()).getShape()); }
+ConvGeometry AvgPool2dOp::getGeometry() { return geometryOfPool(*this, tensorOf(getInput()).getShape()); }
+ConvGeometry MaxPool2dGradOp::getGeometry() { return geometryOfPool(*this, tensorOf(getResult()).getShape()); }
+ConvGeometry AvgPool2dGradOp::getGeometry() { return geometryOfPool(*this, tensorOf(getResult()).getShape()); }
+
+//===----------------------------------------------------------------------===//
 // Composites
 //===----------------------------------------------------------------------===//
 
@@ -622,6 +729,42 @@ LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx,
     return emitOptionalError(loc, "'", getOperationName(),
                              "' op eps must be positive");
   inferred.push_back(input);
+  return success();
+}
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            OpaqueProperties props, RegionRange regions,
+                                            SmallVectorImpl<Type> &inferred) {
+  auto adaptor = adapt<BatchNormOp>(ctx, loc, operands, attrs, props, regions, 5);
+  if (failed(adaptor))
+    return failure();
+  auto input = tensorOf(operands[0]);
+  if (input.getRank() < 2)
+    return emitOptionalError(loc, "'", getOperationName(), "' op needs an [N, C, ...] input, got ",
+                             typeString(input));
+  int64_t channels = input.getDimSize(1);
+  static const char *names[] = {"scale", "bias", "running_mean", "running_var"};
+  for (auto [i, name] : llvm::enumerate(names)) {
+    auto t = tensorOf(operands[i + 1]);
+    if (t.getRank() != 1 || t.getDimSize(0) != channels)
+      return emitOptionalError(loc, "'", getOperationName(), "' op '", name, "' ",
+                               typeString(t), " must be tensor<", channels,
+                               "xf32>, one per channel (dimension 1) of ", typeString(input));
+  }
+  double momentum = floatOr(attrs, "momentum", 0.1);
+  if (floatOr(attrs, "eps", 1e-5) <= 0 || momentum < 0 || momentum > 1)
+    return emitOptionalError(loc, "'", getOperationName(), "' op needs eps > 0 and momentum in "
+                             "[0, 1], got eps ", floatOr(attrs, "eps", 1e-5), ", momentum ",
+                             momentum);
+  auto training = attrs ? attrs.getAs<BoolAttr>("training") : nullptr;
+  if ((!training || training.getValue()) && input.getNumElements() / channels < 2)
+    return emitOptionalError(loc, "'", getOperationName(), "' op in training needs more than one "
+                             "value per channel to take a variance, got ", typeString(input),
+                             " (a batch of one without spatial dimensions)");
+  inferred.push_back(input);
+  inferred.push_back(tensorOf(operands[3]));
+  inferred.push_back(tensorOf(operands[4]));
   return success();
 }
 

@@ -651,6 +651,98 @@ def Kiln_Conv2dWeightGradOp : Kiln_ConvOp<"conv2d_weight_grad"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Pooling (NCHW, each channel on its own)
+//===----------------------------------------------------------------------===//
+
+// The window every pooling op carries: as a convolution's geometry with one
+// [KH, KW] kernel per channel (kiln::poolGeometry reads it). `padding` is
+// one value, [height, width] or [top, left, bottom, right], at most half
+// the dilated window on each side, so that every window holds an element.
+class Kiln_PoolOp<string mnemonic, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>,
+        DeclareOpInterfaceMethods<Kiln_PoolOpInterface>])> {
+  dag window = (ins DenseI64ArrayAttr:$kernel_size, DenseI64ArrayAttr:$strides,
+                    DefaultValuedAttr<DenseI64ArrayAttr, "{0}">:$padding,
+                    DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilation);
+}
+
+// MaxPool2dOp
+def Kiln_MaxPool2dOp : Kiln_PoolOp<"max_pool2d", [Differentiable]> {
+  let summary = "the maximum over each window, as torch.nn.functional.max_pool2d";
+  let description = [{
+    `input` is [N, C, H, W]; `result` is [N, C, Ho, Wo] with Ho as a
+    convolution's (rounded down; no ceil_mode). Padding counts as -∞.
+    `indices` holds where each maximum was, as PyTorch's
+    `return_indices=True` does: h·W + w in the input's plane, the first
+    one in the window when several tie, kept for the gradient.
+
+    ```mlir
+    %y, %i = kiln.max_pool2d %x {kernel_size = array<i64: 3, 3>, padding = array<i64: 1>, strides = array<i64: 2, 2>} : tensor<128x64x32x32xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input), window);
+  let results = (outs Kiln_FloatTensor:$result, Kiln_IntTensor:$indices);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+// MaxPool2dGradOp
+def Kiln_MaxPool2dGradOp : Kiln_PoolOp<"max_pool2d_grad"> {
+  let summary = "the gradient of kiln.max_pool2d with respect to its input";
+  let description = [{
+    Each element of the input's gradient [N, C, input_size...] sums the
+    result's gradient over the windows whose maximum it was (`indices`
+    from the forward). Made by autodiff; computed per input element, so
+    no two threads write one place.
+
+    ```mlir
+    %dx = kiln.max_pool2d_grad %dy, %i {input_size = array<i64: 32, 32>, kernel_size = array<i64: 3, 3>, padding = array<i64: 1>, strides = array<i64: 2, 2>} : tensor<128x64x16x16xf32>, tensor<128x64x16x16xi32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$result_grad, Kiln_IntTensor:$indices,
+                            DenseI64ArrayAttr:$input_size), window);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$result_grad `,` $indices attr-dict `:` type($result_grad) `,` type($indices)";
+}
+
+// AvgPool2dOp
+def Kiln_AvgPool2dOp : Kiln_PoolOp<"avg_pool2d", [Differentiable]> {
+  let summary = "the mean over each window, as torch.nn.functional.avg_pool2d";
+  let description = [{
+    `input` is [N, C, H, W]; `result` is [N, C, Ho, Wo]. Padding counts as
+    zeros: with `count_include_pad` (PyTorch's default) every window is
+    divided by KH·KW, without it by the number of input elements it covers.
+    A global average pool is `kiln.mean` over axes [2, 3].
+
+    ```mlir
+    %y = kiln.avg_pool2d %x {kernel_size = array<i64: 2, 2>, strides = array<i64: 2, 2>} : tensor<128x64x32x32xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input), window,
+                       (ins DefaultValuedAttr<BoolAttr, "true">:$count_include_pad));
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+// AvgPool2dGradOp
+def Kiln_AvgPool2dGradOp : Kiln_PoolOp<"avg_pool2d_grad"> {
+  let summary = "the gradient of kiln.avg_pool2d with respect to its input";
+  let description = [{
+    Each element of the input's gradient [N, C, input_size...] sums the
+    result's gradient, divided as the forward divided it, over the windows
+    that cover it. Made by autodiff.
+
+    ```mlir
+    %dx = kiln.avg_pool2d_grad %dy {input_size = array<i64: 32, 32>, kernel_size = array<i64: 2, 2>, strides = array<i64: 2, 2>} : tensor<128x64x16x16xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$result_grad, DenseI64ArrayAttr:$input_size),
+                       window, (ins DefaultValuedAttr<BoolAttr, "true">:$count_include_pad));
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$result_grad attr-dict `:` type($result_grad)";
+}
+
+//===----------------------------------------------------------------------===//
 // Composites: first-class so that fusion and the IR dumps see them whole
 //===----------------------------------------------------------------------===//
 
@@ -734,6 +826,43 @@ def Kiln_LayerNormOp : Kiln_Op<"layer_norm", [Pure,
   }];
 }
 
+// BatchNormOp
+def Kiln_BatchNormOp : Kiln_Op<"batch_norm", [Pure,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "batch normalisation over every axis but axis 1, as torch.nn.BatchNorm2d";
+  let description = [{
+    `input` is [N, C, ...]; `scale`, `bias`, `running_mean` and
+    `running_var` are [C]. With `training` (PyTorch's train mode) each
+    channel is normalised by its batch mean and biased batch variance,
+    `(x - mean) / √(var + eps) · scale + bias`, and the results
+    `updated_mean` and `updated_var` are the running statistics moved
+    towards the batch's by `momentum` (the variance unbiased, ·n/(n-1)).
+    Without it (eval mode) the running statistics normalise and come back
+    unchanged. With `sync` the batch statistics are those of the global
+    batch: the mean and the variance are averaged over the data-parallel
+    ranks (SyncBatchNorm). `kiln-lower-batch-norm` rewrites it into
+    reductions and elementwise ops (and the all-reduces `sync` asks for)
+    before autodiff, so its gradient and its kernels are theirs.
+
+    ```mlir
+    %y, %m, %v = kiln.batch_norm %x, %g, %b, %rm, %rv {momentum = 1.000000e-01 : f64, training = true} : tensor<128x16x32x32xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
+                       Kiln_FloatTensor:$bias, Kiln_FloatTensor:$running_mean,
+                       Kiln_FloatTensor:$running_var,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$eps,
+                       DefaultValuedAttr<F64Attr, "0.1">:$momentum,
+                       DefaultValuedAttr<BoolAttr, "true">:$training,
+                       DefaultValuedAttr<BoolAttr, "false">:$sync);
+  let results = (outs Kiln_FloatTensor:$result, Kiln_FloatTensor:$updated_mean,
+                      Kiln_FloatTensor:$updated_var);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $bias `,` $running_mean `,` $running_var attr-dict `:`
+    type($input) `,` type($scale) `,` type($bias) `,` type($running_mean) `,` type($running_var)
+  }];
+}
+
 // OneHotOp
 def Kiln_OneHotOp : Kiln_Op<"one_hot", [Pure,
     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
@@ -774,14 +903,17 @@ def Kiln_ResizeBilinearOp : Kiln_Op<"resize_bilinear", [Pure,
 //===----------------------------------------------------------------------===//
 
 // AllReduceOp
-def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [
+def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [Differentiable,
     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "the mean over all ranks of a bucket of tensors";
   let description = [{
-    Written by `kiln-insert-all-reduce`: each result is the mean over the
+    Written by `kiln-insert-all-reduce` and, for synchronised batch
+    statistics, by `kiln-lower-batch-norm`: each result is the mean over the
     ranks of the same operand (every rank runs the same program, so the
     buckets match). At world size 1 it is the identity and communicates
-    nothing. The runtime packs the operands into one buffer and starts a
+    nothing. Its gradient is the mean of the results' gradients, which
+    makes each rank's backward carry every rank's share, as the averaged
+    parameter gradients expect. The runtime packs the operands into one buffer and starts a
     non-blocking all-reduce where the op stands; it waits for it only
     before the first thunk that reads a result, so later work (the rest of
     backward) runs meanwhile. `bucket` numbers the buckets as the pass placed

@@ -2,6 +2,8 @@
 #include "Kiln/IR/KilnShapes.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+
+#include <algorithm>
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -142,13 +144,19 @@ std::string listString(ArrayRef<int64_t> values) {
   return s + "]";
 }
 
-LogicalResult convGeometry(StringRef opName, std::optional<Location> loc,
-                           ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
-                           ArrayRef<int64_t> strides, ArrayRef<int64_t> padding,
-                           ArrayRef<int64_t> dilation, int64_t groups, ConvGeometry &g) {
+namespace {
+
+/// convGeometry, its messages naming the second shape `kernelWhat`
+/// ("weight", or "window" for a pool's [KH, KW]).
+LogicalResult windowGeometry(StringRef opName, std::optional<Location> loc,
+                             ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
+                             ArrayRef<int64_t> strides, ArrayRef<int64_t> padding,
+                             ArrayRef<int64_t> dilation, int64_t groups, ConvGeometry &g,
+                             bool pool) {
   auto fail = [&](const std::string &what) {
     return emitOptionalError(loc, "'", opName, "' op ", what, " (input ", listString(input),
-                             ", weight ", listString(weight), ")");
+                             pool ? ", window " : ", weight ",
+                             listString(pool ? weight.drop_front(2) : weight), ")");
   };
   if (input.size() != 4 || weight.size() != 4)
     return fail("needs an [N, C, H, W] input and an [O, C/groups, KH, KW] weight");
@@ -185,7 +193,36 @@ LogicalResult convGeometry(StringRef opName, std::optional<Location> loc,
                 std::to_string(paddedW) + ")");
   g.ho = (paddedH - spanH) / g.stride[0] + 1;
   g.wo = (paddedW - spanW) / g.stride[1] + 1;
+  if (pool && (2 * std::max(g.pad[0], g.pad[2]) > spanH || 2 * std::max(g.pad[1], g.pad[3]) > spanW))
+    return fail("padding " + listString(padding) + " exceeds half the window (" +
+                std::to_string(spanH) + "x" + std::to_string(spanW) +
+                "): a window could hold padding only");
   return success();
+}
+
+} // namespace
+
+LogicalResult convGeometry(StringRef opName, std::optional<Location> loc,
+                           ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
+                           ArrayRef<int64_t> strides, ArrayRef<int64_t> padding,
+                           ArrayRef<int64_t> dilation, int64_t groups, ConvGeometry &g) {
+  return windowGeometry(opName, loc, input, weight, strides, padding, dilation, groups, g,
+                        /*pool=*/false);
+}
+
+LogicalResult poolGeometry(StringRef opName, std::optional<Location> loc,
+                           ArrayRef<int64_t> input, ArrayRef<int64_t> kernelSize,
+                           ArrayRef<int64_t> strides, ArrayRef<int64_t> padding,
+                           ArrayRef<int64_t> dilation, ConvGeometry &g) {
+  if (kernelSize.size() != 2 || kernelSize[0] < 1 || kernelSize[1] < 1)
+    return emitOptionalError(loc, "'", opName, "' op kernel_size ", listString(kernelSize),
+                             " needs two positive entries (height, width)");
+  if (input.size() != 4)
+    return emitOptionalError(loc, "'", opName, "' op needs an [N, C, H, W] input, got ",
+                             listString(input));
+  int64_t weight[] = {input[1], 1, kernelSize[0], kernelSize[1]};
+  return windowGeometry(opName, loc, input, weight, strides, padding, dilation, input[1], g,
+                        /*pool=*/true);
 }
 
 } // namespace kiln

@@ -77,6 +77,16 @@ llvm::LogicalResult convGeometry(llvm::StringRef opName, std::optional<mlir::Loc
                                  llvm::ArrayRef<int64_t> dilation, int64_t groups,
                                  ConvGeometry &g);
 
+/// Checks a pooling window against its [N, C, H, W] input: the geometry of
+/// a convolution with one [KH, KW] kernel per channel (o = groups = C),
+/// each side's padding at most half the dilated window, as PyTorch asks.
+llvm::LogicalResult poolGeometry(llvm::StringRef opName, std::optional<mlir::Location> loc,
+                                 llvm::ArrayRef<int64_t> input,
+                                 llvm::ArrayRef<int64_t> kernelSize,
+                                 llvm::ArrayRef<int64_t> strides,
+                                 llvm::ArrayRef<int64_t> padding,
+                                 llvm::ArrayRef<int64_t> dilation, ConvGeometry &g);
+
 /// "[2, 4, 9, 9]" for messages.
 std::string listString(llvm::ArrayRef<int64_t> values);
 
