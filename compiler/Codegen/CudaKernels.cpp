@@ -200,13 +200,24 @@ LogicalResult buildRowPerBlock(func::FuncOp cpu, FusionOp fusion, gpu::GPUModule
 }
 
 /// The CPU kernel `cpu` on thread gid = blockIdx·blockDim + threadIdx, for
-/// rows [gid, min(gid + 1, rows)); its stack scratch (memref.alloca)
-/// becomes the thread's slab of the workspace.
-void buildRowPerThread(func::FuncOp cpu, gpu::GPUModuleOp gpuModule, GpuLaunch &launch) {
+/// rows [gid, min(gid + 1, rows)); its stack scratch (memref.alloca) and
+/// its CPU workspace (`cpuWorkspaceBytes`, read through its last argument)
+/// become the thread's slab of the workspace.
+void buildRowPerThread(func::FuncOp cpu, int64_t cpuWorkspaceBytes, gpu::GPUModuleOp gpuModule,
+                       GpuLaunch &launch) {
   OpBuilder b(gpuModule.getBody()->getTerminator());
   Location loc = cpu.getLoc();
   gpu::GPUFuncOp fn = startKernel(b, loc, cpu.getName());
   auto i64 = b.getI64Type();
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  auto bytesOf = [](MemRefType type) {
+    return scratchBytes(type.getNumElements(), std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1));
+  };
+  // The slab: the allocas one after another, then the CPU workspace.
+  int64_t allocaBytes = 0;
+  cpu.walk([&](memref::AllocaOp a) { allocaBytes += bytesOf(a.getType()); });
+  int64_t slab = allocaBytes + scratchBytes(cpuWorkspaceBytes, 1);
+  auto constant = [&](int64_t v) { return b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(v)); };
   Value gid = b.create<arith::AddIOp>(
       loc, b.create<arith::MulIOp>(loc, b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x),
                                    b.create<gpu::BlockDimOp>(loc, gpu::Dimension::x)),
@@ -214,10 +225,16 @@ void buildRowPerThread(func::FuncOp cpu, gpu::GPUModuleOp gpuModule, GpuLaunch &
   Value begin = b.create<arith::IndexCastOp>(loc, i64, gid);
   Value next = b.create<arith::AddIOp>(loc, begin, b.create<arith::ConstantIntOp>(loc, 1, 64));
   Value end = b.create<arith::MinSIOp>(loc, next, fn.getArgument(1));
+  auto slabAt = [&](int64_t offset) -> Value {
+    Value at = b.create<LLVM::AddOp>(loc, b.create<LLVM::MulOp>(loc, begin, constant(slab)),
+                                     constant(offset));
+    return b.create<LLVM::GEPOp>(loc, ptr, b.getI8Type(), fn.getArgument(2), ValueRange{at});
+  };
   IRMapping map;
   map.map(cpu.getArgument(0), fn.getArgument(0));
   map.map(cpu.getArgument(1), begin);
   map.map(cpu.getArgument(2), end);
+  map.map(cpu.getArgument(3), slabAt(allocaBytes));
   for (Operation &op : cpu.getBody().front()) {
     if (isa<func::ReturnOp>(op))
       b.create<gpu::ReturnOp>(loc);
@@ -226,22 +243,12 @@ void buildRowPerThread(func::FuncOp cpu, gpu::GPUModuleOp gpuModule, GpuLaunch &
   }
   SmallVector<memref::AllocaOp> allocas;
   fn.walk([&](memref::AllocaOp a) { allocas.push_back(a); });
-  auto bytesOf = [](MemRefType type) {
-    return scratchBytes(type.getNumElements(), std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1));
-  };
-  int64_t slab = 0;
-  for (memref::AllocaOp a : allocas)
-    slab += bytesOf(a.getType());
   int64_t offset = 0;
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   for (memref::AllocaOp a : allocas) {
     MemRefType type = a.getType();
     b.setInsertionPoint(a);
-    Value at = b.create<LLVM::AddOp>(
-        loc, b.create<LLVM::MulOp>(loc, begin, b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(slab))),
-        b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(offset)));
-    Value p = b.create<LLVM::GEPOp>(loc, ptr, b.getI8Type(), fn.getArgument(2), ValueRange{at});
-    a.replaceAllUsesWith(memrefOverPointer(b, loc, p, type.getElementType(), type.getNumElements()));
+    a.replaceAllUsesWith(memrefOverPointer(b, loc, slabAt(offset), type.getElementType(),
+                                           type.getNumElements()));
     a.erase();
     offset += bytesOf(type);
   }
@@ -281,7 +288,7 @@ bool emitPtx(ModuleOp kernelModule,
     }
     auto fusion = fusionKernels.find(k.name);
     if (fusion == fusionKernels.end()) {
-      buildRowPerThread(cpu, gpuModule, k.gpu);
+      buildRowPerThread(cpu, k.workspaceBytes, gpuModule, k.gpu);
     } else if (failed(buildRowPerBlock(cpu, cast<FusionOp>(fusion->second), gpuModule, k.gpu))) {
       error = "kernel '" + k.name + "': a fused region has an op the CUDA codegen does not handle";
       return false;

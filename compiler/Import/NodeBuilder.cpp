@@ -258,8 +258,8 @@ std::optional<NamedAttribute> NodeBuilder::attribute(const std::string &key,
     if (v.is_boolean())
       return b.getNamedAttr(key, b.getBoolAttr(v.get<bool>()));
     // 0 or 1 from an expression: "training": "training", "sync": "sync".
-    if (!v.is_number() && !v.is_string())
-      return wrongType("true, false, or an expression that is 0 or 1");
+    if (!v.is_number() && !(v.is_string() && im.isExpressionRef(env, v.get<std::string>())))
+      return wrongType("true or false (or an expression that is 0 or 1)");
     auto n = im.number(src, p, v, env.args, &env);
     if (!n)
       return std::nullopt;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <dlfcn.h>
 
 namespace kiln {
@@ -185,6 +186,31 @@ bool Executor::setTensors(const TensorMap &tensors, const std::string &kind,
     toDevice(id);
   }
   return true;
+}
+
+TensorMap networkTensors(const TensorMap &params, const TensorMap &state) {
+  std::set<std::string> networks;
+  for (auto &[name, t] : params)
+    networks.insert(name.substr(0, name.find('.')));
+  TensorMap out = params;
+  for (auto &[name, t] : state)
+    if (name.find('.') != std::string::npos && networks.count(name.substr(0, name.find('.'))))
+      out[name] = t;
+  return out;
+}
+
+bool Executor::setNetworkTensors(const TensorMap &tensors, const std::string &from,
+                                 std::string &error) {
+  TensorMap params, state;
+  TensorMap ours = networkTensors();
+  for (auto &[name, t] : tensors) {
+    if (!ours.count(name)) {
+      error = from + ": '" + name + "' is not a parameter or module state of this model";
+      return false;
+    }
+    (bufferNamed(name, "param") >= 0 ? params : state)[name] = t;
+  }
+  return setTensors(params, "param", from, error) && setTensors(state, "state", from, error);
 }
 
 TensorMap Executor::tensors(const std::string &kind) const {

@@ -22,6 +22,12 @@
 
 namespace kiln {
 
+/// What a PyTorch state_dict of the networks holds: every parameter and
+/// every module state tensor (batch norm's running statistics), which is
+/// state named under a network that has parameters ("net.bn1.running_mean");
+/// not the optimizer's state nor the objective's own (the DINO centre).
+TensorMap networkTensors(const TensorMap &params, const TensorMap &state);
+
 class Executor {
 public:
   /// Loads `dir` (an OUT.kiln directory) to run on `threads` threads, or
@@ -74,6 +80,13 @@ public:
                   std::string &error);
   /// Parameters or state as safetensors entries.
   TensorMap tensors(const std::string &kind) const;
+  /// The networks' tensors as a PyTorch state_dict holds them (see
+  /// networkTensors below).
+  TensorMap networkTensors() const { return kiln::networkTensors(tensors("param"), tensors("state")); }
+  /// Copies tensors named as networkTensors' in, each into its parameter
+  /// or state buffer; false with `error` on any other name or a shape
+  /// mismatch.
+  bool setNetworkTensors(const TensorMap &tensors, const std::string &from, std::string &error);
 
   /// What random thunks (kiln.random_uniform: stochastic depth) draw from:
   /// the same (seed, step) gives the same numbers. A tensor whose rows are

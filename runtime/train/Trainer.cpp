@@ -447,7 +447,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";
   std::ofstream(options.runDir + "/plot.svg")
       << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});
-  if (!writeSafetensors(options.runDir + "/params.safetensors", exec.tensors("param"), error) ||
+  if (!writeSafetensors(options.runDir + "/params.safetensors", exec.networkTensors(), error) ||
       !writeSafetensors(options.runDir + "/state.safetensors", exec.tensors("state"), error))
     return false;
   if (!options.quiet) {

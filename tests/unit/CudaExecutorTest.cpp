@@ -95,6 +95,7 @@ INSTANTIATE_TEST_SUITE_P(
     Graphs, EveryThunk,
     ::testing::Values(std::pair<const char *, int64_t>{"tests/lit/Tools/Inputs/tiny-classifier.json", 32},
                       std::pair<const char *, int64_t>{"tests/lit/Tools/Inputs/tiny-cnn.json", 16},
+                      std::pair<const char *, int64_t>{"tests/lit/Tools/Inputs/tiny-bn.json", 16},
                       std::pair<const char *, int64_t>{"models/vit-fm-dino.json", 16}));
 
 TEST(CudaExecutor, DinoTrainsToTheCpuLoss) {

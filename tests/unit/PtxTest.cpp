@@ -93,7 +93,8 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
 INSTANTIATE_TEST_SUITE_P(Graphs, Ptx,
                          ::testing::Values("models/vit-fm-sup.json", "models/vit-fm-dino.json",
                                            "models/vit-fm-sd.json", "models/vit-fm-mtl.json",
-                                           "models/vit-fm-kd.json",
+                                           "models/vit-fm-kd.json", "models/resnet20-fm-sup.json",
+                                           "models/resnet-fm-dino.json",
                                            "bench/dino-loss/dino-loss.json"));
 
 } // namespace

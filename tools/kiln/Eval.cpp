@@ -56,7 +56,7 @@ int evalMain(int argc, char **argv) {
   }
   if (auto path = args.value("params")) {
     TensorMap t;
-    if (!readSafetensors(*path, t, error) || !exec->setTensors(t, "param", *path, error)) {
+    if (!readSafetensors(*path, t, error) || !exec->setNetworkTensors(t, *path, error)) {
       std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
       return 1;
     }

@@ -1,8 +1,8 @@
 //===- Export.cpp - kiln export ----------------------------------------------===//
 //
 // kiln export RUNDIR -o weights.safetensors [--network NAME]: one network's
-// trained weights under the names a PyTorch module of the same structure
-// uses (the network's prefix dropped: "net.backbone.norm.weight" becomes
+// trained weights and module state (batch norm's running statistics) under
+// the names a PyTorch module of the same structure uses (the network's prefix dropped: "net.backbone.norm.weight" becomes
 // "backbone.norm.weight"), from RUNDIR/params.safetensors or, when the run
 // has not finished, its newest snapshot.
 //
@@ -11,6 +11,7 @@
 #include "Subcommands.h"
 
 #include "runtime/artifact/Safetensors.h"
+#include "runtime/exec/Executor.h"
 #include "runtime/train/Snapshot.h"
 
 #include <cstdio>
@@ -22,7 +23,8 @@ namespace {
 
 const char *kUsage = "usage: kiln export RUNDIR -o weights.safetensors [--network NAME]\n";
 
-/// RUNDIR/params.safetensors, else the parameters of the newest snapshot.
+/// RUNDIR/params.safetensors, else the parameters and module state of the
+/// newest snapshot.
 bool readRunParams(const std::string &runDir, TensorMap &params, std::string &from,
                    std::string &error) {
   namespace fs = std::filesystem;
@@ -35,12 +37,15 @@ bool readRunParams(const std::string &runDir, TensorMap &params, std::string &fr
     return false;
   }
   from = snapshots.back();
-  TensorMap all;
+  TensorMap all, state;
   if (!readSafetensors(from, all, error))
     return false;
   for (auto &[name, t] : all)
     if (name.rfind("param:", 0) == 0)
       params[name.substr(6)] = std::move(t);
+    else if (name.rfind("state:", 0) == 0)
+      state[name.substr(6)] = std::move(t);
+  params = networkTensors(params, state);
   return true;
 }
 

@@ -60,10 +60,14 @@ int runMain(int argc, char **argv) {
     std::fprintf(stderr, "kiln run: the artifact has no program '%s'\n", entry.c_str());
     return 2;
   }
-  for (auto [option, kind] : {std::pair{"params", "param"}, {"state", "state"}})
+  // --params may hold module state too (a run's params.safetensors).
+  for (const char *option : {"params", "state"})
     if (auto path = args.value(option)) {
       TensorMap t;
-      if (!readSafetensors(*path, t, error) || !exec->setTensors(t, kind, *path, error)) {
+      bool params = std::string(option) == "params";
+      if (!readSafetensors(*path, t, error) ||
+          !(params ? exec->setNetworkTensors(t, *path, error)
+                   : exec->setTensors(t, "state", *path, error))) {
         std::fprintf(stderr, "kiln run: %s\n", error.c_str());
         return 1;
       }

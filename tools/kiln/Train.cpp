@@ -131,12 +131,13 @@ bool compileForRanks(const CompileRequest &request, Collectives &comm, bool quie
   return everyoneOk(!own || compileInPlace(request));
 }
 
-/// Copies the weights of `path` into the parameters: names as the model's,
-/// or one network's without its prefix (kiln export); every name must be a
-/// parameter of that shape, else all mismatches are listed.
+/// Copies the weights of `path` into the parameters and module state:
+/// names as the model's, or one network's without its prefix (kiln
+/// export); every name must be one of them with that shape, else all
+/// mismatches are listed.
 bool initFrom(Executor &exec, const std::string &path, std::optional<std::string> network,
               std::string &error) {
-  TensorMap given, params = exec.tensors("param");
+  TensorMap given, params = exec.networkTensors();
   if (!readSafetensors(path, given, error))
     return false;
   std::set<std::string> networks;
@@ -152,7 +153,7 @@ bool initFrom(Executor &exec, const std::string &path, std::optional<std::string
     std::string ours = prefixed || !network ? name : *network + "." + name;
     auto it = params.find(ours);
     if (it == params.end())
-      problems += "\n  '" + name + "': no parameter " + ours;
+      problems += "\n  '" + name + "': no parameter or module state " + ours;
     else if (it->second.shape != t.shape || it->second.dtype != t.dtype)
       problems += "\n  '" + name + "': " + t.dtype + " of another shape than " + ours;
     else
@@ -164,7 +165,7 @@ bool initFrom(Executor &exec, const std::string &path, std::optional<std::string
             problems;
     return false;
   }
-  return exec.setTensors(renamed, "param", path, error);
+  return exec.setNetworkTensors(renamed, path, error);
 }
 
 /// Stops with `message` on every rank (one rank: just this one).

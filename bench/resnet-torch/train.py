@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+"""PyTorch reference trainer for kiln's supervised ResNets on Fashion-MNIST.
+
+  train.py --model resnet20|resnet56|resnet18 [--epochs 3] [--steps N]
+           [--threads 2] [--seed 0] [--out FILE.json]
+
+The recipe of models/resnet20-fm-sup.json: (x/255 - 0.2860)/0.3530, random
+28x28 crop of the 2-pixel zero-padded image + horizontal flip (p 0.5),
+cross-entropy, SGD momentum 0.9, weight decay 5e-4 on every parameter,
+batch 128 (last partial batch dropped: 468 steps per epoch), lr 0.1 cosine
+to 0 per iteration (DINO's cosine_scheduler, no warmup). Evaluation: the
+10000 test images in eval mode (running statistics), batch 500.
+
+The step time is forward + backward + optimizer only; data loading and
+augmentation are timed separately. Data: the IDX files of Debian's
+fashion-mnist package (gzipped or not); nothing is downloaded.
+"""
+import argparse
+import datetime
+import gzip
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'pylib'))
+from torch_resnets import cifar_resnet, small_stem_resnet  # noqa: E402
+
+DATA = '/usr/share/datasets/fashion-mnist'
+MEAN, STD = 0.2860, 0.3530
+BATCH, EVAL_BATCH, PAD = 128, 500, 2
+BASE_LR, FINAL_LR = 0.1, 0.0
+
+
+# ----------------------------------------------------------------------------- data
+def read_idx(path):
+    """An IDX file (magic 0 0 dtype ndim, big-endian dims), gzipped or not."""
+    if not os.path.exists(path) and os.path.exists(path + '.gz'):
+        path += '.gz'
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        b = f.read()
+    if b[0] != 0 or b[1] != 0:
+        raise ValueError('%s: not an IDX file' % path)
+    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
+    dtype, nd = np.dtype(dtypes[b[2]]), b[3]
+    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], 'big') for i in range(nd)]
+    a = np.frombuffer(b, dtype=dtype, offset=4 + 4 * nd, count=int(np.prod(dims)))
+    return a.reshape(dims).astype(dtype.newbyteorder('='), copy=True)
+
+
+def load_fashion_mnist(root=DATA):
+    def get(stem):
+        return torch.from_numpy(read_idx(os.path.join(root, stem)))
+    xtr, ytr = get('train-images-idx3-ubyte'), get('train-labels-idx1-ubyte').long()
+    xte, yte = get('t10k-images-idx3-ubyte'), get('t10k-labels-idx1-ubyte').long()
+    assert xtr.shape == (60000, 28, 28) and xte.shape == (10000, 28, 28), (xtr.shape, xte.shape)
+    return xtr, ytr, xte, yte
+
+
+def normalize(x_uint8):
+    """uint8 (B, 1, H, W) -> float (B, 1, H, W), (x/255 - mean)/std."""
+    return x_uint8.float().div_(255.0).sub_(MEAN).div_(STD)
+
+
+def pad_crop_flip(x, gen, pad=PAD):
+    """RandomCrop(28, padding=pad, fill=0) + RandomHorizontalFlip(0.5), batched.
+    x: uint8 (B, H, W); returns uint8 (B, 1, H, W). Zero fill on raw pixels,
+    i.e. black (as torchvision's RandomCrop before Normalize, and kiln)."""
+    B, H, W = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (B,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (B,), generator=gen)
+    flip = torch.rand(B, generator=gen) < 0.5
+    rows = dy[:, None] + torch.arange(H)
+    cols = dx[:, None] + torch.arange(W)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    return xp[torch.arange(B)[:, None, None], rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+# ----------------------------------------------------------------------------- models
+def build_model(name):
+    if name in ('resnet20', 'resnet56'):
+        net = cifar_resnet(torch, {'resnet20': 3, 'resnet56': 9}[name], 1, 10)
+        # PyTorch defaults except every conv: kaiming normal, fan_out, relu.
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        return net
+    if name == 'resnet18':
+        import torchvision
+        # torchvision's constructor does its own init (kaiming fan_out convs,
+        # BN 1/0, default Linear); the replaced stem gets the same conv init.
+        net = small_stem_resnet(torch, torchvision, 'resnet18', 1, 10)
+        nn.init.kaiming_normal_(net.conv1.weight, mode='fan_out', nonlinearity='relu')
+        return net
+    raise ValueError(name)
+
+
+# ----------------------------------------------------------------------------- schedule
+def cosine_schedule(base, final, total_iters):
+    """DINO's cosine_scheduler without warmup: one value per iteration."""
+    i = np.arange(total_iters)
+    return final + 0.5 * (base - final) * (1 + np.cos(np.pi * i / total_iters))
+
+
+# ----------------------------------------------------------------------------- eval
+@torch.no_grad()
+def evaluate(net, x, y):
+    net.eval()
+    correct = 0
+    for s in range(0, x.shape[0], EVAL_BATCH):
+        logits = net(normalize(x[s:s + EVAL_BATCH].unsqueeze(1)))
+        correct += int((logits.argmax(1) == y[s:s + EVAL_BATCH]).sum())
+    net.train()
+    return correct / x.shape[0]
+
+
+def fmt_time(s):
+    s = int(max(s, 0))
+    return '%d:%02d:%02d' % (s // 3600, s // 60 % 60, s % 60)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--model', required=True, choices=['resnet20', 'resnet56', 'resnet18'])
+    ap.add_argument('--epochs', type=int, default=3)
+    ap.add_argument('--steps', type=int, default=None, help='stop after N steps (timing)')
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--out', default=None, help='result JSON')
+    ap.add_argument('--data', default=DATA, help='directory of the IDX files')
+    ap.add_argument('--log-every', type=int, default=50)
+    ap.add_argument('--no-eval', action='store_true', help='skip the test-set evaluation')
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+
+    xtr, ytr, xte, yte = load_fashion_mnist(args.data)
+    steps_per_epoch = xtr.shape[0] // BATCH  # 468: the last partial batch is dropped
+    total = args.epochs * steps_per_epoch
+    lr_at = cosine_schedule(BASE_LR, FINAL_LR, total)
+    run_steps = total if args.steps is None else min(args.steps, total)
+
+    net = build_model(args.model)
+    net.train()
+    nparams = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.SGD(net.parameters(), lr=BASE_LR, momentum=0.9, weight_decay=5e-4)
+    print('%s: %d parameters, %d epochs x %d steps = %d (running %d), batch %d, %d threads, torch %s'
+          % (args.model, nparams, args.epochs, steps_per_epoch, total, run_steps, BATCH,
+             args.threads, torch.__version__), file=sys.stderr)
+
+    step_times, data_times, losses = [], [], []
+    step = 0
+    t_start = time.perf_counter()
+    t_window, step_window = t_start, 0
+    done = False
+    for epoch in range(args.epochs):
+        perm = torch.randperm(xtr.shape[0], generator=gen)
+        for b in range(steps_per_epoch):
+            if step >= run_steps:
+                done = True
+                break
+            t0 = time.perf_counter()
+            idx = perm[b * BATCH:(b + 1) * BATCH]
+            xb = normalize(pad_crop_flip(xtr[idx], gen))
+            yb = ytr[idx]
+            t1 = time.perf_counter()
+            for g in opt.param_groups:
+                g['lr'] = float(lr_at[step])
+            loss = F.cross_entropy(net(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            lv = loss.item()  # synchronous on the CPU anyway
+            t2 = time.perf_counter()
+            data_times.append(t1 - t0)
+            step_times.append(t2 - t1)
+            losses.append(lv)
+            if not math.isfinite(lv):
+                print('non-finite loss at step %d' % step, file=sys.stderr)
+                sys.exit(1)
+            step += 1
+            if step % args.log_every == 0 or step == run_steps:
+                now = time.perf_counter()
+                ips = BATCH * (step - step_window) / (now - t_window)
+                t_window, step_window = now, step
+                recent = losses[-args.log_every:]
+                eta = (run_steps - step) * (now - t_start) / step
+                print('epoch %d step %5d/%d  loss %.4f (mean last %d %.4f)  lr %.5f  %.1f img/s  '
+                      'step %.1f ms  data %.1f ms  ETA %s'
+                      % (epoch, step, run_steps, lv, len(recent), sum(recent) / len(recent),
+                         lr_at[step - 1], ips, 1e3 * np.mean(step_times[-len(recent):]),
+                         1e3 * np.mean(data_times[-len(recent):]), fmt_time(eta)),
+                      file=sys.stderr, flush=True)
+        if done:
+            break
+    train_wall = time.perf_counter() - t_start
+    rss_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+    acc = eval_s = None
+    if not args.no_eval:
+        t0 = time.perf_counter()
+        acc = evaluate(net, xte, yte)
+        eval_s = time.perf_counter() - t0
+        print('test accuracy %.4f (%d images, %.1f s)' % (acc, xte.shape[0], eval_s),
+              file=sys.stderr)
+
+    timed = step_times[10:] if len(step_times) > 10 else step_times
+    mean_ms = 1e3 * float(np.mean(timed))
+    result = {
+        'model': args.model,
+        'parameters': nparams,
+        'epochs': args.epochs,
+        'steps': step,
+        'steps_planned': total,
+        'batch_size': BATCH,
+        'final_train_loss': losses[-1],
+        'final_train_loss_mean50': float(np.mean(losses[-50:])),
+        'first_train_loss': losses[0],
+        'test_accuracy': acc,
+        'step_ms_mean': mean_ms,
+        'step_ms_median': 1e3 * float(np.median(timed)),
+        'step_ms_p90': 1e3 * float(np.percentile(timed, 90)),
+        'steps_timed': len(timed),
+        'images_per_s': BATCH / (mean_ms / 1e3),
+        'data_ms_mean': 1e3 * float(np.mean(data_times[10:] if len(data_times) > 10 else data_times)),
+        'images_per_s_wall': BATCH * step / train_wall,
+        'train_wall_s': train_wall,
+        'eval_s': eval_s,
+        'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        'peak_rss_mb_train': rss_train,
+        'threads': args.threads,
+        'seed': args.seed,
+        'torch': torch.__version__,
+        'python': platform.python_version(),
+        'machine': platform.machine(),
+        'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
+        'losses': losses,
+    }
+    if args.out:
+        d = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(d, exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=1)
+            f.write('\n')
+    # stdout: the summary, without the per-step losses
+    print(json.dumps({k: v for k, v in result.items() if k != 'losses'}, indent=1))
+
+
+if __name__ == '__main__':
+    main()
