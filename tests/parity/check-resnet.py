@@ -5,17 +5,17 @@ python3-torchvision).
   check-resnet.py step --model models/resnet20-fm-sup.json --kiln BUILD/bin/kiln --work DIR
   check-resnet.py export --kiln BUILD/bin/kiln --source-dir . --work DIR
 
-step: one training step of the model at batch 16 on random images, kiln
-(`kiln run --grads`) against the same network in PyTorch (double) started
-from kiln's initial parameters and state (loaded with strict=True, so the
-names are PyTorch's): the loss, every gradient, every updated parameter
-(SGD, momentum 0.9, weight decay 5e-4, lr 0.1) and every running statistic
-and num_batches_tracked, per tensor as max|kiln - ref| / max|ref| against
---tolerance. Not in the test suite yet: some pre-activations lie within
-f32 rounding of 0 (1e-7 of their tensor's largest at batch 16), so a ReLU
-mask differs between kiln's f32 and the double reference and the gradients
-upstream of it differ by up to 1e-2 (the loss and the last blocks agree to
-1e-6).
+step: one training step of the model at --batch (2) on random images,
+kiln (`kiln run --grads`) against the same network in PyTorch (double)
+started from kiln's initial parameters and state (loaded with
+strict=True, so the names are PyTorch's): the loss, every gradient, every
+updated parameter (SGD, momentum 0.9, weight decay 5e-4, lr 0.1) and every
+running statistic and num_batches_tracked, per tensor as
+max|kiln - ref| / max|ref| within --tolerance. A ReLU input within f32
+rounding of 0 may fall on either side in kiln and the gradients upstream
+of it then differ by up to 1e-2: the reference tries both sides of each
+input within --ambiguous (1e-5 relative to its tensor's largest), chosen
+greedily, and kiln must match the reference for one choice.
 
 export: two steps of resnet18-fm-sup (`kiln train`), `kiln export`, and a
 torchvision.models.resnet18 whose conv1 takes one channel (3x3, stride 1)
@@ -94,28 +94,32 @@ class Comparison:
         return 1 if self.failures else 0
 
 
-def step(args, torch, torchvision):
-    work, batch, lr = args.work, 16, 0.1
-    os.makedirs(work, exist_ok=True)
-    artifact = os.path.join(work, 'model.kiln')
-    subprocess.run([args.kiln, 'compile', args.model, '-o', artifact, '--batch-size', str(batch),
-                    '--quiet'], check=True)
-    params = read(os.path.join(artifact, 'params.safetensors'))
-    state = {n: t for n, t in read(os.path.join(artifact, 'state.safetensors')).items()
-             if n.startswith('net.')}
-    rng = np.random.default_rng(0)
-    image = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
-    label = rng.integers(0, 10, batch).astype(np.int32)
-    write(os.path.join(work, 'batch.safetensors'), {'image': image, 'label': label})
-    out = os.path.join(work, 'out.safetensors')
-    subprocess.run([args.kiln, 'run', artifact, '--inputs', os.path.join(work, 'batch.safetensors'),
-                    '--grads', '--threads', '1', '--schedule', 'lr=%g' % lr, '--outputs', out],
-                   check=True, stdout=subprocess.DEVNULL)
-    got = read(out)
+class AmbiguousRelu:
+    """F.relu that records the pre-activations within `tau` (relative to
+    their tensor's largest) of 0, and flips the masks of chosen ones: at
+    those, f32 and double may take either side, and the gradient upstream
+    changes with the side taken."""
 
-    torch.manual_seed(0)
-    net = network_of(torch, torchvision, args.model).double()
-    load_kiln(torch, net, {**params, **state})
+    def __init__(self, torch, tau):
+        self.torch, self.tau, self.calls, self.found, self.flips = torch, tau, 0, [], set()
+
+    def __call__(self, x, inplace=False):
+        call, self.calls = self.calls, self.calls + 1
+        flat = x.detach().reshape(-1)
+        # (an exact 0 is 0 in f32 too: no side to choose)
+        near = ((flat.abs() < self.tau * flat.abs().max()) & (flat != 0)).nonzero().reshape(-1).tolist()
+        self.found += [(call, j) for j in near]
+        mask = (flat > 0).clone()
+        for c, j in self.flips:
+            if c == call:
+                mask[j] = not bool(mask[j])
+        return x * mask.reshape(x.shape).to(x.dtype)
+
+
+def reference_step(torch, net, start, image, label, lr):
+    """One SGD step of `net` from the state dict `start`: the loss, the
+    gradients and the state dict after it."""
+    net.load_state_dict(start)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
     loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(image).double()),
@@ -123,15 +127,64 @@ def step(args, torch, torchvision):
     loss.backward()
     grads = {'net.' + n: p.grad.numpy().copy() for n, p in net.named_parameters()}
     opt.step()
+    return loss.item(), grads, {n: t.numpy().copy() for n, t in net.state_dict().items()}
 
-    compare = Comparison(args.tolerance)
-    compare('loss', got['loss'], loss.item())
-    for n, g in grads.items():
-        compare('gradient of ' + n, got['gradient.' + n], g)
-    for n, t in net.state_dict().items():
-        kind = 'param.' if 'net.' + n in params else 'state.'
-        compare('updated ' + n, got[kind + 'net.' + n], t.numpy())
-    return compare.report('%s, one step' % os.path.basename(args.model))
+
+def step(args, torch, torchvision):
+    work, lr = args.work, 0.1
+    os.makedirs(work, exist_ok=True)
+    artifact = os.path.join(work, 'model.kiln')
+    subprocess.run([args.kiln, 'compile', args.model, '-o', artifact, '--batch-size', str(args.batch),
+                    '--quiet'], check=True)
+    params = read(os.path.join(artifact, 'params.safetensors'))
+    state = {n: t for n, t in read(os.path.join(artifact, 'state.safetensors')).items()
+             if n.startswith('net.')}
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((args.batch, 1, 28, 28)).astype(np.float32)
+    label = rng.integers(0, 10, args.batch).astype(np.int32)
+    write(os.path.join(work, 'batch.safetensors'), {'image': image, 'label': label})
+    out = os.path.join(work, 'out.safetensors')
+    subprocess.run([args.kiln, 'run', artifact, '--inputs', os.path.join(work, 'batch.safetensors'),
+                    '--grads', '--threads', '1', '--schedule', 'lr=%g' % lr, '--outputs', out],
+                   check=True, stdout=subprocess.DEVNULL)
+    got = read(out)
+
+    net = network_of(torch, torchvision, args.model).double()
+    load_kiln(torch, net, {**params, **state})
+    start = {n: t.clone() for n, t in net.state_dict().items()}
+    relu = AmbiguousRelu(torch, args.ambiguous)
+    torch.nn.functional.relu = relu  # torchvision's nn.ReLU and the CIFAR blocks call it
+
+    def compared(flips):
+        relu.flips, relu.calls = set(flips), 0
+        loss, grads, after = reference_step(torch, net, start, image, label, lr)
+        compare = Comparison(args.tolerance)
+        compare('loss', got['loss'], loss)
+        for n, g in grads.items():
+            compare('gradient of ' + n, got['gradient.' + n], g)
+        for n, t in after.items():
+            kind = 'param.' if 'net.' + n in params else 'state.'
+            compare('updated ' + n, got[kind + 'net.' + n], t)
+        return compare
+
+    # A pre-activation within --ambiguous of 0 may fall either side in f32:
+    # kiln must match the double reference for some choice of those sides.
+    # Each side moves the gradients by its own amount, so the choice is
+    # built greedily: the flip that lowers the worst error most, while one
+    # does.
+    best = compared([])
+    ambiguous, chosen = list(relu.found), []
+    while best.worst > args.tolerance:
+        trials = [(compared(chosen + [a]), a) for a in ambiguous if a not in chosen]
+        if not trials:
+            break
+        c, a = min(trials, key=lambda ca: ca[0].worst)
+        if c.worst >= best.worst:
+            break
+        best, chosen = c, chosen + [a]
+    print('%d ReLU inputs within %g of 0 (relative to their tensor); the sides matching kiln: %d flipped'
+          % (len(ambiguous), args.ambiguous, len(chosen)))
+    return best.report('%s, one step at batch %d' % (os.path.basename(args.model), args.batch))
 
 
 def export(args, torch, torchvision):
@@ -172,6 +225,9 @@ def main():
     ap.add_argument('--source-dir')
     ap.add_argument('--work', required=True)
     ap.add_argument('--tolerance', type=float, default=1e-4)
+    ap.add_argument('--batch', type=int, default=2)
+    ap.add_argument('--ambiguous', type=float, default=1e-5,
+                    help='pre-activations this close to 0 (relative) may take either side')
     args = ap.parse_args()
     try:
         import torch
