@@ -322,6 +322,11 @@ void FusedBody::emitPool(PoolOpInterface pool) {
     return b.create<arith::MulFOp>(loc, countValid(ho, 0, g.h, g.kh), countValid(wo, 1, g.w, g.kw))
         .getResult();
   };
+  // h·W + w, the i32 index of a plane element (max_pool2d's indices).
+  auto planeIndex = [&](Value h, Value w) {
+    return b.create<arith::AddIOp>(loc, b.create<arith::IndexCastOp>(loc, i32, affine(h, g.w, 0)),
+                                   b.create<arith::IndexCastOp>(loc, i32, w)).getResult();
+  };
   std::optional<View> indices; // max_pool2d's second result, or its gradient's operand
   if (isa<MaxPool2dOp>(op))
     indices = scratch(op->getResult(1));
@@ -333,35 +338,34 @@ void FusedBody::emitPool(PoolOpInterface pool) {
     SmallVector<Value> at(c.begin(), c.end());
     size_t nh = at.size() - 2, nw = at.size() - 1;
     Value y = at[nh], x = at[nw];
+    // Forward ops: the input coordinates of window tap k (clamped into the
+    // plane) and whether it lies inside it rather than in the padding.
+    auto tapOf = [&](ValueRange k) -> std::pair<SmallVector<Value>, Value> {
+      Value h = forward(y, k[0], 0), w = forward(x, k[1], 1);
+      SmallVector<Value> tap = at;
+      tap[nh] = clamp(h, g.h), tap[nw] = clamp(w, g.w);
+      return {tap, all({inRange(h, g.h), inRange(w, g.w)})};
+    };
     if (isa<MaxPool2dOp>(op)) {
       // PyTorch's rule: the first strictly larger value (or NaN) wins.
-      Value first = b.create<arith::IndexCastOp>(
-          loc, i32, affine(clamp(forward(y, idx(0), 0), g.h), g.w, 0));
-      first = b.create<arith::AddIOp>(
-          loc, first, b.create<arith::IndexCastOp>(loc, i32, clamp(forward(x, idx(0), 1), g.w)));
-      auto best = serialFold(window, ValueRange{f32(-INFINITY), first},
+      SmallVector<Value> origin = tapOf({idx(0), idx(0)}).first;
+      auto best = serialFold(window, ValueRange{f32(-INFINITY), planeIndex(origin[nh], origin[nw])},
                              [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
-        Value h = forward(y, k[0], 0), w = forward(x, k[1], 1);
-        SmallVector<Value> tap = at;
-        tap[nh] = clamp(h, g.h), tap[nw] = clamp(w, g.w);
+        auto [tap, inside] = tapOf(k);
         Value v = load(in, tap);
         Value larger = b.create<arith::OrIOp>(
             loc, b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, v, acc[0]),
             b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNO, v, v));
-        Value take = all({inRange(h, g.h), inRange(w, g.w), larger});
-        Value flat = b.create<arith::IndexCastOp>(loc, i32, affine(tap[nh], g.w, 0));
-        flat = b.create<arith::AddIOp>(loc, flat, b.create<arith::IndexCastOp>(loc, i32, tap[nw]));
-        return {select(take, v, acc[0]), select(take, flat, acc[1])};
+        Value take = all({inside, larger});
+        return {select(take, v, acc[0]), select(take, planeIndex(tap[nh], tap[nw]), acc[1])};
       });
       store(out, c, best[0]);
       store(*indices, c, best[1]);
     } else if (isa<AvgPool2dOp>(op)) {
       Value sum = serialFold(window, ValueRange{f32(0.0)},
                              [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
-        Value h = forward(y, k[0], 0), w = forward(x, k[1], 1);
-        SmallVector<Value> tap = at;
-        tap[nh] = clamp(h, g.h), tap[nw] = clamp(w, g.w);
-        Value v = select(all({inRange(h, g.h), inRange(w, g.w)}), load(in, tap), f32(0.0));
+        auto [tap, inside] = tapOf(k);
+        Value v = select(inside, load(in, tap), f32(0.0));
         return {reassoc(b.create<arith::AddFOp>(loc, acc[0], v))};
       })[0];
       store(out, c, b.create<arith::DivFOp>(loc, sum, divisor(y, x)));
@@ -369,11 +373,7 @@ void FusedBody::emitPool(PoolOpInterface pool) {
       // A gradient: (y, x) is an input element; sum what the outputs
       // whose windows hold it sent back.
       bool max = isa<MaxPool2dGradOp>(op);
-      Value self;
-      if (max) {
-        self = b.create<arith::IndexCastOp>(loc, i32, affine(y, g.w, 0));
-        self = b.create<arith::AddIOp>(loc, self, b.create<arith::IndexCastOp>(loc, i32, x));
-      }
+      Value self = max ? planeIndex(y, x) : Value();
       Value sum = serialFold(window, ValueRange{f32(0.0)},
                              [&](ValueRange acc, ValueRange k) -> SmallVector<Value> {
         auto [ho, hit0] = backward(y, k[0], 0, g.ho);

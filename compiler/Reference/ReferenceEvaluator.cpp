@@ -270,6 +270,12 @@ void forEachPoolWindow(const ConvGeometry &g, F &&f) {
       }
 }
 
+/// What avg_pool2d divides a window's sum by: its taps, or only those
+/// inside the input.
+double poolDivisor(const ConvGeometry &g, bool countIncludePad, ArrayRef<int64_t> taps) {
+  return countIncludePad ? double(g.kh * g.kw) : double(taps.size());
+}
+
 } // namespace
 
 LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
@@ -460,7 +466,7 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
         forEachPoolWindow(g, [&](int64_t y, int64_t, ArrayRef<int64_t> taps) {
           for (int64_t x : taps)
             r.data[y] += in[0]->data[x];
-          r.data[y] /= a.getCountIncludePad() ? double(g.kh * g.kw) : double(taps.size());
+          r.data[y] /= poolDivisor(g, a.getCountIncludePad(), taps);
         });
         return result(std::move(r));
       })
@@ -468,7 +474,7 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
         RefTensor r(out);
         ConvGeometry g = a.getGeometry();
         forEachPoolWindow(g, [&](int64_t y, int64_t, ArrayRef<int64_t> taps) {
-          double d = a.getCountIncludePad() ? double(g.kh * g.kw) : double(taps.size());
+          double d = poolDivisor(g, a.getCountIncludePad(), taps);
           for (int64_t x : taps)
             r.data[x] += in[0]->data[y] / d;
         });

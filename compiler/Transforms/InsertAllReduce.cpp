@@ -8,6 +8,7 @@
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
+#include "Kiln/IR/KilnBuilder.h"
 #include "Kiln/IR/KilnDTypes.h"
 
 #include "llvm/ADT/SetVector.h"
@@ -103,11 +104,7 @@ struct InsertAllReduce : kiln::impl::KilnInsertAllReduceBase<InsertAllReduce> {
         b.setInsertionPointAfter(producer);
       else
         b.setInsertionPointToStart(&body);
-      int64_t bytes = 0;
-      for (Value v : bucket)
-        bytes += bytesOf(v);
-      auto reduce = b.create<AllReduceOp>(
-          last.getLoc(), bucket, b.getI64IntegerAttr(0), b.getI64IntegerAttr(bytes));
+      AllReduceOp reduce = KilnBuilder(b, last.getLoc()).allReduce(bucket);
       // Only the sinks read the mean: backward itself goes on with the
       // rank's own values (a gradient may feed another one's computation).
       for (auto [v, r] : llvm::zip(bucket, reduce.getResults()))

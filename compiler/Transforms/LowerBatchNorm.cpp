@@ -25,14 +25,6 @@ using namespace kiln;
 
 namespace {
 
-/// The mean over the data-parallel ranks of a batch statistic.
-Value averageOverRanks(OpBuilder &b, Location loc, Value v) {
-  int64_t bytes = 4 * cast<RankedTensorType>(v.getType()).getNumElements();
-  return b.create<AllReduceOp>(loc, ValueRange{v}, b.getI64IntegerAttr(0),
-                               b.getI64IntegerAttr(bytes))
-      .getResult(0);
-}
-
 struct LowerBatchNorm : kiln::impl::KilnLowerBatchNormBase<LowerBatchNorm> {
   void runOnOperation() override {
     // The importer records the data-parallel world the step is built for.
@@ -60,11 +52,11 @@ struct LowerBatchNorm : kiln::impl::KilnLowerBatchNormBase<LowerBatchNorm> {
       if (bn.getTraining()) {
         mean = k.mean(x, axes, /*keepdim=*/true);
         if (bn.getSync())
-          mean = averageOverRanks(b, bn.getLoc(), mean);
+          mean = k.allReduce(mean).getResult(0);
         centred = k.sub(x, mean);
         var = k.mean(k.mul(centred, centred), axes, /*keepdim=*/true);
         if (bn.getSync())
-          var = averageOverRanks(b, bn.getLoc(), var);
+          var = k.allReduce(var).getResult(0);
         // The running variance is unbiased over the batch the statistics
         // came from: the global one when synchronised.
         double m = bn.getMomentum().convertToDouble();

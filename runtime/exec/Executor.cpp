@@ -188,27 +188,44 @@ bool Executor::setTensors(const TensorMap &tensors, const std::string &kind,
   return true;
 }
 
+namespace {
+
+/// Whether state `name` lies under one of `networks` (the first path
+/// segments of the parameters' names): module state.
+bool isModuleState(const std::string &name, const std::set<std::string> &networks) {
+  size_t dot = name.find('.');
+  return dot != std::string::npos && networks.count(name.substr(0, dot));
+}
+
+} // namespace
+
 TensorMap networkTensors(const TensorMap &params, const TensorMap &state) {
   std::set<std::string> networks;
   for (auto &[name, t] : params)
     networks.insert(name.substr(0, name.find('.')));
   TensorMap out = params;
   for (auto &[name, t] : state)
-    if (name.find('.') != std::string::npos && networks.count(name.substr(0, name.find('.'))))
+    if (isModuleState(name, networks))
       out[name] = t;
   return out;
 }
 
 bool Executor::setNetworkTensors(const TensorMap &tensors, const std::string &from,
                                  std::string &error) {
+  std::set<std::string> networks;
+  for (const Buffer &b : m.compiled.buffers)
+    if (b.kind == "param")
+      networks.insert(b.name.substr(0, b.name.find('.')));
   TensorMap params, state;
-  TensorMap ours = networkTensors();
   for (auto &[name, t] : tensors) {
-    if (!ours.count(name)) {
+    if (bufferNamed(name, "param") >= 0) {
+      params[name] = t;
+    } else if (bufferNamed(name, "state") >= 0 && isModuleState(name, networks)) {
+      state[name] = t;
+    } else {
       error = from + ": '" + name + "' is not a parameter or module state of this model";
       return false;
     }
-    (bufferNamed(name, "param") >= 0 ? params : state)[name] = t;
   }
   return setTensors(params, "param", from, error) && setTensors(state, "state", from, error);
 }

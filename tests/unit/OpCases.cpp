@@ -249,10 +249,7 @@ const std::vector<OpCase> &differentiableOpCases() {
       batchNormCase("batch_norm_running_var", true, false, true),
       {"communication", "all_reduce", [](std::mt19937 &r) { return same(r, 2); },
        [](KilnBuilder &k, ArrayRef<Value> p) -> Value {
-         OpBuilder &b = k.builder();
-         int64_t bytes = 8 * cast<RankedTensorType>(p[0].getType()).getNumElements();
-         auto reduce = b.create<AllReduceOp>(k.location(), ValueRange{p[0], p[1]},
-                                             b.getI64IntegerAttr(0), b.getI64IntegerAttr(bytes));
+         AllReduceOp reduce = k.allReduce({p[0], p[1]});
          return k.mul(reduce.getResult(0), reduce.getResult(1));
        }},
       {"composite", "softmax", [](std::mt19937 &r) { return same(r, 1); },

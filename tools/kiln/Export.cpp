@@ -2,7 +2,8 @@
 //
 // kiln export RUNDIR -o weights.safetensors [--network NAME]: one network's
 // trained weights and module state (batch norm's running statistics) under
-// the names a PyTorch module of the same structure uses (the network's prefix dropped: "net.backbone.norm.weight" becomes
+// the names a PyTorch module of the same structure uses (the network's
+// prefix dropped: "net.backbone.norm.weight" becomes
 // "backbone.norm.weight"), from RUNDIR/params.safetensors or, when the run
 // has not finished, its newest snapshot.
 //

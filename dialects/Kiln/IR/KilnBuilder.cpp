@@ -1,5 +1,6 @@
 //===- KilnBuilder.cpp - build kiln math at one insertion point -----------===//
 #include "Kiln/IR/KilnBuilder.h"
+#include "Kiln/IR/KilnDTypes.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -99,6 +100,13 @@ Value KilnBuilder::pad(Value x, ArrayRef<int64_t> low, ArrayRef<int64_t> high,
 Value KilnBuilder::concat(ValueRange xs, int64_t axis) {
   return b.create<ConcatOp>(
       loc, xs, ArrayRef<NamedAttribute>{b.getNamedAttr("axis", b.getI64IntegerAttr(axis))});
+}
+
+AllReduceOp KilnBuilder::allReduce(ValueRange xs) {
+  int64_t bytes = 0;
+  for (Value x : xs)
+    bytes += cast<RankedTensorType>(x.getType()).getNumElements() * elementBytes(*dtypeOf(x.getType()));
+  return b.create<AllReduceOp>(loc, xs, b.getI64IntegerAttr(0), b.getI64IntegerAttr(bytes));
 }
 
 Value KilnBuilder::matmul(Value x, Value y, bool transposeX, bool transposeY) {

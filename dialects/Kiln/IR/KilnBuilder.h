@@ -70,6 +70,9 @@ public:
   mlir::Value concat(mlir::ValueRange xs, int64_t axis);
   mlir::Value matmul(mlir::Value x, mlir::Value y, bool transposeX = false,
                      bool transposeY = false);
+  /// The mean over the ranks of each of `xs`, one bucket (numbered later
+  /// by kiln-insert-all-reduce) of their bytes.
+  AllReduceOp allReduce(mlir::ValueRange xs);
 
   /// The sum of a broadcast result back to `target`'s shape: the gradient
   /// of numpy broadcasting. The identity when the shapes already agree.

@@ -553,14 +553,10 @@ LogicalResult ResizeBilinearOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
 LogicalResult AllReduceOp::buildGradients(OpBuilder &b, ArrayRef<Value> rg,
                                           SmallVectorImpl<Value> &og) {
   SmallVector<Value> flowing;
-  int64_t bytes = 0;
   for (Value g : rg)
-    if (g) {
+    if (g)
       flowing.push_back(g);
-      bytes += 4 * cast<RankedTensorType>(g.getType()).getNumElements();
-    }
-  auto reduce = b.create<AllReduceOp>(getLoc(), flowing, b.getI64IntegerAttr(0),
-                                      b.getI64IntegerAttr(bytes));
+  AllReduceOp reduce = KilnBuilder(b, getLoc()).allReduce(flowing);
   auto next = reduce.getResults().begin();
   for (Value g : rg)
     og.push_back(g ? Value(*next++) : Value());
