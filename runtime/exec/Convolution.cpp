@@ -1,4 +1,4 @@
-//===- Convolution.cpp - a conv thunk as im2col and GEMMs -----------------===//
+//===- Convolution.cpp - conv thunks as im2col and GEMMs ------------------===//
 //
 // Per image and group, with K = C/groups·KH·KW and P = Ho·Wo:
 //   forward      Y[Og×P]  = W[Og×K] · col(X)[K×P]          2·Og·K·P flops
@@ -62,9 +62,13 @@ void col2imAdd(const ConvGeometry &g, const Layout &l, const float *col, float *
 
 } // namespace
 
-void runConvolution(const ConvCall &call, float *input, float *weight, float *result,
-                    const Blas &blas, ThreadPool &pool, std::vector<float> &scratch) {
+void CpuConvolutions::run(const ConvCall &call, float *input, float *weight, float *result,
+                          const Blas &blas, ThreadPool &pool) {
   const ConvGeometry &g = call.geometry;
+#ifdef KILN_HAVE_DNNL
+  if (DnnlConvolutions::suits(g))
+    return onednn.run(call, input, weight, result, pool);
+#endif
   Layout l = layoutOf(g);
   int64_t threads = std::min<int64_t>(pool.size(), g.n);
   int64_t inImage = g.c * g.h * g.w, outImage = g.o * l.p, weightSize = g.o * l.k;

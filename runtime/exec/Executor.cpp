@@ -3,7 +3,6 @@
 
 #include "runtime/artifact/ArtifactChecks.h"
 #include "runtime/data/Random.h"
-#include "runtime/exec/Convolution.h"
 #include "runtime/exec/ThreadedGemm.h"
 
 #include <chrono>
@@ -266,9 +265,9 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
                             static_cast<float *>(data(g.c.buffer)) + g.c.offset, *blas, pool);
           },
           [&](const ConvCall &c) {
-            runConvolution(c, static_cast<float *>(data(c.input)),
-                           static_cast<float *>(data(c.weight)),
-                           static_cast<float *>(data(c.result)), *blas, pool, convScratch);
+            convolutions.run(c, static_cast<float *>(data(c.input)),
+                             static_cast<float *>(data(c.weight)),
+                             static_cast<float *>(data(c.result)), *blas, pool);
           },
           [&](const CopyBytes &c) {
             auto *to = static_cast<uint8_t *>(data(c.to)) + c.toOffset;

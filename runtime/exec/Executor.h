@@ -15,6 +15,7 @@
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/comm/Collectives.h"
 #include "runtime/exec/Blas.h"
+#include "runtime/exec/Convolution.h"
 #include "runtime/exec/DeviceBackend.h"
 #include "runtime/exec/ThreadPool.h"
 
@@ -153,8 +154,7 @@ private:
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: a kernel's argument pointers (else none).
   std::vector<std::vector<std::vector<void *>>> pointers;
-  // The convolutions' column buffers, kept across calls.
-  std::vector<float> convScratch;
+  CpuConvolutions convolutions;
 };
 
 } // namespace kiln

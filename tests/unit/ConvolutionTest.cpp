@@ -1,0 +1,133 @@
+//===- ConvolutionTest.cpp - the CPU conv thunks against their definition -===//
+//
+// Every pass (forward, input gradient, weight gradient) of CpuConvolutions
+// against a naive double-precision convolution, on shapes that take each
+// path: oneDNN's blocked primitives (16+ channels per group, depthwise;
+// DnnlConvolutions::suits) and im2col + OpenBLAS (1-channel stem, 1×1,
+// few channels). Three images on two threads, so the threads get unequal
+// shares, and a second call on the same object reuses what the first made.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/exec/Convolution.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace kiln {
+namespace {
+
+struct Case {
+  const char *name;
+  int64_t c, o, h, w, kh, kw, groups;
+  std::array<int64_t, 2> stride, dilation;
+  std::array<int64_t, 4> pad; // top, left, bottom, right
+  bool onednn;                // the path DnnlConvolutions::suits picks
+};
+
+ConvGeometry geometryOf(const Case &k) {
+  ConvGeometry g;
+  g.n = 3, g.c = k.c, g.h = k.h, g.w = k.w, g.o = k.o, g.kh = k.kh, g.kw = k.kw;
+  g.stride = k.stride, g.dilation = k.dilation, g.pad = k.pad, g.groups = k.groups;
+  g.ho = (g.h + g.pad[0] + g.pad[2] - (g.kh - 1) * g.dilation[0] - 1) / g.stride[0] + 1;
+  g.wo = (g.w + g.pad[1] + g.pad[3] - (g.kw - 1) * g.dilation[1] - 1) / g.stride[1] + 1;
+  return g;
+}
+
+/// Calls f(x index, w index, y index) for every multiply-add of the
+/// forward convolution (NCHW, [O][C/g][KH][KW] weights).
+template <typename F> void eachProduct(const ConvGeometry &g, F &&f) {
+  int64_t cg = g.c / g.groups, og = g.o / g.groups;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t o = 0; o < g.o; ++o)
+      for (int64_t i = 0; i < g.ho; ++i)
+        for (int64_t j = 0; j < g.wo; ++j)
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t a = 0; a < g.kh; ++a)
+              for (int64_t e = 0; e < g.kw; ++e) {
+                int64_t h = i * g.stride[0] - g.pad[0] + a * g.dilation[0];
+                int64_t w = j * g.stride[1] - g.pad[1] + e * g.dilation[1];
+                if (h < 0 || h >= g.h || w < 0 || w >= g.w)
+                  continue;
+                int64_t ch = o / og * cg + c;
+                f(((n * g.c + ch) * g.h + h) * g.w + w, ((o * cg + c) * g.kh + a) * g.kw + e,
+                  ((n * g.o + o) * g.ho + i) * g.wo + j);
+              }
+}
+
+double worstError(const std::vector<float> &got, const std::vector<double> &want) {
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::fabs(got[i] - want[i]) / std::max(1.0, std::fabs(want[i])));
+  return worst;
+}
+
+class CpuConvolution : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CpuConvolution, EveryPassMatchesDefinition) {
+  const Case &k = GetParam();
+  ConvGeometry g = geometryOf(k);
+#ifdef KILN_HAVE_DNNL
+  ASSERT_EQ(DnnlConvolutions::suits(g), k.onednn) << "the case no longer takes its path";
+#else
+  if (k.onednn)
+    GTEST_SKIP() << "kiln was built without oneDNN (apt-get install libdnnl-dev)";
+#endif
+  std::string error;
+  Blas *blas = Blas::get(error);
+  ASSERT_TRUE(blas) << error;
+  ThreadPool pool(2);
+  CpuConvolutions convolutions;
+
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  auto random = [&](int64_t size) {
+    std::vector<float> v(size);
+    for (float &x : v)
+      x = u(rng);
+    return v;
+  };
+  std::vector<float> x = random(g.n * g.c * g.h * g.w), w = random(g.o * g.c / g.groups * g.kh * g.kw),
+                     dy = random(g.n * g.o * g.ho * g.wo);
+  std::vector<double> y(dy.size()), dx(x.size()), dw(w.size());
+  eachProduct(g, [&](int64_t xi, int64_t wi, int64_t yi) {
+    y[yi] += double(x[xi]) * w[wi];
+    dx[xi] += double(dy[yi]) * w[wi];
+    dw[wi] += double(dy[yi]) * x[xi];
+  });
+
+  for (int call = 0; call < 2; ++call) {
+    ConvCall c;
+    c.geometry = g;
+    // Outputs start as garbage: every pass overwrites its result.
+    std::vector<float> gotY(y.size(), NAN), gotDx(x.size(), NAN), gotDw(w.size(), NAN);
+    c.pass = ConvCall::Forward;
+    convolutions.run(c, x.data(), w.data(), gotY.data(), *blas, pool);
+    c.pass = ConvCall::InputGrad;
+    std::vector<float> dyCopy = dy;
+    convolutions.run(c, gotDx.data(), w.data(), dyCopy.data(), *blas, pool);
+    c.pass = ConvCall::WeightGrad;
+    convolutions.run(c, x.data(), gotDw.data(), dyCopy.data(), *blas, pool);
+    EXPECT_LT(worstError(gotY, y), 1e-5) << "forward, call " << call;
+    EXPECT_LT(worstError(gotDx, dx), 1e-5) << "input gradient, call " << call;
+    EXPECT_LT(worstError(gotDw, dw), 1e-5) << "weight gradient, call " << call;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CpuConvolution,
+    ::testing::Values(
+        Case{"resnet_3x3", 16, 16, 9, 9, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},
+        Case{"strided_dilated_uneven_padding", 16, 24, 11, 10, 3, 2, 1, {2, 1}, {2, 1},
+             {1, 0, 2, 1}, true},
+        Case{"grouped", 32, 16, 8, 7, 3, 3, 2, {1, 2}, {1, 1}, {0, 1, 0, 1}, true},
+        Case{"depthwise", 16, 16, 8, 8, 3, 3, 16, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},
+        Case{"stem_one_channel", 1, 16, 9, 9, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, false},
+        Case{"pointwise_strided", 16, 32, 8, 8, 1, 1, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, false},
+        Case{"pointwise", 16, 8, 5, 6, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},
+        Case{"few_channels", 3, 8, 7, 7, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, false}),
+    [](const ::testing::TestParamInfo<Case> &i) { return i.param.name; });
+
+} // namespace
+} // namespace kiln
