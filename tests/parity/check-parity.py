@@ -49,9 +49,6 @@ INPUTS = {
 # Schedules fed from the reference's step.json (the rest follow --iteration).
 SCHEDULES = {'lr': 'lr', 'wd': 'weight_decay', 'teacher_momentum': 'teacher_momentum',
              'teacher_temp': 'teacher_temp'}
-# DINO head names: PyTorch's nn.Sequential indices and weight_norm's v.
-HEAD = [('head.mlp.0.', 'head.mlp0.'), ('head.mlp.2.', 'head.mlp1.'), ('head.mlp.4.', 'head.mlp2.'),
-        ('head.last_layer.weight_v', 'head.last_layer')]
 
 
 def kiln_name(obj, name):
@@ -63,9 +60,9 @@ def kiln_name(obj, name):
     network = 'student'
     if name.startswith('teacher.'):
         network, name = 'teacher', name[len('teacher.'):]
-    for torch_name, ours in HEAD:
-        name = name.replace(torch_name, ours)
-    return 'param.%s.%s' % (network, name)
+    # weight_norm's g, frozen at 1 (norm_last_layer), is module state in kiln.
+    kind = 'state' if name.endswith('weight_g') else 'param'
+    return '%s.%s.%s' % (kind, network, name)
 
 
 def model_for_parity(obj, model, work):
@@ -112,16 +109,15 @@ def main():
     artifact = os.path.join(work, args.obj + '.kiln')
     subprocess.run([args.kiln, 'compile', model_for_parity(args.obj, args.model, work), '-o', artifact,
                     '--batch-size', str(info['batch'])], check=True, stderr=subprocess.DEVNULL)
-    # Parameters (DINO: the teacher equals the student at step 0) and state;
-    # weight_norm's g is fixed at 1 (norm_last_layer), kiln normalises v.
-    for n in [n for n in params if n.endswith('weight_g')]:
-        assert np.all(params.pop(n) == 1), n
+    # Parameters and state (DINO: the teacher equals the student at step 0).
     state = {kiln_name(args.obj, n)[len('state.'):]: t for n, t in params.items()
              if kiln_name(args.obj, n).startswith('state.')}
     weights = {kiln_name(args.obj, n)[len('param.'):]: t for n, t in params.items()
                if kiln_name(args.obj, n).startswith('param.')}
     if args.obj == 'dino':
-        weights.update({'teacher.' + n[len('student.'):]: t for n, t in weights.items()})
+        for group in (weights, state):
+            group.update({'teacher.' + n[len('student.'):]: t for n, t in group.items()
+                          if n.startswith('student.')})
     write(os.path.join(work, 'params.safetensors'), weights)
     write(os.path.join(work, 'state.safetensors'), state)
     inputs = {}
@@ -169,7 +165,7 @@ def main():
     for name, p in after.items():
         key = kiln_name(args.obj, name)
         if name.endswith('weight_g'):
-            continue  # fixed at 1 (norm_last_layer): kiln normalises v's rows
+            continue  # frozen at 1 (norm_last_layer), state that no step writes
         if key not in got:
             failures.append('%s: kiln has no %s' % (name, key))
             continue
