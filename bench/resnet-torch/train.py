@@ -2,7 +2,7 @@
 """PyTorch reference trainer for kiln's supervised ResNets on Fashion-MNIST.
 
   train.py --model resnet20|resnet56|resnet18 [--epochs 3] [--steps N]
-           [--threads 2] [--seed 0] [--out FILE.json]
+           [--threads 2] [--seed 0] [--out FILE.json] [--channels-last]
 
 The recipe of models/resnet20-fm-sup.json: (x/255 - 0.2860)/0.3530, random
 28x28 crop of the 2-pixel zero-padded image + horizontal flip (p 0.5),
@@ -140,6 +140,8 @@ def main():
     ap.add_argument('--data', default=DATA, help='directory of the IDX files')
     ap.add_argument('--log-every', type=int, default=50)
     ap.add_argument('--no-eval', action='store_true', help='skip the test-set evaluation')
+    ap.add_argument('--channels-last', action='store_true',
+                    help='NHWC activations and weights (oneDNN convolutions without layout copies)')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -154,6 +156,8 @@ def main():
     run_steps = total if args.steps is None else min(args.steps, total)
 
     net = build_model(args.model)
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+    net = net.to(memory_format=layout)
     net.train()
     nparams = sum(p.numel() for p in net.parameters())
     opt = torch.optim.SGD(net.parameters(), lr=BASE_LR, momentum=0.9, weight_decay=5e-4)
@@ -174,7 +178,7 @@ def main():
                 break
             t0 = time.perf_counter()
             idx = perm[b * BATCH:(b + 1) * BATCH]
-            xb = normalize(pad_crop_flip(xtr[idx], gen))
+            xb = normalize(pad_crop_flip(xtr[idx], gen)).contiguous(memory_format=layout)
             yb = ytr[idx]
             t1 = time.perf_counter()
             for g in opt.param_groups:
@@ -242,6 +246,7 @@ def main():
         'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         'peak_rss_mb_train': rss_train,
         'threads': args.threads,
+        'channels_last': args.channels_last,
         'seed': args.seed,
         'torch': torch.__version__,
         'python': platform.python_version(),

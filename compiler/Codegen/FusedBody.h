@@ -38,12 +38,15 @@ using Shape = SmallVector<int64_t>;
 /// A value's local part for one row: elements at base + Σ coord·stride of
 /// `memref`, or one SSA scalar, or (`lazy`) computed where it is read from
 /// the same local coordinates (an elementwise op whose only reader is
-/// another of the same shape: the chain runs in one loop, in registers).
+/// another of the same shape, or a sum over it: the chain runs in one loop,
+/// in registers). A lazy view's `reads` are the strides, over its own
+/// coordinates, of every load it makes (for collapse).
 struct View {
   Value memref, base;
   Shape shape, strides;
   Value scalar;
   std::function<Value(ValueRange)> lazy;
+  std::vector<Shape> reads;
 };
 
 inline Shape fullShape(Value v) {
@@ -122,6 +125,64 @@ protected:
     };
     rec(0);
   }
+  /// `loops` over `shape` when every access in the body is affine in the
+  /// coordinates with one of `accesses`' strides: adjacent dims that every
+  /// access walks contiguously run as one loop along the inner one, the
+  /// outer held at 0 (the same addresses; a batch norm channel walks its
+  /// 28×28 planes in loops of 784 rather than 28).
+  void affineLoops(ArrayRef<int64_t> shape, ArrayRef<Shape> accesses,
+                   const std::function<void(ValueRange)> &fn) {
+    Shape extents = collapse(shape, accesses);
+    loops(loopsOf(extents), [&](ValueRange c) { fn(expand(extents, c)); });
+  }
+  /// `fold` likewise.
+  Value affineFold(ArrayRef<int64_t> shape, ArrayRef<Shape> accesses, Value init, Combine kind,
+                   const std::function<Value(Value, ValueRange)> &step) {
+    Shape extents = collapse(shape, accesses);
+    return fold(loopsOf(extents), init, kind,
+                [&](Value acc, ValueRange c) { return step(acc, expand(extents, c)); });
+  }
+  /// Each dim's extent after collapsing: a dim merged into the next one has
+  /// extent 1, and the innermost dim of each merged run the run's product.
+  static Shape collapse(ArrayRef<int64_t> shape, ArrayRef<Shape> accesses) {
+    Shape extents(shape.begin(), shape.end());
+    int64_t inner = (int64_t)shape.size() - 1; // the loop of d + 1's group
+    for (int64_t d = inner - 1; d >= 0; --d) {
+      if (llvm::all_of(accesses, [&](const Shape &s) { return s[d] == s[d + 1] * shape[d + 1]; })) {
+        extents[inner] *= extents[d];
+        extents[d] = 1;
+      } else {
+        inner = d;
+      }
+    }
+    return extents;
+  }
+  /// The loops: the dims of extent above 1 (the others' coordinate is 0).
+  static Shape loopsOf(ArrayRef<int64_t> extents) {
+    Shape loops;
+    for (int64_t n : extents)
+      if (n != 1)
+        loops.push_back(n);
+    return loops;
+  }
+  /// Every dim's coordinate from the loops' coordinates `c`.
+  SmallVector<Value> expand(ArrayRef<int64_t> extents, ValueRange c) {
+    SmallVector<Value> full;
+    size_t k = 0;
+    for (int64_t n : extents)
+      full.push_back(n == 1 ? idx(0) : c[k++]);
+    return full;
+  }
+  /// Every access an op makes through `v` read with `strides`.
+  static void addReads(std::vector<Shape> &accesses, const View &v, const Shape &strides) {
+    if (v.scalar)
+      return;
+    if (v.lazy)
+      accesses.insert(accesses.end(), v.reads.begin(), v.reads.end());
+    else
+      accesses.push_back(strides);
+  }
+
   /// A fold over the iterations of `shape`, block-wide on a GPU.
   virtual Value fold(ArrayRef<int64_t> shape, Value init, Combine kind,
                      const std::function<Value(Value, ValueRange)> &step) {
@@ -237,6 +298,10 @@ protected:
   LogicalResult emit(Operation *op);
   void emitRowOp(Operation *op);
   void emitReduce(ReductionOpInterface op);
+  /// Whether `op` keeps its operand's last local dim: it then accumulates
+  /// whole rows of the local tensor (inner loops along contiguous memory)
+  /// rather than folding each kept element's elements.
+  bool reducesAcrossRows(ReductionOpInterface op);
   void emitPool(PoolOpInterface op);
 
   FusionOp fusion;

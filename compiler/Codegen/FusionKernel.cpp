@@ -19,6 +19,17 @@ using namespace mlir;
 namespace kiln {
 namespace fused {
 
+bool FusedBody::reducesAcrossRows(ReductionOpInterface op) {
+  Value x = op->getOperand(0);
+  int64_t last = cast<RankedTensorType>(x.getType()).getRank() - 1;
+  int64_t p = parallelDim(x);
+  if (isa<BlockArgument>(x))
+    p = operandParallelDim(op, 0);
+  bool localEmpty = last < 0 || (last == 0 && p == 0);
+  return !localEmpty && !llvm::is_contained(op.getReducedAxes(), last) && last != p &&
+         !isa<LogSumExpOp>(op);
+}
+
 void FusedBody::emitReduce(ReductionOpInterface op) {
   auto [in, p] = operand(op, 0);
   Shape full = fullShape(op->getOperand(0));
@@ -47,9 +58,7 @@ void FusedBody::emitReduce(ReductionOpInterface op) {
   // Reducing across rows of the local tensor (the last local dim kept):
   // accumulate whole rows, so the inner loop runs along contiguous memory
   // and vectorises.
-  bool lastKept = !in.shape.empty() && !llvm::is_contained(axes, (int64_t)full.size() - 1) &&
-                  (int64_t)full.size() - 1 != p;
-  if (lastKept && !isa<LogSumExpOp>(op)) {
+  if (reducesAcrossRows(op)) {
     View acc{out.memref, out.base, kept, outKept, nullptr};
     bool isMax = isa<ReduceMaxOp>(op);
     loops(kept, [&](ValueRange c) { store(acc, c, f32(isMax ? -INFINITY : 0.0)); });
@@ -69,10 +78,33 @@ void FusedBody::emitReduce(ReductionOpInterface op) {
     views[op->getResult(0)] = out;
     return;
   }
+  // The reduced dims' strides of every read (a lazy operand's reads, over
+  // its own local dims, restricted to them).
+  std::vector<Shape> reads;
+  addReads(reads, in, in.strides);
+  for (Shape &r : reads) {
+    Shape reduced;
+    for (int64_t l = 0; l < (int64_t)r.size(); ++l)
+      if (llvm::is_contained(axes, p >= 0 && l >= p ? l + 1 : l)) // l's full dim
+        reduced.push_back(r[l]);
+    r = reduced;
+  }
   serialLoops(kept, [&](ValueRange c) {
     View rowIn = in;
-    rowIn.base = at(in, c, keptStrides);
-    auto x = [&](ValueRange r) { return load(rowIn, r, redStrides); };
+    if (!in.lazy)
+      rowIn.base = at(in, c, keptStrides);
+    auto x = [&](ValueRange r) {
+      if (!in.lazy)
+        return load(rowIn, r, redStrides);
+      // A lazy operand is read at its local coordinates: kept and reduced
+      // dims interleaved.
+      SmallVector<Value> local;
+      size_t k = 0, q = 0;
+      for (int64_t d = 0; d < (int64_t)full.size(); ++d)
+        if (d != p)
+          local.push_back(llvm::is_contained(axes, d) ? r[q++] : c[k++]);
+      return in.lazy(local);
+    };
     Value result;
     auto maxOf = [&] {
       return fold(red, f32(-INFINITY), Combine::Max, [&](Value acc, ValueRange r) {
@@ -80,7 +112,7 @@ void FusedBody::emitReduce(ReductionOpInterface op) {
       });
     };
     auto sumOf = [&](Value shift) {
-      return fold(red, f32(0.0), Combine::Add, [&](Value acc, ValueRange r) {
+      return affineFold(red, reads, f32(0.0), Combine::Add, [&](Value acc, ValueRange r) {
         Value v = x(r);
         if (shift)
           v = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, v, shift));
@@ -425,12 +457,15 @@ LogicalResult FusedBody::emit(Operation *op) {
     return success();
   }
   if (isElementwiseMap(op)) {
-    SmallVector<std::pair<View, Shape>> ins;
+    SmallVector<std::pair<View, Shape>, 4> ins;
     for (unsigned i = 0; i < op->getNumOperands(); ++i) {
       auto [v, p] = operand(op, i);
       Shape strides = align(v, fullShape(op->getOperand(i)), p, resFull, pr);
       ins.push_back({v, strides});
     }
+    std::vector<Shape> reads;
+    for (auto &[v, strides] : ins)
+      addReads(reads, v, strides);
     if (isLazy(op)) {
       View lazy;
       lazy.shape = dropDim(resFull, pr);
@@ -440,11 +475,13 @@ LogicalResult FusedBody::emit(Operation *op) {
           x.push_back(load(v, c, strides));
         return scalarOp(b, loc, op, x);
       };
+      lazy.reads = reads;
       views[result] = lazy;
       return success();
     }
     View out = scratch(result);
-    loops(out.shape, [&](ValueRange c) {
+    reads.push_back(out.strides);
+    affineLoops(out.shape, reads, [&](ValueRange c) {
       SmallVector<Value> x;
       for (auto &[v, strides] : ins)
         x.push_back(load(v, c, strides));
@@ -578,6 +615,8 @@ bool FusedBody::isLazy(Operation *op) {
   if (!v.hasOneUse() || earlyOutputs.count(v))
     return false;
   Operation *user = *v.getUsers().begin();
+  if (isa<SumOp, MeanOp>(user))
+    return !reducesAcrossRows(cast<ReductionOpInterface>(user));
   return isElementwiseMap(user) && fullShape(user->getResult(0)) == fullShape(v) &&
          parallelDim(user->getResult(0)) == parallelDim(v);
 }
