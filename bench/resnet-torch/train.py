@@ -14,6 +14,9 @@ to 0 per iteration (DINO's cosine_scheduler, no warmup). Evaluation: the
 The step time is forward + backward + optimizer only; data loading and
 augmentation are timed separately. Data: the IDX files of Debian's
 fashion-mnist package (gzipped or not); nothing is downloaded.
+
+train_objective.py (the SD, KD and DINO graphs) imports this file's data,
+model, loop and result helpers.
 """
 import argparse
 import datetime
@@ -87,14 +90,22 @@ def pad_crop_flip(x, gen, pad=PAD):
 
 
 # ----------------------------------------------------------------------------- models
+def cifar_model(n, classes=10):
+    """The CIFAR ResNet-(6n+2) of models/lib/resnet.json on one channel:
+    PyTorch defaults except every conv: kaiming normal, fan_out, relu (the
+    graph's conv init). `classes` 0 leaves out fc (the 64 pooled features)."""
+    net = cifar_resnet(torch, n, 1, classes or 10)
+    if not classes:
+        net.fc = nn.Identity()
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+    return net
+
+
 def build_model(name):
     if name in ('resnet20', 'resnet56'):
-        net = cifar_resnet(torch, {'resnet20': 3, 'resnet56': 9}[name], 1, 10)
-        # PyTorch defaults except every conv: kaiming normal, fan_out, relu.
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-        return net
+        return cifar_model({'resnet20': 3, 'resnet56': 9}[name])
     if name == 'resnet18':
         import torchvision
         # torchvision's constructor does its own init (kaiming fan_out convs,
@@ -114,24 +125,27 @@ def cosine_schedule(base, final, total_iters):
 
 # ----------------------------------------------------------------------------- eval
 @torch.no_grad()
-def evaluate(net, x, y):
+def evaluate(net, x, y, logits_of=None):
+    """Test accuracy of `net` in eval mode (its mode is restored after);
+    `logits_of` picks the logits from the output when it is not them."""
+    was_training = net.training
     net.eval()
     correct = 0
     for s in range(0, x.shape[0], EVAL_BATCH):
-        logits = net(normalize(x[s:s + EVAL_BATCH].unsqueeze(1)))
+        out = net(normalize(x[s:s + EVAL_BATCH].unsqueeze(1)))
+        logits = out if logits_of is None else logits_of(out)
         correct += int((logits.argmax(1) == y[s:s + EVAL_BATCH]).sum())
-    net.train()
+    net.train(was_training)
     return correct / x.shape[0]
 
 
+# ----------------------------------------------------------------------------- loop (train_objective.py too)
 def fmt_time(s):
     s = int(max(s, 0))
     return '%d:%02d:%02d' % (s // 3600, s // 60 % 60, s % 60)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--model', required=True, choices=['resnet20', 'resnet56', 'resnet18'])
+def add_common_args(ap):
     ap.add_argument('--epochs', type=int, default=3)
     ap.add_argument('--steps', type=int, default=None, help='stop after N steps (timing)')
     ap.add_argument('--threads', type=int, default=2)
@@ -140,14 +154,121 @@ def main():
     ap.add_argument('--data', default=DATA, help='directory of the IDX files')
     ap.add_argument('--log-every', type=int, default=50)
     ap.add_argument('--no-eval', action='store_true', help='skip the test-set evaluation')
-    ap.add_argument('--channels-last', action='store_true',
-                    help='NHWC activations and weights (oneDNN convolutions without layout copies)')
-    args = ap.parse_args()
 
+
+def setup(args):
+    """Threads and seeds; returns the generator of shuffling and augmentation."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
+    return torch.Generator().manual_seed(args.seed)
+
+
+def train_loop(args, n, steps_per_epoch, run_steps, gen, prepare, step, lr_at):
+    """Epochs of `steps_per_epoch` batches of BATCH from a permutation of n
+    drawn from `gen` (the last partial batch dropped), up to `run_steps`.
+    prepare(indices) -> batch is timed as data; step(batch, iteration,
+    epoch) -> (loss, {metric: value}) as the train step. Progress lines on
+    stderr every args.log_every steps; returns the timings and losses."""
+    step_times, data_times, losses = [], [], []
+    it = 0
+    t_start = time.perf_counter()
+    t_window, step_window = t_start, 0
+    for epoch in range(args.epochs):
+        if it >= run_steps:
+            break
+        perm = torch.randperm(n, generator=gen)
+        for b in range(steps_per_epoch):
+            if it >= run_steps:
+                break
+            t0 = time.perf_counter()
+            batch = prepare(perm[b * BATCH:(b + 1) * BATCH])
+            t1 = time.perf_counter()
+            lv, metrics = step(batch, it, epoch)
+            t2 = time.perf_counter()
+            data_times.append(t1 - t0)
+            step_times.append(t2 - t1)
+            losses.append(lv)
+            if not math.isfinite(lv):
+                print('non-finite loss at step %d' % it, file=sys.stderr)
+                sys.exit(1)
+            it += 1
+            if it % args.log_every == 0 or it == run_steps:
+                now = time.perf_counter()
+                ips = BATCH * (it - step_window) / (now - t_window)
+                t_window, step_window = now, it
+                recent = losses[-args.log_every:]
+                eta = (run_steps - it) * (now - t_start) / it
+                extra = ''.join('  %s %.4f' % kv for kv in metrics.items())
+                print('epoch %d step %5d/%d  loss %.4f (mean last %d %.4f)%s  lr %.5f  %.1f img/s  '
+                      'step %.1f ms  data %.1f ms  ETA %s'
+                      % (epoch, it, run_steps, lv, len(recent), sum(recent) / len(recent), extra,
+                         lr_at[it - 1], ips, 1e3 * np.mean(step_times[-len(recent):]),
+                         1e3 * np.mean(data_times[-len(recent):]), fmt_time(eta)),
+                      file=sys.stderr, flush=True)
+    return {'steps': it, 'step_times': step_times, 'data_times': data_times, 'losses': losses,
+            'train_wall': time.perf_counter() - t_start,
+            'rss_train': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def result_record(args, model, nparams, total, run, evals, eval_s, config):
+    """The result JSON: `evals` ({'test_accuracy': ..., ...}) after the
+    losses, `config` after 'threads'; 'losses' last."""
+    step_times, data_times, losses = run['step_times'], run['data_times'], run['losses']
+    timed = step_times[10:] if len(step_times) > 10 else step_times
+    mean_ms = 1e3 * float(np.mean(timed))
+    return {
+        'model': model,
+        'parameters': nparams,
+        'epochs': args.epochs,
+        'steps': run['steps'],
+        'steps_planned': total,
+        'batch_size': BATCH,
+        'final_train_loss': losses[-1],
+        'final_train_loss_mean50': float(np.mean(losses[-50:])),
+        'first_train_loss': losses[0],
+        **evals,
+        'step_ms_mean': mean_ms,
+        'step_ms_median': 1e3 * float(np.median(timed)),
+        'step_ms_p90': 1e3 * float(np.percentile(timed, 90)),
+        'steps_timed': len(timed),
+        'images_per_s': BATCH / (mean_ms / 1e3),
+        'data_ms_mean': 1e3 * float(np.mean(data_times[10:] if len(data_times) > 10 else data_times)),
+        'images_per_s_wall': BATCH * run['steps'] / run['train_wall'],
+        'train_wall_s': run['train_wall'],
+        'eval_s': eval_s,
+        'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        'peak_rss_mb_train': run['rss_train'],
+        'threads': args.threads,
+        **config,
+        'seed': args.seed,
+        'torch': torch.__version__,
+        'python': platform.python_version(),
+        'machine': platform.machine(),
+        'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
+        'losses': losses,
+    }
+
+
+def write_result(args, result):
+    """--out gets the whole record; stdout the summary, without the per-step losses."""
+    if args.out:
+        d = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(d, exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=1)
+            f.write('\n')
+    print(json.dumps({k: v for k, v in result.items() if k != 'losses'}, indent=1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--model', required=True, choices=['resnet20', 'resnet56', 'resnet18'])
+    add_common_args(ap)
+    ap.add_argument('--channels-last', action='store_true',
+                    help='NHWC activations and weights (oneDNN convolutions without layout copies)')
+    args = ap.parse_args()
+    gen = setup(args)
 
     xtr, ytr, xte, yte = load_fashion_mnist(args.data)
     steps_per_epoch = xtr.shape[0] // BATCH  # 468: the last partial batch is dropped
@@ -165,53 +286,20 @@ def main():
           % (args.model, nparams, args.epochs, steps_per_epoch, total, run_steps, BATCH,
              args.threads, torch.__version__), file=sys.stderr)
 
-    step_times, data_times, losses = [], [], []
-    step = 0
-    t_start = time.perf_counter()
-    t_window, step_window = t_start, 0
-    done = False
-    for epoch in range(args.epochs):
-        perm = torch.randperm(xtr.shape[0], generator=gen)
-        for b in range(steps_per_epoch):
-            if step >= run_steps:
-                done = True
-                break
-            t0 = time.perf_counter()
-            idx = perm[b * BATCH:(b + 1) * BATCH]
-            xb = normalize(pad_crop_flip(xtr[idx], gen)).contiguous(memory_format=layout)
-            yb = ytr[idx]
-            t1 = time.perf_counter()
-            for g in opt.param_groups:
-                g['lr'] = float(lr_at[step])
-            loss = F.cross_entropy(net(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            lv = loss.item()  # synchronous on the CPU anyway
-            t2 = time.perf_counter()
-            data_times.append(t1 - t0)
-            step_times.append(t2 - t1)
-            losses.append(lv)
-            if not math.isfinite(lv):
-                print('non-finite loss at step %d' % step, file=sys.stderr)
-                sys.exit(1)
-            step += 1
-            if step % args.log_every == 0 or step == run_steps:
-                now = time.perf_counter()
-                ips = BATCH * (step - step_window) / (now - t_window)
-                t_window, step_window = now, step
-                recent = losses[-args.log_every:]
-                eta = (run_steps - step) * (now - t_start) / step
-                print('epoch %d step %5d/%d  loss %.4f (mean last %d %.4f)  lr %.5f  %.1f img/s  '
-                      'step %.1f ms  data %.1f ms  ETA %s'
-                      % (epoch, step, run_steps, lv, len(recent), sum(recent) / len(recent),
-                         lr_at[step - 1], ips, 1e3 * np.mean(step_times[-len(recent):]),
-                         1e3 * np.mean(data_times[-len(recent):]), fmt_time(eta)),
-                      file=sys.stderr, flush=True)
-        if done:
-            break
-    train_wall = time.perf_counter() - t_start
-    rss_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    def prepare(idx):
+        return normalize(pad_crop_flip(xtr[idx], gen)).contiguous(memory_format=layout), ytr[idx]
+
+    def step(batch, it, epoch):
+        xb, yb = batch
+        for g in opt.param_groups:
+            g['lr'] = float(lr_at[it])
+        loss = F.cross_entropy(net(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item(), {}  # synchronous on the CPU anyway
+
+    run = train_loop(args, xtr.shape[0], steps_per_epoch, run_steps, gen, prepare, step, lr_at)
 
     acc = eval_s = None
     if not args.no_eval:
@@ -220,48 +308,8 @@ def main():
         eval_s = time.perf_counter() - t0
         print('test accuracy %.4f (%d images, %.1f s)' % (acc, xte.shape[0], eval_s),
               file=sys.stderr)
-
-    timed = step_times[10:] if len(step_times) > 10 else step_times
-    mean_ms = 1e3 * float(np.mean(timed))
-    result = {
-        'model': args.model,
-        'parameters': nparams,
-        'epochs': args.epochs,
-        'steps': step,
-        'steps_planned': total,
-        'batch_size': BATCH,
-        'final_train_loss': losses[-1],
-        'final_train_loss_mean50': float(np.mean(losses[-50:])),
-        'first_train_loss': losses[0],
-        'test_accuracy': acc,
-        'step_ms_mean': mean_ms,
-        'step_ms_median': 1e3 * float(np.median(timed)),
-        'step_ms_p90': 1e3 * float(np.percentile(timed, 90)),
-        'steps_timed': len(timed),
-        'images_per_s': BATCH / (mean_ms / 1e3),
-        'data_ms_mean': 1e3 * float(np.mean(data_times[10:] if len(data_times) > 10 else data_times)),
-        'images_per_s_wall': BATCH * step / train_wall,
-        'train_wall_s': train_wall,
-        'eval_s': eval_s,
-        'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        'peak_rss_mb_train': rss_train,
-        'threads': args.threads,
-        'channels_last': args.channels_last,
-        'seed': args.seed,
-        'torch': torch.__version__,
-        'python': platform.python_version(),
-        'machine': platform.machine(),
-        'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-        'losses': losses,
-    }
-    if args.out:
-        d = os.path.dirname(os.path.abspath(args.out))
-        os.makedirs(d, exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=1)
-            f.write('\n')
-    # stdout: the summary, without the per-step losses
-    print(json.dumps({k: v for k, v in result.items() if k != 'losses'}, indent=1))
+    write_result(args, result_record(args, args.model, nparams, total, run, {'test_accuracy': acc},
+                                     eval_s, {'channels_last': args.channels_last}))
 
 
 if __name__ == '__main__':
