@@ -51,7 +51,15 @@ find_library(KILN_DNNL_LIBRARY NAMES dnnl)
 find_path(KILN_DNNL_INCLUDE oneapi/dnnl/dnnl.h)
 set(KILN_HAVE_DNNL OFF)
 if(KILN_DNNL_LIBRARY AND KILN_DNNL_INCLUDE)
-  set(KILN_HAVE_DNNL ON)
+  # The convolutions use oneDNN 2's descriptor API and its OpenMP threading
+  # (Debian 12's 2.6); anything else falls back to im2col.
+  file(STRINGS ${KILN_DNNL_INCLUDE}/oneapi/dnnl/dnnl_version.h KILN_DNNL_MAJOR
+       REGEX "#define DNNL_VERSION_MAJOR")
+  string(REGEX MATCH "[0-9]+" KILN_DNNL_MAJOR "${KILN_DNNL_MAJOR}")
+  find_package(OpenMP QUIET)
+  if(KILN_DNNL_MAJOR EQUAL 2 AND OpenMP_CXX_FOUND)
+    set(KILN_HAVE_DNNL ON)
+  endif()
 endif()
 
 # zlib: the Fashion-MNIST IDX files ship gzipped.

@@ -298,9 +298,10 @@ protected:
   LogicalResult emit(Operation *op);
   void emitRowOp(Operation *op);
   void emitReduce(ReductionOpInterface op);
-  /// Whether `op` keeps its operand's last local dim: it then accumulates
-  /// whole rows of the local tensor (inner loops along contiguous memory)
-  /// rather than folding each kept element's elements.
+  /// Whether `op` keeps its operand's last dim, which is not the parallel
+  /// one: it then accumulates whole rows of the local tensor (inner loops
+  /// along contiguous memory) rather than folding each kept element's
+  /// elements.
   bool reducesAcrossRows(ReductionOpInterface op);
   void emitPool(PoolOpInterface op);
 

@@ -475,6 +475,7 @@ LogicalResult FusedBody::emit(Operation *op) {
           x.push_back(load(v, c, strides));
         return scalarOp(b, loc, op, x);
       };
+      lazy.strides = Shape(lazy.shape.size(), 0); // never read: see reads
       lazy.reads = reads;
       views[result] = lazy;
       return success();
@@ -608,8 +609,10 @@ LogicalResult FusedBody::emit(Operation *op) {
 
 /// An elementwise op is computed where it is read, not stored, when its
 /// one reader is an elementwise op of the same shape and parallel dim (so
-/// it is read at its own coordinates) and the region does not yield it.
-/// (Several readers would each recompute it: their loops are separate.)
+/// it is read at its own coordinates), or a sum or mean that folds each
+/// kept element (it reads each element once, at its own coordinates), and
+/// the region does not yield it. (Several readers would each recompute it:
+/// their loops are separate.)
 bool FusedBody::isLazy(Operation *op) {
   Value v = op->getResult(0);
   if (!v.hasOneUse() || earlyOutputs.count(v))

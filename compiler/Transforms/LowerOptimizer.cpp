@@ -76,6 +76,7 @@ private:
   DictionaryAttr options;
   OpBuilder *end = nullptr; // at the step's terminator
   llvm::StringMap<Value> stepCounts;
+  llvm::SmallDenseSet<size_t> frozenRules; // the freeze entries some parameter matched
 };
 
 Value LowerOptimizer::option(KilnBuilder &k, StringRef key, double fallback) {
@@ -137,6 +138,7 @@ FailureOr<ParamSettings> LowerOptimizer::settingsFor(ParamOp param, KilnBuilder 
       }
       s.active = k.compare("gt", sched.getResult(), k.scalar(0.5));
       s.stepName = "optimizer.step.freeze." + std::to_string(i);
+      frozenRules.insert(i);
       break;
     }
   return s;
@@ -280,6 +282,26 @@ void LowerOptimizer::runOnOperation() {
     if (failed(settings) || failed(lower(grad, param, *settings)))
       return signalPassFailure();
   }
+  // A freeze entry that freezes nothing is a mistake (a renamed parameter),
+  // not a no-op to pass over.
+  if (auto freeze = options.getAs<ArrayAttr>("freeze"))
+    for (auto [i, f] : llvm::enumerate(freeze)) {
+      if (frozenRules.contains(i))
+        continue;
+      StringRef pattern = cast<DictionaryAttr>(f).getAs<StringAttr>("match").getValue();
+      StringRef prefix = pattern.take_until([](char c) { return c == '*' || c == '?' || c == '['; });
+      StringRef example = grads.front().getName();
+      for (GradientOp g : grads)
+        if (g.getName().starts_with(prefix)) {
+          example = g.getName();
+          break;
+        }
+      // At the graph file (not on the module, which would print it whole).
+      emitError(module.getLoc()) << "/optimizer/freeze/" << i << ": '" << pattern
+                                 << "' matches no trained parameter (they are named like '"
+                                 << example << "')";
+      return signalPassFailure();
+    }
 }
 
 } // namespace

@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <new>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
+#include <unordered_map>
 
 namespace kiln {
 
@@ -31,8 +33,9 @@ struct FreeBytes {
   void operator()(std::byte *p) const { std::free(p); }
 };
 
-/// Primitives made and run on the calling thread alone (see the header);
-/// an OpenMP setting of the thread, so it is set before each use.
+/// Primitives made and run on the calling thread alone (see the header):
+/// an OpenMP setting of each thread, set before each use and left so (kiln
+/// has no other OpenMP code).
 void singleThreaded() { omp_set_num_threads(1); }
 
 } // namespace
@@ -46,6 +49,8 @@ struct DnnlConvolutions::State {
   std::byte *slab(int64_t thread, size_t bytes) {
     if (slabBytes[thread] < bytes) {
       slabs[thread].reset(static_cast<std::byte *>(std::aligned_alloc(kAlign, aligned(bytes))));
+      if (!slabs[thread])
+        throw std::bad_alloc();
       slabBytes[thread] = bytes;
     }
     return slabs[thread].get();
@@ -180,17 +185,17 @@ void DnnlConvolutions::run(const ConvCall &call, float *input, float *weight, fl
   const ConvGeometry &g = call.geometry;
   int64_t threads = std::min<int64_t>(pool.size(), g.n);
   auto first = [&](int64_t t) { return g.n * t / threads; };
-  // Plans for the (at most two) shares, made here rather than in the threads.
-  std::vector<Plan *> plans(threads);
+  // Each thread's plan (at most two sizes), made here rather than in the threads.
+  std::vector<Plan *> shares(threads);
   for (int64_t t = 0; t < threads; ++t)
-    plans[t] = &plan(call.pass, g, first(t + 1) - first(t));
+    shares[t] = &plan(call.pass, g, first(t + 1) - first(t));
   if (state->streams.size() < static_cast<size_t>(threads)) {
     state->streams.resize(threads);
     state->slabs.resize(threads);
     state->slabBytes.resize(threads, 0);
   }
   for (int64_t t = 0; t < threads; ++t) {
-    state->slab(t, plans[t]->slabBytes);
+    state->slab(t, shares[t]->slabBytes);
     if (!state->streams[t])
       state->streams[t] = dnnl::stream(state->engine);
   }
@@ -198,7 +203,7 @@ void DnnlConvolutions::run(const ConvCall &call, float *input, float *weight, fl
   int64_t weightSize = g.o * (g.c / g.groups) * g.kh * g.kw;
   pool.run(threads, [&](int64_t t) {
     singleThreaded();
-    Plan &p = *plans[t];
+    Plan &p = *shares[t];
     std::byte *slab = state->slabs[t].get();
     float *images = input + first(t) * inImage, *results = result + first(t) * outImage;
     // The pass's tensors in NCHW: this thread's images, or all the weights
@@ -236,7 +241,7 @@ void DnnlConvolutions::run(const ConvCall &call, float *input, float *weight, fl
   if (call.pass == ConvCall::WeightGrad)
     for (int64_t t = 1; t < threads; ++t) {
       const float *partial =
-          reinterpret_cast<const float *>(state->slabs[t].get() + plans[t]->partialOffset);
+          reinterpret_cast<const float *>(state->slabs[t].get() + shares[t]->partialOffset);
       for (int64_t i = 0; i < weightSize; ++i)
         weight[i] += partial[i];
     }

@@ -5,7 +5,9 @@
 // path: oneDNN's blocked primitives (16+ channels per group, depthwise;
 // DnnlConvolutions::suits) and im2col + OpenBLAS (1-channel stem, 1×1,
 // few channels). Three images on two threads, so the threads get unequal
-// shares, and a second call on the same object reuses what the first made.
+// shares (one image: a thread idle), channels that fill no whole block of
+// 8, input rows no window reads (their gradient must be 0), and a second
+// call on the same object reuses what the first made.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Convolution.h"
@@ -24,11 +26,12 @@ struct Case {
   std::array<int64_t, 2> stride, dilation;
   std::array<int64_t, 4> pad; // top, left, bottom, right
   bool onednn;                // the path DnnlConvolutions::suits picks
+  int64_t n = 3;              // images (on 2 threads)
 };
 
 ConvGeometry geometryOf(const Case &k) {
   ConvGeometry g;
-  g.n = 3, g.c = k.c, g.h = k.h, g.w = k.w, g.o = k.o, g.kh = k.kh, g.kw = k.kw;
+  g.n = k.n, g.c = k.c, g.h = k.h, g.w = k.w, g.o = k.o, g.kh = k.kh, g.kw = k.kw;
   g.stride = k.stride, g.dilation = k.dilation, g.pad = k.pad, g.groups = k.groups;
   g.ho = (g.h + g.pad[0] + g.pad[2] - (g.kh - 1) * g.dilation[0] - 1) / g.stride[0] + 1;
   g.wo = (g.w + g.pad[1] + g.pad[3] - (g.kw - 1) * g.dilation[1] - 1) / g.stride[1] + 1;
@@ -123,6 +126,8 @@ INSTANTIATE_TEST_SUITE_P(
              {1, 0, 2, 1}, true},
         Case{"grouped", 32, 16, 8, 7, 3, 3, 2, {1, 2}, {1, 1}, {0, 1, 0, 1}, true},
         Case{"depthwise", 16, 16, 8, 8, 3, 3, 16, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},
+        Case{"partial_blocks_one_image", 20, 12, 7, 6, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, 1},
+        Case{"rows_no_window_reads", 16, 8, 10, 10, 3, 3, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, true},
         Case{"stem_one_channel", 1, 16, 9, 9, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, false},
         Case{"pointwise_strided", 16, 32, 8, 8, 1, 1, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, false},
         Case{"pointwise", 16, 8, 5, 6, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},
