@@ -65,6 +65,21 @@ endif()
 # zlib: the Fashion-MNIST IDX files ship gzipped.
 find_package(ZLIB QUIET)
 
+# Image data: decoders for JPEG, PNG and WebP, and tar shards. Each is an
+# imported target PkgConfig::KILN_<NAME>; data in a format whose library is
+# missing is refused with the package to install.
+find_package(PkgConfig QUIET)
+foreach(lib "TURBOJPEG libturbojpeg" "PNG libpng16" "WEBP libwebp" "ARCHIVE libarchive")
+  string(REPLACE " " ";" lib "${lib}")
+  list(GET lib 0 name)
+  list(GET lib 1 module)
+  set(KILN_HAVE_${name} OFF)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(KILN_${name} QUIET IMPORTED_TARGET ${module})
+    set(KILN_HAVE_${name} ${KILN_${name}_FOUND})
+  endif()
+endforeach()
+
 kiln_feature("CUDA toolkit" KILN_HAVE_CUDA "${CUDAToolkit_VERSION} in ${CUDAToolkit_BIN_DIR}"
   "install CUDA 13 in /usr/local/cuda")
 kiln_feature("cuBLAS" KILN_HAVE_CUBLAS "${CUDAToolkit_LIBRARY_DIR}" "ships with the CUDA toolkit")
@@ -75,6 +90,10 @@ kiln_feature("Open MPI" KILN_HAVE_MPI "${MPI_C_LIBRARIES}" "apt-get install libo
 kiln_feature("OpenBLAS" KILN_HAVE_OPENBLAS "${KILN_OPENBLAS_LIBRARY}" "apt-get install libopenblas-dev")
 kiln_feature("oneDNN" KILN_HAVE_DNNL "${KILN_DNNL_LIBRARY}" "apt-get install libdnnl-dev")
 kiln_feature("zlib" ZLIB_FOUND "${ZLIB_LIBRARIES}" "apt-get install zlib1g-dev")
+kiln_feature("TurboJPEG" KILN_HAVE_TURBOJPEG "${KILN_TURBOJPEG_VERSION}" "apt-get install libturbojpeg0-dev")
+kiln_feature("libpng" KILN_HAVE_PNG "${KILN_PNG_VERSION}" "apt-get install libpng-dev")
+kiln_feature("libwebp" KILN_HAVE_WEBP "${KILN_WEBP_VERSION}" "apt-get install libwebp-dev")
+kiln_feature("libarchive" KILN_HAVE_ARCHIVE "${KILN_ARCHIVE_VERSION}" "apt-get install libarchive-dev")
 
 function(kiln_print_feature_summary)
   if(KILN_RUNTIME_ONLY)

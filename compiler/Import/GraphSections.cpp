@@ -303,16 +303,31 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
           "unknown network '" + netName + "'" + suggest(netName, names));
     return false;
   }
-  // Whole test images: [eval batch, channels, 28, 28] for Fashion-MNIST,
-  // channels as the objective's image input has them.
-  int64_t channels = 1;
+  // [eval batch, channels, size, size]: channels as the objective's first
+  // image input has them; the size of the view train.eval.view names, else
+  // that input's (whole images).
+  int64_t channels = 1, size = 28;
   for (auto &[name, in] : root["objective"]["inputs"].items())
     if (in.value("source", "") != "label" && in["shape"].size() == 4) {
       auto shape = intList(src, pointerJoin("/objective/inputs", name) + "/shape", in["shape"], {});
-      if (shape)
-        channels = (*shape)[1];
+      if (!shape)
+        return false;
+      channels = (*shape)[1];
+      size = (*shape)[2];
       break;
     }
+  if (eval.contains("view")) {
+    std::string view = eval["view"].get<std::string>();
+    const json &views = root["data"].value("views", json::object());
+    if (!views.contains(view)) {
+      std::vector<std::string> names;
+      for (auto &[k, _] : views.items())
+        names.push_back(k);
+      error(src, "/train/eval/view", "the data section has no view '" + view + "'" + suggest(view, names));
+      return false;
+    }
+    size = views[view]["size"].get<int64_t>();
+  }
   int64_t batch = eval.value("batch_size", 500);
   globalArgs["batch"] = static_cast<double>(batch);
   globalArgs["training"] = 0;
@@ -329,7 +344,7 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
   moduleState.clear();
   updatesModuleState = false;
   auto image = createSource<InputOp>(
-      loc, RankedTensorType::get({batch, channels, 28, 28}, b.getF32Type()),
+      loc, RankedTensorType::get({batch, channels, size, size}, b.getF32Type()),
       b.getStringAttr("image"), b.getStringAttr("test_image"));
   const json &netJson = root["networks"][netName];
   std::string netPtr = pointerJoin("/networks", netName);

@@ -63,6 +63,8 @@ const char *kindName(FieldKind kind) {
     return "true or false";
   case FieldKind::NumberList:
     return "a list of numbers";
+  case FieldKind::NumberOrList:
+    return "a number or a list of numbers";
   case FieldKind::Object:
   case FieldKind::ObjectMap:
     return "an object";
@@ -115,8 +117,9 @@ bool checkField(const JsonSource &src, const std::string &ptr, const json &v,
     ok = v.is_boolean();
     break;
   case FieldKind::NumberList:
-    ok = v.is_array();
-    for (size_t i = 0; ok && i < v.size(); ++i)
+  case FieldKind::NumberOrList:
+    ok = v.is_array() || (f.kind == FieldKind::NumberOrList && v.is_number());
+    for (size_t i = 0; ok && v.is_array() && i < v.size(); ++i)
       ok = v[i].is_number();
     break;
   case FieldKind::Object:
@@ -252,28 +255,44 @@ const Schema objective{"objective",
                         {"doc", K::String}}};
 
 static const Schema normalizeSchema{"normalize",
-                               {{"mean", K::Number, true}, {"std", K::Number, true}}};
+                               {{"mean", K::NumberOrList, true}, {"std", K::NumberOrList, true}}};
 static const Schema jitter{"color_jitter",
                            {{"p", K::Number, true},
                             {"brightness", K::Number},
-                            {"contrast", K::Number}}};
+                            {"contrast", K::Number},
+                            {"saturation", K::Number},
+                            {"hue", K::Number}}};
 static const Schema blur{"blur", {{"p", K::Number, true}, {"sigma", K::NumberList}}};
-static const Schema probability{"solarize", {{"p", K::Number, true}}};
+static const Schema probability{"probability", {{"p", K::Number, true}}};
 static const Schema noise{"noise", {{"std", K::Number, true}}};
 static const Schema view{"view",
                          {{"size", K::Int, true},
                           {"count", K::Int},
                           {"pad", K::Int},
+                          {"resize", K::Int},
+                          {"interpolation", K::String, false, nullptr, {"bicubic", "bilinear"}},
                           {"scale", K::NumberList},
                           {"ratio", K::NumberList},
                           {"flip", K::Number},
                           {"color_jitter", K::Object, false, &jitter},
                           {"blur", K::Object, false, &blur},
+                          {"grayscale", K::Object, false, &probability},
                           {"solarize", K::Object, false, &probability},
                           {"noise", K::Object, false, &noise},
                           {"doc", K::String}}};
+static const Schema source{"source",
+                           {{"kind", K::String, false, nullptr,
+                             {"idx", "cifar", "image_folder", "shards"}},
+                            {"path", K::String, true},
+                            {"eval_path", K::String},
+                            {"lanes", K::Int},
+                            {"shuffle_buffer", K::Int},
+                            {"epoch_steps", K::Int},
+                            {"cifar_labels", K::String, false, nullptr, {"fine", "coarse"}},
+                            {"doc", K::String}}};
 const Schema data{"data",
-                  {{"dataset", K::String, true, nullptr, {"fashion-mnist"}},
+                  {{"dataset", K::String, false, nullptr, {"fashion-mnist"}},
+                   {"source", K::Object, false, &source},
                    {"normalize", K::Object, false, &normalizeSchema},
                    {"views", K::ObjectMap, false, &view},
                    {"doc", K::String}}};
@@ -311,6 +330,7 @@ static const Schema eval{"eval",
                           {"reconstruction", K::String},
                           {"linear_probe", K::Bool},
                           {"every_epochs", K::Int},
+                          {"view", K::String},
                           {"batch_size", K::Int},
                           {"k", K::Int},
                           {"temperature", K::Number}}};

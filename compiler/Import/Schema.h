@@ -29,6 +29,7 @@ enum class FieldKind {
   String,
   Bool,
   NumberList,
+  NumberOrList, // a number, or a list of numbers
   Object,       // with `sub` as its schema
   ObjectMap,    // name -> object with `sub` as schema
   List,         // list of objects with `sub` as schema

@@ -1,7 +1,12 @@
 //===- Views.cpp - one augmented view of an image -------------------------===//
 #include "runtime/data/Views.h"
 
+#include "runtime/data/Blur.h"
+#include "runtime/data/ColorOps.h"
+#include "runtime/data/FloatViewChain.h"
+
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace kiln::data {
@@ -16,138 +21,97 @@ bool pair(const nlohmann::ordered_json &value, double out[2]) {
   return true;
 }
 
-/// PyTorch's bicubic convolution weights (A = -0.75) of the 4 taps around
-/// a sample at fraction t past the second tap.
-void cubicWeights(double t, double w[4]) {
-  const double A = -0.75;
-  auto near = [&](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };
-  auto far = [&](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
-  w[0] = far(t + 1);
-  w[1] = near(t);
-  w[2] = near(1 - t);
-  w[3] = far(2 - t);
+/// Reads normalize.mean or .std: one number for every channel, or one per
+/// channel.
+bool perChannel(const nlohmann::ordered_json &value, int64_t channels, double out[3]) {
+  if (value.is_number()) {
+    std::fill(out, out + 3, value.get<double>());
+    return true;
+  }
+  if (!value.is_array() || static_cast<int64_t>(value.size()) != channels)
+    return false;
+  for (int64_t c = 0; c < channels; ++c) {
+    if (!value[c].is_number())
+      return false;
+    out[c] = value[c].get<double>();
+  }
+  return true;
 }
 
-/// RandomResizedCrop + flip of the [0, 1] image `in` (h×w) to s×s:
-/// torchvision's box (10 tries of scale and log-ratio, else the whole
-/// image), then grid_sample(bicubic, border, align_corners=False) of the
-/// box, clamped to [0, 1]. Cost: 16 taps per output pixel.
-void resizedCrop(const ViewSpec &v, const std::vector<float> &in, int64_t h, int64_t w,
-                 Random &rng, float *out) {
-  double area = double(h * w), bw = double(w), bh = double(h);
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    double s = v.scale[0] + (v.scale[1] - v.scale[0]) * rng.uniform();
-    double logr = std::log(v.ratio[0]) + (std::log(v.ratio[1]) - std::log(v.ratio[0])) * rng.uniform();
-    double ar = std::exp(logr);
-    double cw = std::round(std::sqrt(s * area * ar)), ch = std::round(std::sqrt(s * area / ar));
-    if (cw > 0 && cw <= w && ch > 0 && ch <= h) {
-      bw = cw;
-      bh = ch;
-      break;
-    }
-  }
-  double top = std::floor(rng.uniform() * (h - bh + 1));
-  double left = std::floor(rng.uniform() * (w - bw + 1));
-  bool flip = v.flip > 0 && rng.uniform() < v.flip;
-  int64_t n = v.size;
-  for (int64_t oy = 0; oy < n; ++oy) {
-    // Output pixel centre -> the box -> source pixel coordinates.
-    double gy = bh / h * ((2.0 * oy + 1) / n - 1) + (2 * top + bh) / h - 1;
-    double iy = ((gy + 1) * h - 1) / 2;
-    double y0 = std::floor(iy), wy[4];
-    cubicWeights(iy - y0, wy);
-    for (int64_t ox = 0; ox < n; ++ox) {
-      double xn = (2.0 * ox + 1) / n - 1;
-      double gx = bw / w * (flip ? -xn : xn) + (2 * left + bw) / w - 1;
-      double ix = ((gx + 1) * w - 1) / 2;
-      double x0 = std::floor(ix), wx[4];
-      cubicWeights(ix - x0, wx);
-      double acc = 0;
-      for (int a = 0; a < 4; ++a) {
-        int64_t sy = std::clamp<int64_t>(int64_t(y0) - 1 + a, 0, h - 1);
-        for (int b = 0; b < 4; ++b) {
-          int64_t sx = std::clamp<int64_t>(int64_t(x0) - 1 + b, 0, w - 1);
-          acc += wy[a] * wx[b] * in[sy * w + sx];
-        }
-      }
-      out[oy * n + ox] = static_cast<float>(std::clamp(acc, 0.0, 1.0));
-    }
-  }
+/// `image` with `channels` channels: grayscale (L) from RGB, or gray
+/// replicated to RGB, as PIL's convert does.
+Image withChannels(const Image &image, int64_t channels) {
+  if (image.channels == channels)
+    return image;
+  if (channels == 1)
+    return toGrayscale(image, 1);
+  Image rgb(image.height, image.width, channels);
+  for (int64_t i = 0; i < image.height * image.width; ++i)
+    std::fill_n(&rgb.pixels[i * channels], channels, image.pixels[i * image.channels]);
+  return rgb;
 }
 
-/// RandomCrop(size, padding=pad) (zero fill), or a centre crop, + flip.
-void paddedCrop(const ViewSpec &v, const std::vector<float> &in, int64_t h, int64_t w,
-                Random &rng, float *out) {
-  int64_t s = v.size, dy, dx;
-  if (v.pad > 0) {
-    dy = static_cast<int64_t>(rng.next() % (h + 2 * v.pad - s + 1));
-    dx = static_cast<int64_t>(rng.next() % (w + 2 * v.pad - s + 1));
-  } else {
-    dy = (h - s) / 2;
-    dx = (w - s) / 2;
-  }
-  bool flip = v.flip > 0 && rng.uniform() < v.flip;
-  for (int64_t y = 0; y < s; ++y)
-    for (int64_t x = 0; x < s; ++x) {
-      int64_t sy = dy + y - v.pad, sx = dx + (flip ? s - 1 - x : x) - v.pad;
-      out[y * s + x] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? in[sy * w + sx] : 0.0f;
-    }
-}
+/// U(lo, hi).
+double uniform(Random &rng, double lo, double hi) { return lo + (hi - lo) * rng.uniform(); }
 
-/// Brightness and contrast jitter in random order (ColorJitter on one
-/// channel), each clamped to [0, 1].
-void colorJitter(const ViewSpec &v, float *x, int64_t n, Random &rng) {
-  double bf = 1 - v.brightness + 2 * v.brightness * rng.uniform();
-  double cf = 1 - v.contrast + 2 * v.contrast * rng.uniform();
-  bool brightFirst = rng.uniform() < 0.5;
-  auto bright = [&] {
-    for (int64_t i = 0; i < n; ++i)
-      x[i] = static_cast<float>(std::clamp(x[i] * bf, 0.0, 1.0));
+/// The crop of the 8-bit chain, resampled (`draw` is at full size, `image`
+/// may be decoded at 1/d: its boxes scale by 1/d, as a reduced pixel
+/// covers d source pixels).
+Image crop(const ViewSpec &v, const ViewDraw &draw, const Image &image) {
+  Image out;
+  double fy = 1.0 / draw.reduction, fx = fy;
+  bool full = draw.reduction == 1;
+  auto resample = [&](const Image &in, const CropBox &b, double sy, double sx, int64_t oh,
+                      int64_t ow, Image &o) {
+    if (sy == 1 && sx == 1)
+      resizeCrop(in, b, oh, ow, v.filter, o);
+    else
+      resizeCropScaled(in, b.left * sx, b.top * sy, (b.left + b.width) * sx,
+                       (b.top + b.height) * sy, oh, ow, v.filter, o);
   };
-  auto contrast = [&] {
-    double mean = 0;
-    for (int64_t i = 0; i < n; ++i)
-      mean += x[i];
-    mean /= n;
-    for (int64_t i = 0; i < n; ++i)
-      x[i] = static_cast<float>(std::clamp(cf * x[i] + (1 - cf) * mean, 0.0, 1.0));
-  };
-  if (brightFirst) {
-    bright();
-    contrast();
+  if (draw.resizedH > 0) {
+    Image resized;
+    resample(image, CropBox{0, 0, draw.height, draw.width}, full ? 1 : fy, full ? 1 : fx,
+             draw.resizedH, draw.resizedW, resized);
+    resizeCrop(resized, draw.box, v.size, v.size, v.filter, out);
   } else {
-    contrast();
-    bright();
+    resample(image, draw.box, full ? 1 : fy, full ? 1 : fx, v.size, v.size, out);
   }
+  return out;
 }
 
-/// 3×3 separable Gaussian blur of the s×s image, reflect padding.
-void blur3(const ViewSpec &v, float *x, int64_t s, Random &rng) {
-  double sigma = v.blurSigma[0] + (v.blurSigma[1] - v.blurSigma[0]) * rng.uniform();
-  double side = std::exp(-1.0 / (2 * sigma * sigma)), k[3] = {side, 1.0, side};
-  double total = 2 * side + 1;
-  for (double &c : k)
-    c /= total;
-  auto reflect = [&](int64_t i) { return i < 0 ? -i : i >= s ? 2 * s - 2 - i : i; };
-  std::vector<float> tmp(s * s);
-  for (int64_t y = 0; y < s; ++y)
-    for (int64_t xx = 0; xx < s; ++xx)
-      tmp[y * s + xx] = static_cast<float>(k[0] * x[y * s + reflect(xx - 1)] +
-                                           k[1] * x[y * s + xx] + k[2] * x[y * s + reflect(xx + 1)]);
-  for (int64_t y = 0; y < s; ++y)
-    for (int64_t xx = 0; xx < s; ++xx)
-      x[y * s + xx] = static_cast<float>(k[0] * tmp[reflect(y - 1) * s + xx] +
-                                         k[1] * tmp[y * s + xx] + k[2] * tmp[reflect(y + 1) * s + xx]);
+/// The 8-bit chain's colour ops, in torchvision's order.
+void colorOps(const ViewSpec &v, const ViewDraw &draw, Image &img) {
+  if (draw.jitter)
+    for (int op : draw.order) {
+      double f = draw.factors[op];
+      if (op == 0 && v.brightness > 0)
+        adjustBrightness(img, static_cast<float>(f));
+      else if (op == 1 && v.contrast > 0)
+        adjustContrast(img, static_cast<float>(f));
+      else if (op == 2 && v.saturation > 0)
+        adjustSaturation(img, static_cast<float>(f));
+      else if (op == 3 && v.hue > 0)
+        adjustHue(img, static_cast<float>(f));
+    }
+  if (draw.grayscale)
+    img = toGrayscale(img, img.channels);
+  if (draw.blurRadius > 0)
+    pilGaussianBlur(img, static_cast<float>(draw.blurRadius));
+  if (draw.solarize)
+    solarize(img);
 }
 
 } // namespace
 
-ViewSpec plainView(const nlohmann::ordered_json &data, int64_t size) {
+ViewSpec plainView(const nlohmann::ordered_json &data, int64_t size, int64_t channels) {
   ViewSpec v;
   v.size = size;
+  v.channels = channels;
   if (data.contains("normalize")) {
-    v.mean = data["normalize"].value("mean", 0.0);
-    v.std = data["normalize"].value("std", 1.0);
+    // parseView reports a list of the wrong length; here it leaves the identity.
+    perChannel(data["normalize"].value("mean", nlohmann::ordered_json(0.0)), channels, v.mean);
+    perChannel(data["normalize"].value("std", nlohmann::ordered_json(1.0)), channels, v.std);
   }
   return v;
 }
@@ -159,7 +123,15 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
     return false;
   }
   const auto &spec = data["views"][name];
-  view = plainView(data, spec.value("size", 28));
+  int64_t channels = view.channels;
+  view = plainView(data, spec.value("size", 28), channels);
+  if (data.contains("normalize"))
+    for (const char *key : {"mean", "std"})
+      if (!perChannel(data["normalize"][key], channels, key[0] == 'm' ? view.mean : view.std)) {
+        error = std::string("/data/normalize/") + key + ": give one number, or one per channel (" +
+                std::to_string(channels) + ")";
+        return false;
+      }
   for (auto &[key, value] : spec.items()) {
     bool ok = true;
     if (key == "size" || key == "doc")
@@ -168,7 +140,17 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
       view.count = value.get<int64_t>();
     else if (key == "pad")
       view.pad = value.get<int64_t>();
-    else if (key == "scale")
+    else if (key == "resize")
+      view.resize = value.get<int64_t>();
+    else if (key == "interpolation") {
+      view.pil = true;
+      ok = value == "bicubic" || value == "bilinear";
+      view.filter = value == "bilinear" ? Filter::Bilinear : Filter::Bicubic;
+      if (!ok) {
+        error = "view '" + name + "': interpolation must be 'bicubic' or 'bilinear'";
+        return false;
+      }
+    } else if (key == "scale")
       ok = pair(value, view.scale);
     else if (key == "ratio")
       ok = pair(value, view.ratio);
@@ -180,7 +162,11 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
       view.jitter = value.value("p", 0.0);
       view.brightness = value.value("brightness", 0.0);
       view.contrast = value.value("contrast", 0.0);
-    } else if (key == "blur") {
+      view.saturation = value.value("saturation", 0.0);
+      view.hue = value.value("hue", 0.0);
+    } else if (key == "grayscale")
+      view.grayscale = value.value("p", 0.0);
+    else if (key == "blur") {
       view.blur = value.value("p", 0.0);
       if (value.contains("sigma"))
         ok = pair(value["sigma"], view.blurSigma);
@@ -195,32 +181,97 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
       return false;
     }
   }
+  if (!view.pil && (view.saturation > 0 || view.hue > 0 || view.grayscale > 0 || view.resize > 0)) {
+    error = "view '" + name + "': saturation, hue, grayscale and resize need the 8-bit chain "
+            "(give 'interpolation': 'bicubic' or 'bilinear')";
+    return false;
+  }
   return true;
 }
 
-void applyView(const ViewSpec &v, const uint8_t *pixels, int64_t h, int64_t w, Random &rng,
-               float *out) {
-  std::vector<float> image(h * w);
-  for (int64_t i = 0; i < h * w; ++i)
-    image[i] = pixels[i] / 255.0f;
-  int64_t n = v.size * v.size;
-  if (v.scale[1] > 0)
-    resizedCrop(v, image, h, w, rng, out);
-  else
-    paddedCrop(v, image, h, w, rng, out);
-  if (v.jitter > 0 && rng.uniform() < v.jitter)
-    colorJitter(v, out, n, rng);
-  if (v.blur > 0 && rng.uniform() < v.blur)
-    blur3(v, out, v.size, rng);
-  if (v.solarize > 0 && rng.uniform() < v.solarize)
-    for (int64_t i = 0; i < n; ++i)
-      out[i] = out[i] >= 128.0f / 255.0f ? 1.0f - out[i] : out[i];
-  for (int64_t i = 0; i < n; ++i) {
-    double p = out[i];
-    if (v.noise > 0)
-      p += v.noise * rng.normal();
-    out[i] = static_cast<float>((p - v.mean) / v.std);
+ViewDraw drawView(const ViewSpec &v, int64_t h, int64_t w, Random &rng) {
+  ViewDraw d;
+  d.height = h;
+  d.width = w;
+  int64_t ch = h, cw = w; // what the crop is taken from
+  if (v.resize > 0) {
+    resizeShortSide(h, w, v.resize, d.resizedH, d.resizedW);
+    ch = d.resizedH;
+    cw = d.resizedW;
+    d.shrink = double(std::min(h, w)) / v.resize;
   }
+  if (v.scale[1] > 0) {
+    d.box = randomResizedCropBox(ch, cw, v.scale, v.ratio, rng);
+    d.shrink *= std::min(d.box.width, d.box.height) / double(v.size);
+  } else if (v.pad > 0) {
+    int64_t top = static_cast<int64_t>(rng.next() % (ch + 2 * v.pad - v.size + 1));
+    int64_t left = static_cast<int64_t>(rng.next() % (cw + 2 * v.pad - v.size + 1));
+    d.box = {top - v.pad, left - v.pad, v.size, v.size};
+  } else {
+    d.box = centerCropBox(ch, cw, v.size, v.size);
+  }
+  d.flip = v.flip > 0 && rng.uniform() < v.flip;
+  if (v.jitter > 0 && rng.uniform() < v.jitter) {
+    d.jitter = true;
+    for (int i = 3; i > 0; --i) // a random order of the four
+      std::swap(d.order[i], d.order[rng.next() % (i + 1)]);
+    d.factors[0] = uniform(rng, std::max(0.0, 1 - v.brightness), 1 + v.brightness);
+    d.factors[1] = uniform(rng, std::max(0.0, 1 - v.contrast), 1 + v.contrast);
+    d.factors[2] = uniform(rng, std::max(0.0, 1 - v.saturation), 1 + v.saturation);
+    d.factors[3] = uniform(rng, -v.hue, v.hue);
+  }
+  d.grayscale = v.grayscale > 0 && rng.uniform() < v.grayscale;
+  if (v.blur > 0 && rng.uniform() < v.blur)
+    d.blurRadius = uniform(rng, v.blurSigma[0], v.blurSigma[1]);
+  d.solarize = v.solarize > 0 && rng.uniform() < v.solarize;
+  return d;
+}
+
+bool fitsView(const ViewSpec &v, int64_t h, int64_t w, std::string &error) {
+  if (v.pad == 0 || v.scale[1] > 0 || v.resize > 0 ||
+      (h + 2 * v.pad >= v.size && w + 2 * v.pad >= v.size))
+    return true;
+  error = "the image is " + std::to_string(w) + "x" + std::to_string(h) + ", too small for a " +
+          std::to_string(v.size) + "-pixel crop with padding " + std::to_string(v.pad);
+  return false;
+}
+
+bool applyView(const ViewSpec &v, const ViewDraw &draw, const Image &image, Random &rng,
+               float *out) {
+  std::string unused;
+  if (!fitsView(v, image.height * draw.reduction, image.width * draw.reduction, unused))
+    return false;
+  Image source = withChannels(image, v.channels);
+  int64_t plane = v.size * v.size;
+  if (v.pil) {
+    Image view = crop(v, draw, source);
+    if (draw.flip)
+      flipHorizontal(view);
+    colorOps(v, draw, view);
+    for (int64_t c = 0; c < v.channels; ++c)
+      for (int64_t i = 0; i < plane; ++i)
+        out[c * plane + i] = view.pixels[i * v.channels + c] / 255.0f;
+  } else {
+    floatViewChain(v, source, rng, out);
+  }
+  for (int64_t c = 0; c < v.channels; ++c)
+    for (int64_t i = 0; i < plane; ++i) {
+      double p = out[c * plane + i];
+      if (v.noise > 0)
+        p += v.noise * rng.normal();
+      out[c * plane + i] = static_cast<float>((p - v.mean[c]) / v.std[c]);
+    }
+  return true;
+}
+
+bool drawAndApplyView(const ViewSpec &v, const Image &image, Random &rng, float *out) {
+  ViewDraw draw;
+  std::string unused;
+  if (!fitsView(v, image.height, image.width, unused))
+    return false;
+  if (v.pil)
+    draw = drawView(v, image.height, image.width, rng);
+  return applyView(v, draw, image, rng, out);
 }
 
 } // namespace kiln::data

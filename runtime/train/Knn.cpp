@@ -29,6 +29,11 @@ bool knnClassify(const std::vector<float> &train, const std::vector<int32_t> &tr
   if (!blas)
     return false;
   int64_t nTrain = trainLabels.size(), nTest = testLabels.size(), block = 100;
+  if (k < 1 || k > nTrain) {
+    error = "k-NN with k = " + std::to_string(k) + " needs at least k training images; the bank has " +
+            std::to_string(nTrain) + " (set train.eval.k)";
+    return false;
+  }
   std::vector<float> sim(block * nTrain);
   int64_t top1 = 0, top5 = 0;
   std::vector<int64_t> index(nTrain);

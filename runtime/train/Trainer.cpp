@@ -55,10 +55,12 @@ bool resumeFromSnapshot(Executor &exec, const TrainOptions &options, const Snaps
                 "/snapshots: give every rank the same run directory";
         return false;
       }
-  if (lead && !options.quiet)
-    std::fprintf(stderr, found ? "kiln train: resuming after step %lld from %s/snapshots\n"
-                               : "kiln train: no snapshot in %s/snapshots: starting fresh\n",
+  if (lead && !options.quiet && found)
+    std::fprintf(stderr, "kiln train: resuming after step %lld from %s/snapshots\n",
                  (long long)first, options.runDir.c_str());
+  else if (lead && !options.quiet)
+    std::fprintf(stderr, "kiln train: no snapshot in %s/snapshots: starting fresh\n",
+                 options.runDir.c_str());
   return true;
 }
 
@@ -119,12 +121,13 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
       inputs.randomBuffers.push_back(in.buffer);
       continue;
     }
+    const Buffer &b = m.compiled.buffers[in.buffer];
     data::ViewSpec v;
+    v.channels = b.shape.size() == 4 && b.shape[1] == 3 ? 3 : 1;
     if (!data::parseView(m.data, in.source, v, error))
       return false;
-    const Buffer &b = m.compiled.buffers[in.buffer];
-    if (b.shape.size() != 4 || b.shape[0] != v.count * m.batchSize || b.shape[1] != 1 ||
-        b.shape[2] != v.size || b.shape[3] != v.size) {
+    if (b.shape.size() != 4 || b.shape[0] != v.count * m.batchSize ||
+        b.shape[1] != v.channels || b.shape[2] != v.size || b.shape[3] != v.size) {
       auto dims = [](std::vector<int64_t> d) {
         std::string s;
         for (int64_t x : d)
@@ -132,8 +135,8 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
         return "[" + s + "]";
       };
       error = "input '" + in.name + "' is " + dims(b.shape) + " but view '" + in.source +
-              "' makes " + dims({v.count * m.batchSize, 1, v.size, v.size}) +
-              " (count × batch, 1, size, size)";
+              "' makes " + dims({v.count * m.batchSize, v.channels, v.size, v.size}) +
+              " (count × batch, channels 1 or 3, size, size)";
       return false;
     }
     inputs.views[in.name] = v;
@@ -182,39 +185,61 @@ EvalProgram evalProgram(Executor &exec) {
   return e;
 }
 
-/// Runs the eval program over all of `split` in batches of whole,
-/// normalised images; `each(start, n)` reads the outputs of rows
-/// [start, start + n) (the last batch is padded with zeros). `shard`: this
-/// rank takes every world-size-th batch only.
-void forEachEvalBatch(Executor &exec, const EvalProgram &e, const data::Split &split,
-                      const std::function<void(int64_t, int64_t)> &each, bool shard = false) {
-  const Manifest &m = exec.manifest();
-  const Buffer &in = m.compiled.buffers[e.image];
-  int64_t batch = m.evalBatchSize, size = in.shape.back();
-  data::ViewSpec view = data::plainView(m.data, size);
-  data::Random unused(0, 0, 0);
-  float *x = exec.as<float>(e.image);
-  int64_t first = shard ? exec.rank() : 0, every = shard ? exec.worldSize() : 1;
-  for (int64_t start = first * batch; start < split.count; start += every * batch) {
-    int64_t n = std::min(batch, split.count - start);
-    std::memset(x, 0, in.bytes);
-    for (int64_t i = 0; i < n; ++i)
-      data::applyView(view, &split.images[(start + i) * split.height * split.width],
-                      split.height, split.width, unused, x + i * size * size);
-    exec.run(e.program);
-    each(start, n);
-  }
+/// The evaluation's view of the eval program's image input: the view
+/// train.eval.view names, or whole images normalised.
+bool evalView(const Manifest &m, const Buffer &in, data::ViewSpec &view, std::string &error) {
+  view = data::plainView(m.data, in.shape.back(), in.shape[1]);
+  if (!m.train.contains("eval") || !m.train["eval"].contains("view"))
+    return true;
+  return data::parseView(m.data, m.train["eval"]["view"].get<std::string>(), view, error);
 }
 
-/// The eval output `name` for every image of `split`, row after row.
-std::vector<float> evalOutputs(Executor &exec, const EvalProgram &e, const data::Split &split,
-                               int64_t buffer) {
+/// Runs the eval program over all of a split (the test one, or the
+/// training one) in batches of its view; `each(n, labels)` reads the
+/// outputs of the batch's first n rows, whose labels are given (the rest
+/// is padding). `shard`: this rank takes every world-size-th batch only.
+bool forEachEvalBatch(Executor &exec, const EvalProgram &e, const data::Dataset &dataset,
+                      bool test, int loaderThreads,
+                      const std::function<void(int64_t, const int32_t *)> &each,
+                      std::string &error, bool shard = false) {
+  const Manifest &m = exec.manifest();
+  const Buffer &in = m.compiled.buffers[e.image];
+  data::ViewSpec view;
+  if (!evalView(m, in, view, error))
+    return false;
+  data::LoaderOptions options;
+  options.threads = loaderThreads;
+  options.rank = shard ? exec.rank() : 0;
+  options.ranks = shard ? exec.worldSize() : 1;
+  auto loader = data::makeEvalLoader(dataset, test, {{"image", view}}, m.evalBatchSize, options);
+  for (int64_t step = 0; step < loader->stepsPerEpoch(); ++step) {
+    data::Batch b = loader->get(0, step);
+    if (!b.error.empty()) {
+      error = b.error;
+      return false;
+    }
+    if (b.count == 0)
+      break;
+    std::memcpy(exec.data(e.image), b.views["image"].data(), in.bytes);
+    exec.run(e.program);
+    each(b.count, b.labels.data());
+  }
+  return true;
+}
+
+/// The eval output `buffer` for every image of a split, row after row,
+/// and their labels.
+std::vector<float> evalOutputs(Executor &exec, const EvalProgram &e, const data::Dataset &dataset,
+                               bool test, int loaderThreads, int64_t buffer,
+                               std::vector<int32_t> &labels, std::string &error) {
   int64_t width = exec.manifest().compiled.buffers[buffer].bytes / 4 /
                   exec.manifest().evalBatchSize;
-  std::vector<float> out(split.count * width);
-  forEachEvalBatch(exec, e, split, [&](int64_t start, int64_t n) {
-    std::memcpy(&out[start * width], exec.as<float>(buffer), n * width * 4);
-  });
+  std::vector<float> out;
+  forEachEvalBatch(exec, e, dataset, test, loaderThreads, [&](int64_t n, const int32_t *l) {
+    const float *y = exec.as<float>(buffer);
+    out.insert(out.end(), y, y + n * width);
+    labels.insert(labels.end(), l, l + n);
+  }, error);
   return out;
 }
 
@@ -229,7 +254,8 @@ nlohmann::ordered_json evalResultJson(const EvalResult &r) {
   return out;
 }
 
-EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error) {
+EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThreads,
+                    std::string &error) {
   EvalResult r;
   EvalProgram e = evalProgram(exec);
   const Manifest &m = exec.manifest();
@@ -243,14 +269,27 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &e
     scored = e.outputs.begin()->first;
   }
   int64_t out = e.outputs[scored];
-  const data::Split &test = dataset.test;
+  if (!dataset.hasTest()) {
+    error = "the graph evaluates, but the data has no evaluation split (give data.source.eval_path "
+            "or --eval-data)";
+    return r;
+  }
   std::string kind = spec.value("kind", "accuracy");
   if (kind == "knn" || kind == "linear_probe") {
     int64_t dim = m.compiled.buffers[out].bytes / 4 / m.evalBatchSize;
-    std::vector<float> train = evalOutputs(exec, e, dataset.train, out),
-                       tested = evalOutputs(exec, e, test, out);
+    std::vector<int32_t> trainLabels, testLabels;
+    std::vector<float> train = evalOutputs(exec, e, dataset, false, loaderThreads, out, trainLabels,
+                                           error),
+                       tested = evalOutputs(exec, e, dataset, true, loaderThreads, out, testLabels,
+                                            error);
+    if (!error.empty())
+      return r;
+    r.images = static_cast<int64_t>(testLabels.size());
+    int64_t classes = 0;
+    for (int32_t l : trainLabels)
+      classes = std::max<int64_t>(classes, l + 1);
     if (kind == "linear_probe" || spec.value("linear_probe", false))
-      r.probe = linearProbe(train, dataset.train.labels, tested, test.labels, dim, 10);
+      r.probe = linearProbe(train, trainLabels, tested, testLabels, dim, classes);
     if (kind == "linear_probe") {
       r.accuracy = r.probe;
       return r;
@@ -258,8 +297,8 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &e
     l2NormalizeRows(train, dim);
     l2NormalizeRows(tested, dim);
     KnnResult knn;
-    if (!knnClassify(train, dataset.train.labels, tested, test.labels, dim, spec.value("k", 20),
-                     spec.value("temperature", 0.07), 10, knn, error))
+    if (!knnClassify(train, trainLabels, tested, testLabels, dim, spec.value("k", 20),
+                     spec.value("temperature", 0.07), classes, knn, error))
       return r;
     r.accuracy = knn.top1;
     r.top5 = knn.top5;
@@ -267,33 +306,71 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &e
   }
   int64_t classes = m.compiled.buffers[out].shape.back();
   auto recon = e.outputs.find("reconstruction");
-  int64_t correct = 0;
+  const Buffer &image = m.compiled.buffers[e.image];
+  data::ViewSpec view;
+  if (!evalView(m, image, view, error))
+    return r;
+  int64_t pixels = view.floats();
+  int64_t correct = 0, images = 0;
   double squaredError = 0;
-  forEachEvalBatch(exec, e, test, [&](int64_t start, int64_t n) {
+  bool ok = forEachEvalBatch(exec, e, dataset, true, loaderThreads, [&](int64_t n, const int32_t *labels) {
     const float *y = exec.as<float>(out);
     for (int64_t i = 0; i < n; ++i) {
       int64_t best = std::max_element(y + i * classes, y + (i + 1) * classes) - (y + i * classes);
-      correct += best == test.labels[start + i];
+      correct += best == labels[i];
     }
-    // Reconstruction error against the [0, 1] test image.
+    images += n;
+    // Reconstruction error against the [0, 1] view (the input, not normalised).
     if (recon != e.outputs.end() && scored != "reconstruction") {
-      const float *rec = exec.as<float>(recon->second);
-      int64_t pixels = test.height * test.width;
+      const float *rec = exec.as<float>(recon->second), *x = exec.as<float>(e.image);
+      int64_t plane = view.size * view.size;
       for (int64_t i = 0; i < n * pixels; ++i) {
-        double d = rec[i] - test.images[start * pixels + i] / 255.0;
+        int64_t c = i / plane % view.channels;
+        double d = rec[i] - (x[i] * view.std[c] + view.mean[c]);
         squaredError += d * d;
       }
     }
-  }, /*shard=*/true);
-  double sums[2] = {static_cast<double>(correct), squaredError};
+  }, error, /*shard=*/true);
+  if (!ok)
+    return r;
+  double sums[3] = {static_cast<double>(correct), squaredError, static_cast<double>(images)};
   if (exec.worldSize() > 1)
-    exec.comm->allReduceSum(sums, 2);
-  correct = static_cast<int64_t>(sums[0]);
-  squaredError = sums[1];
-  r.accuracy = static_cast<double>(correct) / test.count;
+    exec.comm->allReduceSum(sums, 3);
+  r.images = static_cast<int64_t>(sums[2]);
+  r.accuracy = sums[0] / sums[2];
   if (recon != e.outputs.end() && scored != "reconstruction")
-    r.mse = squaredError / (test.count * test.height * test.width);
+    r.mse = sums[1] / (sums[2] * pixels);
   return r;
+}
+
+/// Before step 0: the evaluation the graph asks for can run on this data
+/// (an evaluation split, a view it can read, no more classes than the
+/// scored output has).
+bool checkEvaluation(Executor &exec, const data::Dataset &dataset, std::string &error) {
+  EvalProgram e = evalProgram(exec);
+  const Manifest &m = exec.manifest();
+  if (e.program < 0 || e.image < 0 || !m.train.contains("eval"))
+    return true;
+  data::ViewSpec view;
+  if (!evalView(m, m.compiled.buffers[e.image], view, error))
+    return false;
+  if (!dataset.hasTest()) {
+    error = "the graph evaluates, but the data has no evaluation split (give data.source.eval_path "
+            "or --eval-data)";
+    return false;
+  }
+  const auto &spec = m.train["eval"];
+  std::string scored = spec.value("output", "output");
+  if (spec.value("kind", "accuracy") != "accuracy" || !e.outputs.count(scored) || !dataset.train)
+    return true;
+  int64_t outputs = m.compiled.buffers[e.outputs[scored]].shape.back();
+  if (dataset.train->classes() > outputs) {
+    error = dataset.train->where + " has " + std::to_string(dataset.train->classes()) +
+            " classes, but the evaluated output '" + scored + "' scores " +
+            std::to_string(outputs) + " (set the graph's number of classes)";
+    return false;
+  }
+  return true;
 }
 
 bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &options,
@@ -311,17 +388,25 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     error = "the graph has inputs with source 'random' (a benchmark graph): use kiln bench";
     return false;
   }
+  if (!checkEvaluation(exec, dataset, error))
+    return false;
   // Per rank, and over all ranks (what schedules and images/s count).
   int64_t batch = m.batchSize * exec.worldSize();
   bool lead = exec.rank() == 0; // rank 0 reports and writes
   uint64_t seed = options.seed ? *options.seed : m.train.value("seed", 0);
   int64_t epochs = options.epochs ? *options.epochs : m.train.value("epochs", 1);
   int64_t logEvery = m.train.value("log_every", 50);
-  data::Loader loader(dataset.train, inputs.views, m.batchSize, seed, exec.rank(),
-                      exec.worldSize());
-  int64_t perEpoch = loader.stepsPerEpoch();
+  data::LoaderOptions loading;
+  loading.seed = seed;
+  loading.rank = exec.rank();
+  loading.ranks = exec.worldSize();
+  loading.threads = options.loaderThreads;
+  auto loader = data::makeTrainLoader(dataset, inputs.views, m.batchSize, loading, error);
+  if (!loader)
+    return false;
+  int64_t perEpoch = loader->stepsPerEpoch();
   if (perEpoch < 1) {
-    error = "the training set (" + std::to_string(dataset.train.count) +
+    error = "the training set (" + std::to_string(dataset.trainSize()) +
             " images) is smaller than one global batch of " + std::to_string(batch);
     return false;
   }
@@ -353,7 +438,12 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   double windowLoss = 0;
   for (int64_t step = first; step < total; ++step) {
     int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
-    feedBatch(exec, inputs, loader.get(epoch, inEpoch));
+    data::Batch b = loader->get(epoch, inEpoch);
+    if (!b.error.empty()) {
+      error = "step " + std::to_string(step + 1) + ": " + b.error;
+      return false;
+    }
+    feedBatch(exec, inputs, b);
     nlohmann::ordered_json record = {{"step", step + 1}, {"epoch", epoch}};
     std::vector<double> values = setSchedules(exec, {step, epoch, perEpoch, epochs, batch});
     for (size_t i = 0; i < values.size(); ++i)
@@ -402,7 +492,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     bool snapshotNow = endOfEpoch || (options.snapshotEvery && (step + 1) % options.snapshotEvery == 0);
     if (endOfEpoch) {
       std::string evalError;
-      EvalResult eval = evaluate(exec, dataset, evalError);
+      EvalResult eval = evaluate(exec, dataset, options.loaderThreads, evalError);
       if (!evalError.empty()) {
         error = "evaluation after epoch " + std::to_string(epoch + 1) + ": " + evalError;
         return false;
@@ -443,7 +533,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"threads", exec.threads()},
                                     {"device", exec.device() ? exec.device()->description() : "cpu"},
                                     {"ranks", exec.worldSize()},
-                                    {"global_batch", batch}};
+                                    {"global_batch", batch},
+                                    {"skipped_images", loader->skipped()}};
   std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";
   std::ofstream(options.runDir + "/plot.svg")
       << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});

@@ -37,6 +37,8 @@ struct TrainOptions {
   bool resume = false;
   /// The artifact's manifest CRC-32 (hex), which snapshots must match.
   std::string artifactCrc;
+  /// Threads that read, decode and augment images (runtime/data/Loader.h).
+  int loaderThreads = 1;
 };
 
 struct TrainResult {
@@ -75,11 +77,14 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
 /// "linear_probe" (or "knn" with "linear_probe": true) the test accuracy of
 /// a linear classifier trained on the frozen training features (probe); and
 /// the mean squared error of a `reconstruction` output against the [0, 1]
-/// test images. -1 for what the artifact does not have.
+/// evaluation view. -1 for what the artifact does not have. The evaluation
+/// view is train.eval.view's, else whole images normalised.
 struct EvalResult {
   double accuracy = -1, top5 = -1, probe = -1, mse = -1;
+  int64_t images = 0; // test images evaluated
 };
-EvalResult evaluate(Executor &exec, const data::Dataset &dataset, std::string &error);
+EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThreads,
+                    std::string &error);
 
 /// The evaluation's numbers under the one set of keys that a run's
 /// metrics.jsonl and `kiln eval` both write: test_accuracy (the top-1 of

@@ -34,6 +34,14 @@ def main():
                         '--quiet'], check=True)
         train = [args.kiln, 'train', artifact, '--steps', str(args.steps), '--data', 'synthetic:1280',
                  '--threads', '2', '--quiet', '--snapshot-every', '5']
+        # A fresh run with --resume says where it looked.
+        fresh = os.path.join(work, 'fresh')
+        said = subprocess.run([args.kiln, 'train', artifact, '--steps', '1', '--data',
+                               'synthetic:1280', '--out', fresh, '--resume'],
+                              check=True, capture_output=True, text=True).stderr
+        if 'no snapshot in %s/snapshots: starting fresh' % fresh not in said:
+            print('FAIL: a fresh --resume run does not name its run directory:\n' + said)
+            return 1
         whole = os.path.join(work, 'whole')
         start = time.time()
         subprocess.run(train + ['--out', whole], check=True, capture_output=True)

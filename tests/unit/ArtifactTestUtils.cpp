@@ -41,9 +41,12 @@ void feedFirstBatch(Executor &exec, const data::Dataset &dataset) {
   StepInputs inputs;
   std::string error;
   ASSERT_TRUE(stepInputs(m, inputs, error)) << error;
-  data::Loader loader(dataset.train, inputs.views, m.batchSize, 1, 0, 1);
-  feedBatch(exec, inputs, loader.get(0, 0));
-  setSchedules(exec, {0, 0, loader.stepsPerEpoch(), 1, m.batchSize});
+  data::LoaderOptions options;
+  options.seed = 1;
+  auto loader = data::makeTrainLoader(dataset, inputs.views, m.batchSize, options, error);
+  ASSERT_TRUE(loader) << error;
+  feedBatch(exec, inputs, loader->get(0, 0));
+  setSchedules(exec, {0, 0, loader->stepsPerEpoch(), 1, m.batchSize});
 }
 
 } // namespace kiln::test

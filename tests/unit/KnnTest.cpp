@@ -40,3 +40,13 @@ TEST(Knn, RowsAreNormalised) {
   EXPECT_FLOAT_EQ(rows[1], 0.8f);
   EXPECT_FLOAT_EQ(rows[2], 0.0f); // a zero row stays zero
 }
+
+/// A bank smaller than k is an error (it used to read past the bank).
+TEST(Knn, MoreNeighboursThanTheBankIsAnError) {
+  std::vector<float> bank{1, 0, 0, 1}, test{1, 0};
+  KnnResult r;
+  std::string error;
+  EXPECT_FALSE(knnClassify(bank, {0, 1}, test, {0}, 2, 3, 0.07, 2, r, error));
+  EXPECT_NE(error.find("k = 3 needs at least k training images; the bank has 2"), std::string::npos)
+      << error;
+}

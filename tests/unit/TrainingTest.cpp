@@ -25,11 +25,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-data::Split subset(const data::Split &s, int64_t n) {
-  data::Split out = s;
-  out.count = n;
-  out.images.resize(n * s.height * s.width);
-  out.labels.resize(n);
+std::shared_ptr<const data::Source> subset(const std::shared_ptr<const data::Source> &s, int64_t n) {
+  auto out = std::make_shared<data::ArraySource>(static_cast<const data::ArraySource &>(*s));
+  out->images.resize(n * out->height * out->width * out->channels);
+  out->labels.resize(n);
   return out;
 }
 
@@ -38,7 +37,7 @@ TEST(Training, SupervisedViTLearnsFashionMnistSubset) {
   std::string error;
   if (!data::loadIdxDataset(data::kFashionMnistDir, full, error))
     GTEST_SKIP() << "Fashion-MNIST is not installed: " << error;
-  data::Dataset small{subset(full.train, 8000), subset(full.test, 2000)};
+  data::Dataset small{subset(full.train, 8000), subset(full.test, 2000), "idx"};
 
   std::ifstream in(std::string(KILN_SOURCE_DIR) + "/models/vit-fm-sup.json");
   nlohmann::json g = nlohmann::json::parse(in);

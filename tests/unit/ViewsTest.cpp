@@ -20,6 +20,13 @@ std::vector<uint8_t> ramp() {
   return img;
 }
 
+/// A view of the 28×28 one-channel image `img` into `out`.
+void apply(const ViewSpec &v, const std::vector<uint8_t> &img, Random &rng, std::vector<float> &out) {
+  Image image(28, 28, 1);
+  image.pixels = img;
+  drawAndApplyView(v, image, rng, out.data());
+}
+
 ViewSpec view(const char *json) {
   nlohmann::ordered_json data = {{"views", {{"v", nlohmann::ordered_json::parse(json)}}}};
   ViewSpec v;
@@ -37,7 +44,7 @@ TEST(Views, WholeImageResizedCropIsIdentity) {
   ViewSpec v = view(R"({"size": 28, "scale": [1, 1], "ratio": [1, 1]})");
   std::vector<float> out(28 * 28);
   Random rng(1, 2, 3);
-  applyView(v, img.data(), 28, 28, rng, out.data());
+  apply(v, img, rng, out);
   for (int i = 0; i < 28 * 28; ++i)
     ASSERT_NEAR(out[i], img[i] / 255.0, 1e-6) << i;
 }
@@ -50,7 +57,7 @@ TEST(Views, ResizedCropInterpolatesALinearRampExactly) {
   ViewSpec v = view(R"({"size": 14, "scale": [1, 1], "ratio": [1, 1], "flip": 1.0})");
   std::vector<float> out(14 * 14);
   Random rng(4, 5, 6);
-  applyView(v, img.data(), 28, 28, rng, out.data());
+  apply(v, img, rng, out);
   for (int x = 1; x < 13; ++x) // flipped: column x samples source position 26.5 - 2x
     EXPECT_NEAR(out[3 * 14 + x], 9.0 * (27 - (2 * x + 0.5)) / 255.0, 1e-5) << x;
 }
@@ -62,9 +69,9 @@ TEST(Views, ResizedCropIsDeterministicAndInRange) {
   ViewSpec v = view(R"({"size": 12, "scale": [0.1, 0.4], "flip": 0.5})");
   std::vector<float> a(144), b(144), c(144);
   Random r1(7, 1, 9), r2(7, 1, 9), r3(7, 1, 10);
-  applyView(v, img.data(), 28, 28, r1, a.data());
-  applyView(v, img.data(), 28, 28, r2, b.data());
-  applyView(v, img.data(), 28, 28, r3, c.data());
+  apply(v, img, r1, a);
+  apply(v, img, r2, b);
+  apply(v, img, r3, c);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   for (float x : a) {
@@ -81,7 +88,7 @@ TEST(Views, BlurIsANormalisedThreeByThreeGaussian) {
   ViewSpec v = view(R"({"size": 28, "blur": {"p": 1.0, "sigma": [1.0, 1.0]}})");
   std::vector<float> out(28 * 28);
   Random rng(0, 0, 0);
-  applyView(v, img.data(), 28, 28, rng, out.data());
+  apply(v, img, rng, out);
   double side = std::exp(-0.5), k0 = 1 / (1 + 2 * side), k1 = side / (1 + 2 * side);
   EXPECT_NEAR(out[10 * 28 + 10], k0 * k0, 1e-6);
   EXPECT_NEAR(out[9 * 28 + 10], k1 * k0, 1e-6);
@@ -95,7 +102,7 @@ TEST(Views, SolarizeInvertsBrightPixels) {
   ViewSpec v = view(R"({"size": 28, "solarize": {"p": 1.0}})");
   std::vector<float> out(28 * 28);
   Random rng(0, 0, 0);
-  applyView(v, img.data(), 28, 28, rng, out.data());
+  apply(v, img, rng, out);
   for (int i = 0; i < 28 * 28; ++i) {
     float x = img[i] / 255.0f;
     EXPECT_FLOAT_EQ(out[i], x >= 128.0f / 255.0f ? 1.0f - x : x);
@@ -108,13 +115,11 @@ TEST(Views, ColorJitterIdentityAndRange) {
   auto img = ramp();
   std::vector<float> out(28 * 28);
   Random rng(0, 0, 0);
-  applyView(view(R"({"size": 28, "color_jitter": {"p": 1.0}})"), img.data(), 28, 28, rng,
-            out.data());
+  apply(view(R"({"size": 28, "color_jitter": {"p": 1.0}})"), img, rng, out);
   for (int i = 0; i < 28 * 28; ++i)
     EXPECT_NEAR(out[i], img[i] / 255.0, 1e-6);
   Random rng2(0, 0, 0);
-  applyView(view(R"({"size": 28, "color_jitter": {"p": 1.0, "brightness": 0.4, "contrast": 0.4}})"),
-            img.data(), 28, 28, rng2, out.data());
+  apply(view(R"({"size": 28, "color_jitter": {"p": 1.0, "brightness": 0.4, "contrast": 0.4}})"), img, rng2, out);
   double moved = 0;
   for (int i = 0; i < 28 * 28; ++i) {
     EXPECT_GE(out[i], 0.0f);

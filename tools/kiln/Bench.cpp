@@ -113,10 +113,10 @@ bool checkAgainstCpu(Executor &exec, int program, double tolerance) {
 } // namespace
 
 int benchMain(int argc, char **argv) {
-  Args args(argc, argv, {"steps", "warmup", "threads", "data", "device", "tolerance"},
+  Args args(argc, argv, {"steps", "warmup", "threads", "data", "loader-threads", "device", "tolerance"},
             {"profile", "bandwidth", "check", "help"});
   const char *usage = "usage: kiln bench OUT.kiln [--steps 30] [--warmup 5] [--threads N] "
-                      "[--data DIR] [--profile] [--bandwidth]\n"
+                      "[--data PATH [--loader-threads N]] [--profile] [--bandwidth]\n"
                       "                  [--device cpu|cuda [--check [--tolerance 1e-5]]]\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
@@ -150,7 +150,7 @@ int benchMain(int argc, char **argv) {
   if (exec && !exec->useCollectives(comm, error))
     exec.reset();
   data::Dataset dataset;
-  if (!exec || !loadDataset(args.value("data"), dataset, error)) {
+  if (!exec || !loadDataset(exec->manifest().data, args, dataset, error)) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
     return 1;
   }
@@ -168,13 +168,26 @@ int benchMain(int argc, char **argv) {
     for (int64_t i = 0; i < m.compiled.buffers[id].bytes / 4; ++i)
       p[i] = static_cast<float>(fill.normal());
   }
-  data::Loader loader(dataset.train, inputs.views, m.batchSize, 1, comm->world().rank, ranks);
+  data::LoaderOptions loading;
+  loading.seed = 1;
+  loading.rank = comm->world().rank;
+  loading.ranks = ranks;
+  loading.threads = loaderThreads(args, exec->threads(), comm->world().localSize);
+  auto loader = data::makeTrainLoader(dataset, inputs.views, m.batchSize, loading, error);
+  if (!loader) {
+    std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
+    return 1;
+  }
   std::vector<data::Batch> batches;
   for (int64_t i = 0; i < warmup + steps; ++i)
-    batches.push_back(loader.get(0, i % loader.stepsPerEpoch()));
+    batches.push_back(loader->get(0, i % loader->stepsPerEpoch()));
+    if (!batches.back().error.empty()) {
+      std::fprintf(stderr, "kiln bench: %s\n", batches.back().error.c_str());
+      return 1;
+    }
   auto feedStep = [&](int64_t i) {
     feedBatch(*exec, inputs, batches[i]);
-    setSchedules(*exec, {i, 0, loader.stepsPerEpoch(), m.train.value("epochs", 1),
+    setSchedules(*exec, {i, 0, loader->stepsPerEpoch(), m.train.value("epochs", 1),
                          m.batchSize * ranks});
   };
   if (args.flag("check")) {

@@ -19,27 +19,28 @@ namespace kiln {
 namespace {
 
 const char *kUsage =
-    "usage: kiln eval OUT.kiln [--params FILE] [--data DIR] [--threads N] [--device cpu|cuda]\n"
+    "usage: kiln eval OUT.kiln [--params FILE] [--data PATH] [--threads N] [--device cpu|cuda]\n"
     "\n"
-    "  --params FILE   parameters to evaluate (a run's params.safetensors);\n"
-    "                  default: the artifact's initial ones\n"
-    "  --data DIR      an IDX dataset (default: /usr/share/datasets/fashion-mnist)\n"
-    "  --threads N     threads (default: all cores)\n"
-    "  --device D      cpu (default) or cuda (GPU 0; the artifact compiled --target=cuda)\n";
+    "  --params FILE     parameters to evaluate (a run's params.safetensors);\n"
+    "                    default: the artifact's initial ones\n"
+    "  --threads N       threads (default: all cores)\n"
+    "  --device D        cpu (default) or cuda (GPU 0; the artifact compiled --target=cuda)\n"
+    "%s";
 
 } // namespace
 
 int evalMain(int argc, char **argv) {
-  Args args(argc, argv, {"params", "data", "threads", "device"}, {"help"});
+  Args args(argc, argv, {"params", "data", "eval-data", "loader-threads", "threads", "device"},
+            {"help"});
   if (args.flag("help")) {
-    std::fputs(kUsage, stdout);
+    std::printf(kUsage, kDataUsage);
     return 0;
   }
   auto threads = args.integer("threads", 1);
   bool cuda = args.cuda();
   if (!args.ok() || args.positional.size() != 1) {
-    std::fprintf(stderr, "kiln eval: %s\n\n%s",
-                 args.ok() ? "give one OUT.kiln" : args.error.c_str(), kUsage);
+    std::fprintf(stderr, "kiln eval: %s\n\n", args.ok() ? "give one OUT.kiln" : args.error.c_str());
+    std::fprintf(stderr, kUsage, kDataUsage);
     return 2;
   }
   std::string error;
@@ -62,11 +63,13 @@ int evalMain(int argc, char **argv) {
     }
   }
   data::Dataset dataset;
-  if (!loadDataset(args.value("data"), dataset, error)) {
+  int loaders = loaderThreads(args, exec->threads(), 1);
+  if (!args.ok() || !loadDataset(exec->manifest().data, args, dataset, error)) {
+    error = args.ok() ? error : args.error;
     std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
     return 1;
   }
-  EvalResult r = evaluate(*exec, dataset, error);
+  EvalResult r = evaluate(*exec, dataset, loaders, error);
   if (!error.empty()) {
     std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
     return 1;
@@ -74,7 +77,7 @@ int evalMain(int argc, char **argv) {
   const auto &spec = exec->manifest().train["eval"];
   nlohmann::ordered_json out = {{"model", exec->manifest().model},
                                 {"kind", spec.value("kind", "accuracy")},
-                                {"test_images", dataset.test.count}};
+                                {"test_images", r.images}};
   out.update(evalResultJson(r));
   std::printf("%s\n", out.dump().c_str());
   return 0;

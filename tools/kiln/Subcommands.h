@@ -23,6 +23,8 @@ int evalMain(int argc, char **argv);
 int benchMain(int argc, char **argv);
 /// kiln export RUNDIR -o weights.safetensors [--network NAME]
 int exportMain(int argc, char **argv);
+/// kiln data convert SRC DST | kiln data stats SRC
+int dataMain(int argc, char **argv);
 
 } // namespace kiln
 

@@ -42,8 +42,7 @@ const char *kUsage =
     "  --threads N       threads per rank (default: all cores / ranks on this machine)\n"
     "  --out RUNDIR      run directory (default: run): metrics.jsonl, summary.json,\n"
     "                    plot.svg, params.safetensors, model.kiln\n"
-    "  --data DIR        an IDX dataset (default: /usr/share/datasets/fashion-mnist);\n"
-    "                    synthetic:N for N generated images\n"
+    "%s"
     "  --cpu CPU         compile the kernels for CPU ('host', or an LLVM CPU name)\n"
     "  --device D        cpu (default) or cuda: one GPU per rank (LOCAL_RANK), NCCL\n"
     "                    between ranks; MODEL.json is then compiled --target=cuda\n"
@@ -64,7 +63,8 @@ const char *kUsage =
     "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT per process.\n";
 
 int usageError(const std::string &message) {
-  std::fprintf(stderr, "kiln train: %s\n\n%s", message.c_str(), kUsage);
+  std::fprintf(stderr, "kiln train: %s\n\n", message.c_str());
+  std::fprintf(stderr, kUsage, kDataUsage);
   return 2;
 }
 
@@ -180,12 +180,12 @@ int failRanks(Collectives *comm, const std::string &message) {
 
 int trainMain(int argc, char **argv) {
   Args args(argc, argv,
-            {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "cpu",
-             "bucket-size", "comm-timeout", "snapshot-every", "keep-snapshots", "init-from",
-             "init-network", "device"},
+            {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "eval-data",
+             "loader-threads", "cpu", "bucket-size", "comm-timeout", "snapshot-every",
+             "keep-snapshots", "init-from", "init-network", "device"},
             {"quiet", "resume", "help"});
   if (args.flag("help")) {
-    std::fputs(kUsage, stdout);
+    std::printf(kUsage, kDataUsage);
     return 0;
   }
   TrainOptions options;
@@ -275,16 +275,18 @@ int trainMain(int argc, char **argv) {
     }
 
   data::Dataset dataset;
-  if (!loadDataset(args.value("data"), dataset, error))
+  options.loaderThreads = loaderThreads(args, exec->threads(), w.localSize);
+  if (!loadDataset(exec->manifest().data, args, dataset, error))
     return failRanks(comm.get(), error);
   if (!options.quiet)
     std::fprintf(stderr,
                  "kiln train: %s, %lld training images, batch %lld per rank × %d ranks, "
-                 "%s\n",
-                 exec->manifest().model.c_str(), (long long)dataset.train.count,
+                 "%s, %d loader threads\n",
+                 exec->manifest().model.c_str(), (long long)dataset.trainSize(),
                  (long long)exec->manifest().batchSize, w.size,
                  exec->device() ? exec->device()->description().c_str()
-                                : (std::to_string(exec->threads()) + " threads per rank").c_str());
+                                : (std::to_string(exec->threads()) + " threads per rank").c_str(),
+                 options.loaderThreads);
   TrainResult result;
   if (!train(*exec, dataset, options, result, error))
     return failRanks(comm.get(), error);

@@ -25,6 +25,7 @@ const Subcommand kSubcommands[] = {
     {"inspect", "what an artifact holds and will do", kiln::inspectMain},
     {"bench", "time the train step (median, images/s, peak memory)", kiln::benchMain},
     {"export", "one network's trained weights as safetensors, PyTorch names", kiln::exportMain},
+    {"data", "convert a dataset to tar shards; its image sizes, mean and std", kiln::dataMain},
 };
 
 void usage(FILE *out) {
