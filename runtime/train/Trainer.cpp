@@ -388,7 +388,11 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     error = "the graph has inputs with source 'random' (a benchmark graph): use kiln bench";
     return false;
   }
-  if (!checkEvaluation(exec, dataset, error))
+  int64_t evalEvery = options.noEval ? 0
+                                     : options.evalEvery.value_or(
+                                           m.train.value("eval", nlohmann::json::object())
+                                               .value("every_epochs", 1));
+  if (evalEvery > 0 && !checkEvaluation(exec, dataset, error))
     return false;
   // Per rank, and over all ranks (what schedules and images/s count).
   int64_t batch = m.batchSize * exec.worldSize();
@@ -490,7 +494,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       windowLoss = 0;
     }
     bool snapshotNow = endOfEpoch || (options.snapshotEvery && (step + 1) % options.snapshotEvery == 0);
-    if (endOfEpoch) {
+    // Every evalEvery-th epoch, and at the end of the run.
+    if (endOfEpoch && evalEvery > 0 && ((epoch + 1) % evalEvery == 0 || step + 1 == total)) {
       std::string evalError;
       EvalResult eval = evaluate(exec, dataset, options.loaderThreads, evalError);
       if (!evalError.empty()) {

@@ -39,6 +39,10 @@ struct TrainOptions {
   std::string artifactCrc;
   /// Threads that read, decode and augment images (runtime/data/Loader.h).
   int loaderThreads = 1;
+  /// Evaluate every N epochs (default: train.eval.every_epochs, else 1)
+  /// and at the end of the run; or not at all.
+  std::optional<int64_t> evalEvery;
+  bool noEval = false;
 };
 
 struct TrainResult {

@@ -57,6 +57,9 @@ const char *kUsage =
     "  --init-from FILE  start from these weights (safetensors: the model's names,\n"
     "                    or one network's as kiln export writes them)\n"
     "  --init-network NAME  the network FILE's unprefixed names belong to\n"
+    "  --eval-every N    evaluate every N epochs and at the end (default: the\n"
+    "                    graph's train.eval.every_epochs, else every epoch)\n"
+    "  --no-eval         train without evaluating\n"
     "  --quiet           no progress lines\n"
     "\n"
     "Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set\n"
@@ -182,8 +185,8 @@ int trainMain(int argc, char **argv) {
   Args args(argc, argv,
             {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "eval-data",
              "loader-threads", "cpu", "bucket-size", "comm-timeout", "snapshot-every",
-             "keep-snapshots", "init-from", "init-network", "device"},
-            {"quiet", "resume", "help"});
+             "keep-snapshots", "init-from", "init-network", "device", "eval-every"},
+            {"quiet", "resume", "no-eval", "help"});
   if (args.flag("help")) {
     std::printf(kUsage, kDataUsage);
     return 0;
@@ -197,6 +200,8 @@ int trainMain(int argc, char **argv) {
   auto bucketSize = args.integer("bucket-size", 1);
   auto timeout = args.integer("comm-timeout", 1);
   options.snapshotEvery = args.integer("snapshot-every", 1).value_or(0);
+  options.evalEvery = args.integer("eval-every", 1);
+  options.noEval = args.flag("no-eval");
   options.keepSnapshots = static_cast<int>(args.integer("keep-snapshots", 1).value_or(3));
   options.resume = args.flag("resume");
   bool cuda = args.cuda();
