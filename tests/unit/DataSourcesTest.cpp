@@ -290,6 +290,52 @@ TEST(Loader, PngFolderMatchesTheArrayAndSkipsACorruptFile) {
       << "the next image takes the corrupt one's place (its first channel)";
 }
 
+/// CIFAR records and the same images as RGB PNGs in class folders give
+/// the same views (the colour 8-bit chain, a resized crop).
+TEST(Loader, CifarRecordsMatchThePngFolderOfTheirImages) {
+  TempDir dir;
+  writeBytes(dir / "cifar/data_batch_1.bin", cifarRecords(20, 1));
+  Dataset c;
+  std::vector<std::string> warnings;
+  std::string error;
+  ASSERT_TRUE(openDataset({"", dir / "cifar", "", CifarLabels::Fine}, c, warnings, error)) << error;
+  const auto &a = static_cast<const ArraySource &>(*c.train);
+  for (int64_t i = 0; i < a.size(); ++i) // class folders c0..c9, names in index order
+    writePng(dir / ("png/c" + std::to_string(a.labels[i]) + "/" + std::to_string(100 + i) + ".png"),
+             a.pixels(i), 32, 32, 3);
+  Dataset f;
+  ASSERT_TRUE(openDataset({"", dir / "png", "", CifarLabels::Fine}, f, warnings, error)) << error;
+  ViewSpec v;
+  v.channels = 3;
+  nlohmann::ordered_json data = {
+      {"views", {{"x", {{"size", 24}, {"scale", {0.5, 1.0}}, {"interpolation", "bicubic"}}}}}};
+  ASSERT_TRUE(parseView(data, "x", v, error)) << error;
+  LoaderOptions o;
+  o.evaluation = true;
+  Batch fromCifar = Loader(c.train, {{"x", v}}, 20, o).get(0, 0);
+  Batch fromPng = Loader(f.train, {{"x", v}}, 20, o).get(0, 0);
+  // Folder sample i is CIFAR record `original`; views are keyed by the
+  // sample index, so compare each against the record's view drawn with
+  // the folder's key: the same crop from the same pixels.
+  for (int64_t i = 0; i < 20; ++i) {
+    int64_t original = std::stoll(fs::path(f.train->name(i)).stem().string()) - 100;
+    Image image(32, 32, 3);
+    std::copy(a.pixels(original), a.pixels(original + 1), image.pixels.begin());
+    std::vector<float> want(v.floats());
+    Random r(0, 0, i); // the loader's key of copy 0 of view 0, epoch 0, sample i
+    ASSERT_TRUE(drawAndApplyView(v, image, r, want.data()));
+    std::vector<float> got(&fromPng.views["x"][i * v.floats()], &fromPng.views["x"][(i + 1) * v.floats()]);
+    EXPECT_EQ(got, want) << "sample " << i;
+  }
+  std::vector<float> record0(&fromCifar.views["x"][0], &fromCifar.views["x"][v.floats()]);
+  Image first(32, 32, 3);
+  std::copy(a.pixels(0), a.pixels(1), first.pixels.begin());
+  std::vector<float> want0(v.floats());
+  Random r0(0, 0, 0);
+  ASSERT_TRUE(drawAndApplyView(v, first, r0, want0.data()));
+  EXPECT_EQ(record0, want0);
+}
+
 /// An image too small for a padded crop of the view is a bad sample (named,
 /// skipped), not a crash.
 TEST(Loader, AnImageTooSmallForAPaddedCropIsSkipped) {
