@@ -10,9 +10,11 @@ item and a second whose channels are three different items (many colours),
 upscaled with PIL bicubic to a few sizes, their L versions, a 224x224 mosaic
 of raw 28x28 items (sharp edges), and for hue and grayscale every 24-bit
 colour once. Factors are float32 values, as torchvision draws them. Every
-op must match to the byte.
+op must match to the byte, and so must whole views (the ops composed as
+runtime/data/Views.cpp composes them, with the choices it drew).
 """
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -82,11 +84,13 @@ def run_tool(img, *op):
     src, dst = os.path.join(WORK, "in.raw"), os.path.join(WORK, "out.raw")
     a.tofile(src)
     args = [TOOL, src, *map(str, a.shape), dst, *map(str, op)]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout.split()
+    lines = subprocess.run(args, check=True, capture_output=True, text=True).stdout.splitlines()
+    out = lines[0].split()
     if op[0] == "rrc-box":
         return tuple(int(v) for v in out)
     h, w, c = (int(v) for v in out)
-    return np.fromfile(dst, np.uint8).reshape(h, w, c)
+    result = np.fromfile(dst, np.uint8).reshape(h, w, c)
+    return (result, json.loads(lines[1])) if op[0] == "view" else result
 
 
 class Op:
@@ -203,6 +207,57 @@ def check_rrc_fallback():
     return [op]
 
 
+def replay_view(img, spec, d):
+    """torchvision's PIL ops on `img` in the order of a DataAugmentationDINO
+    view, with the choices kiln drew (d)."""
+    top, left, h, w = d["box"]
+    filt = FILTERS[spec["interpolation"]]
+    if d["resized"][0]:
+        img = F.resize(img, [d["resized"][0], d["resized"][1]], filt)
+    if "scale" in spec:
+        img = F.resized_crop(img, top, left, h, w, [spec["size"], spec["size"]], filt)
+    else:
+        img = F.crop(img, top, left, h, w)
+    if d["flip"]:
+        img = F.hflip(img)
+    jitter = spec.get("color_jitter", {})
+    adjust = [("brightness", F.adjust_brightness), ("contrast", F.adjust_contrast),
+              ("saturation", F.adjust_saturation), ("hue", F.adjust_hue)]
+    if d["jitter"]:
+        for op in d["order"]:
+            name, fn = adjust[op]
+            if jitter.get(name, 0) > 0:
+                img = fn(img, d["factors"][op])
+    if d["grayscale"]:
+        img = F.rgb_to_grayscale(img, num_output_channels=len(img.getbands()))
+    if d["blur"] > 0:
+        img = img.filter(ImageFilter.GaussianBlur(radius=d["blur"]))
+    if d["solarize"]:
+        img = ImageOps.solarize(img, 128)
+    return img
+
+
+def check_views(images):
+    """Whole views of the 8-bit chain (DINO's global and local crops, the
+    evaluation's Resize + CenterCrop) against torchvision given kiln's draws."""
+    jitter = {"p": 0.8, "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1}
+    specs = {
+        "global": {"size": 224, "scale": [0.4, 1.0], "interpolation": "bicubic", "flip": 0.5,
+                   "color_jitter": jitter, "grayscale": {"p": 0.2}, "blur": {"p": 1.0},
+                   "solarize": {"p": 0.2}},
+        "local": {"size": 96, "scale": [0.05, 0.4], "interpolation": "bicubic", "flip": 0.5,
+                  "color_jitter": jitter, "grayscale": {"p": 0.2}, "blur": {"p": 0.5}},
+        "eval": {"resize": 256, "size": 224, "interpolation": "bicubic"},
+    }
+    op = Op("view")
+    for name, img in images[:3]:
+        for kind, spec in specs.items():
+            for seed in range(4):
+                got, drawn = run_tool(img, "view", json.dumps(spec), seed)
+                op.check(f"{name} {kind} seed {seed} {drawn}", replay_view(img, spec, drawn), got)
+    return [op]
+
+
 def main():
     global WORK
     with tempfile.TemporaryDirectory(prefix="check-image-ops-") as WORK:
@@ -214,7 +269,7 @@ def check_all():
     rng = np.random.default_rng(18)
     images = test_images()
     ops = check_resize(images, rng) + check_geometry(images) + check_colour(images)
-    ops += check_blur(images, rng) + check_rrc_fallback()
+    ops += check_blur(images, rng) + check_rrc_fallback() + check_views(images)
     for op in ops:
         op.report()
     for failure in failures[:40]:

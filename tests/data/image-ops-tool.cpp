@@ -9,12 +9,19 @@
 //   blur RADIUS | solarize | flip | center-crop CH CW
 //   resize-short SIZE [bicubic|bilinear]  (bicubic: DINO's evaluation)
 //   rrc-box SCALE0 SCALE1 RATIO0 RATIO1 SEED
+//   view SPEC SEED: a whole view of the 8-bit chain (SPEC: a view's JSON,
+//     its normalisation the identity) drawn with Random(SEED, 0, 0); prints
+//     "H W C" and then the drawn choices as JSON for check-image-ops.py to
+//     replay through torchvision
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/data/Blur.h"
 #include "runtime/data/ColorOps.h"
 #include "runtime/data/CropBox.h"
 #include "runtime/data/Resample.h"
+#include "runtime/data/Views.h"
+
+#include <cmath>
 
 #include <cstdio>
 #include <cstdlib>
@@ -85,6 +92,43 @@ bool apply(int argc, char **argv, Image &img) {
 
 } // namespace
 
+/// Runs view `spec` on `img` (replaced by its 8-bit result) and prints
+/// what was drawn.
+int view(const char *spec, uint64_t seed, Image &img) {
+  nlohmann::ordered_json data = {{"views", {{"v", nlohmann::ordered_json::parse(spec)}}}};
+  ViewSpec v;
+  v.channels = img.channels;
+  std::string error;
+  if (!parseView(data, "v", v, error))
+    return fail(error);
+  Random rng(seed, 0, 0);
+  ViewDraw d = drawView(v, img.height, img.width, rng);
+  std::vector<float> out(v.floats());
+  if (!applyView(v, d, img, rng, out.data()))
+    return fail("the image does not fit the view");
+  Image result(v.size, v.size, v.channels);
+  int64_t plane = v.size * v.size;
+  for (int64_t c = 0; c < v.channels; ++c)
+    for (int64_t i = 0; i < plane; ++i)
+      result.pixels[i * v.channels + c] = static_cast<uint8_t>(std::lround(out[c * plane + i] * 255));
+  img = std::move(result);
+  nlohmann::ordered_json drawn = {
+      {"box", {d.box.top, d.box.left, d.box.height, d.box.width}},
+      {"resized", {d.resizedH, d.resizedW}},
+      {"flip", d.flip},
+      {"jitter", d.jitter},
+      {"order", {d.order[0], d.order[1], d.order[2], d.order[3]}},
+      {"factors", {static_cast<float>(d.factors[0]), static_cast<float>(d.factors[1]),
+                   static_cast<float>(d.factors[2]), static_cast<float>(d.factors[3])}},
+      {"grayscale", d.grayscale},
+      {"blur", static_cast<float>(d.blurRadius)},
+      {"solarize", d.solarize}};
+  std::printf("%lld %lld %lld\n%s\n", static_cast<long long>(img.height),
+              static_cast<long long>(img.width), static_cast<long long>(img.channels),
+              drawn.dump().c_str());
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 7)
     return fail("usage: image-ops-tool IN H W C OUT OP [ARGS...]");
@@ -106,12 +150,18 @@ int main(int argc, char **argv) {
                 static_cast<long long>(box.width));
     return 0;
   }
-  if (!apply(argc - 6, argv + 6, img))
+  bool isView = std::string(argv[6]) == "view";
+  if (isView && argc < 9)
+    return fail("view SPEC SEED");
+  if (isView && view(argv[7], static_cast<uint64_t>(integer(argv[8])), img) != 0)
+    return 2;
+  if (!isView && !apply(argc - 6, argv + 6, img))
     return fail(std::string("unknown op or missing arguments: ") + argv[6]);
   std::ofstream(argv[5], std::ios::binary)
       .write(reinterpret_cast<const char *>(img.pixels.data()),
              static_cast<std::streamsize>(img.pixels.size()));
-  std::printf("%lld %lld %lld\n", static_cast<long long>(img.height),
-              static_cast<long long>(img.width), static_cast<long long>(img.channels));
+  if (!isView)
+    std::printf("%lld %lld %lld\n", static_cast<long long>(img.height),
+                static_cast<long long>(img.width), static_cast<long long>(img.channels));
   return 0;
 }
