@@ -364,24 +364,28 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
                          {image.getResult()}, &evalNet);
   if (!out)
     return false;
-  // The output to score (`output`), and the image the network reconstructs
-  // (`reconstruction`: the runtime reports its MSE against the test image).
-  for (const char *key : {"output", "reconstruction"}) {
-    std::string wanted = eval.value(key, "");
-    if (wanted.empty() && std::string(key) == "reconstruction")
-      continue;
+  // The outputs to score (`output`: one name, or several heads), and the
+  // image the network reconstructs (`reconstruction`: the runtime reports
+  // its MSE against the evaluation view).
+  std::vector<std::pair<std::string, std::string>> wanted; // (JSON key, output name)
+  if (eval.contains("output") && eval["output"].is_array())
+    for (size_t i = 0; i < eval["output"].size(); ++i)
+      wanted.push_back({"output/" + std::to_string(i), eval["output"][i].get<std::string>()});
+  else
+    wanted.push_back({"output", eval.value("output", "")});
+  if (eval.contains("reconstruction"))
+    wanted.push_back({"reconstruction", eval["reconstruction"].get<std::string>()});
+  for (const auto &[key, name] : wanted) {
     bool found = false;
     for (size_t i = 0; i < out->values.size() && !found; ++i) {
-      std::string name = out->names.empty() ? std::to_string(i) : out->names[i];
-      found = wanted.empty() ? out->values.size() == 1 : name == wanted;
+      std::string have = out->names.empty() ? std::to_string(i) : out->names[i];
+      found = name.empty() ? out->values.size() == 1 : have == name;
       if (found)
-        body.create<OutputOp>(loc, b.getStringAttr(wanted.empty() ? "output" : wanted),
-                              out->values[i]);
+        body.create<OutputOp>(loc, b.getStringAttr(name.empty() ? "output" : name), out->values[i]);
     }
     if (!found) {
-      error(src, std::string("/train/eval/") + key,
-            "network '" + netName + "' has no output '" + wanted + "'" +
-                suggest(wanted, out->names));
+      error(src, "/train/eval/" + key,
+            "network '" + netName + "' has no output '" + name + "'" + suggest(name, out->names));
       return false;
     }
   }

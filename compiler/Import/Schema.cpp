@@ -65,6 +65,8 @@ const char *kindName(FieldKind kind) {
     return "a list of numbers";
   case FieldKind::NumberOrList:
     return "a number or a list of numbers";
+  case FieldKind::StringOrList:
+    return "a string or a list of strings";
   case FieldKind::Object:
   case FieldKind::ObjectMap:
     return "an object";
@@ -115,6 +117,11 @@ bool checkField(const JsonSource &src, const std::string &ptr, const json &v,
     break;
   case FieldKind::Bool:
     ok = v.is_boolean();
+    break;
+  case FieldKind::StringOrList:
+    ok = v.is_string() || (v.is_array() && !v.empty());
+    for (size_t i = 0; ok && v.is_array() && i < v.size(); ++i)
+      ok = v[i].is_string();
     break;
   case FieldKind::NumberList:
   case FieldKind::NumberOrList:
@@ -326,7 +333,7 @@ static const Schema eval{"eval",
                          {{"kind", K::String, true, nullptr,
                            {"accuracy", "knn", "linear_probe"}},
                           {"network", K::String},
-                          {"output", K::String},
+                          {"output", K::StringOrList},
                           {"reconstruction", K::String},
                           {"linear_probe", K::Bool},
                           {"every_epochs", K::Int},

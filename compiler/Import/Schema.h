@@ -30,6 +30,7 @@ enum class FieldKind {
   Bool,
   NumberList,
   NumberOrList, // a number, or a list of numbers
+  StringOrList, // a string, or a list of strings
   Object,       // with `sub` as its schema
   ObjectMap,    // name -> object with `sub` as schema
   List,         // list of objects with `sub` as schema

@@ -185,6 +185,26 @@ EvalProgram evalProgram(Executor &exec) {
   return e;
 }
 
+/// The outputs train.eval scores: its `output` (one name, or a list of
+/// heads), else "output" or the eval program's only output; empty when
+/// one is missing.
+std::vector<std::string> scoredOutputs(const EvalProgram &e, const nlohmann::ordered_json &spec) {
+  std::vector<std::string> names;
+  if (spec.contains("output") && spec["output"].is_array())
+    for (const auto &n : spec["output"])
+      names.push_back(n.get<std::string>());
+  else if (spec.contains("output"))
+    names.push_back(spec["output"].get<std::string>());
+  else if (e.outputs.count("output")) // the compiler's name for an unnamed output
+    names.push_back("output");
+  else if (e.outputs.size() == 1)
+    names.push_back(e.outputs.begin()->first);
+  for (const std::string &n : names)
+    if (!e.outputs.count(n))
+      return {};
+  return names;
+}
+
 /// The evaluation's view of the eval program's image input: the view
 /// train.eval.view names, or whole images normalised.
 bool evalView(const Manifest &m, const Buffer &in, data::ViewSpec &view, std::string &error) {
@@ -251,6 +271,8 @@ nlohmann::ordered_json evalResultJson(const EvalResult &r) {
                             {"linear_probe", r.probe}, {"test_mse", r.mse}})
     if (value >= 0)
       out[key] = value;
+  for (const auto &[head, accuracy] : r.heads)
+    out["test_accuracy/" + head] = accuracy;
   return out;
 }
 
@@ -262,12 +284,10 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
   if (e.program < 0 || e.image < 0 || !m.train.contains("eval"))
     return r;
   const auto &spec = m.train["eval"];
-  std::string scored = spec.value("output", "output");
-  if (!e.outputs.count(scored)) {
-    if (e.outputs.size() != 1)
-      return r;
-    scored = e.outputs.begin()->first;
-  }
+  std::vector<std::string> heads = scoredOutputs(e, spec);
+  if (heads.empty())
+    return r;
+  std::string scored = heads.front();
   int64_t out = e.outputs[scored];
   if (!dataset.hasTest()) {
     error = "the graph evaluates, but the data has no evaluation split (give data.source.eval_path "
@@ -304,22 +324,25 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
     r.top5 = knn.top5;
     return r;
   }
-  int64_t classes = m.compiled.buffers[out].shape.back();
   auto recon = e.outputs.find("reconstruction");
   const Buffer &image = m.compiled.buffers[e.image];
   data::ViewSpec view;
   if (!evalView(m, image, view, error))
     return r;
   int64_t pixels = view.floats();
-  int64_t correct = 0, images = 0;
-  double squaredError = 0;
+  // sums: correct per head, then the squared error, then the images.
+  size_t nh = heads.size();
+  std::vector<double> sums(nh + 2, 0.0);
   bool ok = forEachEvalBatch(exec, e, dataset, true, loaderThreads, [&](int64_t n, const int32_t *labels) {
-    const float *y = exec.as<float>(out);
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t best = std::max_element(y + i * classes, y + (i + 1) * classes) - (y + i * classes);
-      correct += best == labels[i];
+    for (size_t h = 0; h < nh; ++h) {
+      int64_t id = e.outputs[heads[h]], classes = m.compiled.buffers[id].shape.back();
+      const float *y = exec.as<float>(id);
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t best = std::max_element(y + i * classes, y + (i + 1) * classes) - (y + i * classes);
+        sums[h] += best == labels[i];
+      }
     }
-    images += n;
+    sums[nh + 1] += n;
     // Reconstruction error against the [0, 1] view (the input, not normalised).
     if (recon != e.outputs.end() && scored != "reconstruction") {
       const float *rec = exec.as<float>(recon->second), *x = exec.as<float>(e.image);
@@ -327,19 +350,21 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
       for (int64_t i = 0; i < n * pixels; ++i) {
         int64_t c = i / plane % view.channels;
         double d = rec[i] - (x[i] * view.std[c] + view.mean[c]);
-        squaredError += d * d;
+        sums[nh] += d * d;
       }
     }
   }, error, /*shard=*/true);
   if (!ok)
     return r;
-  double sums[3] = {static_cast<double>(correct), squaredError, static_cast<double>(images)};
   if (exec.worldSize() > 1)
-    exec.comm->allReduceSum(sums, 3);
-  r.images = static_cast<int64_t>(sums[2]);
-  r.accuracy = sums[0] / sums[2];
+    exec.comm->allReduceSum(sums.data(), sums.size());
+  double images = sums[nh + 1];
+  r.images = static_cast<int64_t>(images);
+  r.accuracy = sums[0] / images;
+  for (size_t h = 0; h < nh && nh > 1; ++h)
+    r.heads.push_back({heads[h], sums[h] / images});
   if (recon != e.outputs.end() && scored != "reconstruction")
-    r.mse = sums[1] / (sums[2] * pixels);
+    r.mse = sums[nh] / (images * pixels);
   return r;
 }
 
@@ -360,15 +385,16 @@ bool checkEvaluation(Executor &exec, const data::Dataset &dataset, std::string &
     return false;
   }
   const auto &spec = m.train["eval"];
-  std::string scored = spec.value("output", "output");
-  if (spec.value("kind", "accuracy") != "accuracy" || !e.outputs.count(scored) || !dataset.train)
+  if (spec.value("kind", "accuracy") != "accuracy" || !dataset.train)
     return true;
-  int64_t outputs = m.compiled.buffers[e.outputs[scored]].shape.back();
-  if (dataset.train->classes() > outputs) {
-    error = dataset.train->where + " has " + std::to_string(dataset.train->classes()) +
-            " classes, but the evaluated output '" + scored + "' scores " +
-            std::to_string(outputs) + " (set the graph's number of classes)";
-    return false;
+  for (const std::string &scored : scoredOutputs(e, spec)) {
+    int64_t outputs = m.compiled.buffers[e.outputs[scored]].shape.back();
+    if (dataset.train->classes() > outputs) {
+      error = dataset.train->where + " has " + std::to_string(dataset.train->classes()) +
+              " classes, but the evaluated output '" + scored + "' scores " +
+              std::to_string(outputs) + " (set the graph's number of classes)";
+      return false;
+    }
   }
   return true;
 }

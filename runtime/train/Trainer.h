@@ -86,6 +86,9 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
 struct EvalResult {
   double accuracy = -1, top5 = -1, probe = -1, mse = -1;
   int64_t images = 0; // test images evaluated
+  /// With several heads scored (train.eval.output a list): each head's
+  /// accuracy; `accuracy` is the first's.
+  std::vector<std::pair<std::string, double>> heads;
 };
 EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThreads,
                     std::string &error);
@@ -93,7 +96,8 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
 /// The evaluation's numbers under the one set of keys that a run's
 /// metrics.jsonl and `kiln eval` both write: test_accuracy (the top-1 of
 /// what train.eval scores, k-NN included), knn_top5, linear_probe and
-/// test_mse, each only when the artifact has it.
+/// test_mse, each only when the artifact has it, and test_accuracy/HEAD per
+/// head when several are scored.
 nlohmann::ordered_json evalResultJson(const EvalResult &r);
 
 } // namespace kiln
