@@ -231,8 +231,10 @@ Batch Loader::build(int64_t epoch, int64_t step) {
 void Loader::produce() {
   std::unique_lock<std::mutex> lock(queueMutex);
   while (true) {
+    // Evaluation reads its split once: nothing is built past its last batch.
     queueChanged.wait(lock, [&] {
-      return stopping || (next >= 0 && static_cast<int>(ready.size()) < options.depth);
+      return stopping || (next >= 0 && static_cast<int>(ready.size()) < options.depth &&
+                          !(options.evaluation && next >= stepsPerEpoch()));
     });
     if (stopping)
       return;
