@@ -113,13 +113,25 @@ void Loader::fill(Batch &b, int64_t epoch, int64_t position, int64_t row) {
       b.labels[row] = s.label;
       return;
     }
-    std::lock_guard<std::mutex> lock(badMutex);
-    if (bad.insert(sample).second) {
-      std::fprintf(stderr, "kiln: warning: %s (skipped: the next image takes its place)\n",
-                   error.c_str());
-      ++replaced;
-    }
+    skip(sample, error);
   }
+}
+
+void Loader::skip(int64_t key, const std::string &why) {
+  std::lock_guard<std::mutex> lock(badMutex);
+  if (bad.insert(key).second) {
+    std::fprintf(stderr, "kiln: warning: %s (skipped: the next image takes its place)\n",
+                 why.c_str());
+    ++replaced;
+  }
+}
+
+Batch Loader::emptyBatch() const {
+  Batch b;
+  b.labels.assign(batch, 0);
+  for (auto &[name, view] : views)
+    b.views[name].assign(view.count * batch * view.floats(), 0.0f);
+  return b;
 }
 
 std::vector<ViewCopy> Loader::copiesOf(Batch &b, int64_t epoch, uint64_t id, int64_t row) {
@@ -136,10 +148,7 @@ std::vector<ViewCopy> Loader::copiesOf(Batch &b, int64_t epoch, uint64_t id, int
 }
 
 Batch Loader::buildFromStream(int64_t epoch, int64_t step) {
-  Batch b;
-  b.labels.assign(batch, 0);
-  for (auto &[name, view] : views)
-    b.views[name].assign(view.count * batch * view.floats(), 0.0f);
+  Batch b = emptyBatch();
   std::vector<StreamSample> got(batch);
   std::string error;
   bool end = false;
@@ -204,12 +213,7 @@ Batch Loader::buildFromStream(int64_t epoch, int64_t step) {
         b.labels[i] = s.sample.label;
         return;
       }
-      std::lock_guard<std::mutex> lock(badMutex);
-      if (bad.insert(static_cast<int64_t>(s.id)).second) {
-        std::fprintf(stderr, "kiln: warning: %s (skipped: the next image takes its place)\n",
-                     why.c_str());
-        ++replaced;
-      }
+      skip(static_cast<int64_t>(s.id), why);
     }
   });
   return b;
@@ -218,10 +222,7 @@ Batch Loader::buildFromStream(int64_t epoch, int64_t step) {
 Batch Loader::build(int64_t epoch, int64_t step) {
   if (stream)
     return buildFromStream(epoch, step);
-  Batch b;
-  b.labels.assign(batch, 0);
-  for (auto &[name, view] : views)
-    b.views[name].assign(view.count * batch * view.floats(), 0.0f);
+  Batch b = emptyBatch();
   int64_t first = (step * options.ranks + options.rank) * batch;
   b.count = std::clamp<int64_t>(source->size() - first, 0, batch);
   pool.run(b.count, [&](int64_t i) { fill(b, epoch, first + i, i); });

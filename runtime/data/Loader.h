@@ -81,6 +81,10 @@ public:
 
 private:
   Batch build(int64_t epoch, int64_t step);
+  /// A batch of zeros, every view and label allocated.
+  Batch emptyBatch() const;
+  /// Marks sample `key` unreadable: warned about and counted once.
+  void skip(int64_t key, const std::string &why);
   Batch buildFromStream(int64_t epoch, int64_t step);
   /// The copies of every view of a sample keyed (seed, `epoch`, view,
   /// copy, `id`), written to row `row` of `b`.

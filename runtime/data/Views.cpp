@@ -236,11 +236,8 @@ bool fitsView(const ViewSpec &v, int64_t h, int64_t w, std::string &error) {
   return false;
 }
 
-bool applyView(const ViewSpec &v, const ViewDraw &draw, const Image &image, Random &rng,
+void applyView(const ViewSpec &v, const ViewDraw &draw, const Image &image, Random &rng,
                float *out) {
-  std::string unused;
-  if (!fitsView(v, image.height * draw.reduction, image.width * draw.reduction, unused))
-    return false;
   Image source = withChannels(image, v.channels);
   int64_t plane = v.size * v.size;
   if (v.pil) {
@@ -261,7 +258,6 @@ bool applyView(const ViewSpec &v, const ViewDraw &draw, const Image &image, Rand
         p += v.noise * rng.normal();
       out[c * plane + i] = static_cast<float>((p - v.mean[c]) / v.std[c]);
     }
-  return true;
 }
 
 bool drawAndApplyView(const ViewSpec &v, const Image &image, Random &rng, float *out) {
@@ -271,7 +267,8 @@ bool drawAndApplyView(const ViewSpec &v, const Image &image, Random &rng, float 
     return false;
   if (v.pil)
     draw = drawView(v, image.height, image.width, rng);
-  return applyView(v, draw, image, rng, out);
+  applyView(v, draw, image, rng, out);
+  return true;
 }
 
 } // namespace kiln::data

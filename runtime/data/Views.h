@@ -91,12 +91,13 @@ ViewDraw drawView(const ViewSpec &v, int64_t h, int64_t w, Random &rng);
 /// Writes a view of `image` to `out` (v.floats() floats): the 8-bit chain
 /// with `draw` (made by drawView at the image's full size; `image` may be
 /// decoded at 1/draw.reduction, its boxes are then scaled), else the float
-/// chain drawing from `rng`. Noise is drawn from `rng` in both. False when
-/// the image is too small for a padded crop of the view.
-bool applyView(const ViewSpec &v, const ViewDraw &draw, const Image &image, Random &rng,
+/// chain drawing from `rng`. Noise is drawn from `rng` in both. The image
+/// must fit the view (fitsView).
+void applyView(const ViewSpec &v, const ViewDraw &draw, const Image &image, Random &rng,
                float *out);
 
-/// drawView (8-bit chain) then applyView on a full-size image.
+/// drawView (8-bit chain) then applyView on a full-size image; false when
+/// the image does not fit the view.
 bool drawAndApplyView(const ViewSpec &v, const Image &image, Random &rng, float *out);
 
 /// Whether an h×w image can give view `v` (a padded crop needs the padded

@@ -102,10 +102,11 @@ int view(const char *spec, uint64_t seed, Image &img) {
   if (!parseView(data, "v", v, error))
     return fail(error);
   Random rng(seed, 0, 0);
-  ViewDraw d = drawView(v, img.height, img.width, rng);
   std::vector<float> out(v.floats());
-  if (!applyView(v, d, img, rng, out.data()))
-    return fail("the image does not fit the view");
+  if (!fitsView(v, img.height, img.width, error))
+    return fail(error);
+  ViewDraw d = drawView(v, img.height, img.width, rng);
+  applyView(v, d, img, rng, out.data());
   Image result(v.size, v.size, v.channels);
   int64_t plane = v.size * v.size;
   for (int64_t c = 0; c < v.channels; ++c)
