@@ -3,6 +3,7 @@
 
   train.py --model resnet20|resnet56|resnet18 [--epochs 3] [--steps N]
            [--threads 2] [--seed 0] [--out FILE.json] [--channels-last]
+           [--checkpoint PATH [--checkpoint-every 100]]
 
 The recipe of models/resnet20-fm-sup.json: (x/255 - 0.2860)/0.3530, random
 28x28 crop of the 2-pixel zero-padded image + horizontal flip (p 0.5),
@@ -17,6 +18,13 @@ fashion-mnist package (gzipped or not); nothing is downloaded.
 
 train_objective.py (the SD, KD and DINO graphs) imports this file's data,
 model, loop and result helpers.
+
+--checkpoint PATH: the loop saves everything it needs to continue (step,
+permutation, generator and global RNG states, the recipe's nets, optimizers
+and other state, the losses and timings so far) to PATH every
+--checkpoint-every steps and at the end of training (before evaluation);
+a run started with an existing PATH resumes from it, bit for bit as if it
+had not stopped (same --threads), and refuses a checkpoint of another run.
 """
 import argparse
 import datetime
@@ -154,6 +162,11 @@ def add_common_args(ap):
     ap.add_argument('--data', default=DATA, help='directory of the IDX files')
     ap.add_argument('--log-every', type=int, default=50)
     ap.add_argument('--no-eval', action='store_true', help='skip the test-set evaluation')
+    ap.add_argument('--checkpoint', metavar='PATH', default=None,
+                    help='save the training state to PATH (every --checkpoint-every steps and at the end '
+                         'of training); resume from PATH if it exists')
+    ap.add_argument('--checkpoint-every', type=int, default=100, metavar='N',
+                    help='steps between checkpoints (0: only at the end of training)')
 
 
 def setup(args):
@@ -164,21 +177,84 @@ def setup(args):
     return torch.Generator().manual_seed(args.seed)
 
 
-def train_loop(args, n, steps_per_epoch, run_steps, gen, prepare, step, lr_at):
+CHECKPOINT_FORMAT = 'bench/resnet-torch checkpoint 1'
+
+
+def save_checkpoint(path, ckpt):
+    """torch.save to PATH.tmp, fsync, rename over PATH: a kill leaves the old file or the new one."""
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + '.tmp', 'wb') as f:
+        torch.save(ckpt, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + '.tmp', path)
+    fd = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path, identity, state, gen):
+    """The checkpoint in `path`, after loading `state`'s objects, `gen` and the
+    global RNGs from it; exits if it is not one of the run `identity`."""
+    try:
+        ckpt = torch.load(path, weights_only=False)
+    except Exception as e:
+        raise SystemExit('%s: cannot read the checkpoint (%s: %s)' % (path, type(e).__name__, e))
+    if not isinstance(ckpt, dict) or ckpt.get('format') != CHECKPOINT_FORMAT:
+        raise SystemExit('%s: not a checkpoint of bench/resnet-torch' % path)
+    saved = ckpt['identity']
+    diff = ['%s %r there, %r here' % (k, saved.get(k), identity.get(k))
+            for k in [*identity, *(k for k in saved if k not in identity)] if saved.get(k) != identity.get(k)]
+    if diff:
+        raise SystemExit('%s: checkpoint of another run (%s); remove it or pass another --checkpoint'
+                         % (path, '; '.join(diff)))
+    if ckpt['threads'] != torch.get_num_threads():
+        print('WARNING: %s was written with %d threads, running %d: losses may differ in the last bits'
+              % (path, ckpt['threads'], torch.get_num_threads()), file=sys.stderr)
+    for name, obj in state.items():
+        obj.load_state_dict(ckpt['state'][name])
+    gen.set_state(ckpt['gen'])
+    torch.set_rng_state(ckpt['torch_rng'])
+    np.random.set_state(ckpt['numpy_rng'])
+    return ckpt
+
+
+def train_loop(args, n, steps_per_epoch, run_steps, gen, prepare, step, lr_at, state=None, identity=None):
     """Epochs of `steps_per_epoch` batches of BATCH from a permutation of n
     drawn from `gen` (the last partial batch dropped), up to `run_steps`.
     prepare(indices) -> batch is timed as data; step(batch, iteration,
     epoch) -> (loss, {metric: value}) as the train step. Progress lines on
-    stderr every args.log_every steps; returns the timings and losses."""
-    step_times, data_times, losses = [], [], []
-    it = 0
+    stderr every args.log_every steps; returns the timings and losses.
+    With args.checkpoint: `state` ({name: object with state_dict and
+    load_state_dict}: nets, optimizers, ...) and the loop's own state are
+    saved there every args.checkpoint_every steps and after the last one;
+    an existing checkpoint is resumed if its `identity` (the run's
+    model and config; epochs, seed and batch are added here) is this one's."""
+    state = state or {}
+    identity = {**(identity or {}), 'epochs': args.epochs, 'seed': args.seed, 'batch': BATCH, 'n': n,
+                'steps_per_epoch': steps_per_epoch}
+    step_times, data_times, losses, resumed_at = [], [], [], []
+    it, perm, wall0, rss0 = 0, None, 0.0, 0.0
+    if args.checkpoint and os.path.exists(args.checkpoint):
+        c = load_checkpoint(args.checkpoint, identity, state, gen)
+        it, perm, wall0, rss0 = c['step'], c['perm'], c['train_wall'], c['rss_train']
+        step_times, data_times, losses = c['step_times'], c['data_times'], c['losses']
+        resumed_at = c['resumed_at'] + [it]
+        print('resuming from %s: step %d of %d (epoch %d)%s' % (
+            args.checkpoint, it, run_steps, c['epoch'], ', training done' if it >= run_steps else ''),
+            file=sys.stderr, flush=True)
+    start_it = it
     t_start = time.perf_counter()
-    t_window, step_window = t_start, 0
-    for epoch in range(args.epochs):
+    t_window, step_window = t_start, it
+    for epoch in range(it // steps_per_epoch, args.epochs):
         if it >= run_steps:
             break
-        perm = torch.randperm(n, generator=gen)
-        for b in range(steps_per_epoch):
+        if it % steps_per_epoch == 0:  # else resumed mid-epoch: the checkpoint's permutation
+            perm = torch.randperm(n, generator=gen)
+        for b in range(it % steps_per_epoch, steps_per_epoch):
             if it >= run_steps:
                 break
             t0 = time.perf_counter()
@@ -198,7 +274,7 @@ def train_loop(args, n, steps_per_epoch, run_steps, gen, prepare, step, lr_at):
                 ips = BATCH * (it - step_window) / (now - t_window)
                 t_window, step_window = now, it
                 recent = losses[-args.log_every:]
-                eta = (run_steps - it) * (now - t_start) / it
+                eta = (run_steps - it) * (now - t_start) / (it - start_it)
                 extra = ''.join('  %s %.4f' % kv for kv in metrics.items())
                 print('epoch %d step %5d/%d  loss %.4f (mean last %d %.4f)%s  lr %.5f  %.1f img/s  '
                       'step %.1f ms  data %.1f ms  ETA %s'
@@ -206,9 +282,18 @@ def train_loop(args, n, steps_per_epoch, run_steps, gen, prepare, step, lr_at):
                          lr_at[it - 1], ips, 1e3 * np.mean(step_times[-len(recent):]),
                          1e3 * np.mean(data_times[-len(recent):]), fmt_time(eta)),
                       file=sys.stderr, flush=True)
+            if args.checkpoint and (it == run_steps or args.checkpoint_every > 0 and it % args.checkpoint_every == 0):
+                save_checkpoint(args.checkpoint, {
+                    'format': CHECKPOINT_FORMAT, 'identity': identity, 'threads': torch.get_num_threads(),
+                    'step': it, 'epoch': epoch, 'perm': perm, 'gen': gen.get_state(),
+                    'torch_rng': torch.get_rng_state(), 'numpy_rng': np.random.get_state(),
+                    'state': {name: obj.state_dict() for name, obj in state.items()},
+                    'losses': losses, 'step_times': step_times, 'data_times': data_times,
+                    'train_wall': wall0 + time.perf_counter() - t_start, 'resumed_at': resumed_at,
+                    'rss_train': max(rss0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)})
     return {'steps': it, 'step_times': step_times, 'data_times': data_times, 'losses': losses,
-            'train_wall': time.perf_counter() - t_start,
-            'rss_train': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+            'train_wall': wall0 + time.perf_counter() - t_start, 'resumed_at': resumed_at,
+            'rss_train': max(rss0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)}
 
 
 def result_record(args, model, nparams, total, run, evals, eval_s, config):
@@ -236,6 +321,7 @@ def result_record(args, model, nparams, total, run, evals, eval_s, config):
         'data_ms_mean': 1e3 * float(np.mean(data_times[10:] if len(data_times) > 10 else data_times)),
         'images_per_s_wall': BATCH * run['steps'] / run['train_wall'],
         'train_wall_s': run['train_wall'],
+        'resumed_at': run['resumed_at'],
         'eval_s': eval_s,
         'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         'peak_rss_mb_train': run['rss_train'],
@@ -299,7 +385,9 @@ def main():
         opt.step()
         return loss.item(), {}  # synchronous on the CPU anyway
 
-    run = train_loop(args, xtr.shape[0], steps_per_epoch, run_steps, gen, prepare, step, lr_at)
+    run = train_loop(args, xtr.shape[0], steps_per_epoch, run_steps, gen, prepare, step, lr_at,
+                     state={'net': net, 'opt': opt},
+                     identity={'model': args.model, 'channels_last': args.channels_last})
 
     acc = eval_s = None
     if not args.no_eval:

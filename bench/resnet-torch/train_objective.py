@@ -4,6 +4,7 @@
   train_objective.py --objective sd|kd|dino [--epochs 3] [--steps N]
                      [--threads 2] [--seed 0] [--out FILE.json]
                      [--teacher PATH] [--eval-images N] [--no-eval]
+                     [--checkpoint PATH [--checkpoint-every 100]]
 
 Each objective follows its graph (checked at start: the values below are
 compared with the graph file, and any difference is printed and put in
@@ -264,8 +265,10 @@ def linear_probe(ftr, ytr, fte, yte, seed, epochs=20, batch=256, lr=1e-2, classe
 # ----------------------------------------------------------------------------- recipes
 # trained: the network whose parameters are counted; prepare(indices) -> batch;
 # step(batch, iteration, epoch) -> (loss, metrics); evaluate(xtr, ytr, xte, yte)
-# -> {'test_accuracy': ..., ...}; lr_at: the lr per iteration (progress lines).
-Recipe = collections.namedtuple('Recipe', 'trained prepare step evaluate lr_at config')
+# -> {'test_accuracy': ..., ...}; lr_at: the lr per iteration (progress lines);
+# state: {name: object with state_dict/load_state_dict}, all that training
+# changes (nets, optimizers, DINO's loss with its centre): the checkpoint.
+Recipe = collections.namedtuple('Recipe', 'trained prepare step evaluate lr_at config state')
 
 
 def sgd_step(opt, lr_at, it, loss):
@@ -294,7 +297,7 @@ def sd_recipe(args, gen, xtr, ytr, steps_per_epoch):
     def evaluate(xtr_e, ytr_e, xte_e, yte_e):
         return {'test_accuracy': common.evaluate(net, xte_e, yte_e, logits_of=lambda out: out[1])}
 
-    return Recipe(net, prepare, step, evaluate, lr_at, {})
+    return Recipe(net, prepare, step, evaluate, lr_at, {}, {'net': net, 'opt': opt})
 
 
 def load_teacher(path, prefix):
@@ -341,7 +344,8 @@ def kd_recipe(args, gen, xtr, ytr, steps_per_epoch):
         return {'test_accuracy': common.evaluate(student, xte_e, yte_e),
                 'teacher_test_accuracy': common.evaluate(teacher, xte_e, yte_e)}
 
-    return Recipe(student, prepare, step, evaluate, lr_at, {'teacher': os.path.abspath(args.teacher)})
+    return Recipe(student, prepare, step, evaluate, lr_at, {'teacher': os.path.abspath(args.teacher)},
+                  {'student': student, 'opt': opt})  # the teacher is frozen, in eval mode
 
 
 def dino_recipe(args, gen, xtr, ytr, steps_per_epoch):
@@ -391,7 +395,8 @@ def dino_recipe(args, gen, xtr, ytr, steps_per_epoch):
                 'linear_probe': linear_probe(ftr, ytr_e, fte, yte_e, args.seed)}
 
     return Recipe(student, prepare, step, evaluate, lr_at,
-                  {'knn_k': KNN_K, 'knn_temperature': KNN_T, 'teacher_temp_warmup_epochs': warm_tt})
+                  {'knn_k': KNN_K, 'knn_temperature': KNN_T, 'teacher_temp_warmup_epochs': warm_tt},
+                  {'student': student, 'teacher': teacher, 'opt': opt, 'loss': loss_fn})  # loss: the centre
 
 
 RECIPES = {'sd': sd_recipe, 'kd': kd_recipe, 'dino': dino_recipe}
@@ -450,7 +455,8 @@ def main():
           % (model, nparams, args.epochs, steps_per_epoch, total, run_steps, BATCH, args.threads,
              torch.__version__), file=sys.stderr)
 
-    run = common.train_loop(args, xtr.shape[0], steps_per_epoch, run_steps, gen, r.prepare, r.step, r.lr_at)
+    run = common.train_loop(args, xtr.shape[0], steps_per_epoch, run_steps, gen, r.prepare, r.step, r.lr_at,
+                            state=r.state, identity={'model': model, **r.config})
 
     evals, eval_s = {'test_accuracy': None}, None
     if not args.no_eval:
