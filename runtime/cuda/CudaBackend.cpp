@@ -5,7 +5,9 @@
 // persistent region); kernels come from the artifact's PTX through the
 // driver API; GEMMs are cuBLAS calls, convolutions cuDNN's; everything runs in order on one
 // compute stream, and NCCL's all-reduces on a communication stream that
-// the compute stream waits for only at each bucket's AllReduceWait.
+// the compute stream waits for only at each bucket's AllReduceWait. The
+// next batch goes up through pinned memory on a copy stream while a step
+// runs, into a staging area the next step copies it from.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/cuda/CudaDriver.h"
@@ -23,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -59,6 +62,12 @@ public:
     check(cudaMemcpyAsync(host, base(region) + offset, bytes, cudaMemcpyDeviceToHost, compute),
           "copying from the GPU");
     synchronize();
+  }
+  bool stage(Region region, int64_t offset, const void *host, int64_t bytes) override;
+  void placeStaged() override;
+  void discardStaged() override {
+    staged.clear();
+    stagedBytes = 0;
   }
   void enqueue(int program, size_t first, size_t last) override;
   void synchronize() override;
@@ -109,6 +118,18 @@ private:
 #ifdef KILN_HAVE_CUDNN
   std::unique_ptr<CudnnConvolutions> convolutions;
 #endif
+  // The next run's inputs: copied into `pinned`, uploaded on `copy` into
+  // `staging` (stagingBytes each: the largest program's inputs), then
+  // placed by a device copy on the compute stream.
+  struct Staged {
+    Region region;
+    int64_t offset, at, bytes;
+  };
+  std::vector<Staged> staged;
+  int64_t stagingBytes = 0, stagedBytes = 0;
+  uint8_t *pinned = nullptr, *staging = nullptr;
+  cudaStream_t copy = nullptr;
+  cudaEvent_t uploaded = nullptr, placed = nullptr;
   // Per program, per thunk: its kernel's argument table (an index into tables).
   std::vector<std::vector<int64_t>> tableAt;
   bool syncEachThunk = false; // KILN_CUDA_SYNC=1: errors name their thunk
@@ -121,10 +142,18 @@ CudaBackend::~CudaBackend() {
     cublasDestroy(blas);
   if (module)
     driver->moduleUnload(module);
+  if (copy)
+    cudaStreamSynchronize(copy);
   if (memory)
     cudaFree(memory);
-  if (compute)
-    cudaStreamDestroy(compute);
+  if (pinned)
+    cudaFreeHost(pinned);
+  for (cudaEvent_t e : {uploaded, placed})
+    if (e)
+      cudaEventDestroy(e);
+  for (cudaStream_t s : {compute, copy})
+    if (s)
+      cudaStreamDestroy(s);
 }
 
 bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *hostPersistent,
@@ -202,12 +231,19 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
       table.resize(table.size() + k->args.size());
     }
   }
+  for (const Program &program : m.compiled.programs) {
+    int64_t inputs = 0;
+    for (const auto &in : m.inputs)
+      if (in.program == program.entry)
+        inputs += alignUp(m.compiled.buffers[in.buffer].bytes);
+    stagingBytes = std::max(stagingBytes, inputs);
+  }
   int64_t p = alignUp(m.compiled.persistentBytes), a = alignUp(m.compiled.arenaBytes()),
           w = alignUp(workspaceBytes), s = alignUp(m.compiled.persistentBytes),
-          tb = alignUp(table.size() * sizeof(void *));
-  if (cudaMalloc(&memory, p + a + w + s + tb) != cudaSuccess) {
-    error = "cannot allocate " + std::to_string((p + a + w + s + tb) >> 20) + " MiB on " +
-            prop.name + " (" + std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
+          tb = alignUp(table.size() * sizeof(void *)), total = p + a + w + s + tb + stagingBytes;
+  if (cudaMalloc(&memory, total) != cudaSuccess) {
+    error = "cannot allocate " + std::to_string(total >> 20) + " MiB on " + prop.name + " (" +
+            std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
     memory = nullptr;
     return false;
   }
@@ -216,6 +252,7 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
   workspace = arena + a;
   saved = workspace + w;
   tables = reinterpret_cast<void **>(saved + s);
+  staging = saved + s + tb;
   tableAt = std::move(at);
   for (size_t pi = 0; pi < m.compiled.programs.size(); ++pi)
     for (size_t i = 0; i < m.compiled.programs[pi].thunks.size(); ++i) {
@@ -227,7 +264,12 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
   if (cudaMemset(memory, 0, p + a + w + s) != cudaSuccess ||
       cudaMemcpy(persistent, hostPersistent, m.compiled.persistentBytes, cudaMemcpyHostToDevice) ||
       cudaMemcpy(tables, table.data(), table.size() * sizeof(void *), cudaMemcpyHostToDevice) ||
-      cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking)) {
+      cudaStreamCreateWithFlags(&compute, cudaStreamNonBlocking) ||
+      cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking) ||
+      cudaEventCreateWithFlags(&uploaded, cudaEventDisableTiming) ||
+      cudaEventCreateWithFlags(&placed, cudaEventDisableTiming) ||
+      cudaHostAlloc(reinterpret_cast<void **>(&pinned), std::max<int64_t>(stagingBytes, 1),
+                    cudaHostAllocDefault)) {
     error = std::string("cannot set up the GPU: ") + cudaGetErrorString(cudaGetLastError());
     return false;
   }
@@ -257,8 +299,36 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
   syncEachThunk = std::getenv("KILN_CUDA_SYNC") && std::string(std::getenv("KILN_CUDA_SYNC")) == "1";
   desc = std::string(prop.name) + " (sm_" + std::to_string(major * 10 + minor) + ", PTX " + arch +
          "), cuBLAS " + std::to_string(blasVersion) + ", " +
-         std::to_string((p + a + w + s + tb) >> 20) + " MiB" + convolutionsDesc;
+         std::to_string(total >> 20) + " MiB" + convolutionsDesc;
   return true;
+}
+
+bool CudaBackend::stage(Region region, int64_t offset, const void *host, int64_t bytes) {
+  if (stagedBytes + bytes > stagingBytes)
+    return false;
+  if (staged.empty()) {
+    // The last batch has left the pinned memory and the staging area.
+    check(cudaEventSynchronize(uploaded), "waiting for the last batch's upload");
+    check(cudaStreamWaitEvent(copy, placed, 0), "ordering the upload after the last batch");
+  }
+  std::memcpy(pinned + stagedBytes, host, bytes);
+  check(cudaMemcpyAsync(staging + stagedBytes, pinned + stagedBytes, bytes, cudaMemcpyHostToDevice,
+                        copy),
+        "uploading the next batch");
+  check(cudaEventRecord(uploaded, copy), "uploading the next batch");
+  staged.push_back({region, offset, stagedBytes, bytes});
+  stagedBytes += alignUp(bytes);
+  return true;
+}
+
+void CudaBackend::placeStaged() {
+  check(cudaStreamWaitEvent(compute, uploaded, 0), "waiting for the batch's upload");
+  for (const Staged &s : staged)
+    check(cudaMemcpyAsync(base(s.region) + s.offset, staging + s.at, s.bytes,
+                          cudaMemcpyDeviceToDevice, compute),
+          "placing the batch");
+  check(cudaEventRecord(placed, compute), "placing the batch");
+  discardStaged();
 }
 
 void CudaBackend::enqueue(int program, size_t first, size_t last) {

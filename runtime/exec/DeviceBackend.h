@@ -28,6 +28,15 @@ public:
 
   /// Host -> device, ordered before the thunks enqueued later.
   virtual void upload(Region region, int64_t offset, const void *host, int64_t bytes) = 0;
+  /// Host -> device for the next run, off the compute stream: `host` goes
+  /// to pinned memory and up on a copy stream into a staging area while
+  /// the run in flight goes on. placeStaged() then moves all that was
+  /// staged to its (region, offset), before the thunks enqueued after it.
+  /// False when the staging area is full (this call staged nothing).
+  virtual bool stage(Region region, int64_t offset, const void *host, int64_t bytes) = 0;
+  virtual void placeStaged() = 0;
+  /// Forgets what was staged: it will not be placed.
+  virtual void discardStaged() = 0;
   /// Device -> host after everything enqueued so far.
   virtual void download(Region region, int64_t offset, void *host, int64_t bytes) = 0;
   /// Enqueues thunks [first, last) of `program`.

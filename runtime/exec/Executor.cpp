@@ -118,9 +118,10 @@ void Executor::fromDevice(int64_t buffer) const {
     gpu->download(b.region, b.offset, data(buffer), b.bytes);
 }
 
-void Executor::uploadHostWritten(const Program &p) const {
+void Executor::uploadHostWritten(int program) const {
+  const Program &p = m.compiled.programs[program];
   for (const auto &in : m.inputs)
-    if (in.program == p.entry)
+    if (in.program == p.entry && !(program == stagedProgram && stagedBuffers.count(in.buffer)))
       toDevice(in.buffer);
   for (const auto &s : m.schedules)
     toDevice(s.buffer);
@@ -347,9 +348,43 @@ void Executor::runThunks(int program, size_t first, size_t last) {
   }
 }
 
+bool Executor::stageInputs(int program,
+                           const std::vector<std::pair<int64_t, const void *>> &inputs) {
+  if (!gpu)
+    return false;
+  discardStaged();
+  for (auto [buffer, host] : inputs) {
+    const Buffer &b = m.compiled.buffers[buffer];
+    if (!gpu->stage(b.region, b.offset, host, b.bytes)) {
+      discardStaged();
+      return false;
+    }
+    stagedBuffers.insert(buffer);
+  }
+  stagedProgram = program;
+  return true;
+}
+
+void Executor::discardStaged() {
+  if (gpu)
+    gpu->discardStaged();
+  stagedProgram = -1;
+  stagedBuffers.clear();
+}
+
 void Executor::run(int program) {
+  start(program);
+  finish(program);
+}
+
+void Executor::start(int program) {
   const Program &p = m.compiled.programs[program];
-  uploadHostWritten(p);
+  uploadHostWritten(program);
+  if (program == stagedProgram) {
+    gpu->placeStaged();
+    stagedProgram = -1;
+    stagedBuffers.clear();
+  }
   if (!profile) {
     runThunks(program, 0, p.thunks.size());
   } else {
@@ -362,10 +397,12 @@ void Executor::run(int program) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   }
-  if (gpu) {
-    for (const Sink &s : p.sinks)
+}
+
+void Executor::finish(int program) {
+  if (gpu)
+    for (const Sink &s : m.compiled.programs[program].sinks)
       fromDevice(s.buffer); // waits for the step
-  }
 }
 
 } // namespace kiln

@@ -20,6 +20,9 @@
 #include "runtime/exec/ThreadPool.h"
 
 #include <memory>
+#include <set>
+#include <utility>
+#include <vector>
 
 namespace kiln {
 
@@ -61,8 +64,19 @@ public:
 
   /// The program with this entry ("train_step", "eval"), or -1.
   int program(const std::string &entry) const;
-  /// Runs every thunk of the program once.
+  /// Runs every thunk of the program once: start() then finish().
   void run(int program);
+  /// Starts a run: the host-written buffers go to the GPU (those staged
+  /// for it are moved into place instead) and the thunks are enqueued; on
+  /// the CPU the run happens here.
+  void start(int program);
+  /// Waits for the run started and brings its sinks back from the GPU.
+  void finish(int program);
+  /// On a GPU: uploads the next run of `program`'s inputs, (buffer, bytes
+  /// at host) each, while the current run goes on (pinned memory, a copy
+  /// stream); that run reads them instead of data()'s. False on the CPU or
+  /// when they do not fit: nothing is staged, write them to data().
+  bool stageInputs(int program, const std::vector<std::pair<int64_t, const void *>> &inputs);
   /// Runs thunks [first, last) of the program, without the host<->GPU
   /// copies run() makes around them.
   void runThunks(int program, size_t first, size_t last);
@@ -137,9 +151,10 @@ private:
   /// Host mirror <-> GPU for a buffer (no-ops on the CPU).
   void toDevice(int64_t buffer) const;
   void fromDevice(int64_t buffer) const;
-  /// To the GPU, what the runtime writes before program `p` runs: its
-  /// inputs and the schedule values.
-  void uploadHostWritten(const Program &p) const;
+  /// To the GPU, what the runtime writes before `program` runs: its
+  /// inputs (but those staged for it) and the schedule values.
+  void uploadHostWritten(int program) const;
+  void discardStaged();
 
   Manifest m;
   ThreadPool pool;
@@ -151,6 +166,9 @@ private:
   uint8_t *workspace = nullptr;
   int64_t workspaceSlab = 0;
   std::unique_ptr<DeviceBackend> gpu;
+  // The program whose next run has inputs staged on the GPU, and which.
+  int stagedProgram = -1;
+  std::set<int64_t> stagedBuffers;
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: a kernel's argument pointers (else none).
   std::vector<std::vector<std::vector<void *>>> pointers;

@@ -68,7 +68,8 @@ bool Executor::trainedStateFinite() const {
 
 int64_t Executor::runUntilNonFinite(int program) {
   const Program &p = m.compiled.programs[program];
-  uploadHostWritten(p);
+  discardStaged(); // the step replayed reads the host's inputs
+  uploadHostWritten(program);
   for (size_t i = 0; i < p.thunks.size(); ++i) {
     runThunks(program, i, i + 1);
     for (int64_t out : p.thunks[i].written()) {

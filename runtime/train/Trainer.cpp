@@ -145,11 +145,19 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
   return true;
 }
 
-void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batch) {
+std::vector<std::pair<int64_t, const void *>> batchInputs(const StepInputs &inputs,
+                                                          const data::Batch &batch) {
+  std::vector<std::pair<int64_t, const void *>> out;
   for (auto &[name, values] : batch.views)
-    std::memcpy(exec.data(inputs.viewBuffers.at(name)), values.data(), values.size() * 4);
+    out.push_back({inputs.viewBuffers.at(name), values.data()});
   if (inputs.labelBuffer >= 0)
-    std::memcpy(exec.data(inputs.labelBuffer), batch.labels.data(), batch.labels.size() * 4);
+    out.push_back({inputs.labelBuffer, batch.labels.data()});
+  return out;
+}
+
+void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batch) {
+  for (auto [buffer, values] : batchInputs(inputs, batch))
+    std::memcpy(exec.data(buffer), values, exec.manifest().compiled.buffers[buffer].bytes);
 }
 
 std::vector<double> setSchedules(Executor &exec, const ScheduleClock &clock) {
@@ -247,20 +255,71 @@ bool forEachEvalBatch(Executor &exec, const EvalProgram &e, const data::Dataset 
   return true;
 }
 
-/// The eval output `buffer` for every image of a split, row after row,
-/// and their labels.
-std::vector<float> evalOutputs(Executor &exec, const EvalProgram &e, const data::Dataset &dataset,
-                               bool test, int loaderThreads, int64_t buffer,
-                               std::vector<int32_t> &labels, std::string &error) {
-  int64_t width = exec.manifest().compiled.buffers[buffer].bytes / 4 /
-                  exec.manifest().evalBatchSize;
-  std::vector<float> out;
+/// The eval outputs `buffers` for every image of a split, one vector of
+/// rows per buffer, and their labels: one pass of the eval program.
+std::vector<std::vector<float>> evalOutputs(Executor &exec, const EvalProgram &e,
+                                            const data::Dataset &dataset, bool test,
+                                            int loaderThreads, const std::vector<int64_t> &buffers,
+                                            std::vector<int32_t> &labels, std::string &error) {
+  const Manifest &m = exec.manifest();
+  std::vector<std::vector<float>> out(buffers.size());
   forEachEvalBatch(exec, e, dataset, test, loaderThreads, [&](int64_t n, const int32_t *l) {
-    const float *y = exec.as<float>(buffer);
-    out.insert(out.end(), y, y + n * width);
+    for (size_t b = 0; b < buffers.size(); ++b) {
+      int64_t width = m.compiled.buffers[buffers[b]].bytes / 4 / m.evalBatchSize;
+      const float *y = exec.as<float>(buffers[b]);
+      out[b].insert(out[b].end(), y, y + n * width);
+    }
     labels.insert(labels.end(), l, l + n);
   }, error);
   return out;
+}
+
+/// k-NN and linear-probe scores of features of every training and test
+/// image (`kind` knn or linear_probe), for each of several outputs.
+bool scoreFeatures(Executor &exec, const EvalProgram &e, const data::Dataset &dataset,
+                   int loaderThreads, const std::vector<std::string> &heads,
+                   const nlohmann::ordered_json &spec, EvalResult &r, std::string &error) {
+  const Manifest &m = exec.manifest();
+  std::vector<int64_t> buffers;
+  for (const std::string &h : heads)
+    buffers.push_back(e.outputs.at(h));
+  std::vector<int32_t> trainLabels, testLabels;
+  auto train = evalOutputs(exec, e, dataset, false, loaderThreads, buffers, trainLabels, error);
+  auto tested = evalOutputs(exec, e, dataset, true, loaderThreads, buffers, testLabels, error);
+  if (!error.empty())
+    return false;
+  r.images = static_cast<int64_t>(testLabels.size());
+  int64_t classes = 0;
+  for (int32_t l : trainLabels)
+    classes = std::max<int64_t>(classes, l + 1);
+  std::string kind = spec.value("kind", "accuracy");
+  bool probe = kind == "linear_probe" || spec.value("linear_probe", false);
+  for (size_t h = 0; h < heads.size(); ++h) {
+    int64_t dim = m.compiled.buffers[buffers[h]].bytes / 4 / m.evalBatchSize;
+    double probeAccuracy = -1;
+    if (probe)
+      probeAccuracy = linearProbe(train[h], trainLabels, tested[h], testLabels, dim, classes);
+    KnnResult knn;
+    if (kind == "knn") {
+      l2NormalizeRows(train[h], dim);
+      l2NormalizeRows(tested[h], dim);
+      if (!knnClassify(train[h], trainLabels, tested[h], testLabels, dim, spec.value("k", 20),
+                       spec.value("temperature", 0.07), classes, knn, error))
+        return false;
+    }
+    double accuracy = kind == "knn" ? knn.top1 : probeAccuracy;
+    if (h == 0) {
+      r.accuracy = accuracy;
+      r.top5 = kind == "knn" ? knn.top5 : -1;
+      r.probe = probeAccuracy;
+    }
+    if (heads.size() > 1) {
+      r.heads.push_back({"test_accuracy/" + heads[h], accuracy});
+      if (kind == "knn" && probe)
+        r.heads.push_back({"linear_probe/" + heads[h], probeAccuracy});
+    }
+  }
+  return true;
 }
 
 } // namespace
@@ -271,8 +330,8 @@ nlohmann::ordered_json evalResultJson(const EvalResult &r) {
                             {"linear_probe", r.probe}, {"test_mse", r.mse}})
     if (value >= 0)
       out[key] = value;
-  for (const auto &[head, accuracy] : r.heads)
-    out["test_accuracy/" + head] = accuracy;
+  for (const auto &[key, value] : r.heads)
+    out[key] = value;
   return out;
 }
 
@@ -288,7 +347,6 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
   if (heads.empty())
     return r;
   std::string scored = heads.front();
-  int64_t out = e.outputs[scored];
   if (!dataset.hasTest()) {
     error = "the graph evaluates, but the data has no evaluation split (give data.source.eval_path "
             "or --eval-data)";
@@ -296,32 +354,7 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
   }
   std::string kind = spec.value("kind", "accuracy");
   if (kind == "knn" || kind == "linear_probe") {
-    int64_t dim = m.compiled.buffers[out].bytes / 4 / m.evalBatchSize;
-    std::vector<int32_t> trainLabels, testLabels;
-    std::vector<float> train = evalOutputs(exec, e, dataset, false, loaderThreads, out, trainLabels,
-                                           error),
-                       tested = evalOutputs(exec, e, dataset, true, loaderThreads, out, testLabels,
-                                            error);
-    if (!error.empty())
-      return r;
-    r.images = static_cast<int64_t>(testLabels.size());
-    int64_t classes = 0;
-    for (int32_t l : trainLabels)
-      classes = std::max<int64_t>(classes, l + 1);
-    if (kind == "linear_probe" || spec.value("linear_probe", false))
-      r.probe = linearProbe(train, trainLabels, tested, testLabels, dim, classes);
-    if (kind == "linear_probe") {
-      r.accuracy = r.probe;
-      return r;
-    }
-    l2NormalizeRows(train, dim);
-    l2NormalizeRows(tested, dim);
-    KnnResult knn;
-    if (!knnClassify(train, trainLabels, tested, testLabels, dim, spec.value("k", 20),
-                     spec.value("temperature", 0.07), classes, knn, error))
-      return r;
-    r.accuracy = knn.top1;
-    r.top5 = knn.top5;
+    scoreFeatures(exec, e, dataset, loaderThreads, heads, spec, r, error);
     return r;
   }
   auto recon = e.outputs.find("reconstruction");
@@ -362,7 +395,7 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
   r.images = static_cast<int64_t>(images);
   r.accuracy = sums[0] / images;
   for (size_t h = 0; h < nh && nh > 1; ++h)
-    r.heads.push_back({heads[h], sums[h] / images});
+    r.heads.push_back({"test_accuracy/" + heads[h], sums[h] / images});
   if (recon != e.outputs.end() && scored != "reconstruction")
     r.mse = sums[nh] / (images * pixels);
   return r;
@@ -466,23 +499,34 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   auto windowStart = start;
   int64_t windowSteps = 0;
   double windowLoss = 0;
+  // The next step's batch is drawn while a step runs; on a GPU it goes up
+  // then too (staged), so the host mirror holds it only if it must.
+  data::Batch next = loader->get(first / perEpoch, first % perEpoch);
+  bool staged = false;
   for (int64_t step = first; step < total; ++step) {
     int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
-    data::Batch b = loader->get(epoch, inEpoch);
+    data::Batch b = std::move(next);
     if (!b.error.empty()) {
       error = "step " + std::to_string(step + 1) + ": " + b.error;
       return false;
     }
-    feedBatch(exec, inputs, b);
+    if (!staged)
+      feedBatch(exec, inputs, b);
     nlohmann::ordered_json record = {{"step", step + 1}, {"epoch", epoch}};
     std::vector<double> values = setSchedules(exec, {step, epoch, perEpoch, epochs, batch});
     for (size_t i = 0; i < values.size(); ++i)
       record[m.schedules[i].name] = values[i];
     exec.randomKey = {seed, static_cast<uint64_t>(step)};
     exec.saveTrainedState();
-    exec.run(program);
+    exec.start(program);
+    if (step + 1 < total) {
+      next = loader->get((step + 1) / perEpoch, (step + 1) % perEpoch);
+      staged = next.error.empty() && exec.stageInputs(program, batchInputs(inputs, next));
+    }
+    exec.finish(program);
     double loss = *exec.as<float>(lossBuffer);
     if (!std::isfinite(loss) || !exec.trainedStateFinite()) {
+      feedBatch(exec, inputs, b); // the replay reads the step's batch from the host
       error = nonFiniteReport(exec, program, loss, step, epoch, options.runDir);
       return false;
     }

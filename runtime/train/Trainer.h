@@ -64,6 +64,9 @@ struct StepInputs {
 /// runtime cannot produce or a shape it cannot fill.
 bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error);
 
+/// A batch's inputs: (input buffer, its values) for each view and the labels.
+std::vector<std::pair<int64_t, const void *>> batchInputs(const StepInputs &inputs,
+                                                          const data::Batch &batch);
 /// Copies a batch into the input buffers.
 void feedBatch(Executor &exec, const StepInputs &inputs, const data::Batch &batch);
 
@@ -86,8 +89,9 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
 struct EvalResult {
   double accuracy = -1, top5 = -1, probe = -1, mse = -1;
   int64_t images = 0; // test images evaluated
-  /// With several heads scored (train.eval.output a list): each head's
-  /// accuracy; `accuracy` is the first's.
+  /// With several outputs scored (train.eval.output a list): each one's
+  /// metrics by result key (test_accuracy/NAME, linear_probe/NAME); the
+  /// fields above are the first output's.
   std::vector<std::pair<std::string, double>> heads;
 };
 EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThreads,

@@ -42,6 +42,19 @@ public:
   void upload(Region r, int64_t offset, const void *host, int64_t bytes) override {
     std::memcpy(base(r) + offset, host, bytes);
   }
+  // As the CUDA backend: staged bytes are held apart until placed, so an
+  // input staged for the wrong run or placed late shows.
+  bool stage(Region r, int64_t offset, const void *host, int64_t bytes) override {
+    auto *p = static_cast<const uint8_t *>(host);
+    staged.push_back({r, offset, std::vector<uint8_t>(p, p + bytes)});
+    return true;
+  }
+  void placeStaged() override {
+    for (const auto &s : staged)
+      std::memcpy(base(s.region) + s.offset, s.bytes.data(), s.bytes.size());
+    staged.clear();
+  }
+  void discardStaged() override { staged.clear(); }
   void download(Region r, int64_t offset, void *host, int64_t bytes) override {
     std::memcpy(host, base(r) + offset, bytes);
   }
@@ -81,6 +94,12 @@ private:
   DeviceHooks hooks;
   std::unique_ptr<Executor> inner;
   std::vector<uint8_t> saved;
+  struct Staged {
+    Region region;
+    int64_t offset;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Staged> staged;
   std::string name = "a CPU executor standing in for a GPU";
 };
 
