@@ -128,6 +128,9 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     return false;
   };
 
+  mlir::TimingScope root = options.timing ? options.timing->nest("write the artifact")
+                                           : mlir::TimingScope();
+  mlir::TimingScope stage = root.nest("step.mlir");
   std::string ir;
   llvm::raw_string_ostream irStream(ir);
   module.print(irStream);
@@ -137,29 +140,39 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   // After each phase: its dump, then on to the next unless it was the last
   // asked for (a success: nothing is written but the dumps).
   bool stopped = false;
-  auto next = [&](const std::string &phase, const std::string &text) {
+  auto next = [&](const std::string &phase, const std::function<std::string()> &text) {
     if (options.afterPhase && !options.afterPhase(phase, text))
       return false;
     stopped = phase == options.last;
     return !stopped;
   };
+  auto timed = [&](const char *name) {
+    stage.stop();
+    stage = root.nest(name);
+  };
   auto stop = [&] { return stopped ? (fs::remove_all(tmp, ec), true) : fail(""); };
   Manifest m;
   StepPlan plan;
+  timed("thunks");
   if (failed(selectThunks(module, plan)))
     return fail("selecting the step's thunks failed");
-  if (!next("thunks", describeThunks(plan.model)))
+  if (!next("thunks", [&] { return describeThunks(plan.model); }))
     return stop();
+  timed("buffer plan");
   planBuffers(plan);
-  if (!next("buffer-plan", describePlan(plan.model)))
+  if (!next("buffer-plan", [&] { return describePlan(plan.model); }))
     return stop();
+  timed("kernels (MLIR)");
   KernelEmitter emitter(*module.getContext());
   if (failed(emitKernels(plan, emitter)))
     return fail("emitting the kernels failed");
   m.compiled = std::move(plan.model);
+  // Printed before lowering changes the module, and only if wanted.
   std::string kernelText;
-  llvm::raw_string_ostream(kernelText) << emitter.module();
+  if (options.printKernels)
+    llvm::raw_string_ostream(kernelText) << emitter.module();
   if (options.cuda) {
+    timed("PTX");
     std::map<std::string, std::string> ptx;
     if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs,
                  m.compiled.kernels, ptx, error))
@@ -169,12 +182,17 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
         return fail("");
     m.cudaArchs = kCudaArchs;
   }
+  timed("kernels.so");
   CpuTarget cpu = resolveCpu(options.cpu);
+  KernelStats stats;
   if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
-                          m.compiled.kernels, error))
+                          options.kernelCache, m.compiled.kernels, stats, error))
     return fail("");
-  if (!next("kernels", kernelText))
+  if (options.kernelStats)
+    *options.kernelStats = stats;
+  if (!next("kernels", [&] { return kernelText; }))
     return stop();
+  timed("initial values and files");
 
   auto attr = [&](const char *name) { return attrToJson(module->getAttr(name)); };
   json train = attr("kiln.train");

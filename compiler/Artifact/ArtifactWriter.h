@@ -16,7 +16,10 @@
 #ifndef KILN_ARTIFACT_ARTIFACTWRITER_H
 #define KILN_ARTIFACT_ARTIFACTWRITER_H
 
+#include "compiler/Codegen/KernelLibrary.h"
+
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 
 #include <functional>
 #include <string>
@@ -27,12 +30,20 @@ struct ArtifactOptions {
   std::string cpu;           // "" = the portable default, "host", or a CPU name
   std::string dumpKernelsTo; // per-kernel MLIR before/after lowering, LLVM IR
   bool cuda = false;         // also kernels.sm_80.ptx, kernels.sm_90.ptx
+  std::string kernelCache;   // compiled kernels kept between compiles ("" = none)
+  KernelStats *kernelStats = nullptr; // filled when given
   /// The last phase to run: "thunks", "buffer-plan", "kernels" or
   /// "artifact" (the default: the whole artifact at `out`).
   std::string last = "artifact";
-  /// Called after each phase before "artifact" with its text: the thunks,
-  /// the buffer plan, the kernels before lowering (MLIR). False stops.
-  std::function<bool(const std::string &phase, const std::string &text)> afterPhase;
+  /// Called after each phase before "artifact" with what prints its text
+  /// (called only if the text is wanted): the thunks, the buffer plan, the
+  /// kernels before lowering (MLIR). False stops.
+  std::function<bool(const std::string &phase, const std::function<std::string()> &text)>
+      afterPhase;
+  /// Whether the "kernels" phase's text (the kernel module) is wanted.
+  bool printKernels = false;
+  /// Where the back half's stages are timed (--mlir-timing); null: not.
+  mlir::TimingScope *timing = nullptr;
 };
 
 /// Runs the back half on `module` (after the last IR phase) and, unless

@@ -326,50 +326,71 @@ bool emitPtx(ModuleOp kernelModule,
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
   });
-  for (const std::string &arch : archs) {
-    llvm::LLVMContext llvmContext;
-    auto ir = translateModuleToLLVMIR(*llvmModule, llvmContext, "kiln_kernels");
-    if (!ir) {
+  // Translated and linked one arch after another (that reads the MLIR);
+  // optimised and compiled to PTX on a thread each.
+  struct ArchJob {
+    std::string arch, text, error;
+    std::unique_ptr<llvm::LLVMContext> context = std::make_unique<llvm::LLVMContext>();
+    std::unique_ptr<llvm::Module> ir;
+    std::unique_ptr<llvm::TargetMachine> machine;
+  };
+  std::vector<ArchJob> jobs(archs.size());
+  std::string triple = "nvptx64-nvidia-cuda";
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return false;
+  std::string libdevice = libdevicePath();
+  if (libdevice.empty()) {
+    error = "no CUDA libdevice (libdevice.10.bc) found; PTX needs a CUDA installation";
+    return false;
+  }
+  for (size_t i = 0; i < archs.size(); ++i) {
+    ArchJob &job = jobs[i];
+    job.arch = archs[i];
+    job.ir = translateModuleToLLVMIR(*llvmModule, *job.context, "kiln_kernels");
+    if (!job.ir) {
       error = "translating the GPU kernels to LLVM IR failed";
       return false;
     }
-    std::string triple = "nvptx64-nvidia-cuda";
-    const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
-    if (!target)
-      return false;
-    std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-        triple, arch, "+ptx80", llvm::TargetOptions(), std::nullopt, std::nullopt,
-        llvm::CodeGenOptLevel::Aggressive));
-    ir->setTargetTriple(triple);
-    ir->setDataLayout(machine->createDataLayout());
-    // Link the libdevice functions used, then optimise (inlines them).
-    std::string libdevice = libdevicePath();
-    if (libdevice.empty()) {
-      error = "no CUDA libdevice (libdevice.10.bc) found; PTX needs a CUDA installation";
-      return false;
-    }
+    job.machine.reset(target->createTargetMachine(triple, job.arch, "+ptx80",
+                                                  llvm::TargetOptions(), std::nullopt,
+                                                  std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+    job.ir->setTargetTriple(triple);
+    job.ir->setDataLayout(job.machine->createDataLayout());
+    // Link the libdevice functions used; O3 then inlines them.
     llvm::SMDiagnostic diag;
-    std::unique_ptr<llvm::Module> lib = llvm::parseIRFile(libdevice, diag, llvmContext);
+    std::unique_ptr<llvm::Module> lib = llvm::parseIRFile(libdevice, diag, *job.context);
     if (!lib) {
       error = libdevice + ": " + diag.getMessage().str();
       return false;
     }
     lib->setTargetTriple(triple);
-    lib->setDataLayout(ir->getDataLayout());
-    if (llvm::Linker::linkModules(*ir, std::move(lib), llvm::Linker::LinkOnlyNeeded)) {
+    lib->setDataLayout(job.ir->getDataLayout());
+    if (llvm::Linker::linkModules(*job.ir, std::move(lib), llvm::Linker::LinkOnlyNeeded)) {
       error = "linking libdevice failed";
       return false;
     }
-    optimizeAtO3(*ir, *machine);
+  }
+  auto compile = [](ArchJob &job) {
+    optimizeAtO3(*job.ir, *job.machine);
     llvm::SmallString<0> text;
     llvm::raw_svector_ostream os(text);
     llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::AssemblyFile)) {
-      error = "the NVPTX backend cannot emit PTX";
+    if (job.machine->addPassesToEmitFile(codegen, os, nullptr,
+                                         llvm::CodeGenFileType::AssemblyFile)) {
+      job.error = "the NVPTX backend cannot emit PTX";
+      return;
+    }
+    codegen.run(*job.ir);
+    job.text = std::string(text.str());
+  };
+  forEachInParallel(jobs.size(), [&](size_t i) { compile(jobs[i]); });
+  for (ArchJob &job : jobs) {
+    if (!job.error.empty()) {
+      error = job.error;
       return false;
     }
-    codegen.run(*ir);
-    ptx[arch] = std::string(text.str());
+    ptx[job.arch] = std::move(job.text);
   }
   return true;
 }

@@ -1,5 +1,6 @@
 //===- KernelLibrary.cpp - kernels to LLVM IR, object file, .so -----------===//
 #include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/KernelObjects.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -30,7 +31,9 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 using namespace mlir;
 
@@ -49,6 +52,15 @@ bool writeText(const std::string &path, const std::function<void(llvm::raw_ostre
   return true;
 }
 
+/// A kernel's optimised IR printed under its own name (its object's symbol
+/// is the hash of its body).
+std::string underName(std::string ir, const std::string &symbol, const std::string &name) {
+  size_t at = ir.find("@" + symbol);
+  if (at != std::string::npos)
+    ir.replace(at + 1, symbol.size(), name);
+  return ir;
+}
+
 } // namespace
 
 void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine) {
@@ -63,6 +75,35 @@ void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine) {
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
+}
+
+std::unique_ptr<llvm::TargetMachine> cpuTargetMachine(const CpuTarget &target,
+                                                      std::string &error) {
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  const llvm::Target *llvmTarget = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return nullptr;
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, target.cpu, target.features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    error = "no LLVM target machine for CPU '" + target.cpu + "'";
+  return machine;
+}
+
+void forEachInParallel(size_t jobs, const std::function<void(size_t)> &each) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < jobs;)
+      each(i);
+  };
+  size_t threads = std::min<size_t>(jobs, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t)
+    pool.emplace_back(work);
+  work();
+  for (std::thread &t : pool)
+    t.join();
 }
 
 CpuTarget resolveCpu(const std::string &requested) {
@@ -82,7 +123,8 @@ CpuTarget resolveCpu(const std::string &requested) {
 }
 
 bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
-                        const std::string &dumpDir, const std::vector<Kernel> &info,
+                        const std::string &dumpDir, const std::string &cacheDir,
+                        const std::vector<Kernel> &info, KernelStats &stats,
                         std::string &error) {
   MLIRContext *ctx = kernels.getContext();
   // One file per kernel and stage: NAME + suffix.
@@ -154,19 +196,10 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
-  std::string triple = llvm::sys::getDefaultTargetTriple();
-  const llvm::Target *llvmTarget = llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!llvmTarget)
+  std::unique_ptr<llvm::TargetMachine> machine = cpuTargetMachine(target, error);
+  if (!machine)
     return false;
-  llvm::TargetOptions options;
-  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
-      triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
-  if (!machine) {
-    error = "no LLVM target machine for CPU '" + target.cpu + "'";
-    return false;
-  }
-  llvmModule->setTargetTriple(triple);
+  llvmModule->setTargetTriple(machine->getTargetTriple().str());
   llvmModule->setDataLayout(machine->createDataLayout());
   for (llvm::Function &f : *llvmModule)
     if (!f.isDeclaration()) {
@@ -175,42 +208,38 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
         f.addFnAttr("target-features", target.features);
     }
 
-  // O3 with this CPU's cost model (vectorisation, unrolling).
-  optimizeAtO3(*llvmModule, *machine);
+  // O3 with this CPU's cost model (vectorisation, unrolling), a kernel at a
+  // time on every core, each distinct kernel once, cached across compiles.
+  KernelObjects objects;
+  if (!compileKernelObjects(*llvmModule, target, dir, cacheDir, !dumpDir.empty(), objects, error))
+    return false;
+  stats = {objects.kernels, objects.distinct, objects.cached};
   if (!dumpEach(".ll", [&](auto &&write) {
-        for (llvm::Function &f : *llvmModule)
-          if (!f.isDeclaration())
-            write(f.getName(), [&](llvm::raw_ostream &os) { f.print(os); });
+        for (const auto &entry : objects.symbols)
+          write(entry.first, [&](llvm::raw_ostream &os) {
+            os << underName(objects.optimizedIR[entry.second], entry.second, entry.first);
+          });
       }))
     return false;
 
-  std::string object = dir + "/kernels.o";
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
-    if (ec) {
-      error = "cannot write " + object + ": " + ec.message();
-      return false;
-    }
-    llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
-      error = "LLVM cannot emit an object file for this target";
-      return false;
-    }
-    codegen.run(*llvmModule);
-  }
-
-  // Link with the system compiler driver (libm for any libm calls left).
+  // Link with the system compiler driver (libm for any libm calls left);
+  // each kernel's name is its object's symbol.
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) {
     error = "no 'cc' on PATH to link the kernel library (apt-get install gcc)";
     return false;
   }
   std::string library = dir + "/kernels.so";
-  std::vector<llvm::StringRef> args = {*cc, "-shared", "-o", library, object, "-lm"};
+  std::vector<std::string> argv = {*cc, "-shared", "-o", library};
+  argv.insert(argv.end(), objects.objects.begin(), objects.objects.end());
+  for (auto &[name, symbol] : objects.symbols)
+    argv.push_back("-Wl,--defsym=" + name + "=" + symbol);
+  argv.push_back("-lm");
+  std::vector<llvm::StringRef> args(argv.begin(), argv.end());
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message);
-  llvm::sys::fs::remove(object);
+  for (const std::string &object : objects.objects)
+    llvm::sys::fs::remove(object);
   if (rc != 0) {
     error = "linking " + library + " failed" + (message.empty() ? "" : ": " + message);
     return false;

@@ -3,8 +3,8 @@
 // The kernel module (scf/arith/math/memref) goes to the LLVM dialect
 // (math functions become polynomial approximations, so loops with exp or
 // erf still vectorise), to LLVM IR, through LLVM's O3 pipeline for the
-// chosen CPU, to an object file; the system compiler driver links it into
-// the shared library the runtime dlopens.
+// chosen CPU, to object files (KernelObjects.h); the system compiler
+// driver links them into the shared library the runtime dlopens.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_KERNELLIBRARY_H
@@ -19,6 +19,8 @@ class Module;
 class TargetMachine;
 } // namespace llvm
 
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace kiln {
@@ -33,16 +35,33 @@ struct CpuTarget {
 /// LLVM's O3 pipeline with `machine`'s cost model (vectorisation).
 void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine);
 
+/// The host triple's target machine for `target` (PIC, O3); null with
+/// `error`.
+std::unique_ptr<llvm::TargetMachine> cpuTargetMachine(const CpuTarget &target,
+                                                      std::string &error);
+
+/// Runs each(i) for i in [0, jobs) on up to one thread per core, each
+/// thread taking the next job as it finishes one.
+void forEachInParallel(size_t jobs, const std::function<void(size_t)> &each);
+
 /// Resolves "host" to this machine's CPU name and features.
 CpuTarget resolveCpu(const std::string &requested);
 
-/// Writes `dir`/kernels.so from `kernels`. With `dumpDir`, also writes
-/// each kernel's MLIR before lowering (NAME.mlir), in the LLVM dialect
-/// (NAME.llvm.mlir) and as optimised LLVM IR (NAME.ll), and index.txt
-/// naming each kernel's kiln op. Fails with a message in `error`.
+/// How many kernels were compiled: all, distinct bodies, found in the cache.
+struct KernelStats {
+  int64_t kernels = 0, distinct = 0, cached = 0;
+};
+
+/// Writes `dir`/kernels.so from `kernels` (KernelObjects.h: in parallel,
+/// each distinct kernel once, objects kept in `cacheDir` unless empty).
+/// With `dumpDir`, also writes each kernel's MLIR before lowering
+/// (NAME.mlir), in the LLVM dialect (NAME.llvm.mlir) and as optimised LLVM
+/// IR (NAME.ll), and index.txt naming each kernel's kiln op. Fails with a
+/// message in `error`.
 bool buildKernelLibrary(mlir::ModuleOp kernels, const CpuTarget &target,
                         const std::string &dir, const std::string &dumpDir,
-                        const std::vector<Kernel> &info, std::string &error);
+                        const std::string &cacheDir, const std::vector<Kernel> &info,
+                        KernelStats &stats, std::string &error);
 
 } // namespace kiln
 

@@ -8,6 +8,7 @@
 #include "Build.h"
 #include "CompilerProcess.h"
 #include "compiler/Artifact/ArtifactWriter.h"
+#include "compiler/Codegen/KernelObjects.h"
 
 #include "compiler/Import/GraphImporter.h"
 #include "compiler/Pipeline/Phases.h"
@@ -73,6 +74,10 @@ cl::opt<std::string> target("target",
                             cl::desc("cpu (default): kernels.so; cuda: also PTX of every kernel "
                                      "for sm_80 and sm_90 (the artifact then runs on both)"),
                             cl::value_desc("cpu|cuda"), cl::init("cpu"), cl::cat(category));
+cl::opt<bool> noCache("no-cache",
+                      cl::desc("Compile every kernel, without reading or filling the kernel "
+                               "cache ($KILN_CACHE_DIR, else ~/.cache/kiln/kernels)"),
+                      cl::cat(category));
 cl::opt<bool> explainFusion("kiln-fusion-explain",
                             cl::desc("Say why each op that could be fused was not (remarks)"),
                             cl::cat(category));
@@ -232,13 +237,25 @@ int kiln::compilerMain(int argc, char **argv) {
         return true;
       }));
   std::string error, text; // text: the dump of a back-half phase asked for
+  KernelStats stats;
+  // --mlir-timing: the back half's stages too (the phases report their passes).
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timingRoot = timingManager.getRootScope();
   if (ok && !last->onIR()) {
     if (target != "cpu" && target != "cuda")
       return fail("--target: '" + target + "' is not cpu or cuda", 2);
-    ArtifactOptions options{cpu, dumpKernelsTo, target == "cuda", last->name, {}};
-    options.afterPhase = [&](const std::string &name, const std::string &dump) {
+    ArtifactOptions options{cpu, dumpKernelsTo, target == "cuda",
+                            noCache ? "" : defaultKernelCache(), &stats, last->name, {}};
+    options.printKernels = !dumpPhasesTo.empty() || last->name == std::string("kernels");
+    options.timing = &timingRoot;
+    options.afterPhase = [&](const std::string &name, const std::function<std::string()> &print) {
       const Phase &phase = *findPhase(name);
-      if (name == "buffer-plan" && !dumpPlanTo.empty() && !writeText(dumpPlanTo, dump))
+      bool plan = name == "buffer-plan" && !dumpPlanTo.empty();
+      if (!plan && &phase != last && dumpPhasesTo.empty())
+        return true;
+      std::string dump = print();
+      if (plan && !writeText(dumpPlanTo, dump))
         return false;
       if (&phase == last)
         text = dump;
@@ -267,7 +284,9 @@ int kiln::compilerMain(int argc, char **argv) {
     return 1;
   if (artifact) {
     if (!quiet)
-      llvm::errs() << "kiln compile: wrote the artifact " << outputPath << "\n";
+      llvm::errs() << "kiln compile: wrote the artifact " << outputPath << " ("
+                   << stats.kernels << " kernels, " << stats.distinct << " distinct, "
+                   << stats.cached << " of those from the cache)\n";
     return 0;
   }
   if (!last->onIR()) {
