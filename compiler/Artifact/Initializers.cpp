@@ -84,6 +84,8 @@ bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
     out = it->second;
     return true;
   }
+  if (kind == "network_file") // kiln train reads it (runtime/exec/NetworkFiles.h)
+    return true;
   if (kind == "file") {
     std::string path = init.getAs<StringAttr>("path").getValue().str();
     std::string tensor = init.getAs<StringAttr>("tensor").getValue().str();

@@ -13,6 +13,7 @@
 
 #include "compiler/Codegen/StepPlanner.h"
 
+#include "Kiln/IR/KilnLocations.h"
 #include "Kiln/IR/KilnOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,9 +33,9 @@ inline std::vector<int64_t> dimsOf(mlir::Value v) {
   return std::vector<int64_t>(s.begin(), s.end());
 }
 
-/// An op's name for thunk listings: its NameLoc, else its op name.
+/// An op's name for thunk listings: its node's path, else its op name.
 inline std::string thunkLabel(mlir::Operation *op) {
-  if (auto name = mlir::dyn_cast<mlir::NameLoc>(op->getLoc()))
+  if (mlir::NameLoc name = nodeName(op->getLoc()))
     return name.getName().str();
   return op->getName().getStringRef().str();
 }

@@ -52,6 +52,13 @@ bool Importer::loadFile(const std::string &path, const JsonSource *from,
               std::to_string(kGraphVersion));
     return false;
   }
+  // A model imported as a library: say so, not "unknown key 'data'".
+  if (library && from && root.is_object() && root.contains("objective")) {
+    error(*from, fromPtr, "cannot import " + path +
+                              ": it is a model (it has an objective); import library files, "
+                              "which hold only modules (models/lib/*.json)");
+    return false;
+  }
   if (!checkSchema(s, "", root,
                    library ? schemas::libraryFile : schemas::modelFile, report))
     return false;

@@ -33,14 +33,38 @@ void Importer::error(const JsonSource &src, const std::string &pointer,
   failed = true;
   LineCol at = src.position(pointer);
   Location loc = FileLineColLoc::get(&context, src.path(), at.line, at.col);
-  emitError(loc) << (pointer.empty() ? "/" : pointer) << ": " << message;
+  emitError(withCallers(loc, src, pointer)) << (pointer.empty() ? "/" : pointer) << ": "
+                                            << message;
 }
 
 Location Importer::location(const JsonSource &src, const std::string &pointer,
                             const std::string &name) {
   LineCol at = src.position(pointer);
-  return NameLoc::get(StringAttr::get(&context, name),
-                      FileLineColLoc::get(&context, src.path(), at.line, at.col));
+  return withCallers(NameLoc::get(StringAttr::get(&context, name),
+                                  FileLineColLoc::get(&context, src.path(), at.line, at.col)),
+                     src, pointer);
+}
+
+Location Importer::withCallers(Location loc, const JsonSource &src, const std::string &pointer) {
+  size_t n = callSites.size();
+  // An error at a call node (its arguments, its inputs) is not inside it.
+  auto contains = [&](const CallSite &c) {
+    return c.src == &src && pointer.compare(0, c.pointer.size(), c.pointer) == 0 &&
+           (pointer.size() == c.pointer.size() || pointer[c.pointer.size()] == '/');
+  };
+  while (n > 0 && contains(callSites[n - 1]))
+    --n;
+  if (n == 0)
+    return loc;
+  std::optional<Location> caller;
+  for (size_t i = 0; i < n; ++i) {
+    const CallSite &c = callSites[i];
+    LineCol at = c.src->position(c.pointer);
+    Location here = NameLoc::get(StringAttr::get(&context, c.module),
+                                 FileLineColLoc::get(&context, c.src->path(), at.line, at.col));
+    caller = caller ? CallSiteLoc::get(here, *caller) : here;
+  }
+  return CallSiteLoc::get(loc, *caller);
 }
 
 //===----------------------------------------------------------------------===//

@@ -11,9 +11,13 @@
 
 #include "Kiln/IR/KilnDTypes.h"
 #include "Kiln/IR/KilnOps.h"
+#include "Kiln/IR/KilnParamPattern.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Verifier.h"
+
+#include <cstring>
+#include <filesystem>
 
 using namespace mlir;
 
@@ -55,6 +59,7 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   // Global arguments and the batch size.
   if (root.contains("args"))
     for (auto &[k, v] : root["args"].items()) {
+      graphArgNames.insert(k);
       auto n = number(src, pointerJoin("/args", k), v, {});
       if (!n)
         return false;
@@ -135,11 +140,24 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     return true;
   };
 
+  // Views: their sizes and counts may be expressions over the global
+  // arguments ("count": "n_local"); the runtime reads their numbers.
+  data = root["data"];
+  if (data.contains("views"))
+    for (auto &[name, view] : data["views"].items())
+      for (const char *key : {"size", "count", "pad", "resize"})
+        if (view.contains(key)) {
+          auto n = integer(src, pointerJoin(pointerJoin("/data/views", name), key), view[key], {});
+          if (!n)
+            return false;
+          view[key] = *n;
+        }
+
   // Inputs.
   for (auto &[name, in] : root["objective"]["inputs"].items()) {
     std::string p = pointerJoin("/objective/inputs", name);
     auto shape = intList(src, pointerJoin(p, "shape"), in["shape"], {});
-    if (!shape)
+    if (!shape || !checkInputSource(src, p, name, in, *shape))
       return false;
     // The schema admits "f32" and "i32" (Schema.cpp).
     Type element = mlirElementType(*dtypeNamed(in.value("dtype", "f32")), b.getContext());
@@ -160,7 +178,8 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
       auto shape = intList(src, pointerJoin(p, "shape"), entry["shape"], {});
       if (!shape)
         return false;
-      DictionaryAttr init = initDict(src, pointerJoin(p, "init"), entry["init"], {});
+      DictionaryAttr init =
+          kindDict(src, pointerJoin(p, "init"), entry["init"], {}, kInitKinds, "init");
       if (!init)
         return false;
       auto op = createSource<StateOp>(
@@ -174,11 +193,7 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   if (root.contains("schedules"))
     for (auto &[name, spec] : root["schedules"].items()) {
       std::string p = pointerJoin("/schedules", name);
-      if (!spec.is_object()) {
-        error(src, p, "a schedule must be an object, got " + describeJson(spec));
-        return false;
-      }
-      DictionaryAttr dict = initDict(src, p, spec, {});
+      DictionaryAttr dict = kindDict(src, p, spec, {}, kScheduleKinds, "schedule");
       if (!dict)
         return false;
       auto op = createSource<ScheduleOp>(
@@ -234,7 +249,7 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     }
   }
 
-  if (!emitModuleStateUpdates())
+  if (!emitModuleStateUpdates() || !checkParamPatterns(src))
     return false;
 
   // Sections the later phases read, kept verbatim on the module.
@@ -244,8 +259,18 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   module->setAttr("kiln.ranks", b.getI64IntegerAttr(options.ranks));
   // Scalars the training-step passes read: a schedule name stays a name,
   // an expression becomes its number.
-  json sections = {{"data", root["data"]}, {"networks", root["networks"]},
+  json sections = {{"data", data}, {"networks", root["networks"]},
                    {"optimizer", root["optimizer"]}, {"train", root["train"]}};
+  // kiln train reads a frozen network's init_from (NetworkFiles.h), from
+  // wherever it runs, and names this place when the file is missing.
+  std::filesystem::path graph = std::filesystem::absolute(src.path()).lexically_normal();
+  for (auto &[name, net] : sections["networks"].items())
+    if (net.contains("init_from")) {
+      std::filesystem::path file = net["init_from"].get<std::string>();
+      net["init_from"] = (graph.parent_path() / file).lexically_normal().string();
+      LineCol at = src.position(pointerJoin(pointerJoin("/networks", name), "init_from"));
+      net["init_from_at"] = {{"graph", graph.string()}, {"line", at.line}, {"col", at.col}};
+    }
   std::vector<std::string> scheduleNames;
   if (root.contains("schedules"))
     for (auto &[k, _] : root["schedules"].items())
@@ -288,6 +313,99 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   return true;
 }
 
+bool Importer::checkParamPatterns(const JsonSource &src) {
+  const json &opt = src.root()["optimizer"];
+  // Trained: not of a frozen network nor of an EMA copy.
+  std::vector<std::pair<std::string, int64_t>> trained;
+  for (auto &[name, value] : params) {
+    const NetworkContext &net = networks[name.substr(0, name.find('.'))];
+    if (!net.frozen && net.emaOf.empty())
+      trained.push_back({name, cast<RankedTensorType>(value.getType()).getRank()});
+  }
+  for (const char *section : {"groups", "freeze"}) {
+    if (!opt.contains(section))
+      continue;
+    for (size_t i = 0; i < opt[section].size(); ++i) {
+      std::string pattern = opt[section][i]["match"].get<std::string>();
+      bool used = false;
+      for (auto &[name, rank] : trained)
+        used |= matchesParamPattern(pattern, name, rank);
+      if (used)
+        continue;
+      // The names nearest the pattern's literal part.
+      std::string literal;
+      for (char c : pattern)
+        if (!strchr("*?[]", c))
+          literal += c;
+      std::vector<std::pair<unsigned, std::string>> near;
+      for (auto &[name, rank] : trained)
+        near.push_back({StringRef(name).edit_distance(literal), name});
+      std::sort(near.begin(), near.end());
+      std::string list;
+      for (size_t j = 0; j < near.size() && j < 3; ++j)
+        list += (j ? "', '" : "'") + near[j].second;
+      error(src, "/optimizer/" + std::string(section) + "/" + std::to_string(i) + "/match",
+            "'" + pattern + "' matches no trained parameter" +
+                (list.empty() ? " (the model trains none)"
+                              : "; the nearest names are " + list + "'"));
+      return false;
+    }
+  }
+  return true;
+}
+
+/// "[512, 1, 12, 12]".
+static std::string dims(ArrayRef<int64_t> shape) {
+  std::string s;
+  for (int64_t d : shape)
+    s += (s.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + s + "]";
+}
+
+bool Importer::checkInputSource(const JsonSource &src, const std::string &p,
+                                const std::string &name, const json &in,
+                                ArrayRef<int64_t> shape) {
+  std::string source = in.value("source", "");
+  int64_t batch = static_cast<int64_t>(globalArgs["batch"]);
+  if (source.empty() || source == "random")
+    return true;
+  if (source == "label") {
+    if (shape.size() != 1 || shape[0] != batch || in.value("dtype", "f32") != "i32") {
+      error(src, p, "input '" + name + "' reads the labels: give it \"shape\": [\"batch\"] and "
+                    "\"dtype\": \"i32\" (it is " + dims(shape) + " " + in.value("dtype", "f32") + ")");
+      return false;
+    }
+    return true;
+  }
+  const json &views = data.value("views", json::object());
+  if (!views.contains(source)) {
+    std::vector<std::string> names = {"label"};
+    for (auto &[k, _] : views.items())
+      names.push_back(k);
+    error(src, pointerJoin(p, "source"),
+          "the data section has no view '" + source + "'" + suggest(source, names) +
+              " (a source is a view of data.views, \"label\" or \"random\")");
+    return false;
+  }
+  const json &view = views[source];
+  int64_t count = view.value("count", 1), size = view["size"].get<int64_t>();
+  if (shape.size() != 4 || shape[0] != count * batch || (shape[1] != 1 && shape[1] != 3) ||
+      shape[2] != size || shape[3] != size) {
+    error(src, pointerJoin(p, "shape"),
+          "input '" + name + "' is " + dims(shape) + " but view '" + source + "' makes [" +
+              std::to_string(count * batch) + ", 1 or 3, " + std::to_string(size) + ", " +
+              std::to_string(size) + "]: " + std::to_string(count) + " cop" +
+              (count == 1 ? "y" : "ies") + " × batch " + std::to_string(batch) +
+              ", channels, size × size" +
+              (!shape.empty() && shape[0] != count * batch
+                   ? " (name the count once, as an argument both use: \"count\": \"n_local\" "
+                     "in the view, \"n_local*batch\" here)"
+                   : ""));
+    return false;
+  }
+  return true;
+}
+
 bool Importer::importEval(const JsonSource &src, ModuleOp module) {
   const json &root = src.root();
   if (!root["train"].contains("eval") || !root["train"]["eval"].contains("network"))
@@ -318,7 +436,7 @@ bool Importer::importEval(const JsonSource &src, ModuleOp module) {
     }
   if (eval.contains("view")) {
     std::string view = eval["view"].get<std::string>();
-    const json &views = root["data"].value("views", json::object());
+    const json &views = data.value("views", json::object());
     if (!views.contains(view)) {
       std::vector<std::string> names;
       for (auto &[k, _] : views.items())

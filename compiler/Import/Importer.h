@@ -12,11 +12,13 @@
 #include "compiler/Import/GraphImporter.h"
 #include "compiler/Import/JsonSource.h"
 #include "compiler/Import/Schema.h"
+#include "runtime/artifact/Kinds.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <map>
+#include <set>
 #include <memory>
 
 namespace kiln {
@@ -145,8 +147,22 @@ public:
   };
   std::map<std::string, ModuleState> moduleState;
   bool updatesModuleState = true; // false in the evaluation entry
-  std::vector<std::string> callStack;        // module names, for recursion
+  /// The module calls being instantiated, outermost first: op locations
+  /// and errors carry them (withCallers), and recursion is refused.
+  struct CallSite {
+    std::string module;
+    const JsonSource *src;
+    std::string pointer;
+  };
+  std::vector<CallSite> callSites;
+  /// `loc` inside the chain of calls that led to it, innermost first
+  /// (CallSiteLoc); a call containing (src, pointer) itself is left out.
+  mlir::Location withCallers(mlir::Location loc, const JsonSource &src,
+                             const std::string &pointer);
   Args globalArgs;
+  std::set<std::string> graphArgNames; // the model file's `args`
+  /// The data section with its views' numbers evaluated.
+  json data;
   int64_t nextRandomStream = 0;
 
 private:
@@ -158,12 +174,23 @@ private:
   /// The evaluation entry (func.func @eval): the network named by
   /// train.eval on whole test images, returning its chosen output.
   bool importEval(const JsonSource &src, mlir::ModuleOp module);
+  /// Every optimizer `groups` and `freeze` entry matches some trained
+  /// parameter (else the nearest names are listed).
+  bool checkParamPatterns(const JsonSource &src);
+  /// An objective input's source: a view of the data section whose
+  /// [count·batch, C, size, size] is its shape, or the labels ([batch] i32).
+  bool checkInputSource(const JsonSource &src, const std::string &p, const std::string &name,
+                        const json &in, llvm::ArrayRef<int64_t> shape);
   // ModuleInstances.cpp
   mlir::Value createParam(const JsonSource &src, const std::string &ptr,
                           const std::string &name, const json &entry,
                           const Args &args, const NetworkContext *network);
-  mlir::DictionaryAttr initDict(const JsonSource &src, const std::string &ptr,
-                                const json &init, const Args &args);
+  /// An init or schedule spec {"kind", keys...} as an attribute: its kind
+  /// one of `kinds`, each key one that kind takes (else an error at the key,
+  /// with the nearest), numbers and expressions evaluated; "doc" dropped.
+  mlir::DictionaryAttr kindDict(const JsonSource &src, const std::string &ptr, const json &value,
+                                const Args &args, const std::vector<DictKind> &kinds,
+                                const std::string &what);
   /// A module instance's state entry `name`: created at its first instance,
   /// then read as the last update left it.
   mlir::Value moduleStateValue(const JsonSource &src, const std::string &ptr,

@@ -112,6 +112,32 @@ private:
   }
 };
 
+/// The offset of the first '[' or '{' nested deeper than `limit`, or npos.
+/// Checked before parsing: the position scanner, the schema checks and the
+/// importer walk values recursively, and a broken generator's file nested
+/// tens of thousands deep would overflow the stack.
+size_t tooDeep(const std::string &text, size_t limit) {
+  size_t depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit)
+        return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
 LineCol lineColOfOffset(const std::string &text, size_t offset) {
   LineCol lc;
   for (size_t i = 0; i < offset && i < text.size(); ++i) {
@@ -154,6 +180,11 @@ bool JsonSource::loadText(const std::string &path, std::string text,
                           std::string &error) {
   path_ = path;
   text_ = std::move(text);
+  if (size_t at = tooDeep(text_, kMaxJsonNesting); at != std::string::npos)
+    return fail(lineColOfOffset(text_, at),
+                "malformed JSON: arrays and objects nested more than " +
+                    std::to_string(kMaxJsonNesting) + " deep",
+                error);
   try {
     root_ = nlohmann::ordered_json::parse(text_);
   } catch (const nlohmann::ordered_json::parse_error &e) {

@@ -15,6 +15,10 @@
 
 namespace kiln {
 
+/// How deep arrays and objects may nest in a graph file (shipped graphs
+/// nest at most 8 deep).
+constexpr size_t kMaxJsonNesting = 256;
+
 struct LineCol {
   unsigned line = 1, col = 1;
 };

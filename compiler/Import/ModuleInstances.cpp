@@ -13,6 +13,8 @@
 
 #include "mlir/IR/Verifier.h"
 
+#include <sstream>
+
 using namespace mlir;
 
 namespace kiln {
@@ -21,24 +23,62 @@ namespace kiln {
 // Parameters
 //===----------------------------------------------------------------------===//
 
-DictionaryAttr Importer::initDict(const JsonSource &src, const std::string &ptr,
-                                  const json &init, const Args &args) {
+DictionaryAttr Importer::kindDict(const JsonSource &src, const std::string &ptr,
+                                  const json &value, const Args &args,
+                                  const std::vector<DictKind> &kinds, const std::string &what) {
+  if (!value.is_object() || !value.contains("kind") || !value["kind"].is_string()) {
+    error(src, ptr, "a " + what + " is an object with a string 'kind', got " + describeJson(value));
+    return nullptr;
+  }
+  std::string kind = value["kind"].get<std::string>();
+  const DictKind *spec = findKind(kinds, kind);
+  if (!spec) {
+    std::vector<std::string> names;
+    std::string known;
+    for (const DictKind &k : kinds) {
+      names.push_back(k.kind);
+      known += (known.empty() ? "" : ", ") + std::string(k.kind);
+    }
+    std::string hint = suggest(kind, names);
+    error(src, pointerJoin(ptr, "kind"), "unknown " + what + " kind '" + kind + "'" +
+                                             (hint.empty() ? " (known: " + known + ")" : hint));
+    return nullptr;
+  }
   Builder b(&context);
-  SmallVector<NamedAttribute> items;
-  for (auto &[key, v] : init.items()) {
+  SmallVector<NamedAttribute> items = {b.getNamedAttr("kind", b.getStringAttr(kind))};
+  for (auto &[key, v] : value.items()) {
     std::string p = pointerJoin(ptr, key);
-    if (v.is_string() && (key == "kind" || key == "from" || key == "path" ||
-                          key == "tensor")) {
+    if (key == "kind" || key == "doc")
+      continue;
+    const DictKey *keySpec = spec->key(key);
+    if (!keySpec) {
+      std::vector<std::string> names;
+      for (const DictKey &k : spec->keys)
+        names.push_back(k.name);
+      error(src, p, what + " kind '" + kind + "' takes no key '" + key + "'" + suggest(key, names));
+      return nullptr;
+    }
+    if (keySpec->type == KeyType::String && v.is_string()) {
       items.push_back(b.getNamedAttr(key, b.getStringAttr(v.get<std::string>())));
-    } else if (v.is_boolean()) {
+    } else if (keySpec->type == KeyType::Bool && v.is_boolean()) {
       items.push_back(b.getNamedAttr(key, b.getBoolAttr(v.get<bool>())));
-    } else {
+    } else if (keySpec->type == KeyType::Number) {
       auto n = number(src, p, v, args);
       if (!n)
         return nullptr;
       items.push_back(b.getNamedAttr(key, b.getF64FloatAttr(*n)));
+    } else {
+      error(src, p, what + " key '" + key + "' must be a " +
+                        (keySpec->type == KeyType::String ? "string" : "boolean") + ", got " +
+                        describeJson(v));
+      return nullptr;
     }
   }
+  for (const DictKey &k : spec->keys)
+    if (k.required && !value.contains(k.name)) {
+      error(src, ptr, what + " kind '" + kind + "' needs key '" + k.name + "'");
+      return nullptr;
+    }
   return b.getDictionaryAttr(items);
 }
 
@@ -92,10 +132,10 @@ DictionaryAttr Importer::sourceInit(const JsonSource &src, const std::string &pt
   }
   if (network && !network->initFrom.empty())
     return b.getDictionaryAttr(
-        {b.getNamedAttr("kind", b.getStringAttr("file")),
+        {b.getNamedAttr("kind", b.getStringAttr("network_file")),
          b.getNamedAttr("path", b.getStringAttr(network->initFrom)),
          b.getNamedAttr("tensor", b.getStringAttr(network->initPrefix + local))});
-  return initDict(src, pointerJoin(ptr, "init"), entry["init"], args);
+  return kindDict(src, pointerJoin(ptr, "init"), entry["init"], args, kInitKinds, "init");
 }
 
 //===----------------------------------------------------------------------===//
@@ -200,15 +240,20 @@ std::optional<Bound> Importer::instantiate(const std::string &moduleName,
                                 suggest(moduleName, names));
     return std::nullopt;
   }
-  if (std::find(callStack.begin(), callStack.end(), moduleName) !=
-      callStack.end()) {
-    std::string chain;
-    for (auto &m : callStack)
-      chain += m + " -> ";
-    error(callSrc, callPtr, "module '" + moduleName +
-                                "' calls itself: " + chain + moduleName);
-    return std::nullopt;
-  }
+  for (const CallSite &c : callSites)
+    if (c.module == moduleName) {
+      std::string chain;
+      for (const CallSite &d : callSites)
+        chain += d.module + " -> ";
+      error(callSrc, callPtr, "module '" + moduleName + "' calls itself: " + chain + moduleName);
+      return std::nullopt;
+    }
+  // Everything below, errors and ops alike, carries this call.
+  callSites.push_back({moduleName, &callSrc, callPtr});
+  struct Pop {
+    std::vector<CallSite> &sites;
+    ~Pop() { sites.pop_back(); }
+  } pop{callSites};
   const ModuleDef &mod = found->second;
   const JsonSource &src = *mod.src;
   const json &def = *mod.def;
@@ -237,6 +282,20 @@ std::optional<Bound> Importer::instantiate(const std::string &moduleName,
       return std::nullopt;
     }
     env.args[k] = v;
+  }
+  // A module's own argument hides the graph's of the same name: unless the
+  // call passes it on, the module's default wins, a mistake when they differ.
+  for (const std::string &k : declared) {
+    auto global = globalArgs.find(k);
+    if (callArgs.count(k) || !env.args.count(k) || !graphArgNames.count(k) ||
+        env.args[k] == global->second)
+      continue;
+    std::ostringstream message;
+    message << "module '" << moduleName << "' has its own argument '" << k << "' (default "
+            << env.args[k] << "), which the graph's args." << k << " = " << global->second
+            << " does not reach: pass it on, \"args\": {\"" << k << "\": \"" << k << "\"}";
+    error(callSrc, callPtr, message.str());
+    return std::nullopt;
   }
   for (const std::string &k : declared) {
     if (!env.args.count(k)) {
@@ -289,9 +348,7 @@ std::optional<Bound> Importer::instantiate(const std::string &moduleName,
     }
   }
 
-  callStack.push_back(moduleName);
   bool ok = evaluateNodes(env) && updateModuleState(env, mod, def);
-  callStack.pop_back();
   if (!ok)
     return std::nullopt;
 

@@ -243,6 +243,16 @@ std::optional<NamedAttribute> NodeBuilder::attribute(const std::string &key,
     return b.getNamedAttr(key, b.getDenseI64ArrayAttr(axes));
   }
   case AttrKind::IntList: {
+    // A window's sizes may be one number for both sides, as PyTorch's.
+    bool window = (op == "conv2d" || op == "max_pool2d" || op == "avg_pool2d") &&
+                  (key == "padding" || key == "strides" || key == "dilation" ||
+                   key == "kernel_size");
+    if (window && (v.is_number() || v.is_string())) {
+      auto n = im.integer(src, p, v, env.args, &env);
+      if (!n)
+        return std::nullopt;
+      return b.getNamedAttr(key, b.getDenseI64ArrayAttr({*n, *n}));
+    }
     auto list = im.intList(src, p, v, env.args, &env);
     if (!list)
       return std::nullopt;

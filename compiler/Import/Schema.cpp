@@ -180,6 +180,13 @@ bool checkSchema(const JsonSource &src, const std::string &pointer,
     auto it = std::find_if(schema.fields.begin(), schema.fields.end(),
                            [&](const Field &f) { return name == f.key; });
     std::string ptr = pointerJoin(pointer, key);
+    if (key == "doc") { // any object may carry one
+      if (!v.is_string()) {
+        error(src, ptr, "'doc' must be a string, got " + describeJson(v));
+        return false;
+      }
+      continue;
+    }
     if (it == schema.fields.end()) {
       if (schema.openKeys)
         continue;
@@ -210,12 +217,10 @@ using K = FieldKind;
 
 static const Schema paramEntry{"parameter",
                                {{"shape", K::List, true},
-                                {"init", K::Object, true},
-                                {"doc", K::String}}};
+                                {"init", K::Object, true}}};
 
 const Schema module{"module",
-                    {{"doc", K::String},
-                     {"args", K::Object},
+                    {{"args", K::Object},
                      {"inputs", K::List, true},
                      {"params", K::ObjectMap, false, &paramEntry},
                      {"state", K::ObjectMap, false, &stateEntry},
@@ -228,8 +233,7 @@ const Schema node{"node",
                   {{"id", K::String, true},
                    {"op", K::String, true},
                    {"in", K::List},
-                   {"if", K::NumberOrExpr},
-                   {"doc", K::String}},
+                   {"if", K::NumberOrExpr}},
                   /*openKeys=*/true};
 
 const Schema network{"network",
@@ -239,27 +243,23 @@ const Schema network{"network",
                       {"momentum", K::NumberOrExpr},
                       {"frozen", K::Bool},
                       {"init_from", K::String},
-                      {"init_prefix", K::String},
-                      {"doc", K::String}}};
+                      {"init_prefix", K::String}}};
 
 const Schema stateEntry{"state",
                         {{"shape", K::List, true},
-                         {"init", K::Object, true},
-                         {"doc", K::String}}};
+                         {"init", K::Object, true}}};
 
 const Schema objectiveInput{"input",
                             {{"shape", K::List, true},
                              {"dtype", K::String, false, nullptr, {"f32", "i32"}},
-                             {"source", K::String},
-                             {"doc", K::String}}};
+                             {"source", K::String}}};
 
 const Schema objective{"objective",
                        {{"inputs", K::ObjectMap, true, &objectiveInput},
                         {"nodes", K::List, true},
                         {"loss", K::String, true},
                         {"metrics", K::Object},
-                        {"state_updates", K::Object},
-                        {"doc", K::String}}};
+                        {"state_updates", K::Object}}};
 
 static const Schema normalizeSchema{"normalize",
                                {{"mean", K::NumberOrList, true}, {"std", K::NumberOrList, true}}};
@@ -273,10 +273,10 @@ static const Schema blur{"blur", {{"p", K::Number, true}, {"sigma", K::NumberLis
 static const Schema probability{"probability", {{"p", K::Number, true}}};
 static const Schema noise{"noise", {{"std", K::Number, true}}};
 static const Schema view{"view",
-                         {{"size", K::Int, true},
-                          {"count", K::Int},
-                          {"pad", K::Int},
-                          {"resize", K::Int},
+                         {{"size", K::NumberOrExpr, true},
+                          {"count", K::NumberOrExpr},
+                          {"pad", K::NumberOrExpr},
+                          {"resize", K::NumberOrExpr},
                           {"interpolation", K::String, false, nullptr, {"bicubic", "bilinear"}},
                           {"scale", K::NumberList},
                           {"ratio", K::NumberList},
@@ -285,8 +285,7 @@ static const Schema view{"view",
                           {"blur", K::Object, false, &blur},
                           {"grayscale", K::Object, false, &probability},
                           {"solarize", K::Object, false, &probability},
-                          {"noise", K::Object, false, &noise},
-                          {"doc", K::String}}};
+                          {"noise", K::Object, false, &noise}}};
 static const Schema source{"source",
                            {{"kind", K::String, false, nullptr,
                              {"idx", "cifar", "image_folder", "shards"}},
@@ -295,20 +294,17 @@ static const Schema source{"source",
                             {"lanes", K::Int},
                             {"shuffle_buffer", K::Int},
                             {"epoch_steps", K::Int},
-                            {"cifar_labels", K::String, false, nullptr, {"fine", "coarse"}},
-                            {"doc", K::String}}};
+                            {"cifar_labels", K::String, false, nullptr, {"fine", "coarse"}}}};
 const Schema data{"data",
                   {{"dataset", K::String, false, nullptr, {"fashion-mnist"}},
                    {"source", K::Object, false, &source},
                    {"normalize", K::Object, false, &normalizeSchema},
-                   {"views", K::ObjectMap, false, &view},
-                   {"doc", K::String}}};
+                   {"views", K::ObjectMap, false, &view}}};
 
 static const Schema group{"parameter group",
                           {{"match", K::String, true},
                            {"weight_decay", K::NumberOrExpr},
-                           {"lr_scale", K::Number},
-                           {"doc", K::String}}};
+                           {"lr_scale", K::Number}}};
 static const Schema clip{"clip",
                          {{"kind", K::String, true, nullptr,
                            {"global_norm", "per_param"}},
@@ -326,8 +322,7 @@ const Schema optimizer{"optimizer",
                         {"trust_coefficient", K::Number},
                         {"groups", K::List, false, &group},
                         {"clip", K::Object, false, &clip},
-                        {"freeze", K::List, false, &freeze},
-                        {"doc", K::String}}};
+                        {"freeze", K::List, false, &freeze}}};
 
 static const Schema eval{"eval",
                          {{"kind", K::String, true, nullptr,
@@ -346,13 +341,11 @@ const Schema train{"train",
                     {"batch_size", K::Int, true},
                     {"seed", K::Int},
                     {"log_every", K::Int},
-                    {"eval", K::Object, false, &eval},
-                    {"doc", K::String}}};
+                    {"eval", K::Object, false, &eval}}};
 
 const Schema modelFile{"graph",
                        {{"kiln", K::Int, true},
                         {"name", K::String, true},
-                        {"doc", K::String},
                         {"imports", K::List},
                         {"args", K::Object},
                         {"data", K::Object, true, &data},
@@ -367,7 +360,6 @@ const Schema modelFile{"graph",
 const Schema libraryFile{"library",
                          {{"kiln", K::Int, true},
                           {"name", K::String, true},
-                          {"doc", K::String},
                           {"imports", K::List},
                           {"modules", K::Object, true}}};
 

@@ -9,8 +9,8 @@
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
+#include "Kiln/IR/KilnParamPattern.h"
 #include "llvm/ADT/StringMap.h"
-#include "llvm/Support/GlobPattern.h"
 
 #include <cmath>
 
@@ -23,31 +23,6 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-
-/// "ndim<2", "ndim==1", ... or a glob on the parameter name.
-bool matches(StringRef pattern, StringRef name, int64_t rank) {
-  if (pattern.consume_front("ndim")) {
-    for (auto [op, test] : std::initializer_list<
-             std::pair<StringRef, std::function<bool(int64_t, int64_t)>>>{
-             {"<=", std::less_equal<int64_t>()},
-             {">=", std::greater_equal<int64_t>()},
-             {"==", std::equal_to<int64_t>()},
-             {"<", std::less<int64_t>()},
-             {">", std::greater<int64_t>()}}) {
-      int64_t n;
-      StringRef rest = pattern;
-      if (rest.consume_front(op) && !rest.getAsInteger(10, n))
-        return test(rank, n);
-    }
-    return false;
-  }
-  auto glob = llvm::GlobPattern::create(pattern);
-  if (!glob) {
-    llvm::consumeError(glob.takeError());
-    return false;
-  }
-  return glob->match(name);
-}
 
 /// The settings one parameter is updated with.
 struct ParamSettings {
@@ -76,7 +51,6 @@ private:
   DictionaryAttr options;
   OpBuilder *end = nullptr; // at the step's terminator
   llvm::StringMap<Value> stepCounts;
-  llvm::SmallDenseSet<size_t> frozenRules; // the freeze entries some parameter matched
 };
 
 Value LowerOptimizer::option(KilnBuilder &k, StringRef key, double fallback) {
@@ -96,7 +70,7 @@ FailureOr<ParamSettings> LowerOptimizer::settingsFor(ParamOp param, KilnBuilder 
     for (Attribute g : groups) {
       auto group = dyn_cast<DictionaryAttr>(g);
       auto match = group ? group.getAs<StringAttr>("match") : nullptr;
-      if (!match || !matches(match.getValue(), name, rank))
+      if (!match || !matchesParamPattern(match.getValue(), name, rank))
         continue;
       if (Attribute gwd = group.get("weight_decay"))
         wd = gwd;
@@ -122,7 +96,7 @@ FailureOr<ParamSettings> LowerOptimizer::settingsFor(ParamOp param, KilnBuilder 
         module.emitError("each optimizer 'freeze' entry needs 'match' and 'epochs'");
         return failure();
       }
-      if (!matches(match.getValue(), name, rank))
+      if (!matchesParamPattern(match.getValue(), name, rank))
         continue;
       // A from_epoch schedule: 0 before `epochs`, 1 from then on.
       std::string schedName = "optimizer.freeze." + std::to_string(i);
@@ -138,7 +112,6 @@ FailureOr<ParamSettings> LowerOptimizer::settingsFor(ParamOp param, KilnBuilder 
       }
       s.active = k.compare("gt", sched.getResult(), k.scalar(0.5));
       s.stepName = "optimizer.step.freeze." + std::to_string(i);
-      frozenRules.insert(i);
       break;
     }
   return s;
@@ -282,26 +255,6 @@ void LowerOptimizer::runOnOperation() {
     if (failed(settings) || failed(lower(grad, param, *settings)))
       return signalPassFailure();
   }
-  // A freeze entry that freezes nothing is a mistake (a renamed parameter),
-  // not a no-op to pass over.
-  if (auto freeze = options.getAs<ArrayAttr>("freeze"))
-    for (auto [i, f] : llvm::enumerate(freeze)) {
-      if (frozenRules.contains(i))
-        continue;
-      StringRef pattern = cast<DictionaryAttr>(f).getAs<StringAttr>("match").getValue();
-      StringRef prefix = pattern.take_until([](char c) { return c == '*' || c == '?' || c == '['; });
-      StringRef example = grads.front().getName();
-      for (GradientOp g : grads)
-        if (g.getName().starts_with(prefix)) {
-          example = g.getName();
-          break;
-        }
-      // At the graph file (not on the module, which would print it whole).
-      emitError(module.getLoc()) << "/optimizer/freeze/" << i << ": '" << pattern
-                                 << "' matches no trained parameter (they are named like '"
-                                 << example << "')";
-      return signalPassFailure();
-    }
 }
 
 } // namespace

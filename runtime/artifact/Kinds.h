@@ -61,6 +61,9 @@ inline const std::vector<DictKind> kInitKinds = {
     {"fan_in_uniform", {{"fan_in", KeyType::Number, true}}},
     {"copy", {{"from", KeyType::String, true}}},
     {"file", {{"path", KeyType::String, true}, {"tensor", KeyType::String, true}}},
+    // A frozen network's `init_from`: read by kiln train, not the compiler
+    // (runtime/exec/NetworkFiles.h); zeros in the artifact.
+    {"network_file", {{"path", KeyType::String, true}, {"tensor", KeyType::String, true}}},
 };
 
 /// Schedules, evaluated per step by the runtime (runtime/train/Schedule.h,

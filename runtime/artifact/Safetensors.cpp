@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace kiln {
@@ -52,7 +54,7 @@ bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &e
                      Metadata *metadata) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
-    error = path + ": cannot open";
+    error = path + ": cannot open: " + std::strerror(errno);
     return false;
   }
   int64_t size = in.tellg();

@@ -340,18 +340,14 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
   EvalResult r;
   EvalProgram e = evalProgram(exec);
   const Manifest &m = exec.manifest();
-  if (e.program < 0 || e.image < 0 || !m.train.contains("eval"))
+  if (e.program < 0 || e.image < 0 || !m.train.contains("eval") ||
+      !checkEvaluation(exec, dataset, error))
     return r;
   const auto &spec = m.train["eval"];
   std::vector<std::string> heads = scoredOutputs(e, spec);
   if (heads.empty())
     return r;
   std::string scored = heads.front();
-  if (!dataset.hasTest()) {
-    error = "the graph evaluates, but the data has no evaluation split (give data.source.eval_path "
-            "or --eval-data)";
-    return r;
-  }
   std::string kind = spec.value("kind", "accuracy");
   if (kind == "knn" || kind == "linear_probe") {
     scoreFeatures(exec, e, dataset, loaderThreads, heads, spec, r, error);
@@ -401,9 +397,6 @@ EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThre
   return r;
 }
 
-/// Before step 0: the evaluation the graph asks for can run on this data
-/// (an evaluation split, a view it can read, no more classes than the
-/// scored output has).
 bool checkEvaluation(Executor &exec, const data::Dataset &dataset, std::string &error) {
   EvalProgram e = evalProgram(exec);
   const Manifest &m = exec.manifest();
@@ -552,12 +545,18 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       result.imagesPerSecond = ips;
       if (!options.quiet && lead) {
         std::string extra;
-        for (auto &[name, id] : metricBuffers)
-          extra += " " + name + " " + std::to_string(*exec.as<float>(id)).substr(0, 6);
-        std::fprintf(stderr, "epoch %lld/%lld  step %lld/%lld  loss %.4f%s  %.0f img/s  ETA %s\n",
-                     (long long)epoch + 1, (long long)epochs, (long long)inEpoch + 1,
+        for (auto &[name, id] : metricBuffers) {
+          char value[32];
+          std::snprintf(value, sizeof value, " %s %.4f", name.c_str(), *exec.as<float>(id));
+          extra += value;
+        }
+        // The run's steps (what the ETA counts to), then where in the epoch.
+        std::fprintf(stderr,
+                     "step %lld/%lld  epoch %lld/%lld (%lld/%lld)  loss %.4f%s  %.0f img/s  ETA %s\n",
+                     (long long)step + 1, (long long)total, (long long)epoch + 1,
+                     (long long)((total + perEpoch - 1) / perEpoch), (long long)inEpoch + 1,
                      (long long)perEpoch, windowLoss / windowSteps, extra.c_str(), ips,
-                     duration(elapsed / (step + 1) * (total - step - 1)).c_str());
+                     duration(elapsed / (step - first + 1) * (total - step - 1)).c_str());
       }
       windowStart = Clock::now();
       windowSteps = 0;
@@ -601,8 +600,6 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"epochs", double(result.steps) / perEpoch},
                                     {"first_loss", result.firstLoss},
                                     {"last_loss", result.lastLoss},
-                                    {"test_accuracy", result.testAccuracy},
-                                    {"test_mse", result.testMse},
                                     {"seconds", seconds},
                                     {"images_per_s", result.steps * batch / seconds},
                                     {"threads", exec.threads()},
@@ -610,6 +607,11 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"ranks", exec.worldSize()},
                                     {"global_batch", batch},
                                     {"skipped_images", loader->skipped()}};
+  // Only what was measured: a run that never evaluated has no accuracy.
+  if (result.testAccuracy >= 0)
+    summary["test_accuracy"] = result.testAccuracy;
+  if (result.testMse >= 0)
+    summary["test_mse"] = result.testMse;
   std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";
   std::ofstream(options.runDir + "/plot.svg")
       << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});
@@ -617,8 +619,14 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       !writeSafetensors(options.runDir + "/state.safetensors", exec.tensors("state"), error))
     return false;
   if (!options.quiet) {
-    // A run stopped inside its first epoch (--steps) was never evaluated.
-    char accuracy[64] = "not evaluated (no epoch finished)";
+    // Why there is no accuracy: a run stopped inside its first epoch
+    // (--steps) was never evaluated.
+    char accuracy[64];
+    std::snprintf(accuracy, sizeof accuracy, "not evaluated (%s)",
+                  options.noEval              ? "--no-eval"
+                  : !m.train.contains("eval") ? "the graph has no train.eval"
+                  : evalEvery == 0            ? "every 0 epochs"
+                                              : "no epoch finished");
     if (result.testAccuracy >= 0)
       std::snprintf(accuracy, sizeof accuracy, "%.2f%%", 100 * result.testAccuracy);
     std::fprintf(stderr,

@@ -94,6 +94,10 @@ struct EvalResult {
   /// fields above are the first output's.
   std::vector<std::pair<std::string, double>> heads;
 };
+/// Whether the evaluation the graph asks for can run on this data: an
+/// evaluation split, a view it can read, no more classes than each scored
+/// output has. evaluate() checks it first; a run checks it before step 0.
+bool checkEvaluation(Executor &exec, const data::Dataset &dataset, std::string &error);
 EvalResult evaluate(Executor &exec, const data::Dataset &dataset, int loaderThreads,
                     std::string &error);
 

@@ -5,6 +5,7 @@
 // "LINE:COL", then lines that must each appear in the error.
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnLocations.h"
 #include "Kiln/IR/KilnOps.h"
 #include "compiler/Import/GraphImporter.h"
 #include "compiler/Pipeline/Phases.h"
@@ -38,13 +39,19 @@ ImportResult importAndVerify(const std::string &path) {
   mlir::MLIRContext context(registry);
   std::string out;
   mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
-    mlir::Location loc = d.getLocation();
+    mlir::Location loc = kiln::nodeLocation(d.getLocation());
     if (auto name = mlir::dyn_cast<mlir::NameLoc>(loc))
       loc = name.getChildLoc();
     if (auto file = mlir::dyn_cast<mlir::FileLineColLoc>(loc))
       out += std::to_string(file.getLine()) + ":" +
              std::to_string(file.getColumn()) + ": ";
     out += d.str() + "\n";
+    for (mlir::Location call : kiln::callersOf(d.getLocation()))
+      if (auto name = mlir::dyn_cast<mlir::NameLoc>(call))
+        if (auto file = mlir::dyn_cast<mlir::FileLineColLoc>(name.getChildLoc()))
+          out += "  called at " + file.getFilename().str() + ":" +
+                 std::to_string(file.getLine()) + ":" + std::to_string(file.getColumn()) +
+                 " (module '" + name.getName().str() + "')\n";
     return mlir::success();
   });
   auto module = kiln::importGraph(context, path);

@@ -49,6 +49,23 @@ TEST(JsonSource, DuplicateKeysAreErrors) {
   EXPECT_EQ(error, "dup.json:2:2: /a: duplicate key 'a' (first at line 1)");
 }
 
+TEST(JsonSource, DeepNestingIsAnErrorNotACrash) {
+  // As a broken generator writes: 100,000 levels (this crashed the
+  // position scanner's recursion); the limit's first bracket too deep is
+  // named, brackets inside strings do not count.
+  JsonSource src;
+  std::string error;
+  std::string deep = "{\"s\": \"[[[[\",\n \"x\": " + std::string(100000, '[') +
+                     std::string(100000, ']') + "}";
+  EXPECT_FALSE(src.loadText("deep.json", deep, error));
+  std::string at = "deep.json:2:" + std::to_string(6 + kiln::kMaxJsonNesting) + ": ";
+  EXPECT_EQ(error.rfind(at + "malformed JSON: arrays and objects nested more than 256 deep", 0), 0u)
+      << error;
+  std::string fits = "{\"x\": " + std::string(kiln::kMaxJsonNesting - 1, '[') +
+                     std::string(kiln::kMaxJsonNesting - 1, ']') + "}";
+  EXPECT_TRUE(src.loadText("fits.json", fits, error)) << error;
+}
+
 TEST(JsonSource, MissingFileIsAnError) {
   JsonSource src;
   std::string error;

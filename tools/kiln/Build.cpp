@@ -1,6 +1,7 @@
 //===- Build.cpp - diagnostics that point into the JSON graph -------------===//
 #include "Build.h"
 
+#include "Kiln/IR/KilnLocations.h"
 #include "compiler/Pipeline/Registration.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -19,11 +20,17 @@ GraphDiagnostics::GraphDiagnostics(MLIRContext &context)
 
 void GraphDiagnostics::emit(Diagnostic &d) {
   std::string prefix;
-  if (auto name = dyn_cast<NameLoc>(d.getLocation()))
+  if (NameLoc name = nodeName(d.getLocation()))
     prefix = "in node '" + name.getName().str() + "': ";
-  printer.emitDiagnostic(d.getLocation(), prefix + d.str(), d.getSeverity());
+  printer.emitDiagnostic(nodeLocation(d.getLocation()), prefix + d.str(), d.getSeverity());
+  // Inside a library module: each call that led there, down to the user's file.
+  for (Location call : callersOf(d.getLocation())) {
+    std::string module = isa<NameLoc>(call) ? cast<NameLoc>(call).getName().str() : "?";
+    printer.emitDiagnostic(call, "module '" + module + "' is called from here",
+                           DiagnosticSeverity::Note);
+  }
   for (Diagnostic &note : d.getNotes())
-    printer.emitDiagnostic(note.getLocation(), note.str(), note.getSeverity());
+    printer.emitDiagnostic(nodeLocation(note.getLocation()), note.str(), note.getSeverity());
 }
 
 } // namespace kiln

@@ -20,8 +20,9 @@
 namespace kiln {
 
 /// Prints "file:line:col: error: in node 'a.b.c': message" with the JSON
-/// line under it; the node path comes from the NameLoc the importer gave
-/// each op.
+/// line under it, then a note at each module call that led there,
+/// innermost first; the node path and the calls come from the location
+/// the importer gave each op (KilnLocations.h).
 class GraphDiagnostics {
 public:
   explicit GraphDiagnostics(mlir::MLIRContext &context);

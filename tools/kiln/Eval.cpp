@@ -10,6 +10,7 @@
 #include "Dataset.h"
 #include "Subcommands.h"
 
+#include "runtime/exec/NetworkFiles.h"
 #include "runtime/train/Trainer.h"
 
 #include <cstdio>
@@ -61,6 +62,9 @@ int evalMain(int argc, char **argv) {
       std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
       return 1;
     }
+  } else if (!loadNetworkFiles(*exec, {}, error)) { // a teacher's init_from
+    std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
+    return 1;
   }
   data::Dataset dataset;
   int loaders = loaderThreads(args, exec->threads(), 1);

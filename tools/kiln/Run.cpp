@@ -11,6 +11,7 @@
 #include "Subcommands.h"
 
 #include "runtime/exec/Executor.h"
+#include "runtime/exec/NetworkFiles.h"
 #include "runtime/train/Schedule.h"
 
 #include <cstdio>
@@ -59,6 +60,11 @@ int runMain(int argc, char **argv) {
   if (program < 0) {
     std::fprintf(stderr, "kiln run: the artifact has no program '%s'\n", entry.c_str());
     return 2;
+  }
+  // A teacher's init_from, unless --params (a run's) gives every network.
+  if (!args.value("params") && !loadNetworkFiles(*exec, {}, error)) {
+    std::fprintf(stderr, "kiln run: %s\n", error.c_str());
+    return 1;
   }
   // --params may hold module state too (a run's params.safetensors).
   for (const char *option : {"params", "state"})

@@ -17,6 +17,8 @@
 
 #include "runtime/artifact/Crc32.h"
 #include "runtime/comm/Collectives.h"
+#include "runtime/exec/NetworkFiles.h"
+#include "runtime/train/Snapshot.h"
 #include "runtime/train/Trainer.h"
 
 #include <csignal>
@@ -254,7 +256,17 @@ int trainMain(int argc, char **argv) {
     std::fprintf(stderr, "kiln train: rank %d: %s\n", w.rank, error.c_str());
     return 1;
   }
-  if (auto init = args.value("init-from"); init && !initFrom(*exec, *init, args.value("init-network"), error))
+  // A frozen network's init_from (a teacher) is read now, unless --init-from
+  // gives it or a snapshot to resume from has it.
+  std::set<std::string> given;
+  if (auto init = args.value("init-from")) {
+    if (!initFrom(*exec, *init, args.value("init-network"), error))
+      return failRanks(comm.get(), error);
+    given = args.value("init-network") ? std::set<std::string>{*args.value("init-network")}
+                                       : networksWithFiles(exec->manifest());
+  }
+  bool resuming = options.resume && !snapshotFiles(options.runDir).empty();
+  if (!resuming && !loadNetworkFiles(*exec, given, error))
     return failRanks(comm.get(), error);
 
   // Every rank must run the same step: the manifest's CRC covers the

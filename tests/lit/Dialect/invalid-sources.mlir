@@ -10,7 +10,7 @@ func.func @no_kind() {
 // -----
 
 func.func @unknown_kind() {
-  // expected-error @+1 {{unknown init kind 'xavier' (known: zeros, ones, constant, normal, trunc_normal, uniform, fan_in_uniform, copy, file)}}
+  // expected-error @+1 {{unknown init kind 'xavier' (known: zeros, ones, constant, normal, trunc_normal, uniform, fan_in_uniform, copy, file, network_file)}}
   %w = kiln.param "w" {init = {kind = "xavier"}} : tensor<4xf32>
   return
 }
