@@ -39,7 +39,6 @@ std::set<std::string> networksWithFiles(const Manifest &m) {
 
 bool loadNetworkFiles(Executor &exec, const std::set<std::string> &given, std::string &error) {
   const Manifest &m = exec.manifest();
-  TensorMap mine = exec.networkTensors();
   for (const std::string &name : networksWithFiles(m)) {
     if (given.count(name))
       continue;
@@ -58,14 +57,18 @@ bool loadNetworkFiles(Executor &exec, const std::set<std::string> &given, std::s
       return false;
     }
     std::string problems;
-    for (auto &[ours, t] : mine) {
-      if (ours.compare(0, name.size() + 1, name + ".") != 0)
+    // The network's parameters and module state, by the manifest (reading
+    // the tensors themselves would copy every network's, from the GPU too).
+    for (const Buffer &b : m.compiled.buffers) {
+      const std::string &ours = b.name;
+      if ((b.kind != "param" && b.kind != "state") ||
+          ours.compare(0, name.size() + 1, name + ".") != 0)
         continue;
       std::string theirs = prefix + ours.substr(name.size() + 1);
       auto it = tensors.find(theirs);
       if (it == tensors.end())
         problems += "\n  no tensor '" + theirs + "' for " + ours;
-      else if (it->second.shape != t.shape || it->second.dtype != t.dtype)
+      else if (it->second.shape != b.shape || it->second.dtype != safetensorsDtype(b.dtype))
         problems += "\n  '" + theirs + "' is " + it->second.dtype + " of another shape than " + ours;
       else
         picked[ours] = it->second;
