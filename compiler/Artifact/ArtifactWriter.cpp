@@ -53,18 +53,19 @@ json attrToJson(Attribute a) {
   return nullptr;
 }
 
-std::vector<uint8_t> bytesOf(const std::vector<float> &v) {
-  std::vector<uint8_t> b(v.size() * 4);
-  std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
-
-/// Initial values of every parameter (copies after their sources) and state.
+/// Initial values of every parameter and state: drawn in parallel, then
+/// the copies (a teacher's from its student).
 bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
                     TensorMap &params, TensorMap &state, std::string &error) {
-  std::map<std::string, std::vector<float>> ready;
-  std::vector<std::pair<Operation *, bool>> pending; // (op, copies another)
-  std::set<std::string> seen;
+  struct Pending {
+    std::string name;
+    DictionaryAttr init;
+    int64_t count;
+    std::vector<int64_t> shape;
+    float *values;
+    bool copy;
+  };
+  std::vector<Pending> pending;
   module.walk([&](Operation *op) {
     StringRef name;
     DictionaryAttr init;
@@ -77,24 +78,39 @@ bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
     } else {
       return;
     }
-    if (seen.insert(name.str()).second)
-      pending.push_back({op, init.getAs<StringAttr>("kind").getValue() == "copy"});
-  });
-  std::stable_sort(pending.begin(), pending.end(),
-                   [](auto &x, auto &y) { return !x.second && y.second; });
-  for (auto [op, copy] : pending) {
-    bool isParam = isa<ParamOp>(op);
-    std::string name = isParam ? cast<ParamOp>(op).getName().str() : cast<StateOp>(op).getName().str();
-    DictionaryAttr init = isParam ? cast<ParamOp>(op).getInit() : cast<StateOp>(op).getInit();
+    if (params.count(name.str()) || state.count(name.str()))
+      return;
+    TensorMap &into = isa<ParamOp>(op) ? params : state;
     auto type = cast<RankedTensorType>(op->getResult(0).getType());
     std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
-    std::vector<float> values;
-    if (!initialValues(init, name, type.getNumElements(), shape, seed, baseDir, ready, values,
-                       error))
+    StoredTensor &t = into[name.str()] = {safetensorsDtype(DType::F32), shape,
+                                        std::vector<uint8_t>(type.getNumElements() * 4)};
+    pending.push_back({name.str(), init, type.getNumElements(), shape,
+                       reinterpret_cast<float *>(t.data.data()),
+                       init.getAs<StringAttr>("kind").getValue() == "copy"});
+  });
+  std::map<std::string, llvm::ArrayRef<float>> ready;
+  std::vector<std::string> errors(pending.size());
+  forEachInParallel(pending.size(), [&](size_t i) {
+    const Pending &p = pending[i];
+    if (!p.copy)
+      initialValues(p.init, p.name, p.count, p.shape, seed, baseDir, ready, p.values, errors[i]);
+  });
+  for (auto [p, e] : llvm::zip(pending, errors)) {
+    if (!e.empty()) {
+      error = e;
       return false;
-    (isParam ? params : state)[name] = {safetensorsDtype(DType::F32), shape, bytesOf(values)};
-    ready[name] = std::move(values);
+    }
+    if (!p.copy)
+      ready[p.name] = llvm::ArrayRef<float>(p.values, p.count);
   }
+  // A copy may copy a copy made before it.
+  for (const Pending &p : pending)
+    if (p.copy) {
+      if (!initialValues(p.init, p.name, p.count, p.shape, seed, baseDir, ready, p.values, error))
+        return false;
+      ready[p.name] = llvm::ArrayRef<float>(p.values, p.count);
+    }
   return true;
 }
 
@@ -174,8 +190,8 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (options.cuda) {
     timed("PTX");
     std::map<std::string, std::string> ptx;
-    if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs,
-                 m.compiled.kernels, ptx, error))
+    if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs, m.compiled.kernels,
+                 options.kernelCache, stage, ptx, error))
       return fail("");
     for (auto &[arch, text] : ptx)
       if (!writeText((tmp / ("kernels." + arch + ".ptx")).string(), text, error))
@@ -186,13 +202,13 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   CpuTarget cpu = resolveCpu(options.cpu);
   KernelStats stats;
   if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
-                          options.kernelCache, m.compiled.kernels, stats, error))
+                          options.kernelCache, m.compiled.kernels, stats, stage, error))
     return fail("");
   if (options.kernelStats)
     *options.kernelStats = stats;
   if (!next("kernels", [&] { return kernelText; }))
     return stop();
-  timed("initial values and files");
+  timed("initial values");
 
   auto attr = [&](const char *name) { return attrToJson(module->getAttr(name)); };
   json train = attr("kiln.train");
@@ -208,6 +224,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     constantTensors[std::to_string(id)] = {safetensorsDtype(b.dtype),
                                            b.shape, bytes};
   }
+  timed("tensor files");
   if (!writeSafetensors((tmp / "params.safetensors").string(), params, error) ||
       !writeSafetensors((tmp / "state.safetensors").string(), state, error) ||
       !writeSafetensors((tmp / "constants.safetensors").string(), constantTensors, error))
@@ -244,6 +261,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
           m.schedules.push_back({s.getName().str(), attrToJson(s.getSpec()), b.id});
     });
   }
+  timed("checksums and manifest");
   for (auto &entry : fs::directory_iterator(tmp)) {
     uint32_t crc;
     int64_t bytes;

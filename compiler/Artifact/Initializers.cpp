@@ -44,21 +44,21 @@ double number(DictionaryAttr init, StringRef key, double fallback) {
 bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
                    const std::vector<int64_t> &shape, uint64_t seed,
                    const std::string &baseDir,
-                   const std::map<std::string, std::vector<float>> &ready,
-                   std::vector<float> &out, std::string &error) {
+                   const std::map<std::string, llvm::ArrayRef<float>> &ready, float *out,
+                   std::string &error) {
   std::string kind = init.getAs<StringAttr>("kind").getValue().str();
   Draws d{std::mt19937_64(seed ^ hashName(name))};
-  out.assign(count, 0.0f);
+  llvm::MutableArrayRef<float> values(out, count);
   if (kind == "zeros")
     return true;
   if (kind == "ones" || kind == "constant") {
-    std::fill(out.begin(), out.end(), kind == "ones" ? 1.0f : (float)number(init, "value", 0));
+    std::fill(values.begin(), values.end(), kind == "ones" ? 1.0f : (float)number(init, "value", 0));
     return true;
   }
   if (kind == "normal" || kind == "trunc_normal") {
     double mean = number(init, "mean", 0.0), std = number(init, "std", 1.0);
     double a = number(init, "a", -2.0), b = number(init, "b", 2.0);
-    for (float &v : out) {
+    for (float &v : values) {
       double x = mean + std * d.normal();
       while (kind == "trunc_normal" && (x < a || x > b)) // absolute bounds, as timm/DINO
         x = mean + std * d.normal();
@@ -70,7 +70,7 @@ bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
     double bound = kind == "fan_in_uniform" ? 1.0 / std::sqrt(number(init, "fan_in", 1.0)) : 0;
     double lo = kind == "uniform" ? number(init, "low", 0.0) : -bound;
     double hi = kind == "uniform" ? number(init, "high", 1.0) : bound;
-    for (float &v : out)
+    for (float &v : values)
       v = static_cast<float>(lo + (hi - lo) * d.uniform());
     return true;
   }
@@ -81,7 +81,7 @@ bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
       error = "parameter '" + name + "' copies '" + from + "', which has no initial value of its size";
       return false;
     }
-    out = it->second;
+    std::copy(it->second.begin(), it->second.end(), out);
     return true;
   }
   if (kind == "network_file") // kiln train reads it (runtime/exec/NetworkFiles.h)
@@ -99,7 +99,7 @@ bool initialValues(DictionaryAttr init, const std::string &name, int64_t count,
       error = path + ": no F32 tensor '" + tensor + "' of the shape parameter '" + name + "' has";
       return false;
     }
-    std::memcpy(out.data(), it->second.data.data(), count * 4);
+    std::memcpy(out, it->second.data.data(), count * 4);
     return true;
   }
   error = "unknown init kind '" + kind + "' for '" + name + "'";

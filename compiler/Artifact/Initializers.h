@@ -10,6 +10,7 @@
 #define KILN_ARTIFACT_INITIALIZERS_H
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/ArrayRef.h"
 
 #include <map>
 #include <string>
@@ -17,14 +18,17 @@
 
 namespace kiln {
 
-/// The initial values of a tensor named `name` of `count` elements.
-/// `copy` reads `ready` (tensors already computed); `file` reads a
-/// safetensors file relative to `baseDir`. False with `error` set.
+/// Writes the initial values of a tensor named `name` of `count` elements
+/// to `out` (zeros on entry). Random draws come from a stream of the
+/// tensor's own (seeded by `seed` and `name`), so tensors can be filled in
+/// any order or in parallel. `copy` reads `ready` (tensors already
+/// computed); `file` reads a safetensors file relative to `baseDir`. False
+/// with `error` set.
 bool initialValues(mlir::DictionaryAttr init, const std::string &name, int64_t count,
                    const std::vector<int64_t> &shape, uint64_t seed,
                    const std::string &baseDir,
-                   const std::map<std::string, std::vector<float>> &ready,
-                   std::vector<float> &out, std::string &error);
+                   const std::map<std::string, llvm::ArrayRef<float>> &ready, float *out,
+                   std::string &error);
 
 } // namespace kiln
 

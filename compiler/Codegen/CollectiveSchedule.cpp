@@ -1,5 +1,8 @@
 //===- CollectiveSchedule.cpp - where the all-reduces start and wait -----===//
 #include "compiler/Codegen/Planner.h"
+#include "compiler/Codegen/FusionKernel.h"
+
+#include <map>
 
 using namespace mlir;
 
@@ -81,8 +84,18 @@ void Planner::updateKernelThunks(MutableArrayRef<FusionPlan> deferred, Program &
   });
   SmallVector<FusionPlan> group;
   auto flush = [&] {
-    if (!group.empty())
-      kernelThunk(group, program);
+    if (group.empty())
+      return;
+    // Regions with the same body side by side, in order of first
+    // appearance: the kernel loops over each such run as one.
+    std::map<std::string, size_t> kindOf;
+    llvm::DenseMap<Operation *, size_t> kind;
+    for (const FusionPlan &p : group)
+      kind[p.op] = kindOf.try_emplace(fusedBodyKey(p.op), kindOf.size()).first->second;
+    llvm::stable_sort(group, [&](const FusionPlan &a, const FusionPlan &b) {
+      return kind[a.op] < kind[b.op];
+    });
+    kernelThunk(group, program);
     group.clear();
   };
   for (FusionPlan &plan : deferred) {

@@ -3,6 +3,7 @@
 
 #include "compiler/Codegen/FusedBody.h"
 #include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/KernelObjects.h"
 
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
@@ -28,7 +29,9 @@
 #include "llvm/IRReader/IRReader.h"
 #include "llvm/Linker/Linker.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -177,7 +180,7 @@ LogicalResult buildRowPerBlock(func::FuncOp cpu, FusionOp fusion, gpu::GPUModule
   gpu::GPUFuncOp fn = startKernel(b, loc, cpu.getName());
   SmallVector<Value> memrefs;
   for (auto [i, type] : llvm::enumerate(bufferTypes(cpu)))
-    memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), i, type.getElementType(),
+    memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), static_cast<int32_t>(i), type.getElementType(),
                                    type.getNumElements()));
   Value row = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
   Value slab = b.create<LLVM::ConstantOp>(loc, b.getI64Type(), b.getI64IntegerAttr(0));
@@ -271,7 +274,9 @@ std::string libdevicePath() {
 bool emitPtx(ModuleOp kernelModule,
              const std::map<std::string, Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
+             const std::string &cacheDir, TimingScope &timing,
              std::map<std::string, std::string> &ptx, std::string &error) {
+  TimingScope stage = timing.nest("lower to NVVM");
   MLIRContext *ctx = kernelModule.getContext();
   ctx->loadDialect<gpu::GPUDialect, NVVM::NVVMDialect, LLVM::LLVMDialect, scf::SCFDialect,
                    math::MathDialect, memref::MemRefDialect, arith::ArithDialect,
@@ -294,6 +299,27 @@ bool emitPtx(ModuleOp kernelModule,
       return false;
     }
   }
+  // Each architecture's PTX, cached under a hash of the kernels as built
+  // here: recompiling unchanged kernels skips the lowering and LLVM.
+  std::string built;
+  bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
+  if (caching)
+    llvm::raw_string_ostream(built) << *container;
+  auto cached = [&](const std::string &arch) {
+    return cacheDir + "/ptx_" +
+           contentKey("kiln-ptx-1 LLVM " LLVM_VERSION_STRING " " + arch + " " + libdevicePath() +
+                      "\n" + built) +
+           "." + arch + ".ptx";
+  };
+  for (const std::string &arch : archs) {
+    if (!caching)
+      break;
+    if (auto kept = llvm::MemoryBuffer::getFile(cached(arch)))
+      ptx[arch] = (*kept)->getBuffer().str();
+  }
+  if (caching && ptx.size() == archs.size())
+    return true;
+  ptx.clear();
   RewritePatternSet patterns(ctx);
   populateMathPolynomialApproximationPatterns(patterns);
   populateGpuAllReducePatterns(patterns);
@@ -302,6 +328,7 @@ bool emitPtx(ModuleOp kernelModule,
     return false;
   }
   PassManager pm(ctx);
+  pm.enableTiming(stage);
   auto &onGpu = pm.nest<gpu::GPUModuleOp>();
   onGpu.addPass(createConvertSCFToCFPass());
   onGpu.addPass(createConvertGpuOpsToNVVMOps()); // math functions -> libdevice calls
@@ -328,6 +355,8 @@ bool emitPtx(ModuleOp kernelModule,
   });
   // Translated and linked one arch after another (that reads the MLIR);
   // optimised and compiled to PTX on a thread each.
+  stage.stop();
+  stage = timing.nest("translate to LLVM IR, link libdevice");
   struct ArchJob {
     std::string arch, text, error;
     std::unique_ptr<llvm::LLVMContext> context = std::make_unique<llvm::LLVMContext>();
@@ -371,8 +400,10 @@ bool emitPtx(ModuleOp kernelModule,
       return false;
     }
   }
+  stage.stop();
+  stage = timing.nest("optimise and compile");
   auto compile = [](ArchJob &job) {
-    optimizeAtO3(*job.ir, *job.machine);
+    optimize(*job.ir, *job.machine, llvm::OptimizationLevel::O3);
     llvm::SmallString<0> text;
     llvm::raw_svector_ostream os(text);
     llvm::legacy::PassManager codegen;
@@ -390,6 +421,8 @@ bool emitPtx(ModuleOp kernelModule,
       error = job.error;
       return false;
     }
+    if (caching)
+      storeInCache(cached(job.arch), job.text);
     ptx[job.arch] = std::move(job.text);
   }
   return true;

@@ -24,6 +24,7 @@
 #include "runtime/artifact/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 
 #include <map>
 #include <string>
@@ -34,10 +35,13 @@ namespace kiln {
 /// PTX for every kernel of `kernelModule` (KernelEmitter::module(); it is
 /// not changed), per architecture ("sm_80" -> PTX text), and each kernel's
 /// launch in `kernels[i].gpu`. `fusionKernels` names the kernels that
-/// compute one kiln.fusion. False with `error`.
+/// compute one kiln.fusion. Each architecture's PTX is kept in `cacheDir`
+/// (unless empty) under a hash of its LLVM IR, so recompiling unchanged
+/// kernels skips LLVM. Stages are timed under `timing`. False with `error`.
 bool emitPtx(mlir::ModuleOp kernelModule,
              const std::map<std::string, mlir::Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
+             const std::string &cacheDir, mlir::TimingScope &timing,
              std::map<std::string, std::string> &ptx, std::string &error);
 
 } // namespace kiln

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/AsmState.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -709,37 +710,105 @@ FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
   return name;
 }
 
+std::string fusedBodyKey(FusionOp fusion) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  auto rows = fusion->getAttrOfType<IntegerAttr>("rows");
+  os << "rows " << (rows ? rows.getInt() : 1) << ", in place";
+  for (Value r : fusion.getResults())
+    os << " " << fused::updatesInPlace(r);
+  os << "\n";
+  AsmState state(fusion, OpPrintingFlags().useLocalScope());
+  fusion.getBody().front().print(os, state);
+  return text;
+}
+
+namespace {
+
+/// Regions [first, first + count) of a multi-tensor kernel: the same body
+/// on arguments of the same sizes, `rows` each.
+struct SameBodies {
+  size_t first, count;
+  int64_t rows;
+};
+
+SmallVector<SameBodies> sameBodyRuns(ArrayRef<FusionOp> fusions, ArrayRef<size_t> argOffsets,
+                                     ArrayRef<KernelArg> args) {
+  auto argsOf = [&](size_t i) {
+    size_t end = i + 1 < argOffsets.size() ? argOffsets[i + 1] : args.size();
+    return args.slice(argOffsets[i], end - argOffsets[i]);
+  };
+  auto sameArgs = [&](size_t i, size_t j) {
+    ArrayRef<KernelArg> a = argsOf(i), b = argsOf(j);
+    return a.size() == b.size() && llvm::all_of(llvm::seq<size_t>(0, a.size()), [&](size_t k) {
+             return a[k].type == b[k].type && a[k].elements == b[k].elements;
+           });
+  };
+  SmallVector<SameBodies> runs;
+  std::string previous;
+  for (auto [i, f] : llvm::enumerate(fusions)) {
+    std::string key = fusedBodyKey(f);
+    if (!runs.empty() && key == previous && sameArgs(runs.back().first, i)) {
+      ++runs.back().count;
+      continue;
+    }
+    auto rows = f->getAttrOfType<IntegerAttr>("rows");
+    runs.push_back({i, 1, rows ? rows.getInt() : 1});
+    previous = std::move(key);
+  }
+  return runs;
+}
+
+} // namespace
+
 FailureOr<std::string> emitMultiTensorKernel(ArrayRef<FusionOp> fusions,
                                              ArrayRef<size_t> argOffsets, KernelEmitter &emitter,
                                              ArrayRef<KernelArg> args, int64_t &rows) {
-  SmallVector<int64_t> regionRows;
+  SmallVector<SameBodies> runs = sameBodyRuns(fusions, argOffsets, args);
   rows = 0;
-  for (FusionOp f : fusions) {
-    auto r = f->getAttrOfType<IntegerAttr>("rows");
-    regionRows.push_back(r ? r.getInt() : 1);
-    rows += regionRows.back();
-  }
+  for (const SameBodies &run : runs)
+    rows += run.count * run.rows;
   bool ok = true;
   std::string name = emitter.customRange(
       "multi_tensor", args,
       [&](OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value begin, Value end) {
         Location loc = b.getUnknownLoc();
-        auto idx = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+        Value buffers = entry.getBlock()->getArgument(0);
+        auto idx = [&](OpBuilder &at, int64_t v) {
+          return at.create<arith::ConstantIndexOp>(loc, v).getResult();
+        };
         int64_t offset = 0;
-        for (auto [i, f] : llvm::enumerate(fusions)) {
-          // Rows [offset, offset + rows_i) of the range belong to region i.
-          Value lo = b.create<arith::MaxSIOp>(loc, begin, idx(offset));
-          Value hi = b.create<arith::MinSIOp>(loc, end, idx(offset + regionRows[i]));
-          auto loop = b.create<scf::ForOp>(loc, lo, hi, idx(1));
+        for (const SameBodies &run : runs) {
+          size_t first = argOffsets[run.first];
+          size_t count = (run.first + 1 < argOffsets.size() ? argOffsets[run.first + 1]
+                                                            : args.size()) - first;
+          int64_t runRows = run.count * run.rows;
+          // Rows [offset, offset + runRows) of the range belong to this run.
+          Value lo = b.create<arith::MaxSIOp>(loc, begin, idx(b, offset));
+          Value hi = b.create<arith::MinSIOp>(loc, end, idx(b, offset + runRows));
+          auto loop = b.create<scf::ForOp>(loc, lo, hi, idx(b, 1));
           OpBuilder inner = OpBuilder::atBlockBegin(loop.getBody());
-          Value row = inner.create<arith::SubIOp>(loc, loop.getInductionVar(),
-                                                  inner.create<arith::ConstantIndexOp>(loc, offset));
-          size_t end = i + 1 < argOffsets.size() ? argOffsets[i + 1] : args.size();
-          fused::FusedBody body(f, inner, entry, memrefs.slice(argOffsets[i], end - argOffsets[i]),
-                                row, regionRows[i], &emitter);
+          Value local = inner.create<arith::SubIOp>(loc, loop.getInductionVar(), idx(inner, offset));
+          SmallVector<Value> regionMemrefs(memrefs.slice(first, count));
+          Value row = local;
+          if (run.count > 1) {
+            // Region `which` of the run, its buffers at args[first + which·count ..].
+            Value which = inner.create<arith::DivUIOp>(loc, local, idx(inner, run.rows));
+            row = inner.create<arith::RemUIOp>(loc, local, idx(inner, run.rows));
+            Value base = inner.create<arith::AddIOp>(
+                loc, inner.create<arith::MulIOp>(loc, which, idx(inner, count)), idx(inner, first));
+            for (size_t j = 0; j < count; ++j) {
+              Value slot = inner.create<arith::IndexCastOp>(
+                  loc, inner.getI64Type(), inner.create<arith::AddIOp>(loc, base, idx(inner, j)));
+              regionMemrefs[j] = bufferMemref(inner, loc, buffers, slot, args[first + j].type,
+                                              args[first + j].elements);
+            }
+          }
+          fused::FusedBody body(fusions[run.first], inner, entry, regionMemrefs, row, run.rows,
+                                &emitter);
           ok = ok && succeeded(body.run());
           b.setInsertionPointAfter(loop);
-          offset += regionRows[i];
+          offset += runRows;
         }
       });
   if (!ok)

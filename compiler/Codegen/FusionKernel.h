@@ -29,10 +29,18 @@ mlir::Operation *soleOp(FusionOp fusion);
 llvm::FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
                                               llvm::ArrayRef<KernelArg> args, int64_t &rows);
 
+/// Text equal for two regions exactly when their fused bodies are the same
+/// code (the same ops on the same types, rows, and results written in
+/// place alike), whatever buffers they are given.
+std::string fusedBodyKey(FusionOp fusion);
+
 /// One kernel for several independent regions (the optimizer's and the
 /// EMA's per-parameter updates): their rows laid end to end, so that the
 /// runtime splits all of them across threads in one launch. Region i reads
-/// and writes args[argOffsets[i] ..]; `rows` gets the total.
+/// and writes args[argOffsets[i] ..]; `rows` gets the total. Adjacent
+/// regions with the same body and argument sizes (every block's qkv
+/// weight, say) share one loop that picks each one's buffers by its row,
+/// so the kernel grows with the kinds of update, not with the depth.
 llvm::FailureOr<std::string> emitMultiTensorKernel(llvm::ArrayRef<FusionOp> fusions,
                                                    llvm::ArrayRef<size_t> argOffsets,
                                                    KernelEmitter &emitter,

@@ -46,7 +46,8 @@ Value memrefOverPointer(OpBuilder &b, Location loc, Value p, Type elem, int64_t 
   return b.create<UnrealizedConversionCastOp>(loc, MemRefType::get({n}, elem), d).getResult(0);
 }
 
-Value bufferMemref(OpBuilder &b, Location loc, Value buffers, int i, Type elem, int64_t n) {
+Value bufferMemref(OpBuilder &b, Location loc, Value buffers, LLVM::GEPArg i, Type elem,
+                   int64_t n) {
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   Value slot = b.create<LLVM::GEPOp>(loc, ptr, ptr, buffers, ArrayRef<LLVM::GEPArg>{i});
   return memrefOverPointer(b, loc, b.create<LLVM::LoadOp>(loc, ptr, slot), elem, n);
@@ -79,7 +80,7 @@ func::FuncOp KernelEmitter::startKernel(StringRef op, ArrayRef<KernelArg> args,
   workspaceArg = fn.getArgument(3);
   stackBytes = workspaceUsed = 0;
   for (auto [i, arg] : llvm::enumerate(args))
-    memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), i, arg.type, arg.elements));
+    memrefs.push_back(bufferMemref(b, loc, fn.getArgument(0), static_cast<int32_t>(i), arg.type, arg.elements));
   begin = b.create<arith::IndexCastOp>(loc, b.getIndexType(), fn.getArgument(1));
   end = b.create<arith::IndexCastOp>(loc, b.getIndexType(), fn.getArgument(2));
   return fn;

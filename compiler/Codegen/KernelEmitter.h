@@ -15,6 +15,7 @@
 #define KILN_CODEGEN_KERNELEMITTER_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -103,10 +104,11 @@ mlir::Value reductionMax(mlir::OpBuilder &b, mlir::Location loc, mlir::Value acc
 /// A flat memref<n x T> over the raw pointer `p` (an !llvm.ptr value).
 mlir::Value memrefOverPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value p,
                               mlir::Type elem, int64_t n);
-/// Element `i` of the pointer array `buffers` as a flat memref<n x T>: how
-/// every kernel (CPU or GPU) reaches its buffers.
-mlir::Value bufferMemref(mlir::OpBuilder &b, mlir::Location loc, mlir::Value buffers, int i,
-                         mlir::Type elem, int64_t n);
+/// Element `i` (a constant or an i64 value) of the pointer array `buffers`
+/// as a flat memref<n x T>: how every kernel (CPU or GPU) reaches its
+/// buffers.
+mlir::Value bufferMemref(mlir::OpBuilder &b, mlir::Location loc, mlir::Value buffers,
+                         mlir::LLVM::GEPArg i, mlir::Type elem, int64_t n);
 
 /// Row-major element strides of `shape`.
 llvm::SmallVector<int64_t> rowMajorStrides(llvm::ArrayRef<int64_t> shape);

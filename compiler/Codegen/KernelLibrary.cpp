@@ -63,7 +63,7 @@ std::string underName(std::string ir, const std::string &symbol, const std::stri
 
 } // namespace
 
-void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine) {
+void optimize(llvm::Module &module, llvm::TargetMachine &machine, llvm::OptimizationLevel level) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -74,7 +74,7 @@ void optimizeAtO3(llvm::Module &module, llvm::TargetMachine &machine) {
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
+  pb.buildPerModuleDefaultPipeline(level).run(module, mam);
 }
 
 std::unique_ptr<llvm::TargetMachine> cpuTargetMachine(const CpuTarget &target,
@@ -125,8 +125,9 @@ CpuTarget resolveCpu(const std::string &requested) {
 bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
                         const std::string &dumpDir, const std::string &cacheDir,
                         const std::vector<Kernel> &info, KernelStats &stats,
-                        std::string &error) {
+                        TimingScope &timing, std::string &error) {
   MLIRContext *ctx = kernels.getContext();
+  TimingScope stage = timing.nest("lower to the LLVM dialect");
   // One file per kernel and stage: NAME + suffix.
   auto dumpEach = [&](const char *suffix, auto &&forEach) {
     if (dumpDir.empty())
@@ -163,6 +164,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     return false;
   }
   PassManager pm(ctx);
+  pm.enableTiming(stage);
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
@@ -182,6 +184,8 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
       }))
     return false;
 
+  stage.stop();
+  stage = timing.nest("translate to LLVM IR");
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);
   llvm::LLVMContext llvmContext;
@@ -208,10 +212,12 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
         f.addFnAttr("target-features", target.features);
     }
 
-  // O3 with this CPU's cost model (vectorisation, unrolling), a kernel at a
+  // O2 with this CPU's cost model (vectorisation, unrolling), a kernel at a
   // time on every core, each distinct kernel once, cached across compiles.
   KernelObjects objects;
-  if (!compileKernelObjects(*llvmModule, target, dir, cacheDir, !dumpDir.empty(), objects, error))
+  stage.stop();
+  if (!compileKernelObjects(*llvmModule, target, dir, cacheDir, !dumpDir.empty(), objects, timing,
+                            error))
     return false;
   stats = {objects.kernels, objects.distinct, objects.cached};
   if (!dumpEach(".ll", [&](auto &&write) {
@@ -222,6 +228,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
       }))
     return false;
 
+  stage = timing.nest("link kernels.so");
   // Link with the system compiler driver (libm for any libm calls left);
   // each kernel's name is its object's symbol.
   auto cc = llvm::sys::findProgramByName("cc");

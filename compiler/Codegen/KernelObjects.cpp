@@ -15,6 +15,7 @@
 #include "llvm/Transforms/Utils/Cloning.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -67,8 +68,10 @@ bool writeFile(const std::string &path, llvm::StringRef bytes) {
   return !os.has_error();
 }
 
-/// Optimises and compiles one kernel into `object`.
-void compile(Job &job, const CpuTarget &target, const std::string &object, bool keepIR) {
+/// Optimises and compiles one kernel into `object` (and `kept`, in the
+/// cache, unless empty).
+void compile(Job &job, const CpuTarget &target, const std::string &object, const std::string &kept,
+             bool keepIR) {
   llvm::LLVMContext context;
   auto parsed = llvm::parseBitcodeFile(
       llvm::MemoryBufferRef(job.bitcode, job.symbol), context);
@@ -80,7 +83,7 @@ void compile(Job &job, const CpuTarget &target, const std::string &object, bool 
   auto machine = cpuTargetMachine(target, job.error);
   if (!machine)
     return;
-  optimizeAtO3(*module, *machine);
+  optimize(*module, *machine, llvm::OptimizationLevel::O2);
   if (keepIR)
     if (llvm::Function *f = module->getFunction(job.symbol)) {
       llvm::raw_string_ostream os(job.ir);
@@ -94,11 +97,27 @@ void compile(Job &job, const CpuTarget &target, const std::string &object, bool 
     return;
   }
   codegen.run(*module);
-  if (!writeFile(object, llvm::StringRef(bytes.data(), bytes.size())))
+  llvm::StringRef code(bytes.data(), bytes.size());
+  if (!writeFile(object, code))
     job.error = "cannot write " + object;
+  else if (!kept.empty())
+    storeInCache(kept, code);
 }
 
 } // namespace
+
+std::string contentKey(llvm::StringRef text) {
+  std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
+  return llvm::toHex(llvm::ArrayRef<uint8_t>(digest).take_front(16), /*LowerCase=*/true);
+}
+
+void storeInCache(const std::string &path, llvm::StringRef bytes) {
+  static std::atomic<int> serial{0};
+  std::string partial = path + "." + std::to_string(::getpid()) + "." + std::to_string(serial++);
+  if (writeFile(partial, bytes) && !llvm::sys::fs::rename(partial, path))
+    return;
+  llvm::sys::fs::remove(partial);
+}
 
 std::string defaultKernelCache() {
   if (const char *dir = std::getenv("KILN_CACHE_DIR"))
@@ -112,7 +131,8 @@ std::string defaultKernelCache() {
 
 bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
                           const std::string &outDir, const std::string &cacheDir, bool keepIR,
-                          KernelObjects &out, std::string &error) {
+                          KernelObjects &out, mlir::TimingScope &timing, std::string &error) {
+  mlir::TimingScope stage = timing.nest("split and hash the kernels");
   std::string salt = objectSalt(target);
   std::map<std::string, size_t> jobOf;
   std::vector<Job> jobs;
@@ -126,9 +146,7 @@ bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
     std::string text = salt;
     llvm::raw_string_ostream os(text);
     part->print(os, nullptr);
-    std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
-    std::string symbol = "kiln_" + llvm::toHex(llvm::ArrayRef<uint8_t>(digest).take_front(16),
-                                                /*LowerCase=*/true);
+    std::string symbol = "kiln_" + contentKey(text);
     ++out.kernels;
     out.symbols.push_back({f.getName().str(), symbol});
     if (jobOf.count(symbol))
@@ -143,6 +161,8 @@ bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
   }
   out.distinct = jobs.size();
 
+  stage.stop();
+  stage = timing.nest("optimise and compile (or take from the cache)");
   bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
   forEachInParallel(jobs.size(), [&](size_t i) {
     Job &job = jobs[i];
@@ -152,12 +172,7 @@ bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
       job.cached = true;
       return;
     }
-    compile(job, target, object, keepIR);
-    // Into the cache by a rename, so a concurrent compile never reads half a file.
-    std::string partial = kept + "." + std::to_string(::getpid()) + "." + std::to_string(i);
-    if (caching && job.error.empty() && !llvm::sys::fs::copy_file(object, partial) &&
-        llvm::sys::fs::rename(partial, kept))
-      llvm::sys::fs::remove(partial);
+    compile(job, target, object, caching ? kept : "", keepIR);
   });
 
   for (Job &job : jobs) {

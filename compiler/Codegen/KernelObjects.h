@@ -20,6 +20,7 @@
 
 namespace llvm {
 class Module;
+class StringRef;
 } // namespace llvm
 
 namespace kiln {
@@ -36,13 +37,23 @@ struct KernelObjects {
 /// $XDG_CACHE_HOME/kiln/kernels, else ~/.cache/kiln/kernels.
 std::string defaultKernelCache();
 
+/// 32 hex digits of the SHA-256 of `text`: the name under which what was
+/// compiled from it is cached.
+std::string contentKey(llvm::StringRef text);
+
+/// Writes `bytes` to `path` in the cache through a temporary file and a
+/// rename, so that a concurrent compile never reads half a file; a failure
+/// only means the next compile is not faster.
+void storeInCache(const std::string &path, llvm::StringRef bytes);
+
 /// Compiles every defined function of `module` (each carrying its target
 /// attributes) into `outDir`, reusing and filling `cacheDir` (empty: no
 /// cache). With `keepIR`, fills optimizedIR (and compiles what the cache
-/// has, to print it). False with `error`.
+/// has, to print it). Its two stages are timed under `timing`. False with
+/// `error`.
 bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
                           const std::string &outDir, const std::string &cacheDir, bool keepIR,
-                          KernelObjects &out, std::string &error);
+                          KernelObjects &out, mlir::TimingScope &timing, std::string &error);
 
 } // namespace kiln
 

@@ -1,29 +1,16 @@
 //===- Crc32.cpp - checksums of artifact and snapshot files ---------------===//
 #include "runtime/artifact/Crc32.h"
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <vector>
 
+#include <zlib.h>
+
 namespace kiln {
 
 uint32_t crc32(const void *data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k)
-        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  auto *p = static_cast<const uint8_t *>(data);
-  for (size_t i = 0; i < size; ++i)
-    crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  return static_cast<uint32_t>(::crc32_z(crc, static_cast<const Bytef *>(data), size));
 }
 
 bool fileCrc32(const std::string &path, uint32_t &crc, int64_t &bytes) {

@@ -15,7 +15,11 @@ int64_t dtypeBytes(const std::string &dtype) {
   return dtype == "U8" ? 1 : 0; // readable, though no buffer holds it
 }
 
-std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata) {
+namespace {
+
+/// The 8-byte header length and the JSON header, padded so that the data
+/// after it is 8-byte aligned.
+std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata) {
   nlohmann::ordered_json header;
   int64_t offset = 0;
   for (auto &[name, t] : tensors) {
@@ -32,7 +36,13 @@ std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metad
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i)
     out[i] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-  out += text;
+  return out + text;
+}
+
+} // namespace
+
+std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata) {
+  std::string out = safetensorsHeader(tensors, metadata);
   for (auto &[name, t] : tensors)
     out.append(reinterpret_cast<const char *>(t.data.data()), t.data.size());
   return out;
@@ -40,9 +50,12 @@ std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metad
 
 bool writeSafetensors(const std::string &path, const TensorMap &tensors,
                       std::string &error) {
-  std::string bytes = serializeSafetensors(tensors);
+  // Tensor by tensor: no second copy of what may be gigabytes.
   std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), bytes.size());
+  std::string header = safetensorsHeader(tensors, {});
+  out.write(header.data(), header.size());
+  for (auto &[name, t] : tensors)
+    out.write(reinterpret_cast<const char *>(t.data.data()), t.data.size());
   if (!out) {
     error = "cannot write " + path;
     return false;

@@ -5,9 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#ifdef KILN_HAVE_ZLIB
 #include <zlib.h>
-#endif
 
 namespace kiln::data {
 
@@ -21,7 +19,6 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 bool readAll(const std::string &path, std::vector<uint8_t> &out,
              std::string &error) {
   if (endsWith(path, ".gz")) {
-#ifdef KILN_HAVE_ZLIB
     gzFile f = gzopen(path.c_str(), "rb");
     if (!f) {
       error = path + ": cannot open: " + std::strerror(errno);
@@ -39,10 +36,6 @@ bool readAll(const std::string &path, std::vector<uint8_t> &out,
               " bytes: " + message;
     gzclose(f);
     return ok;
-#else
-    error = path + ": gzipped input needs zlib (apt-get install zlib1g-dev)";
-    return false;
-#endif
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
