@@ -46,6 +46,7 @@ struct Region {
   int64_t rows = 1; // 1: a single iteration
   int64_t bytes = 0; // scratch of its values
   SmallVector<Operation *> ops;
+  Operation *first = nullptr; // the earliest of `ops` in the block
   llvm::DenseMap<Value, int64_t> parallelDim;
   bool merged = false; // folded into another region
 };
@@ -82,6 +83,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     for (Value v : op->getResults())
       regions[r].bytes += 4 * cast<RankedTensorType>(v.getType()).getNumElements();
     regions[r].ops.push_back(op);
+    if (!regions[r].first || op->isBeforeInBlock(regions[r].first))
+      regions[r].first = op;
     regionOf[op] = r;
     for (Value v : op->getResults())
       regions[r].parallelDim[v] = dim;
@@ -89,6 +92,9 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
 
   /// Whether `v` (from outside region `r`) depends on a value of `r`,
   /// through ops outside it or through other regions (which run whole).
+  /// The search stops at ops before `r`'s first (the block is in
+  /// dependency order): without that, it walked back to the step's inputs
+  /// from every operand (1.8 s of ViT-S/16 DINO's compile).
   bool reaches(Value v, size_t r) {
     llvm::SmallPtrSet<Operation *, 32> seen;
     SmallVector<Value> stack{v};
@@ -100,6 +106,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       auto q = regionOf.find(d);
       if (q != regionOf.end() && q->second == r)
         return true;
+      if (d->isBeforeInBlock(regions[r].first))
+        continue;
       if (q == regionOf.end()) {
         stack.append(d->operand_begin(), d->operand_end());
         continue;
@@ -133,6 +141,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     a.bytes += b.bytes;
     a.ops.append(b.ops.begin(), b.ops.end());
     llvm::sort(a.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+    a.first = a.ops.front();
     b.ops.clear();
     b.merged = true;
   }
