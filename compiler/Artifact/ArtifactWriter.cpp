@@ -202,8 +202,11 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   CpuTarget cpu = resolveCpu(options.cpu);
   KernelStats stats;
   if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
-                          options.kernelCache, m.compiled.kernels, stats, stage, error))
+                          options.kernelCache, m.compiled.kernels, emitter.bodyKeys(), stats,
+                          stage, error))
     return fail("");
+  for (const Program &p : m.compiled.programs)
+    stats.launches += llvm::count_if(p.thunks, [](const Thunk &t) { return t.as<KernelLaunch>(); });
   if (options.kernelStats)
     *options.kernelStats = stats;
   if (!next("kernels", [&] { return kernelText; }))

@@ -29,7 +29,6 @@
 #include "llvm/IRReader/IRReader.h"
 #include "llvm/Linker/Linker.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -307,7 +306,7 @@ bool emitPtx(ModuleOp kernelModule,
     llvm::raw_string_ostream(built) << *container;
   auto cached = [&](const std::string &arch) {
     return cacheDir + "/ptx_" +
-           contentKey("kiln-ptx-1 LLVM " LLVM_VERSION_STRING " " + arch + " " + libdevicePath() +
+           contentKey("kiln-ptx-2 " + compilerIdentity() + " " + arch + " " + libdevicePath() +
                       "\n" + built) +
            "." + arch + ".ptx";
   };

@@ -1,5 +1,6 @@
 //===- KernelEmitter.cpp - loop-nest kernels in scf/arith/math/memref -----===//
 #include "compiler/Codegen/KernelEmitter.h"
+#include "compiler/Codegen/KernelObjects.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -98,6 +99,7 @@ std::string KernelEmitter::finish(func::FuncOp fn) {
   auto [it, inserted] = bodies.try_emplace(text, name);
   if (inserted) {
     workspace[name] = workspaceUsed;
+    keys[name] = contentKey(text);
     return name;
   }
   fn.erase();

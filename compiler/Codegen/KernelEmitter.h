@@ -62,6 +62,9 @@ public:
   /// workspace (a pooling or batch-norm region's local tensors can be
   /// megabytes, more than a thread's stack).
   mlir::Value scratch(mlir::OpBuilder &entry, mlir::Type elem, int64_t n);
+  /// A hash of each kernel's body, by kernel name: equal for equal bodies,
+  /// so what the kernel cache files its object under (KernelObjects.h).
+  const std::map<std::string, std::string> &bodyKeys() const { return keys; }
   /// The workspace bytes one call of kernel `name` needs.
   int64_t workspaceBytes(const std::string &name) const {
     auto it = workspace.find(name);
@@ -84,6 +87,7 @@ private:
   mlir::OwningOpRef<mlir::ModuleOp> kernels;
   std::map<std::string, std::string> bodies; // printed body -> kernel name
   std::map<std::string, int64_t> workspace;  // kernel name -> bytes per call
+  std::map<std::string, std::string> keys;   // kernel name -> body key
   // The kernel being built: its workspace argument and what it has used.
   mlir::Value workspaceArg;
   int64_t stackBytes = 0, workspaceUsed = 0;

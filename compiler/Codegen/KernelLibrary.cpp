@@ -122,40 +122,31 @@ CpuTarget resolveCpu(const std::string &requested) {
   return t;
 }
 
-bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
-                        const std::string &dumpDir, const std::string &cacheDir,
-                        const std::vector<Kernel> &info, KernelStats &stats,
-                        TimingScope &timing, std::string &error) {
+/// One file per kernel in `dumpDir` (none if empty): NAME + suffix, written
+/// by the printer `forEach` hands out per kernel.
+template <typename ForEach>
+static bool dumpKernels(const std::string &dumpDir, const char *suffix, ForEach &&forEach,
+                        std::string &error) {
+  if (dumpDir.empty())
+    return true;
+  bool ok = true;
+  forEach([&](llvm::StringRef name, auto &&print) {
+    ok = ok && writeText(dumpDir + "/" + name.str() + suffix, print, error);
+  });
+  return ok;
+}
+
+/// The kernels left in `kernels` lowered to the LLVM dialect (dumped to
+/// `dumpDir` unless empty) and LLVM IR, then compiled to objects
+/// (KernelObjects.h).
+static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
+                             const std::map<std::string, std::string> &symbolOf,
+                             const std::string &dir, const std::string &cacheDir,
+                             const std::string &dumpDir,
+                             std::map<std::string, std::string> *optimizedIR,
+                             TimingScope &timing, std::string &error) {
   MLIRContext *ctx = kernels.getContext();
   TimingScope stage = timing.nest("lower to the LLVM dialect");
-  // One file per kernel and stage: NAME + suffix.
-  auto dumpEach = [&](const char *suffix, auto &&forEach) {
-    if (dumpDir.empty())
-      return true;
-    bool ok = true;
-    forEach([&](llvm::StringRef name, auto &&print) {
-      ok = ok && writeText(dumpDir + "/" + name.str() + suffix, print, error);
-    });
-    return ok;
-  };
-  if (!dumpDir.empty()) {
-    if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir)) {
-      error = "cannot create " + dumpDir + ": " + ec.message();
-      return false;
-    }
-    std::string index;
-    for (const Kernel &k : info)
-      index += k.name + "  " + k.op + "  " + k.name + ".mlir " + k.name + ".llvm.mlir " +
-               k.name + ".ll\n";
-    if (!writeText(dumpDir + "/index.txt", [&](llvm::raw_ostream &os) { os << index; }, error))
-      return false;
-  }
-  if (!dumpEach(".mlir", [&](auto &&write) {
-        for (auto fn : kernels.getOps<func::FuncOp>())
-          write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
-      }))
-    return false;
-
   // Math functions as polynomials (vectorisable), then everything to LLVM.
   RewritePatternSet approximations(ctx);
   populateMathPolynomialApproximationPatterns(approximations);
@@ -177,11 +168,11 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     error = "lowering the kernels to the LLVM dialect failed";
     return false;
   }
-  if (!dumpEach(".llvm.mlir", [&](auto &&write) {
+  if (!dumpKernels(dumpDir, ".llvm.mlir", [&](auto &&write) {
         for (auto fn : kernels.getOps<LLVM::LLVMFuncOp>())
           if (!fn.isExternal())
             write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
-      }))
+      }, error))
     return false;
 
   stage.stop();
@@ -213,17 +204,71 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     }
 
   // O2 with this CPU's cost model (vectorisation, unrolling), a kernel at a
-  // time on every core, each distinct kernel once, cached across compiles.
-  KernelObjects objects;
+  // time on every core.
   stage.stop();
-  if (!compileKernelObjects(*llvmModule, target, dir, cacheDir, !dumpDir.empty(), objects, timing,
-                            error))
+  return compileKernelObjects(*llvmModule, target, symbolOf, dir, cacheDir, optimizedIR, timing,
+                              error);
+}
+
+bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
+                        const std::string &dumpDir, const std::string &cacheDir,
+                        const std::vector<Kernel> &info,
+                        const std::map<std::string, std::string> &bodyKeys, KernelStats &stats,
+                        TimingScope &timing, std::string &error) {
+  auto dumpEach = [&](const char *suffix, auto &&forEach) {
+    return dumpKernels(dumpDir, suffix, forEach, error);
+  };
+  if (!dumpDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir)) {
+      error = "cannot create " + dumpDir + ": " + ec.message();
+      return false;
+    }
+    std::string index;
+    for (const Kernel &k : info)
+      index += k.name + "  " + k.op + "  " + k.name + ".mlir " + k.name + ".llvm.mlir " +
+               k.name + ".ll\n";
+    if (!writeText(dumpDir + "/index.txt", [&](llvm::raw_ostream &os) { os << index; }, error))
+      return false;
+  }
+  if (!dumpEach(".mlir", [&](auto &&write) {
+        for (auto fn : kernels.getOps<func::FuncOp>())
+          write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
+      }))
     return false;
-  stats = {objects.kernels, objects.distinct, objects.cached};
+
+  // Each kernel's object from the cache where it is there (not when
+  // dumping: the dumps show every kernel lowered): those kernels are not
+  // lowered at all. The others are compiled and join the cache.
+  TimingScope stage = timing.nest("take from the cache");
+  bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
+  std::vector<std::pair<std::string, std::string>> symbols; // kernel name -> symbol
+  std::map<std::string, std::string> toCompile;
+  std::vector<std::string> objects;
+  stats = {};
+  for (func::FuncOp fn : llvm::make_early_inc_range(kernels.getOps<func::FuncOp>())) {
+    std::string name = fn.getName().str();
+    std::string symbol = kernelSymbol(bodyKeys.at(name), target);
+    symbols.push_back({name, symbol});
+    objects.push_back(dir + "/" + symbol + ".o");
+    ++stats.kernels;
+    if (caching && dumpDir.empty() &&
+        !llvm::sys::fs::copy_file(cacheDir + "/" + symbol + ".o", objects.back())) {
+      ++stats.cached;
+      fn.erase();
+    } else {
+      toCompile[name] = symbol;
+    }
+  }
+  stage.stop();
+  std::map<std::string, std::string> optimizedIR;
+  if (!toCompile.empty() &&
+      !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dumpDir,
+                        dumpDir.empty() ? nullptr : &optimizedIR, timing, error))
+    return false;
   if (!dumpEach(".ll", [&](auto &&write) {
-        for (const auto &entry : objects.symbols)
-          write(entry.first, [&](llvm::raw_ostream &os) {
-            os << underName(objects.optimizedIR[entry.second], entry.second, entry.first);
+        for (const auto &[name, symbol] : symbols)
+          write(name, [&](llvm::raw_ostream &os) {
+            os << underName(optimizedIR[symbol], symbol, name);
           });
       }))
     return false;
@@ -238,14 +283,14 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   }
   std::string library = dir + "/kernels.so";
   std::vector<std::string> argv = {*cc, "-shared", "-o", library};
-  argv.insert(argv.end(), objects.objects.begin(), objects.objects.end());
-  for (auto &[name, symbol] : objects.symbols)
+  argv.insert(argv.end(), objects.begin(), objects.end());
+  for (auto &[name, symbol] : symbols)
     argv.push_back("-Wl,--defsym=" + name + "=" + symbol);
   argv.push_back("-lm");
   std::vector<llvm::StringRef> args(argv.begin(), argv.end());
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &message);
-  for (const std::string &object : objects.objects)
+  for (const std::string &object : objects)
     llvm::sys::fs::remove(object);
   if (rc != 0) {
     error = "linking " + library + " failed" + (message.empty() ? "" : ": " + message);
@@ -253,5 +298,6 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   }
   return true;
 }
+
 
 } // namespace kiln

@@ -22,6 +22,7 @@ class TargetMachine;
 } // namespace llvm
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -51,13 +52,15 @@ void forEachInParallel(size_t jobs, const std::function<void(size_t)> &each);
 /// Resolves "host" to this machine's CPU name and features.
 CpuTarget resolveCpu(const std::string &requested);
 
-/// How many kernels were compiled: all, distinct bodies, found in the cache.
+/// The step's kernel launches, its kernels (distinct bodies), and how
+/// many of those came from the cache.
 struct KernelStats {
-  int64_t kernels = 0, distinct = 0, cached = 0;
+  int64_t launches = 0, kernels = 0, cached = 0;
 };
 
 /// Writes `dir`/kernels.so from `kernels` (KernelObjects.h: in parallel,
-/// each distinct kernel once, objects kept in `cacheDir` unless empty).
+/// objects kept in `cacheDir` unless empty, each under its kernel's key in
+/// `bodyKeys`, KernelEmitter::bodyKeys; those found there are not lowered).
 /// With `dumpDir`, also writes each kernel's MLIR before lowering
 /// (NAME.mlir), in the LLVM dialect (NAME.llvm.mlir) and as optimised LLVM
 /// IR (NAME.ll), and index.txt naming each kernel's kiln op. Each stage is
@@ -65,7 +68,8 @@ struct KernelStats {
 bool buildKernelLibrary(mlir::ModuleOp kernels, const CpuTarget &target,
                         const std::string &dir, const std::string &dumpDir,
                         const std::string &cacheDir, const std::vector<Kernel> &info,
-                        KernelStats &stats, mlir::TimingScope &timing, std::string &error);
+                        const std::map<std::string, std::string> &bodyKeys, KernelStats &stats,
+                        mlir::TimingScope &timing, std::string &error);
 
 } // namespace kiln
 

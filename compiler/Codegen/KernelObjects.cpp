@@ -22,18 +22,10 @@
 namespace kiln {
 namespace {
 
-/// What changes an object besides its IR: bump the tag when kiln's
-/// optimisation or code generation changes.
-std::string objectSalt(const CpuTarget &target) {
-  return "kiln-kernel-object-1 LLVM " LLVM_VERSION_STRING " " + target.cpu + " " +
-         target.features + "\n";
-}
-
-/// One distinct kernel: a module holding only its body, as bitcode (each
-/// worker parses it into a context of its own).
+/// One kernel: a module holding only its body, as bitcode (each worker
+/// parses it into a context of its own).
 struct Job {
   std::string symbol, bitcode, ir, error;
-  bool cached = false;
 };
 
 /// The kernel `f` alone in a module: global variables it reads come along
@@ -69,7 +61,7 @@ bool writeFile(const std::string &path, llvm::StringRef bytes) {
 }
 
 /// Optimises and compiles one kernel into `object` (and `kept`, in the
-/// cache, unless empty).
+/// cache, unless empty); keeps its optimised IR in job.ir if asked.
 void compile(Job &job, const CpuTarget &target, const std::string &object, const std::string &kept,
              bool keepIR) {
   llvm::LLVMContext context;
@@ -119,6 +111,22 @@ void storeInCache(const std::string &path, llvm::StringRef bytes) {
   llvm::sys::fs::remove(partial);
 }
 
+std::string compilerIdentity() {
+  std::string identity = "LLVM " LLVM_VERSION_STRING;
+  llvm::sys::fs::file_status self;
+  std::string exe = llvm::sys::fs::getMainExecutable(nullptr, nullptr);
+  if (!exe.empty() && !llvm::sys::fs::status(exe, self))
+    identity += " " + exe + " " + std::to_string(self.getSize()) + " " +
+                std::to_string(self.getLastModificationTime().time_since_epoch().count());
+  return identity;
+}
+
+std::string kernelSymbol(const std::string &bodyKey, const CpuTarget &target) {
+  static const std::string identity = compilerIdentity();
+  return "kiln_" + contentKey("kiln-kernel-object-2 " + identity + " " + target.cpu +
+                              " " + target.features + "\n" + bodyKey);
+}
+
 std::string defaultKernelCache() {
   if (const char *dir = std::getenv("KILN_CACHE_DIR"))
     return dir;
@@ -130,60 +138,37 @@ std::string defaultKernelCache() {
 }
 
 bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
-                          const std::string &outDir, const std::string &cacheDir, bool keepIR,
-                          KernelObjects &out, mlir::TimingScope &timing, std::string &error) {
-  mlir::TimingScope stage = timing.nest("split and hash the kernels");
-  std::string salt = objectSalt(target);
-  std::map<std::string, size_t> jobOf;
+                          const std::map<std::string, std::string> &symbolOf,
+                          const std::string &outDir, const std::string &cacheDir,
+                          std::map<std::string, std::string> *optimizedIR,
+                          mlir::TimingScope &timing, std::string &error) {
+  mlir::TimingScope stage = timing.nest("split the kernels");
   std::vector<Job> jobs;
   for (const llvm::Function &f : module) {
     if (f.isDeclaration())
       continue;
     std::unique_ptr<llvm::Module> part = kernelAlone(module, f);
-    llvm::Function *alone = part->getFunction(f.getName());
-    // Hashed under one neutral name: the same body under any name is one kernel.
-    alone->setName("kiln_kernel");
-    std::string text = salt;
-    llvm::raw_string_ostream os(text);
-    part->print(os, nullptr);
-    std::string symbol = "kiln_" + contentKey(text);
-    ++out.kernels;
-    out.symbols.push_back({f.getName().str(), symbol});
-    if (jobOf.count(symbol))
-      continue;
-    alone->setName(symbol);
     Job job;
-    job.symbol = symbol;
+    job.symbol = symbolOf.at(f.getName().str());
+    part->getFunction(f.getName())->setName(job.symbol);
     llvm::raw_string_ostream bitcode(job.bitcode);
     llvm::WriteBitcodeToFile(*part, bitcode);
-    jobOf[symbol] = jobs.size();
     jobs.push_back(std::move(job));
   }
-  out.distinct = jobs.size();
-
   stage.stop();
-  stage = timing.nest("optimise and compile (or take from the cache)");
-  bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
+  stage = timing.nest("optimise and compile");
   forEachInParallel(jobs.size(), [&](size_t i) {
     Job &job = jobs[i];
-    std::string object = outDir + "/" + job.symbol + ".o";
-    std::string kept = cacheDir + "/" + job.symbol + ".o";
-    if (caching && !keepIR && !llvm::sys::fs::copy_file(kept, object)) {
-      job.cached = true;
-      return;
-    }
-    compile(job, target, object, caching ? kept : "", keepIR);
+    compile(job, target, outDir + "/" + job.symbol + ".o",
+            cacheDir.empty() ? "" : cacheDir + "/" + job.symbol + ".o", optimizedIR != nullptr);
   });
-
   for (Job &job : jobs) {
     if (!job.error.empty()) {
       error = job.error;
       return false;
     }
-    out.cached += job.cached;
-    out.objects.push_back(outDir + "/" + job.symbol + ".o");
-    if (keepIR)
-      out.optimizedIR[job.symbol] = std::move(job.ir);
+    if (optimizedIR)
+      (*optimizedIR)[job.symbol] = std::move(job.ir);
   }
   return true;
 }

@@ -1,11 +1,11 @@
 //===- KernelObjects.h - kernels to object files, in parallel, cached -*- C++ -*-===//
 //
 // Each kernel of the LLVM module becomes an object file of its own: they
-// are optimised and compiled on all cores, and a kernel is compiled once
-// per distinct body (every block of a deep ViT has the same kernels under
-// other names). An object is named by a hash of its IR, target and LLVM
-// version (kiln_<hash>), so it is also cached across compiles under
-// ~/.cache/kiln/kernels: recompiling an unchanged graph compiles nothing.
+// are optimised and compiled on all cores. An object is named by a hash of
+// the kernel's MLIR body (KernelEmitter::bodyKey), the target, LLVM and
+// the compiler binary (kiln_<hash>), so it is also cached across compiles
+// under ~/.cache/kiln/kernels, found there before anything is lowered:
+// recompiling an unchanged graph lowers and compiles nothing.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_KERNELOBJECTS_H
@@ -25,14 +25,6 @@ class StringRef;
 
 namespace kiln {
 
-struct KernelObjects {
-  std::vector<std::string> objects;                         // in the output folder
-  std::vector<std::pair<std::string, std::string>> symbols; // kernel name -> kiln_<hash>
-  int64_t kernels = 0, distinct = 0, cached = 0;
-  /// Each distinct kernel's optimised LLVM IR by symbol (when asked for).
-  std::map<std::string, std::string> optimizedIR;
-};
-
 /// Where compiled kernels are kept between compiles: $KILN_CACHE_DIR, else
 /// $XDG_CACHE_HOME/kiln/kernels, else ~/.cache/kiln/kernels.
 std::string defaultKernelCache();
@@ -41,19 +33,30 @@ std::string defaultKernelCache();
 /// compiled from it is cached.
 std::string contentKey(llvm::StringRef text);
 
+/// What changes compiled code besides its MLIR: LLVM's version and this
+/// compiler binary (its size and time), so a rebuilt kiln never takes
+/// objects an older one made.
+std::string compilerIdentity();
+
 /// Writes `bytes` to `path` in the cache through a temporary file and a
 /// rename, so that a concurrent compile never reads half a file; a failure
 /// only means the next compile is not faster.
 void storeInCache(const std::string &path, llvm::StringRef bytes);
 
+/// The symbol, and object file name, of a kernel with body key `bodyKey`
+/// compiled for `target`: kiln_<hash>.
+std::string kernelSymbol(const std::string &bodyKey, const CpuTarget &target);
+
 /// Compiles every defined function of `module` (each carrying its target
-/// attributes) into `outDir`, reusing and filling `cacheDir` (empty: no
-/// cache). With `keepIR`, fills optimizedIR (and compiles what the cache
-/// has, to print it). Its two stages are timed under `timing`. False with
-/// `error`.
+/// attributes) into `outDir`/SYMBOL.o, SYMBOL from `symbolOf` (kernel name
+/// -> symbol), and into `cacheDir` unless empty. With `optimizedIR`, keeps
+/// each one's optimised LLVM IR by symbol. Timed under `timing`. False
+/// with `error`.
 bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
-                          const std::string &outDir, const std::string &cacheDir, bool keepIR,
-                          KernelObjects &out, mlir::TimingScope &timing, std::string &error);
+                          const std::map<std::string, std::string> &symbolOf,
+                          const std::string &outDir, const std::string &cacheDir,
+                          std::map<std::string, std::string> *optimizedIR,
+                          mlir::TimingScope &timing, std::string &error);
 
 } // namespace kiln
 

@@ -285,8 +285,8 @@ int kiln::compilerMain(int argc, char **argv) {
   if (artifact) {
     if (!quiet)
       llvm::errs() << "kiln compile: wrote the artifact " << outputPath << " ("
-                   << stats.kernels << " kernels, " << stats.distinct << " distinct, "
-                   << stats.cached << " of those from the cache)\n";
+                   << stats.launches << " kernel launches, " << stats.kernels
+                   << " distinct kernels, " << stats.cached << " of those from the cache)\n";
     return 0;
   }
   if (!last->onIR()) {
