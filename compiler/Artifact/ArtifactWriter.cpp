@@ -191,7 +191,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     timed("PTX");
     std::map<std::string, std::string> ptx;
     if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs, m.compiled.kernels,
-                 options.kernelCache, stage, ptx, error))
+                 options.kernelCache, stage, ptx, error, options.setupPassManager))
       return fail("");
     for (auto &[arch, text] : ptx)
       if (!writeText((tmp / ("kernels." + arch + ".ptx")).string(), text, error))
@@ -203,7 +203,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   KernelStats stats;
   if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
                           options.kernelCache, m.compiled.kernels, emitter.bodyKeys(), stats,
-                          stage, error))
+                          stage, error, options.setupPassManager))
     return fail("");
   for (const Program &p : m.compiled.programs)
     stats.launches += llvm::count_if(p.thunks, [](const Thunk &t) { return t.as<KernelLaunch>(); });

@@ -44,6 +44,9 @@ struct ArtifactOptions {
   bool printKernels = false;
   /// Where the back half's stages are timed (--mlir-timing); null: not.
   mlir::TimingScope *timing = nullptr;
+  /// Gives the kernel lowerings' pass managers MLIR's command-line options
+  /// (kiln compile's --mlir-print-ir-*); unset: none.
+  PassManagerSetup setupPassManager;
 };
 
 /// Runs the back half on `module` (after the last IR phase) and, unless

@@ -274,13 +274,14 @@ bool emitPtx(ModuleOp kernelModule,
              const std::map<std::string, Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
              const std::string &cacheDir, TimingScope &timing,
-             std::map<std::string, std::string> &ptx, std::string &error) {
+             std::map<std::string, std::string> &ptx, std::string &error,
+             const PassManagerSetup &setupPassManager) {
   TimingScope stage = timing.nest("lower to NVVM");
   MLIRContext *ctx = kernelModule.getContext();
   ctx->loadDialect<gpu::GPUDialect, NVVM::NVVMDialect, LLVM::LLVMDialect, scf::SCFDialect,
                    math::MathDialect, memref::MemRefDialect, arith::ArithDialect,
                    cf::ControlFlowDialect>();
-  OwningOpRef<ModuleOp> container = ModuleOp::create(kernelModule.getLoc());
+  OwningOpRef<ModuleOp> container = ModuleOp::create(kernelModule.getLoc(), StringRef("kiln_gpu"));
   (*container)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(ctx));
   OpBuilder b = OpBuilder::atBlockEnd(container->getBody());
   auto gpuModule = b.create<gpu::GPUModuleOp>(kernelModule.getLoc(), "kiln_kernels");
@@ -328,6 +329,10 @@ bool emitPtx(ModuleOp kernelModule,
   }
   PassManager pm(ctx);
   pm.enableTiming(stage);
+  if (setupPassManager && failed(setupPassManager(pm))) {
+    error = "MLIR's pass-manager options do not apply to the NVVM lowering";
+    return false;
+  }
   auto &onGpu = pm.nest<gpu::GPUModuleOp>();
   onGpu.addPass(createConvertSCFToCFPass());
   onGpu.addPass(createConvertGpuOpsToNVVMOps()); // math functions -> libdevice calls

@@ -21,6 +21,7 @@
 #ifndef KILN_CODEGEN_CUDAKERNELS_H
 #define KILN_CODEGEN_CUDAKERNELS_H
 
+#include "compiler/Codegen/KernelLibrary.h"
 #include "runtime/artifact/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -42,7 +43,8 @@ bool emitPtx(mlir::ModuleOp kernelModule,
              const std::map<std::string, mlir::Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
              const std::string &cacheDir, mlir::TimingScope &timing,
-             std::map<std::string, std::string> &ptx, std::string &error);
+             std::map<std::string, std::string> &ptx, std::string &error,
+             const PassManagerSetup &setupPassManager = {});
 
 } // namespace kiln
 

@@ -65,7 +65,9 @@ KernelEmitter::KernelEmitter(MLIRContext &context)
     : context(context), b(&context) {
   context.loadDialect<arith::ArithDialect, math::MathDialect, memref::MemRefDialect,
                       scf::SCFDialect, func::FuncDialect, LLVM::LLVMDialect>();
-  kernels = ModuleOp::create(b.getUnknownLoc());
+  // Named, so that --mlir-print-ir-tree-dir files its passes apart from
+  // the step's module.
+  kernels = ModuleOp::create(b.getUnknownLoc(), StringRef("kiln_kernels"));
 }
 
 func::FuncOp KernelEmitter::startKernel(StringRef op, ArrayRef<KernelArg> args,

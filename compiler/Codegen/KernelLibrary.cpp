@@ -144,7 +144,8 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
                              const std::string &dir, const std::string &cacheDir,
                              const std::string &dumpDir,
                              std::map<std::string, std::string> *optimizedIR,
-                             TimingScope &timing, std::string &error) {
+                             TimingScope &timing, std::string &error,
+                             const PassManagerSetup &setupPassManager) {
   MLIRContext *ctx = kernels.getContext();
   TimingScope stage = timing.nest("lower to the LLVM dialect");
   // Math functions as polynomials (vectorisable), then everything to LLVM.
@@ -156,6 +157,10 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
   }
   PassManager pm(ctx);
   pm.enableTiming(stage);
+  if (setupPassManager && failed(setupPassManager(pm))) {
+    error = "MLIR's pass-manager options do not apply to the kernel lowering";
+    return false;
+  }
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
@@ -214,7 +219,8 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
                         const std::string &dumpDir, const std::string &cacheDir,
                         const std::vector<Kernel> &info,
                         const std::map<std::string, std::string> &bodyKeys, KernelStats &stats,
-                        TimingScope &timing, std::string &error) {
+                        TimingScope &timing, std::string &error,
+                        const PassManagerSetup &setupPassManager) {
   auto dumpEach = [&](const char *suffix, auto &&forEach) {
     return dumpKernels(dumpDir, suffix, forEach, error);
   };
@@ -263,7 +269,8 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   std::map<std::string, std::string> optimizedIR;
   if (!toCompile.empty() &&
       !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dumpDir,
-                        dumpDir.empty() ? nullptr : &optimizedIR, timing, error))
+                        dumpDir.empty() ? nullptr : &optimizedIR, timing, error,
+                        setupPassManager))
     return false;
   if (!dumpEach(".ll", [&](auto &&write) {
         for (const auto &[name, symbol] : symbols)

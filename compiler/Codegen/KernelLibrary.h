@@ -21,6 +21,10 @@ class Module;
 class TargetMachine;
 } // namespace llvm
 
+namespace mlir {
+class PassManager;
+} // namespace mlir
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +56,10 @@ void forEachInParallel(size_t jobs, const std::function<void(size_t)> &each);
 /// Resolves "host" to this machine's CPU name and features.
 CpuTarget resolveCpu(const std::string &requested);
 
+/// Configures a pass manager of the back half before it runs (MLIR's
+/// command-line options, in kiln compile); failure stops the compile.
+using PassManagerSetup = std::function<mlir::LogicalResult(mlir::PassManager &)>;
+
 /// The step's kernel launches, its kernels (distinct bodies), and how
 /// many of those came from the cache.
 struct KernelStats {
@@ -69,7 +77,8 @@ bool buildKernelLibrary(mlir::ModuleOp kernels, const CpuTarget &target,
                         const std::string &dir, const std::string &dumpDir,
                         const std::string &cacheDir, const std::vector<Kernel> &info,
                         const std::map<std::string, std::string> &bodyKeys, KernelStats &stats,
-                        mlir::TimingScope &timing, std::string &error);
+                        mlir::TimingScope &timing, std::string &error,
+                        const PassManagerSetup &setupPassManager = {});
 
 } // namespace kiln
 

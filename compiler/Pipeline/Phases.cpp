@@ -131,23 +131,50 @@ const Phase *findPhase(llvm::StringRef name) {
   return nullptr;
 }
 
+namespace {
+
+/// Closes a phase inside the one pass manager of the whole pipeline: calls
+/// the caller's `afterPhase` (dumps), failing the pipeline if it does.
+struct PhaseEnd : PassWrapper<PhaseEnd, OperationPass<ModuleOp>> {
+  PhaseEnd(const Phase &phase, unsigned index,
+           const std::function<bool(const Phase &, unsigned)> &afterPhase)
+      : phase(phase), index(index), afterPhase(afterPhase),
+        name(std::string("end of phase '") + phase.name + "'"),
+        argument(std::string("end-of-") + phase.name) {}
+  StringRef getName() const override { return name; }
+  StringRef getArgument() const override { return argument; }
+  void runOnOperation() override {
+    if (!afterPhase(phase, index))
+      signalPassFailure();
+    markAllAnalysesPreserved();
+  }
+  const Phase &phase;
+  unsigned index;
+  const std::function<bool(const Phase &, unsigned)> &afterPhase;
+  std::string name, argument;
+};
+
+} // namespace
+
 LogicalResult runPhases(ModuleOp module, const PipelineOptions &options, const Phase *last,
                         const Phase *first,
                         const std::function<bool(const Phase &, unsigned)> &afterPhase,
                         const std::function<bool(PassManager &)> &configure) {
+  // One pass manager for every phase, so that MLIR's options (IR printing,
+  // --mlir-print-ir-tree-dir's numbering, timing) see one pipeline.
+  PassManager pm(module.getContext());
+  if (configure && !configure(pm))
+    return failure();
   ArrayRef<Phase> phases = kilnPhases();
   for (unsigned i = first ? first - phases.begin() + 1 : 0; i < phases.size() && phases[i].onIR();
        ++i) {
-    PassManager pm(module.getContext());
-    if (configure && !configure(pm))
-      return failure();
     phases[i].addPasses(pm, options);
-    if (failed(pm.run(module)) || (afterPhase && !afterPhase(phases[i], i)))
-      return failure();
+    if (afterPhase)
+      pm.addPass(std::make_unique<PhaseEnd>(phases[i], i, afterPhase));
     if (&phases[i] == last)
       break;
   }
-  return success();
+  return pm.run(module);
 }
 
 } // namespace kiln

@@ -53,8 +53,9 @@ const Phase *lastIRPhase();
 /// Runs the IR phases after `first` (null: from the start) up to and
 /// including `last` (a back-half phase: through the last IR phase) on
 /// `module`, calling `afterPhase` (if set) after each
-/// with its index in kilnPhases(), for dumps. `configure` (if set) may add
-/// MLIR's command-line options to each pass manager. Fails when a phase
+/// with its index in kilnPhases(), for dumps. All of it is one pass
+/// manager, which `configure` (if set) may give MLIR's command-line
+/// options. Fails when a phase
 /// does (its passes' diagnostics say why) or a callback returns false.
 llvm::LogicalResult
 runPhases(mlir::ModuleOp module, const PipelineOptions &options, const Phase *last,

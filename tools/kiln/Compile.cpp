@@ -167,11 +167,13 @@ bool writeText(llvm::StringRef path, llvm::StringRef text) {
 } // namespace
 
 int kiln::compilerMain(int argc, char **argv) {
+  // Passes first: --mlir-print-ir-before=kiln-fuse looks the name up among
+  // the passes registered when the pass-manager options are.
+  registerKilnPassesAndPipelines();
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerDefaultTimingManagerCLOptions();
-  registerKilnPassesAndPipelines();
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, kOverview);
 
@@ -233,7 +235,7 @@ int kiln::compilerMain(int argc, char **argv) {
       [](PassManager &pm) {
         if (failed(applyPassManagerCLOptions(pm)))
           return false;
-        applyDefaultTimingPassManagerCLOptions(pm); // a report per phase
+        applyDefaultTimingPassManagerCLOptions(pm);
         return true;
       }));
   std::string error, text; // text: the dump of a back-half phase asked for
@@ -249,6 +251,7 @@ int kiln::compilerMain(int argc, char **argv) {
                             noCache ? "" : defaultKernelCache(), &stats, last->name, {}};
     options.printKernels = !dumpPhasesTo.empty() || last->name == std::string("kernels");
     options.timing = &timingRoot;
+    options.setupPassManager = [](PassManager &pm) { return applyPassManagerCLOptions(pm); };
     options.afterPhase = [&](const std::string &name, const std::function<std::string()> &print) {
       const Phase &phase = *findPhase(name);
       bool plan = name == "buffer-plan" && !dumpPlanTo.empty();
