@@ -21,6 +21,7 @@
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/ParallelAxis.h"
 
+#include "Kiln/IR/KilnLocations.h"
 #include "Kiln/IR/KilnOps.h"
 
 #include "mlir/Analysis/TopologicalSortUtils.h"
@@ -67,6 +68,18 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
 
   std::vector<Region> regions;
   llvm::DenseMap<Operation *, size_t> regionOf;
+
+  /// "kiln.exp 'a', kiln.sum 'b'": each op of a region and its node.
+  static std::string describeMembers(ArrayRef<Operation *> ops) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvm::interleaveComma(ops, os, [&](Operation *op) {
+      os << op->getName();
+      if (NameLoc node = nodeName(op->getLoc()))
+        os << " '" << node.getName().getValue() << "'";
+    });
+    return text;
+  }
 
   void remark(Operation *op, const Twine &why) {
     if (explain)
@@ -283,6 +296,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     for (Operation &op : block)
       ops.push_back(&op);
     std::optional<size_t> lastSmall; // the latest single-iteration region
+    std::vector<std::pair<Operation *, std::string>> outside; // views not joined, why
     for (size_t i = 0; i < ops.size(); ++i) {
       Operation *op = ops[i];
       if (regionOf.count(op) ||
@@ -302,9 +316,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
         absorbViews(op, *r);
         continue;
       }
-      // Views and data movement join regions but do not start them.
+      // Views and data movement join regions but do not start them; a
+      // view may still be absorbed by its reader's region (said at the end).
       if (isView(op) || isa<PadOp, ConcatOp, SplitOp>(op)) {
-        remark(op, "not fused: " + (why.empty() ? "a view or copy of values from memory" : why));
+        outside.push_back({op, why.empty() ? "a view or copy of values from memory" : why});
         continue;
       }
       int64_t dim = chooseParallelDim(op);
@@ -330,6 +345,9 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       if (rows == 1)
         lastSmall = regions.size() - 1;
     }
+    for (auto &[op, why] : outside)
+      if (!regionOf.count(op))
+        remark(op, "not fused: " + why);
     for (Region &r : regions) {
       if (r.merged)
         continue;
@@ -339,7 +357,11 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
         continue;
       }
       llvm::sort(r.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
-      buildFusion(r.ops, r.rows, r.parallelDim);
+      std::string members = describeMembers(r.ops);
+      FusionOp fusion = buildFusion(r.ops, r.rows, r.parallelDim);
+      if (explain)
+        fusion.emitRemark() << "fused " << r.ops.size() << " ops over " << r.rows
+                            << (r.rows == 1 ? " row: " : " rows: ") << members;
     }
     // Regions run where their last op was; ops that read their results
     // earlier in the block move after them.

@@ -1,7 +1,9 @@
 //===- Inspect.cpp - kiln inspect ------------------------------------------===//
 //
-// What an artifact will do before it runs: sizes, the buffer plan, and per
-// program its thunks with their work (FLOPs) and memory traffic.
+// What an artifact will do before it runs: sizes, the buffer plan (each
+// arena buffer's first and last thunk, the peak live bytes), and per
+// program its thunks with their work (FLOPs), memory traffic and the
+// buffers each reads and writes.
 //
 //===----------------------------------------------------------------------===//
 #include "Args.h"
@@ -9,8 +11,10 @@
 
 #include "runtime/artifact/Manifest.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <vector>
 
 namespace kiln {
 namespace {
@@ -42,11 +46,65 @@ void printBuckets(const CompiledModel &c, const Program &p) {
   }
 }
 
+/// Where each arena buffer of program `p` lives: its first and last thunk.
+struct Lifetime {
+  size_t first, last;
+};
+
+std::map<int64_t, Lifetime> lifetimes(const CompiledModel &c, const Program &p) {
+  std::map<int64_t, Lifetime> life;
+  for (size_t i = 0; i < p.thunks.size(); ++i)
+    p.thunks[i].eachUse([&](int64_t id, Access) {
+      if (c.buffers[id].region != Region::Arena)
+        return;
+      auto [it, fresh] = life.try_emplace(id, Lifetime{i, i});
+      it->second.last = i;
+    });
+  return life;
+}
+
+/// The program's buffers in the arena with their lifetimes, and the peak
+/// of the bytes live at once (what the arena must at least hold).
+void printBuffers(const CompiledModel &c, const Program &p) {
+  std::map<int64_t, Lifetime> life = lifetimes(c, p);
+  std::vector<int64_t> live(p.thunks.size(), 0);
+  for (auto &[id, l] : life)
+    for (size_t i = l.first; i <= l.last; ++i)
+      live[i] += c.buffers[id].bytes;
+  size_t peak = std::max_element(live.begin(), live.end()) - live.begin();
+  std::printf("\n  %s: peak live %.3f MB at thunk %zu (%s), arena %.3f MB\n", p.entry.c_str(),
+              live.empty() ? 0.0 : live[peak] / 1e6, peak,
+              live.empty() || p.thunks[peak].ops.empty() ? "" : p.thunks[peak].ops[0].c_str(),
+              p.arenaBytes / 1e6);
+  std::printf("  %5s %12s %12s %5s %6s %6s %4s  %s\n", "id", "offset", "bytes", "dtype", "first",
+              "last", "peak", "name");
+  for (auto &[id, l] : life) {
+    const Buffer &b = c.buffers[id];
+    std::printf("  %5lld %12lld %12lld %-5s %6zu %6zu %4s  %s\n", (long long)id,
+                (long long)b.offset, (long long)b.bytes, dtypeName(b.dtype), l.first, l.last,
+                l.first <= peak && peak <= l.last ? "*" : "", b.name.c_str());
+  }
+}
+
+/// The buffer ids a thunk reads (or writes), as "3 7 12".
+std::string uses(const Thunk &t, Access access) {
+  std::string ids;
+  t.eachUse([&](int64_t id, Access a) {
+    if (a == access)
+      ids += (ids.empty() ? "" : " ") + std::to_string(id);
+  });
+  return ids;
+}
+
 } // namespace
 
 int inspectMain(int argc, char **argv) {
   Args args(argc, argv, {}, {"thunks", "buffers", "help"});
-  const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers]\n";
+  const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers]\n"
+                      "  --thunks   every thunk: its kernel or shape, work, traffic, the buffers it\n"
+                      "             reads and writes, the op it came from\n"
+                      "  --buffers  per program the arena buffers with their first and last\n"
+                      "             thunk and the peak live set; the persistent buffers\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -113,9 +171,12 @@ int inspectMain(int argc, char **argv) {
       std::printf("  %-22s %6lld %10.3f %10.1f\n", kind.c_str(), (long long)std::get<0>(v),
                   std::get<1>(v) / 1e9, std::get<2>(v) / 1e6);
     printBuckets(c, p);
+    if (args.flag("buffers"))
+      printBuffers(c, p);
     if (!args.flag("thunks"))
       continue;
-    std::printf("\n  %5s %-7s %-26s %9s %9s  %s\n", "#", "kind", "kernel / shape", "MFLOP", "KB", "ops");
+    std::printf("\n  %5s %-7s %-26s %9s %9s  %s  %s\n", "#", "kind", "kernel / shape", "MFLOP",
+                "KB", "op", "buffers: reads -> writes");
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const Thunk &t = p.thunks[i];
       std::string what = std::visit(
@@ -140,17 +201,19 @@ int inspectMain(int argc, char **argv) {
               [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
               [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},
           t.payload);
-      std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s\n", i, t.kindName(),
+      std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s  reads %s -> writes %s\n", i, t.kindName(),
                   what.c_str(), t.flops / 1e6, t.trafficBytes / 1e3,
-                  t.ops.empty() ? "" : t.ops[0].c_str());
+                  t.ops.empty() ? "-" : t.ops[0].c_str(), uses(t, Access::Read).c_str(),
+                  uses(t, Access::Write).c_str());
     }
   }
   if (args.flag("buffers")) {
-    std::printf("\n  %5s %-10s %12s %12s %-5s %s\n", "id", "region", "offset", "bytes", "dtype", "name");
+    std::printf("\n  persistent buffers (live for the whole run)\n  %5s %12s %12s %-5s %-8s %s\n",
+                "id", "offset", "bytes", "dtype", "kind", "name");
     for (const Buffer &b : c.buffers)
-      std::printf("  %5lld %-10s %12lld %12lld %-5s %s\n", (long long)b.id,
-                  b.region == Region::Arena ? "arena" : "persistent", (long long)b.offset,
-                  (long long)b.bytes, dtypeName(b.dtype), b.name.c_str());
+      if (b.region != Region::Arena)
+        std::printf("  %5lld %12lld %12lld %-5s %-8s %s\n", (long long)b.id, (long long)b.offset,
+                    (long long)b.bytes, dtypeName(b.dtype), b.kind.c_str(), b.name.c_str());
   }
   return 0;
 }
