@@ -52,13 +52,12 @@ bool writeText(const std::string &path, const std::function<void(llvm::raw_ostre
   return true;
 }
 
-/// A kernel's optimised IR printed under its own name (its object's symbol
-/// is the hash of its body).
-std::string underName(std::string ir, const std::string &symbol, const std::string &name) {
-  size_t at = ir.find("@" + symbol);
-  if (at != std::string::npos)
-    ir.replace(at + 1, symbol.size(), name);
-  return ir;
+/// A kernel's IR or assembly with its object's symbol (kiln_<hash>, unique)
+/// replaced by the kernel's own name throughout.
+std::string underName(std::string text, const std::string &symbol, const std::string &name) {
+  for (size_t at = text.find(symbol); at != std::string::npos; at = text.find(symbol, at))
+    text.replace(at, symbol.size(), name);
+  return text;
 }
 
 } // namespace
@@ -143,7 +142,7 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
                              const std::map<std::string, std::string> &symbolOf,
                              const std::string &dir, const std::string &cacheDir,
                              const std::string &dumpDir,
-                             std::map<std::string, std::string> *optimizedIR,
+                             std::map<std::string, KernelDumps> *dumps,
                              TimingScope &timing, std::string &error,
                              const PassManagerSetup &setupPassManager) {
   MLIRContext *ctx = kernels.getContext();
@@ -211,8 +210,7 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
   // O2 with this CPU's cost model (vectorisation, unrolling), a kernel at a
   // time on every core.
   stage.stop();
-  return compileKernelObjects(*llvmModule, target, symbolOf, dir, cacheDir, optimizedIR, timing,
-                              error);
+  return compileKernelObjects(*llvmModule, target, symbolOf, dir, cacheDir, dumps, timing, error);
 }
 
 bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
@@ -232,7 +230,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     std::string index;
     for (const Kernel &k : info)
       index += k.name + "  " + k.op + "  " + k.name + ".mlir " + k.name + ".llvm.mlir " +
-               k.name + ".ll\n";
+               k.name + ".in.ll " + k.name + ".ll " + k.name + ".s\n";
     if (!writeText(dumpDir + "/index.txt", [&](llvm::raw_ostream &os) { os << index; }, error))
       return false;
   }
@@ -266,19 +264,23 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     }
   }
   stage.stop();
-  std::map<std::string, std::string> optimizedIR;
+  std::map<std::string, KernelDumps> dumps;
   if (!toCompile.empty() &&
       !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dumpDir,
-                        dumpDir.empty() ? nullptr : &optimizedIR, timing, error,
+                        dumpDir.empty() ? nullptr : &dumps, timing, error,
                         setupPassManager))
     return false;
-  if (!dumpEach(".ll", [&](auto &&write) {
-        for (const auto &[name, symbol] : symbols)
-          write(name, [&](llvm::raw_ostream &os) {
-            os << underName(optimizedIR[symbol], symbol, name);
-          });
-      }))
-    return false;
+  // Under the kernel's own name (the object's symbol is its hash).
+  for (auto [suffix, part] : {std::pair{".in.ll", &KernelDumps::unoptimizedIR},
+                              std::pair{".ll", &KernelDumps::optimizedIR},
+                              std::pair{".s", &KernelDumps::assembly}})
+    if (!dumpEach(suffix, [&](auto &&write) {
+          for (const auto &[name, symbol] : symbols)
+            write(name, [&](llvm::raw_ostream &os) {
+              os << underName(dumps[symbol].*part, symbol, name);
+            });
+        }))
+      return false;
 
   stage = timing.nest("link kernels.so");
   // Link with the system compiler driver (libm for any libm calls left);

@@ -25,7 +25,8 @@ namespace {
 /// One kernel: a module holding only its body, as bitcode (each worker
 /// parses it into a context of its own).
 struct Job {
-  std::string symbol, bitcode, ir, error;
+  std::string symbol, bitcode, error;
+  std::string unoptimizedIR, ir, assembly; // when dumping
 };
 
 /// The kernel `f` alone in a module: global variables it reads come along
@@ -75,12 +76,21 @@ void compile(Job &job, const CpuTarget &target, const std::string &object, const
   auto machine = cpuTargetMachine(target, job.error);
   if (!machine)
     return;
-  optimize(*module, *machine, llvm::OptimizationLevel::O2);
+  // Whole modules (triple, data layout, metadata): opt and llc take them.
   if (keepIR)
-    if (llvm::Function *f = module->getFunction(job.symbol)) {
-      llvm::raw_string_ostream os(job.ir);
-      f->print(os);
+    llvm::raw_string_ostream(job.unoptimizedIR) << *module;
+  optimize(*module, *machine, llvm::OptimizationLevel::O2);
+  if (keepIR) {
+    llvm::raw_string_ostream(job.ir) << *module;
+    llvm::SmallString<0> assembly;
+    llvm::raw_svector_ostream os(assembly);
+    llvm::legacy::PassManager printer;
+    if (!machine->addPassesToEmitFile(printer, os, nullptr, llvm::CodeGenFileType::AssemblyFile)) {
+      std::unique_ptr<llvm::Module> copy = llvm::CloneModule(*module);
+      printer.run(*copy);
+      job.assembly = assembly.str().str();
     }
+  }
   llvm::SmallVector<char, 0> bytes;
   llvm::raw_svector_ostream os(bytes);
   llvm::legacy::PassManager codegen;
@@ -140,8 +150,8 @@ std::string defaultKernelCache() {
 bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
                           const std::map<std::string, std::string> &symbolOf,
                           const std::string &outDir, const std::string &cacheDir,
-                          std::map<std::string, std::string> *optimizedIR,
-                          mlir::TimingScope &timing, std::string &error) {
+                          std::map<std::string, KernelDumps> *dumps, mlir::TimingScope &timing,
+                          std::string &error) {
   mlir::TimingScope stage = timing.nest("split the kernels");
   std::vector<Job> jobs;
   for (const llvm::Function &f : module) {
@@ -160,15 +170,16 @@ bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
   forEachInParallel(jobs.size(), [&](size_t i) {
     Job &job = jobs[i];
     compile(job, target, outDir + "/" + job.symbol + ".o",
-            cacheDir.empty() ? "" : cacheDir + "/" + job.symbol + ".o", optimizedIR != nullptr);
+            cacheDir.empty() ? "" : cacheDir + "/" + job.symbol + ".o", dumps != nullptr);
   });
   for (Job &job : jobs) {
     if (!job.error.empty()) {
       error = job.error;
       return false;
     }
-    if (optimizedIR)
-      (*optimizedIR)[job.symbol] = std::move(job.ir);
+    if (dumps)
+      (*dumps)[job.symbol] = {std::move(job.unoptimizedIR), std::move(job.ir),
+                              std::move(job.assembly)};
   }
   return true;
 }

@@ -47,16 +47,21 @@ void storeInCache(const std::string &path, llvm::StringRef bytes);
 /// compiled for `target`: kiln_<hash>.
 std::string kernelSymbol(const std::string &bodyKey, const CpuTarget &target);
 
+/// A kernel's module as LLVM IR before and after optimisation, and its
+/// assembly (kiln compile --dump-kernels-to).
+struct KernelDumps {
+  std::string unoptimizedIR, optimizedIR, assembly;
+};
+
 /// Compiles every defined function of `module` (each carrying its target
 /// attributes) into `outDir`/SYMBOL.o, SYMBOL from `symbolOf` (kernel name
-/// -> symbol), and into `cacheDir` unless empty. With `optimizedIR`, keeps
-/// each one's optimised LLVM IR by symbol. Timed under `timing`. False
-/// with `error`.
+/// -> symbol), and into `cacheDir` unless empty. With `dumps`, keeps each
+/// one's KernelDumps by symbol. Timed under `timing`. False with `error`.
 bool compileKernelObjects(const llvm::Module &module, const CpuTarget &target,
                           const std::map<std::string, std::string> &symbolOf,
                           const std::string &outDir, const std::string &cacheDir,
-                          std::map<std::string, std::string> *optimizedIR,
-                          mlir::TimingScope &timing, std::string &error);
+                          std::map<std::string, KernelDumps> *dumps, mlir::TimingScope &timing,
+                          std::string &error);
 
 } // namespace kiln
 
