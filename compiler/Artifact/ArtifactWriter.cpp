@@ -91,11 +91,19 @@ bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
   });
   std::map<std::string, llvm::ArrayRef<float>> ready;
   std::vector<std::string> errors(pending.size());
+  // Drawn values in parallel; values read from files one at a time (each
+  // reads its whole file).
+  auto fromFile = [](const Pending &p) {
+    return p.init.getAs<StringAttr>("kind").getValue() == "file";
+  };
   forEachInParallel(pending.size(), [&](size_t i) {
     const Pending &p = pending[i];
-    if (!p.copy)
+    if (!p.copy && !fromFile(p))
       initialValues(p.init, p.name, p.count, p.shape, seed, baseDir, ready, p.values, errors[i]);
   });
+  for (auto [p, e] : llvm::zip(pending, errors))
+    if (fromFile(p))
+      initialValues(p.init, p.name, p.count, p.shape, seed, baseDir, ready, p.values, e);
   for (auto [p, e] : llvm::zip(pending, errors)) {
     if (!e.empty()) {
       error = e;

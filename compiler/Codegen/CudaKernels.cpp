@@ -303,8 +303,10 @@ bool emitPtx(ModuleOp kernelModule,
   // here: recompiling unchanged kernels skips the lowering and LLVM.
   std::string built;
   bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
-  if (caching)
-    llvm::raw_string_ostream(built) << *container;
+  if (caching) {
+    llvm::raw_string_ostream os(built);
+    container->print(os, keyPrintingFlags());
+  }
   auto cached = [&](const std::string &arch) {
     return cacheDir + "/ptx_" +
            contentKey("kiln-ptx-2 " + compilerIdentity() + " " + arch + " " + libdevicePath() +

@@ -718,7 +718,7 @@ std::string fusedBodyKey(FusionOp fusion) {
   for (Value r : fusion.getResults())
     os << " " << fused::updatesInPlace(r);
   os << "\n";
-  AsmState state(fusion, OpPrintingFlags().useLocalScope());
+  AsmState state(fusion, keyPrintingFlags());
   fusion.getBody().front().print(os, state);
   return text;
 }

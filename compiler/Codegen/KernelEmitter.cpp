@@ -11,10 +11,22 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
+
 
 using namespace mlir;
 
 namespace kiln {
+
+OpPrintingFlags keyPrintingFlags() {
+  return OpPrintingFlags()
+      .useLocalScope()
+      .skipRegions(false)
+      .printGenericOpForm(false)
+      .enableDebugInfo(false)
+      .elideLargeElementsAttrs(std::numeric_limits<int64_t>::max())
+      .elideLargeResourceString(std::numeric_limits<int64_t>::max());
+}
 
 Value reassoc(Value v) {
   if (Operation *op = v.getDefiningOp())
@@ -96,7 +108,7 @@ std::string KernelEmitter::finish(func::FuncOp fn) {
   llvm::raw_string_ostream os(text);
   // Numbered within the kernel alone: Block::print would number the whole
   // module for every kernel (quadratic: 7.9 s of DINO's compile).
-  AsmState state(fn, OpPrintingFlags().useLocalScope());
+  AsmState state(fn, keyPrintingFlags());
   fn.getBody().front().print(os, state);
   auto [it, inserted] = bodies.try_emplace(text, name);
   if (inserted) {

@@ -95,6 +95,14 @@ private:
   int64_t count = 0;
 };
 
+/// How kernels and regions are printed for the texts that key them (the
+/// emitter's merging, the kernel and PTX caches): every region, no
+/// locations, nothing elided, numbered within the op, whatever
+/// --mlir-print-* options kiln compile was given (OpPrintingFlags' defaults
+/// follow them: with --mlir-print-skip-regions different kernels would
+/// print alike).
+mlir::OpPrintingFlags keyPrintingFlags();
+
 /// Marks the float op defining `v` reassociable (and contractable) so that
 /// LLVM vectorises reductions over it. The order is then fixed when the
 /// kernel is compiled, so results stay the same run to run.

@@ -15,9 +15,7 @@
 #include "llvm/Transforms/Utils/Cloning.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
-#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -114,9 +112,19 @@ std::string contentKey(llvm::StringRef text) {
 }
 
 void storeInCache(const std::string &path, llvm::StringRef bytes) {
-  static std::atomic<int> serial{0};
-  std::string partial = path + "." + std::to_string(::getpid()) + "." + std::to_string(serial++);
-  if (writeFile(partial, bytes) && !llvm::sys::fs::rename(partial, path))
+  // A unique name (not pid-based: containers sharing the cache share pids).
+  int fd;
+  llvm::SmallString<256> partial;
+  if (llvm::sys::fs::createUniqueFile(path + ".%%%%%%%%.partial", fd, partial))
+    return;
+  bool written;
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << bytes;
+    os.close();
+    written = !os.has_error();
+  }
+  if (written && !llvm::sys::fs::rename(partial, path))
     return;
   llvm::sys::fs::remove(partial);
 }

@@ -47,7 +47,7 @@ struct Region {
   int64_t rows = 1; // 1: a single iteration
   int64_t bytes = 0; // scratch of its values
   SmallVector<Operation *> ops;
-  Operation *first = nullptr; // the earliest of `ops` in the block
+  Operation *first = nullptr, *last = nullptr; // the earliest and latest of `ops`
   llvm::DenseMap<Value, int64_t> parallelDim;
   bool merged = false; // folded into another region
 };
@@ -68,6 +68,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
 
   std::vector<Region> regions;
   llvm::DenseMap<Operation *, size_t> regionOf;
+  // independentBefore's answers, valid while `version` (bumped by every
+  // change to a region) is the same.
+  int64_t version = 0;
+  llvm::DenseMap<size_t, std::pair<int64_t, Operation *>> boundary;
 
   /// "kiln.exp 'a', kiln.sum 'b'": each op of a region and its node.
   static std::string describeMembers(ArrayRef<Operation *> ops) {
@@ -98,17 +102,42 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     regions[r].ops.push_back(op);
     if (!regions[r].first || op->isBeforeInBlock(regions[r].first))
       regions[r].first = op;
+    if (!regions[r].last || regions[r].last->isBeforeInBlock(op))
+      regions[r].last = op;
+    ++version;
     regionOf[op] = r;
     for (Value v : op->getResults())
       regions[r].parallelDim[v] = dim;
   }
 
+  /// An op before which nothing depends on region `r`: `r`'s first op,
+  /// moved back to the first op of every region that runs across it (a
+  /// region runs whole at its last op, so one that starts earlier may still
+  /// read `r`). The block is in dependency order while the pass runs.
+  Operation *independentBefore(size_t r) {
+    auto [it, fresh] = boundary.try_emplace(r, version, nullptr);
+    if (!fresh && it->second.first == version)
+      return it->second.second;
+    Operation *t = regions[r].first;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const Region &g : regions)
+        if (!g.merged && g.first && g.first->isBeforeInBlock(t) && !g.last->isBeforeInBlock(t)) {
+          t = g.first;
+          moved = true;
+        }
+    }
+    it->second = {version, t};
+    return t;
+  }
+
   /// Whether `v` (from outside region `r`) depends on a value of `r`,
   /// through ops outside it or through other regions (which run whole).
-  /// The search stops at ops before `r`'s first (the block is in
-  /// dependency order): without that, it walked back to the step's inputs
-  /// from every operand (1.8 s of ViT-S/16 DINO's compile).
+  /// The search stops at ops before independentBefore(r): without that, it
+  /// walked back to the step's inputs from every operand (1.8 s of ViT-S/16
+  /// DINO's compile).
   bool reaches(Value v, size_t r) {
+    Operation *stop = independentBefore(r);
     llvm::SmallPtrSet<Operation *, 32> seen;
     SmallVector<Value> stack{v};
     while (!stack.empty()) {
@@ -119,7 +148,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       auto q = regionOf.find(d);
       if (q != regionOf.end() && q->second == r)
         return true;
-      if (d->isBeforeInBlock(regions[r].first))
+      if (d->isBeforeInBlock(stop))
         continue;
       if (q == regionOf.end()) {
         stack.append(d->operand_begin(), d->operand_end());
@@ -155,6 +184,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     a.ops.append(b.ops.begin(), b.ops.end());
     llvm::sort(a.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
     a.first = a.ops.front();
+    a.last = a.ops.back();
+    ++version;
     b.ops.clear();
     b.merged = true;
   }
@@ -291,6 +322,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     // threading, by chance with it): nothing may carry over.
     regions.clear();
     regionOf.clear();
+    boundary.clear();
     Block &block = getOperation().getBody().front();
     SmallVector<Operation *> ops;
     for (Operation &op : block)

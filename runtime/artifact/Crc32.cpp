@@ -10,6 +10,8 @@
 namespace kiln {
 
 uint32_t crc32(const void *data, size_t size, uint32_t crc) {
+  if (size == 0) // zlib answers a null buffer (an empty vector's) with its initial value
+    return crc;
   return static_cast<uint32_t>(::crc32_z(crc, static_cast<const Bytef *>(data), size));
 }
 
