@@ -301,24 +301,21 @@ bool emitPtx(ModuleOp kernelModule,
   }
   // Each architecture's PTX, cached under a hash of the kernels as built
   // here: recompiling unchanged kernels skips the lowering and LLVM.
-  std::string built;
+  std::string libdevice = libdevicePath(), key; // the kernels' key, hashed once
   bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
   if (caching) {
+    std::string built = "kiln-ptx-2 " + compilerIdentity() + " " + libdevice + "\n";
     llvm::raw_string_ostream os(built);
     container->print(os, keyPrintingFlags());
+    key = contentKey(built);
   }
   auto cached = [&](const std::string &arch) {
-    return cacheDir + "/ptx_" +
-           contentKey("kiln-ptx-2 " + compilerIdentity() + " " + arch + " " + libdevicePath() +
-                      "\n" + built) +
-           "." + arch + ".ptx";
+    return cacheDir + "/ptx_" + contentKey(arch + " " + key) + "." + arch + ".ptx";
   };
-  for (const std::string &arch : archs) {
-    if (!caching)
-      break;
-    if (auto kept = llvm::MemoryBuffer::getFile(cached(arch)))
-      ptx[arch] = (*kept)->getBuffer().str();
-  }
+  if (caching)
+    for (const std::string &arch : archs)
+      if (auto kept = llvm::MemoryBuffer::getFile(cached(arch)))
+        ptx[arch] = (*kept)->getBuffer().str();
   if (caching && ptx.size() == archs.size())
     return true;
   ptx.clear();
@@ -374,7 +371,6 @@ bool emitPtx(ModuleOp kernelModule,
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return false;
-  std::string libdevice = libdevicePath();
   if (libdevice.empty()) {
     error = "no CUDA libdevice (libdevice.10.bc) found; PTX needs a CUDA installation";
     return false;

@@ -113,18 +113,10 @@ std::string contentKey(llvm::StringRef text) {
 
 void storeInCache(const std::string &path, llvm::StringRef bytes) {
   // A unique name (not pid-based: containers sharing the cache share pids).
-  int fd;
   llvm::SmallString<256> partial;
-  if (llvm::sys::fs::createUniqueFile(path + ".%%%%%%%%.partial", fd, partial))
+  if (llvm::sys::fs::createUniqueFile(path + ".%%%%%%%%.partial", partial))
     return;
-  bool written;
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << bytes;
-    os.close();
-    written = !os.has_error();
-  }
-  if (written && !llvm::sys::fs::rename(partial, path))
+  if (writeFile(std::string(partial), bytes) && !llvm::sys::fs::rename(partial, path))
     return;
   llvm::sys::fs::remove(partial);
 }
