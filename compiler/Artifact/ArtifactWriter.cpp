@@ -122,16 +122,6 @@ bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
   return true;
 }
 
-bool writeText(const std::string &path, const std::string &text, std::string &error) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
-}
-
 } // namespace
 
 bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOptions &options,
@@ -158,7 +148,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   std::string ir;
   llvm::raw_string_ostream irStream(ir);
   module.print(irStream);
-  if (!writeText((tmp / "step.mlir").string(), ir, error))
+  if (!writeTextFile((tmp / "step.mlir").string(), ir, error))
     return fail("");
 
   // After each phase: its dump, then on to the next unless it was the last
@@ -191,6 +181,17 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (failed(emitKernels(plan, emitter)))
     return fail("emitting the kernels failed");
   m.compiled = std::move(plan.model);
+  KernelDumpRequest dump{options.dumpKernelsTo, options.dumpKernel};
+  if (!dump.kernel.empty()) {
+    // A region's name stands for the kernel it runs.
+    for (const Program &p : m.compiled.programs)
+      for (const Thunk &t : p.thunks)
+        if (const KernelLaunch *k = t.as<KernelLaunch>(); k && t.name == options.dumpKernel)
+          dump.kernel = m.compiled.kernels[k->kernel].name;
+    if (llvm::none_of(m.compiled.kernels, [&](const Kernel &k) { return k.name == dump.kernel; }))
+      return fail("--kernel: no kernel or region is called '" + options.dumpKernel +
+                  "' (kiln compile --compile-to=thunks lists the regions)");
+  }
   // Printed before lowering changes the module, and only if wanted.
   std::string kernelText;
   if (options.printKernels)
@@ -199,18 +200,20 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     timed("PTX");
     std::map<std::string, std::string> ptx;
     if (!emitPtx(emitter.module(), emitter.fusionKernels, kCudaArchs, m.compiled.kernels,
-                 options.kernelCache, stage, ptx, error, options.setupPassManager))
+                 options.kernelCache, !dump.dir.empty(), stage, ptx, error,
+                 options.setupPassManager) ||
+        !dumpPtx(ptx, dump, error))
       return fail("");
     for (auto &[arch, text] : ptx)
-      if (!writeText((tmp / ("kernels." + arch + ".ptx")).string(), text, error))
+      if (!writeTextFile((tmp / ("kernels." + arch + ".ptx")).string(), text, error))
         return fail("");
     m.cudaArchs = kCudaArchs;
   }
   timed("kernels.so");
   CpuTarget cpu = resolveCpu(options.cpu);
   KernelStats stats;
-  if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), options.dumpKernelsTo,
-                          options.kernelCache, m.compiled.kernels, emitter.bodyKeys(), stats,
+  if (!buildKernelLibrary(emitter.module(), cpu, tmp.string(), dump,
+                          options.kernelCache, m.compiled, emitter.bodyKeys(), stats,
                           stage, error, options.setupPassManager))
     return fail("");
   for (const Program &p : m.compiled.programs)

@@ -47,6 +47,8 @@ struct ArtifactOptions {
   /// Gives the kernel lowerings' pass managers MLIR's command-line options
   /// (kiln compile's --mlir-print-ir-*); unset: none.
   PassManagerSetup setupPassManager;
+  /// Only this kernel's dumps (a kernel's or a region's name); "": all.
+  std::string dumpKernel;
 };
 
 /// Runs the back half on `module` (after the last IR phase) and, unless

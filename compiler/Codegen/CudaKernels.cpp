@@ -3,6 +3,7 @@
 
 #include "compiler/Codegen/FusedBody.h"
 #include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/KernelLineInfo.h"
 #include "compiler/Codegen/KernelObjects.h"
 
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -273,7 +274,7 @@ std::string libdevicePath() {
 bool emitPtx(ModuleOp kernelModule,
              const std::map<std::string, Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
-             const std::string &cacheDir, TimingScope &timing,
+             const std::string &cacheDir, bool lineInfo, TimingScope &timing,
              std::map<std::string, std::string> &ptx, std::string &error,
              const PassManagerSetup &setupPassManager) {
   TimingScope stage = timing.nest("lower to NVVM");
@@ -302,7 +303,7 @@ bool emitPtx(ModuleOp kernelModule,
   // Each architecture's PTX, cached under a hash of the kernels as built
   // here: recompiling unchanged kernels skips the lowering and LLVM.
   std::string libdevice = libdevicePath(), key; // the kernels' key, hashed once
-  bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
+  bool caching = !lineInfo && !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
   if (caching) {
     std::string built = "kiln-ptx-2 " + compilerIdentity() + " " + libdevice + "\n";
     llvm::raw_string_ostream os(built);
@@ -346,6 +347,8 @@ bool emitPtx(ModuleOp kernelModule,
   OpBuilder lb = OpBuilder::atBlockEnd(llvmModule->getBody());
   for (Operation &op : gpuModule.getBody()->without_terminator())
     lb.clone(op);
+  if (lineInfo)
+    addKernelLineInfo(*llvmModule);
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);
   registerNVVMDialectTranslation(*ctx);

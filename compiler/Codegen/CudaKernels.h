@@ -38,13 +38,23 @@ namespace kiln {
 /// launch in `kernels[i].gpu`. `fusionKernels` names the kernels that
 /// compute one kiln.fusion. Each architecture's PTX is kept in `cacheDir`
 /// (unless empty) under a hash of its LLVM IR, so recompiling unchanged
-/// kernels skips LLVM. Stages are timed under `timing`. False with `error`.
+/// kernels skips LLVM. With `lineInfo` the PTX has `.loc` lines (each op's
+/// location; not cached). Stages are timed under `timing`. False with
+/// `error`.
 bool emitPtx(mlir::ModuleOp kernelModule,
              const std::map<std::string, mlir::Operation *> &fusionKernels,
              const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
-             const std::string &cacheDir, mlir::TimingScope &timing,
+             const std::string &cacheDir, bool lineInfo, mlir::TimingScope &timing,
              std::map<std::string, std::string> &ptx, std::string &error,
              const PassManagerSetup &setupPassManager = {});
+
+/// Per kernel `dump` wants and architecture: NAME.ARCH.ptx, the module's
+/// declarations and that kernel's entry (it assembles alone), and where
+/// CUDA's ptxas is installed NAME.ARCH.ptxas.txt, its report on the kernel
+/// (registers, spill stores and loads, shared memory); ptxas.ARCH.txt has
+/// the whole module's. `ptx` is emitPtx's. False with `error`.
+bool dumpPtx(const std::map<std::string, std::string> &ptx, const KernelDumpRequest &dump,
+             std::string &error);
 
 } // namespace kiln
 

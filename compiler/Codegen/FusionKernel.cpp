@@ -3,6 +3,7 @@
 #include "compiler/Codegen/FusedBody.h"
 
 #include "compiler/Codegen/ElementwiseOps.h"
+#include "compiler/Transforms/FusionRegion.h"
 #include "compiler/Transforms/ParallelAxis.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -658,10 +659,12 @@ LogicalResult FusedBody::run() {
   Block &body = fusion.getBody().front();
   findEarlyOutputs();
   for (Operation &op : body.without_terminator()) {
+    loc = op.getLoc(); // the kernel's loops say which op they compute
     if (failed(emit(&op)))
       return failure();
     sync();
   }
+  loc = fusion.getLoc();
   auto yield = cast<YieldOp>(body.getTerminator());
   for (auto [i, v] : llvm::enumerate(yield.getValues())) {
     Value root = v;
@@ -693,13 +696,18 @@ Operation *soleOp(FusionOp fusion) {
   return sole;
 }
 
+std::string kernelThunkName(ArrayRef<FusionOp> regions) {
+  std::string first = regionName(regions.front());
+  if (regions.size() == 1)
+    return first;
+  return first + "_and_" + std::to_string(regions.size() - 1) + "_more";
+}
+
 FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,
                                         ArrayRef<KernelArg> args, int64_t &rows) {
   rows = fusion->getAttrOfType<IntegerAttr>("rows") ? fusion->getAttrOfType<IntegerAttr>("rows").getInt() : 1;
   bool ok = true;
-  Operation *sole = soleOp(fusion);
-  std::string kind = sole ? sole->getName().stripDialect().str() : "fused";
-  std::string name = emitter.custom(kind, args, [&](OpBuilder &b, OpBuilder &entry,
+  std::string name = emitter.custom(kernelThunkName(fusion), fusion.getLoc(), args, [&](OpBuilder &b, OpBuilder &entry,
                                                        ValueRange memrefs, Value row) {
     fused::FusedBody body(fusion, b, entry, memrefs, row, rows, &emitter);
     ok = succeeded(body.run());
@@ -770,7 +778,7 @@ FailureOr<std::string> emitMultiTensorKernel(ArrayRef<FusionOp> fusions,
     rows += run.count * run.rows;
   bool ok = true;
   std::string name = emitter.customRange(
-      "multi_tensor", args,
+      kernelThunkName(fusions), FusionOp(fusions.front()).getLoc(), args,
       [&](OpBuilder &b, OpBuilder &entry, ValueRange memrefs, Value begin, Value end) {
         Location loc = b.getUnknownLoc();
         Value buffers = entry.getBlock()->getArgument(0);

@@ -23,7 +23,13 @@ namespace kiln {
 /// kiln-fuse left alone), or null for a region of several.
 mlir::Operation *soleOp(FusionOp fusion);
 
-/// Emits the kernel of `fusion` (named after its op when it holds one). `args` are its buffers: the inputs, then
+/// The name of the thunk (and kernel) computing `regions`: the region's
+/// own (kiln-name-regions), or for a multi-tensor kernel its first
+/// region's, "_and_N_more".
+std::string kernelThunkName(llvm::ArrayRef<FusionOp> regions);
+
+/// Emits the kernel of `fusion`, named kernelThunkName({fusion}) unless an
+/// identical kernel exists. `args` are its buffers: the inputs, then
 /// the results, in order. Returns the kernel name; `rows` gets the row
 /// count. Fails with an error on an op the fused codegen cannot handle.
 llvm::FailureOr<std::string> emitFusionKernel(FusionOp fusion, KernelEmitter &emitter,

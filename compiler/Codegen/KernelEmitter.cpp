@@ -82,15 +82,18 @@ KernelEmitter::KernelEmitter(MLIRContext &context)
   kernels = ModuleOp::create(b.getUnknownLoc(), StringRef("kiln_kernels"));
 }
 
-func::FuncOp KernelEmitter::startKernel(StringRef op, ArrayRef<KernelArg> args,
+func::FuncOp KernelEmitter::startKernel(StringRef name, Location loc, ArrayRef<KernelArg> args,
                                         SmallVectorImpl<Value> &memrefs,
                                         Value &begin, Value &end) {
-  std::string name = "k" + std::to_string(count++) + "_" + op.str();
-  Location loc = b.getUnknownLoc();
   auto ptr = LLVM::LLVMPointerType::get(&context);
   auto i64 = b.getI64Type();
   b.setInsertionPointToEnd(kernels->getBody());
-  auto fn = b.create<func::FuncOp>(loc, name, b.getFunctionType({ptr, i64, i64, ptr}, {}));
+  // Region names are unique; kernels of unnamed regions (kiln-name-regions
+  // not run) are told apart by a number.
+  std::string unique = name.str();
+  for (int n = 1; kernels->lookupSymbol(unique); ++n)
+    unique = name.str() + "_" + std::to_string(n);
+  auto fn = b.create<func::FuncOp>(loc, unique, b.getFunctionType({ptr, i64, i64, ptr}, {}));
   b.setInsertionPointToStart(fn.addEntryBlock());
   workspaceArg = fn.getArgument(3);
   stackBytes = workspaceUsed = 0;
@@ -138,12 +141,11 @@ Value KernelEmitter::scratch(OpBuilder &entry, Type elem, int64_t n) {
   return memrefOverPointer(entry, loc, p, elem, n);
 }
 
-std::string KernelEmitter::customRange(StringRef op, ArrayRef<KernelArg> args,
+std::string KernelEmitter::customRange(StringRef name, Location loc, ArrayRef<KernelArg> args,
                                        const RangeBody &body) {
   SmallVector<Value> memrefs;
   Value begin, end;
-  func::FuncOp fn = startKernel(op, args, memrefs, begin, end);
-  Location loc = fn.getLoc();
+  func::FuncOp fn = startKernel(name, loc, args, memrefs, begin, end);
   // Allocations go before everything the body builds.
   OpBuilder entry(b.getInsertionBlock(), b.getInsertionPoint());
   auto marker = b.create<arith::ConstantIndexOp>(loc, 0);
@@ -154,8 +156,9 @@ std::string KernelEmitter::customRange(StringRef op, ArrayRef<KernelArg> args,
   return finish(fn);
 }
 
-std::string KernelEmitter::custom(StringRef op, ArrayRef<KernelArg> args, const RowBody &body) {
-  return customRange(op, args, [&](OpBuilder &ob, OpBuilder &entry, ValueRange memrefs,
+std::string KernelEmitter::custom(StringRef name, Location loc, ArrayRef<KernelArg> args,
+                                  const RowBody &body) {
+  return customRange(name, loc, args, [&](OpBuilder &ob, OpBuilder &entry, ValueRange memrefs,
                                    Value begin, Value end) {
     Location loc = ob.getUnknownLoc();
     auto loop = ob.create<scf::ForOp>(loc, begin, end, ob.create<arith::ConstantIndexOp>(loc, 1));

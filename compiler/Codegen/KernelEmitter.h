@@ -41,20 +41,22 @@ public:
   /// spreads such a region's row over a block (CudaKernels.cpp).
   std::map<std::string, mlir::Operation *> fusionKernels;
 
-  /// A kernel of any body: a loop over rows [begin, end); `body` builds
+  /// A kernel called `name` (a symbol: letters, digits, '_'), at `loc`, of
+  /// any body: a loop over rows [begin, end); `body` builds
   /// one row's work at `b` (the row index is `row`); allocations that
   /// should live for the whole call go through `entry` (before the loop).
   using RowBody = std::function<void(mlir::OpBuilder &b, mlir::OpBuilder &entry,
                                      mlir::ValueRange memrefs, mlir::Value row)>;
-  std::string custom(llvm::StringRef op, llvm::ArrayRef<KernelArg> args, const RowBody &body);
+  std::string custom(llvm::StringRef name, mlir::Location loc, llvm::ArrayRef<KernelArg> args,
+                     const RowBody &body);
 
   /// A kernel that gets its row range [begin, end) itself (several
   /// regions' rows laid end to end in one kernel).
   using RangeBody = std::function<void(mlir::OpBuilder &b, mlir::OpBuilder &entry,
                                        mlir::ValueRange memrefs, mlir::Value begin,
                                        mlir::Value end)>;
-  std::string customRange(llvm::StringRef op, llvm::ArrayRef<KernelArg> args,
-                          const RangeBody &body);
+  std::string customRange(llvm::StringRef name, mlir::Location loc,
+                          llvm::ArrayRef<KernelArg> args, const RangeBody &body);
 
   /// A flat scratch memref of `n` elements of `elem` for one call of the
   /// kernel being built, allocated at `entry`: on the stack until the
@@ -75,7 +77,8 @@ public:
 private:
   /// A new kernel function with its argument memrefs; the builder is left
   /// in its body, `begin` and `end` are index values.
-  mlir::func::FuncOp startKernel(llvm::StringRef op, llvm::ArrayRef<KernelArg> args,
+  mlir::func::FuncOp startKernel(llvm::StringRef name, mlir::Location loc,
+                                 llvm::ArrayRef<KernelArg> args,
                                  llvm::SmallVectorImpl<mlir::Value> &memrefs,
                                  mlir::Value &begin, mlir::Value &end);
 
@@ -92,7 +95,6 @@ private:
   mlir::Value workspaceArg;
   int64_t stackBytes = 0, workspaceUsed = 0;
   mlir::OpBuilder b;
-  int64_t count = 0;
 };
 
 /// How kernels and regions are printed for the texts that key them (the

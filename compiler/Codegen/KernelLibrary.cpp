@@ -1,5 +1,6 @@
 //===- KernelLibrary.cpp - kernels to LLVM IR, object file, .so -----------===//
 #include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/KernelLineInfo.h"
 #include "compiler/Codegen/KernelObjects.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -40,7 +41,7 @@ using namespace mlir;
 namespace kiln {
 namespace {
 
-bool writeText(const std::string &path, const std::function<void(llvm::raw_ostream &)> &fn,
+bool writeWith(const std::string &path, const std::function<void(llvm::raw_ostream &)> &fn,
                std::string &error) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec);
@@ -61,6 +62,10 @@ std::string underName(std::string text, const std::string &symbol, const std::st
 }
 
 } // namespace
+
+bool writeTextFile(const std::string &path, llvm::StringRef text, std::string &error) {
+  return writeWith(path, [&](llvm::raw_ostream &os) { os << text; }, error);
+}
 
 void optimize(llvm::Module &module, llvm::TargetMachine &machine, llvm::OptimizationLevel level) {
   llvm::LoopAnalysisManager lam;
@@ -121,27 +126,40 @@ CpuTarget resolveCpu(const std::string &requested) {
   return t;
 }
 
-/// One file per kernel in `dumpDir` (none if empty): NAME + suffix, written
-/// by the printer `forEach` hands out per kernel.
+/// One file per kernel `dump` wants: NAME + suffix, written by the printer
+/// `forEach` hands out per kernel.
 template <typename ForEach>
-static bool dumpKernels(const std::string &dumpDir, const char *suffix, ForEach &&forEach,
+static bool dumpKernels(const KernelDumpRequest &dump, const char *suffix, ForEach &&forEach,
                         std::string &error) {
-  if (dumpDir.empty())
+  if (dump.dir.empty())
     return true;
   bool ok = true;
   forEach([&](llvm::StringRef name, auto &&print) {
-    ok = ok && writeText(dumpDir + "/" + name.str() + suffix, print, error);
+    if (dump.wanted(name))
+      ok = ok && writeWith(dump.dir + "/" + name.str() + suffix, print, error);
   });
   return ok;
 }
 
-/// The kernels left in `kernels` lowered to the LLVM dialect (dumped to
-/// `dumpDir` unless empty) and LLVM IR, then compiled to objects
-/// (KernelObjects.h).
+/// A kernel as a module of its own with the declarations it may call, and
+/// each op's location (which node of the graph it computes) as an alias
+/// listed at the end.
+static void printAlone(Operation *fn, ModuleOp kernels, llvm::raw_ostream &os) {
+  OwningOpRef<ModuleOp> alone = ModuleOp::create(fn->getLoc());
+  for (auto decl : kernels.getOps<LLVM::LLVMFuncOp>())
+    if (decl.isExternal())
+      alone->getBody()->push_back(decl->clone());
+  alone->getBody()->push_back(fn->clone());
+  alone->print(os, OpPrintingFlags().enableDebugInfo(true, false));
+}
+
+/// The kernels left in `kernels` lowered to the LLVM dialect (dumped as
+/// `dump` asks, then with line info: each op's location) and LLVM IR, then
+/// compiled to objects (KernelObjects.h).
 static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
                              const std::map<std::string, std::string> &symbolOf,
                              const std::string &dir, const std::string &cacheDir,
-                             const std::string &dumpDir,
+                             const KernelDumpRequest &dump,
                              std::map<std::string, KernelDumps> *dumps,
                              TimingScope &timing, std::string &error,
                              const PassManagerSetup &setupPassManager) {
@@ -172,12 +190,14 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
     error = "lowering the kernels to the LLVM dialect failed";
     return false;
   }
-  if (!dumpKernels(dumpDir, ".llvm.mlir", [&](auto &&write) {
+  if (!dumpKernels(dump, ".llvm.mlir", [&](auto &&write) {
         for (auto fn : kernels.getOps<LLVM::LLVMFuncOp>())
           if (!fn.isExternal())
-            write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
+            write(fn.getName(), [&](llvm::raw_ostream &os) { printAlone(fn, kernels, os); });
       }, error))
     return false;
+  if (!dump.dir.empty())
+    addKernelLineInfo(kernels);
 
   stage.stop();
   stage = timing.nest("translate to LLVM IR");
@@ -214,29 +234,37 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
 }
 
 bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::string &dir,
-                        const std::string &dumpDir, const std::string &cacheDir,
-                        const std::vector<Kernel> &info,
+                        const KernelDumpRequest &dump, const std::string &cacheDir,
+                        const CompiledModel &model,
                         const std::map<std::string, std::string> &bodyKeys, KernelStats &stats,
                         TimingScope &timing, std::string &error,
                         const PassManagerSetup &setupPassManager) {
   auto dumpEach = [&](const char *suffix, auto &&forEach) {
-    return dumpKernels(dumpDir, suffix, forEach, error);
+    return dumpKernels(dump, suffix, forEach, error);
   };
-  if (!dumpDir.empty()) {
-    if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir)) {
-      error = "cannot create " + dumpDir + ": " + ec.message();
+  if (!dump.dir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dump.dir)) {
+      error = "cannot create " + dump.dir + ": " + ec.message();
       return false;
     }
+    // A region whose body equals an earlier one's runs that region's kernel.
+    std::vector<std::vector<std::string>> regions(model.kernels.size());
+    for (const Program &p : model.programs)
+      for (const Thunk &t : p.thunks)
+        if (const KernelLaunch *k = t.as<KernelLaunch>())
+          if (!llvm::is_contained(regions[k->kernel], t.name))
+            regions[k->kernel].push_back(t.name);
     std::string index;
-    for (const Kernel &k : info)
+    for (auto [k, users] : llvm::zip(model.kernels, regions))
       index += k.name + "  " + k.op + "  " + k.name + ".mlir " + k.name + ".llvm.mlir " +
-               k.name + ".in.ll " + k.name + ".ll " + k.name + ".s\n";
-    if (!writeText(dumpDir + "/index.txt", [&](llvm::raw_ostream &os) { os << index; }, error))
+               k.name + ".in.ll " + k.name + ".ll " + k.name + ".s  runs " +
+               llvm::join(users, " ") + "\n";
+    if (!writeTextFile(dump.dir + "/index.txt", index, error))
       return false;
   }
   if (!dumpEach(".mlir", [&](auto &&write) {
         for (auto fn : kernels.getOps<func::FuncOp>())
-          write(fn.getName(), [&](llvm::raw_ostream &os) { fn.print(os); });
+          write(fn.getName(), [&](llvm::raw_ostream &os) { printAlone(fn, kernels, os); });
       }))
     return false;
 
@@ -255,7 +283,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     symbols.push_back({name, symbol});
     objects.push_back(dir + "/" + symbol + ".o");
     ++stats.kernels;
-    if (caching && dumpDir.empty() &&
+    if (caching && dump.dir.empty() &&
         !llvm::sys::fs::copy_file(cacheDir + "/" + symbol + ".o", objects.back())) {
       ++stats.cached;
       fn.erase();
@@ -266,8 +294,8 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   stage.stop();
   std::map<std::string, KernelDumps> dumps;
   if (!toCompile.empty() &&
-      !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dumpDir,
-                        dumpDir.empty() ? nullptr : &dumps, timing, error,
+      !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dump,
+                        dump.dir.empty() ? nullptr : &dumps, timing, error,
                         setupPassManager))
     return false;
   // Under the kernel's own name (the object's symbol is its hash).

@@ -60,6 +60,18 @@ CpuTarget resolveCpu(const std::string &requested);
 /// command-line options, in kiln compile); failure stops the compile.
 using PassManagerSetup = std::function<mlir::LogicalResult(mlir::PassManager &)>;
 
+/// Where kernel dumps go (`dir`; none if empty) and which: every kernel,
+/// or only `kernel`'s files.
+struct KernelDumpRequest {
+  std::string dir, kernel;
+  bool wanted(llvm::StringRef name) const {
+    return !dir.empty() && (kernel.empty() || name == kernel);
+  }
+};
+
+/// Writes `text` to `path`, or says why not in `error`.
+bool writeTextFile(const std::string &path, llvm::StringRef text, std::string &error);
+
 /// The step's kernel launches, its kernels (distinct bodies), and how
 /// many of those came from the cache.
 struct KernelStats {
@@ -69,13 +81,15 @@ struct KernelStats {
 /// Writes `dir`/kernels.so from `kernels` (KernelObjects.h: in parallel,
 /// objects kept in `cacheDir` unless empty, each under its kernel's key in
 /// `bodyKeys`, KernelEmitter::bodyKeys; those found there are not lowered).
-/// With `dumpDir`, also writes each kernel's MLIR before lowering
-/// (NAME.mlir), in the LLVM dialect (NAME.llvm.mlir) and as optimised LLVM
-/// IR (NAME.ll), and index.txt naming each kernel's kiln op. Each stage is
+/// With `dump`, also writes each kernel's MLIR before lowering
+/// (NAME.mlir), in the LLVM dialect (NAME.llvm.mlir), its LLVM IR before
+/// and after optimisation (NAME.in.ll, NAME.ll) and assembly (NAME.s),
+/// with line info (each op's location), and index.txt naming each kernel's
+/// kiln op and the regions (thunks of `model`) that run it. Each stage is
 /// timed under `timing` (--mlir-timing). Fails with a message in `error`.
 bool buildKernelLibrary(mlir::ModuleOp kernels, const CpuTarget &target,
-                        const std::string &dir, const std::string &dumpDir,
-                        const std::string &cacheDir, const std::vector<Kernel> &info,
+                        const std::string &dir, const KernelDumpRequest &dump,
+                        const std::string &cacheDir, const CompiledModel &model,
                         const std::map<std::string, std::string> &bodyKeys, KernelStats &stats,
                         mlir::TimingScope &timing, std::string &error,
                         const PassManagerSetup &setupPassManager = {});

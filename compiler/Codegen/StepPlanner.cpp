@@ -3,6 +3,7 @@
 
 #include "Kiln/IR/KilnDTypes.h"
 #include "compiler/Codegen/FusionKernel.h"
+#include "compiler/Transforms/FusionRegion.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -93,6 +94,14 @@ static bool isElementwiseRegion(FusionOp f) {
   return elementwise;
 }
 
+/// Output `i` of region `f`: "fusion_3_softmax_64x10#0 (student.head.p)",
+/// the region's name and output number, and the node computing it.
+static std::string outputBufferName(FusionOp f, unsigned i) {
+  Value yielded = f.getBody().front().getTerminator()->getOperand(i);
+  Operation *op = yielded.getDefiningOp();
+  return regionName(f) + "#" + std::to_string(i) + " (" + thunkLabel(op ? op : f) + ")";
+}
+
 FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
                                   llvm::DenseMap<Value, int64_t> &bufferOf) {
   FusionPlan plan{f, SmallVector<int64_t>(inputs.begin(), inputs.end()), {}, {}, 0};
@@ -100,8 +109,8 @@ FusionPlan Planner::prepareFusion(FusionOp f, ArrayRef<int64_t> inputs,
   int64_t ops = 0;
   f.getBody().walk([&](Operation *) { ++ops; });
   bool elementwise = isElementwiseRegion(f);
-  for (Value r : f.getResults()) {
-    int64_t id = newBuffer(thunkLabel(f), "temp", r.getType(), Region::Arena);
+  for (auto [i, r] : llvm::enumerate(f.getResults())) {
+    int64_t id = newBuffer(outputBufferName(f, i), "temp", r.getType(), Region::Arena);
     bufferOf[r] = id;
     plan.outputs.push_back(id);
     plan.flops += ops * cast<RankedTensorType>(r.getType()).getNumElements();
@@ -156,11 +165,11 @@ bool Planner::blockCopies(FusionOp f, ArrayRef<int64_t> inputs,
       bytes *= d;
     copies.push_back({inputOf(0), -1, bytes, offset * element, 0});
   }
-  int64_t result = newBuffer(thunkLabel(f), "temp", op->getResult(0).getType(), Region::Arena);
+  int64_t result = newBuffer(outputBufferName(f, 0), "temp", op->getResult(0).getType(), Region::Arena);
   bufferOf[f.getResult(0)] = result;
   for (CopyBytes &c : copies) {
     c.to = result;
-    program.thunks.push_back(Thunk{c, {thunkLabel(f)}, 0, 2 * c.bytes});
+    program.thunks.push_back(Thunk{c, {thunkLabel(f)}, 0, 2 * c.bytes, regionName(f)});
   }
   return true;
 }
@@ -195,6 +204,7 @@ void Planner::kernelThunk(ArrayRef<FusionPlan> plans, Program &program) {
   }
   launch.kernel = plan.pending.size();
   t.payload = std::move(launch);
+  t.name = kernelThunkName(pending.regions);
   plan.pending.push_back(std::move(pending));
   program.thunks.push_back(std::move(t));
 }
@@ -351,6 +361,8 @@ std::string describeThunks(const CompiledModel &model) {
     os << p.entry << ": " << p.thunks.size() << " thunks\n";
     for (auto [i, t] : llvm::enumerate(p.thunks)) {
       os << "  " << i << "  " << t.kindName() << "  ";
+      if (!t.name.empty())
+        os << t.name << "  ";
       if (auto *k = t.as<KernelLaunch>())
         os << "rows " << k->rows << "  ";
       if (auto *g = t.as<GemmCall>())

@@ -14,7 +14,8 @@
 //   8. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   9. train-step  the complete step, simplified (canonicalize + CSE)
 //  10. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
-//                other loop-kernel ops each in one (kiln-single-op-regions)
+//                other loop-kernel ops each in one (kiln-single-op-regions),
+//                each named fusion_N_OPS_SHAPE (kiln-name-regions)
 //  11. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
 // and the back half, on the planned step (compiler/Artifact/ArtifactWriter):
 //  12. thunks       every value a buffer, every op a thunk
@@ -78,6 +79,7 @@ void addFuse(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
     pm.addNestedPass<mlir::func::FuncOp>(createKilnFuse(options));
   }
   pm.addNestedPass<mlir::func::FuncOp>(createKilnSingleOpRegions());
+  pm.addPass(createKilnNameRegions());
 }
 
 void addLower(mlir::OpPassManager &pm, const PipelineOptions &) {
@@ -99,7 +101,8 @@ const Phase kPhases[] = {
     {"train-step", "the complete step, simplified (canonicalize and CSE)",
      addSimplify},
     {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse), and "
-             "every other loop-kernel op in a region of its own (kiln-single-op-regions)",
+             "every other loop-kernel op in a region of its own (kiln-single-op-regions), "
+             "each region named fusion_N_OPS_SHAPE (kiln-name-regions)",
      addFuse},
     {"lower", "ops without a kernel of their own rewritten into ops with one: "
               "resize_bilinear as GEMMs (kiln-decompose-resize)", addLower},

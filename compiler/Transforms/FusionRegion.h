@@ -15,6 +15,15 @@
 
 namespace kiln {
 
+/// The attribute kiln-name-regions gives each region: its name.
+constexpr llvm::StringLiteral kRegionNameAttr = "name";
+
+/// A region's name (kiln-name-regions), or "fusion" before it ran.
+inline std::string regionName(FusionOp f) {
+  auto name = f->getAttrOfType<mlir::StringAttr>(kRegionNameAttr);
+  return name ? name.str() : "fusion";
+}
+
 /// Replaces `ops` (one block, in block order) by a kiln.fusion running
 /// `rows` iterations; each op's `kiln.parallel_dim` is `parallelDim` of its
 /// first result (-1 when `rows` is 1).

@@ -205,6 +205,22 @@ def KilnSingleOpRegions : Pass<"kiln-single-op-regions", "::mlir::func::FuncOp">
   }];
 }
 
+def KilnNameRegions : Pass<"kiln-name-regions", "::mlir::ModuleOp"> {
+  let summary = "Names each kiln.fusion after its place, ops and shape";
+  let description = [{
+    The last pass of the `fuse` phase. Each region gets
+    `name = "fusion_N_OPS_SHAPE"`: N counts the regions of the module in
+    order, OPS are up to three of its ops (row ops, reductions and shape
+    ops before elementwise ones), SHAPE its largest tensor, e.g.
+    `fusion_12_reduce_max_exp_sub_512x1024` (letters, digits and '_': the
+    name is also the kernel's symbol, in PTX too). Codegen names the region's
+    kernel, thunk and output buffers after it (`kiln inspect`, kernel
+    dumps, `kiln bench --profile`, run-time errors), so one name leads from
+    the IR to everything made of the region. A region whose body equals an
+    earlier one's runs that region's kernel.
+  }];
+}
+
 def KilnLowerBatchNorm : Pass<"kiln-lower-batch-norm", "::mlir::func::FuncOp"> {
   let summary = "batch_norm as per-channel reductions and elementwise ops; sync all-reduces the statistics";
   let description = [{

@@ -50,6 +50,8 @@ json payloadToJson(const BucketTransfer &t) {
 
 json thunkToJson(const Thunk &t) {
   json j = {{"kind", t.kindName()}, {"ops", t.ops}};
+  if (!t.name.empty())
+    j["name"] = t.name;
   j.update(std::visit([](const auto &p) { return payloadToJson(p); }, t.payload));
   j["flops"] = t.flops;
   j["traffic_bytes"] = t.trafficBytes;
@@ -266,6 +268,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
       Thunk t{CopyBytes{}};
       if (!r.string(tj, tp, "kind", kind) || !r.integer(tj, tp, "flops", t.flops) ||
           !r.integer(tj, tp, "traffic_bytes", t.trafficBytes))
+        return done(false);
+      if (tj.contains("name") && !r.string(tj, tp, "name", t.name))
         return done(false);
       if (tj.contains("ops") && tj["ops"].is_array())
         for (auto &o : tj["ops"])

@@ -169,6 +169,17 @@ struct Thunk {
   std::vector<std::string> ops; // the ops it came from (locations' names)
   // Work, for inspect and the benchmarks.
   int64_t flops = 0, trafficBytes = 0;
+  /// A kernel thunk's region name (kiln-name-regions), the one name its
+  /// kernel, buffers and dumps carry; empty for the other kinds.
+  std::string name;
+
+  /// How reports name the thunk: its region and first op, else its op.
+  std::string label() const {
+    std::string op = ops.empty() ? "" : ops.front();
+    if (name.empty())
+      return op.empty() ? "-" : op;
+    return op.empty() ? name : name + " (" + op + ")";
+  }
 
   template <class T> bool is() const { return std::holds_alternative<T>(payload); }
   template <class T> const T *as() const { return std::get_if<T>(&payload); }

@@ -35,12 +35,13 @@ namespace {
 
 int64_t alignUp(int64_t n) { return (n + 255) / 256 * 256; }
 
-/// "thunk 12 of train_step (kiln.fusion: softmax_1, sub_3)".
+/// "thunk 12 of train_step (kiln.fusion 'fusion_3_softmax_64x10', kernel
+/// 'fusion_3_softmax_64x10': student.head.p)".
 std::string thunkName(const Program &p, const std::vector<Kernel> &kernels, size_t i) {
   const Thunk &t = p.thunks[i];
   std::string s = "thunk " + std::to_string(i) + " of " + p.entry + " (" + thunkOp(kernels, t);
   if (const KernelLaunch *k = t.as<KernelLaunch>())
-    s += " '" + kernels[k->kernel].name + "'";
+    s += " '" + t.name + "', kernel '" + kernels[k->kernel].name + "'";
   for (size_t j = 0; j < t.ops.size() && j < 4; ++j)
     s += (j ? ", " : ": ") + t.ops[j];
   return s + (t.ops.size() > 4 ? ", ...)" : ")");

@@ -78,8 +78,9 @@ std::string nonFiniteReport(Executor &exec, int program, double loss, int64_t st
   if (at >= 0) {
     const CompiledModel &c = exec.manifest().compiled;
     const Thunk &t = c.programs[program].thunks[at];
-    report += "; the first NaN or infinity comes from node '" +
-              (t.ops.empty() ? std::string("?") : t.ops.front()) + "' (" +
+    std::string node = t.ops.empty() ? "?" : t.ops.front();
+    report += "; the first NaN or infinity comes from " +
+              (t.name.empty() ? "" : "region '" + t.name + "', ") + "node '" + node + "' (" +
               thunkOp(c.kernels, t) + ", thunk " + std::to_string(at) + ")";
   }
   std::vector<std::string> snapshots = snapshotFiles(runDir);

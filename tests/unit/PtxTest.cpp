@@ -63,7 +63,7 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
   std::string error;
   mlir::TimingScope untimed;
   if (!kiln::emitPtx(emitter.module(), emitter.fusionKernels, kiln::kCudaArchs, model.kernels,
-                     /*cacheDir=*/"", untimed, ptx, error)) {
+                     /*cacheDir=*/"", /*lineInfo=*/false, untimed, ptx, error)) {
     if (error.find("libdevice") != std::string::npos)
       GTEST_SKIP() << error;
     FAIL() << error;

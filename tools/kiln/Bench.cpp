@@ -99,7 +99,7 @@ bool checkAgainstCpu(Executor &exec, int program, double tolerance) {
   for (size_t k = 0; k < diffs.size() && k < 8; ++k) {
     const Thunk &t = p.thunks[diffs[k].thunk];
     std::fprintf(stderr, "  thunk %4zu %-28s %-24s relative difference %.3g\n", diffs[k].thunk,
-                 thunkOp(m.compiled.kernels, t).c_str(), t.ops.empty() ? "" : t.ops[0].c_str(),
+                 thunkOp(m.compiled.kernels, t).c_str(), t.label().c_str(),
                  diffs[k].relative);
   }
   std::fprintf(stderr,
@@ -256,6 +256,7 @@ int benchMain(int argc, char **argv) {
                      {"kind", thunkOp(m.compiled.kernels, t)},
                      {"ms", 1e3 * exec->thunkSeconds[order[k]] / steps},
                      {"mbytes", t.trafficBytes / 1e6},
+                     {"name", t.name},
                      {"op", t.ops.empty() ? "" : t.ops[0]}});
     }
     out["slowest_thunks"] = top;

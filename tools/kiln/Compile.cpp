@@ -63,9 +63,15 @@ cl::opt<std::string> cpu("cpu",
                         cl::value_desc("CPU"), cl::cat(category));
 cl::opt<std::string>
     dumpKernelsTo("dump-kernels-to",
-                  cl::desc("Write each kernel's MLIR before and after lowering and "
-                           "its LLVM IR to DIR, with an index"),
+                  cl::desc("Write each kernel's MLIR before and after lowering, its LLVM "
+                           "IR before and after optimisation and its assembly to DIR, "
+                           "with line info and an index (--target=cuda: also each "
+                           "kernel's PTX and ptxas's report on it)"),
                   cl::value_desc("DIR"), cl::cat(category));
+cl::opt<std::string> dumpKernel("kernel",
+                                cl::desc("With --dump-kernels-to: only this kernel's files "
+                                         "(a kernel's name, or a region's: fusion_N_...)"),
+                                cl::value_desc("NAME"), cl::cat(category));
 cl::opt<std::string> dumpPlanTo("dump-plan-to",
                                 cl::desc("Write the buffer plan (which value lives "
                                          "where, arena size) to FILE"),
@@ -249,6 +255,7 @@ int kiln::compilerMain(int argc, char **argv) {
       return fail("--target: '" + target + "' is not cpu or cuda", 2);
     ArtifactOptions options{cpu, dumpKernelsTo, target == "cuda",
                             noCache ? "" : defaultKernelCache(), &stats, last->name, {}};
+    options.dumpKernel = dumpKernel;
     options.printKernels = !dumpPhasesTo.empty() || last->name == std::string("kernels");
     options.timing = &timingRoot;
     options.setupPassManager = [](PassManager &pm) { return applyPassManagerCLOptions(pm); };

@@ -74,7 +74,7 @@ void printBuffers(const CompiledModel &c, const Program &p) {
   size_t peak = std::max_element(live.begin(), live.end()) - live.begin();
   std::printf("\n  %s: peak live %.3f MB at thunk %zu (%s), arena %.3f MB\n", p.entry.c_str(),
               live.empty() ? 0.0 : live[peak] / 1e6, peak,
-              live.empty() || p.thunks[peak].ops.empty() ? "" : p.thunks[peak].ops[0].c_str(),
+              live.empty() ? "" : p.thunks[peak].label().c_str(),
               p.arenaBytes / 1e6);
   std::printf("  %5s %12s %12s %5s %6s %6s %4s  %s\n", "id", "offset", "bytes", "dtype", "first",
               "last", "peak", "name");
@@ -175,7 +175,9 @@ int inspectMain(int argc, char **argv) {
       printBuffers(c, p);
     if (!args.flag("thunks"))
       continue;
-    std::printf("\n  %5s %-7s %-26s %9s %9s  %s  %s\n", "#", "kind", "kernel / shape", "MFLOP",
+    // A kernel thunk by its region's name, and the kernel it runs where an
+    // earlier region's identical kernel serves it.
+    std::printf("\n  %5s %-7s %-26s %9s %9s  %s  %s\n", "#", "kind", "region / shape", "MFLOP",
                 "KB", "op", "buffers: reads -> writes");
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const Thunk &t = p.thunks[i];
@@ -183,9 +185,10 @@ int inspectMain(int argc, char **argv) {
           Overloaded{
               [&](const KernelLaunch &k) {
                 const Kernel &kernel = c.kernels[k.kernel];
-                return kernel.name + (m.cudaArchs.empty()      ? ""
-                                      : kernel.gpu.rowPerBlock ? " [block/row]"
-                                                               : " [thread/row]");
+                return t.name + (kernel.name == t.name ? "" : " = " + kernel.name) +
+                       (m.cudaArchs.empty()      ? ""
+                        : kernel.gpu.rowPerBlock ? " [block/row]"
+                                                 : " [thread/row]");
               },
               [](const GemmCall &g) {
                 return std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
@@ -197,7 +200,9 @@ int inspectMain(int argc, char **argv) {
                        std::to_string(g.c) + "->" + std::to_string(g.o) + " " +
                        std::to_string(g.ho) + "x" + std::to_string(g.wo);
               },
-              [](const CopyBytes &cp) { return std::to_string(cp.bytes) + " bytes"; },
+              [&](const CopyBytes &cp) {
+                return (t.name.empty() ? "" : t.name + " ") + std::to_string(cp.bytes) + " bytes";
+              },
               [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
               [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},
           t.payload);
