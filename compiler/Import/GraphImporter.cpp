@@ -60,8 +60,10 @@ Location Importer::withCallers(Location loc, const JsonSource &src, const std::s
   for (size_t i = 0; i < n; ++i) {
     const CallSite &c = callSites[i];
     LineCol at = c.src->position(c.pointer);
-    Location here = NameLoc::get(StringAttr::get(&context, c.module),
-                                 FileLineColLoc::get(&context, c.src->path(), at.line, at.col));
+    Location here = FileLineColLoc::get(&context, c.src->path(), at.line, at.col);
+    if (!c.network.empty()) // two calls of one network are told apart
+      here = NameLoc::get(StringAttr::get(&context, c.network), here);
+    here = NameLoc::get(StringAttr::get(&context, c.module), here);
     caller = caller ? CallSiteLoc::get(here, *caller) : here;
   }
   return CallSiteLoc::get(loc, *caller);

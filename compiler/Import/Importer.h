@@ -150,9 +150,10 @@ public:
   /// The module calls being instantiated, outermost first: op locations
   /// and errors carry them (withCallers), and recursion is refused.
   struct CallSite {
-    std::string module;
+    std::string module; // for a network's call node: the node's id
     const JsonSource *src;
     std::string pointer;
+    std::string network = ""; // the network a call node calls, else empty
   };
   std::vector<CallSite> callSites;
   /// `loc` inside the chain of calls that led to it, innermost first

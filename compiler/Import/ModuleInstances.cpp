@@ -241,10 +241,11 @@ std::optional<Bound> Importer::instantiate(const std::string &moduleName,
     return std::nullopt;
   }
   for (const CallSite &c : callSites)
-    if (c.module == moduleName) {
+    if (c.network.empty() && c.module == moduleName) {
       std::string chain;
       for (const CallSite &d : callSites)
-        chain += d.module + " -> ";
+        if (d.network.empty())
+          chain += d.module + " -> ";
       error(callSrc, callPtr, "module '" + moduleName + "' calls itself: " + chain + moduleName);
       return std::nullopt;
     }
@@ -426,8 +427,10 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
     double training = globalArgs["training"];
     if (it->second.frozen)
       globalArgs["training"] = 0;
+    callSites.push_back({id, &src, ptr, it->first});
     auto out = instantiate(net["module"].get<std::string>(), top, netPtr, it->first, args,
                            inputs, &it->second);
+    callSites.pop_back();
     globalArgs["training"] = training;
     return out;
   }

@@ -11,6 +11,7 @@
 // ops and sinks, so every forward value they read is already defined.
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnLocations.h"
 #include "compiler/Transforms/Passes.h"
 
 #include "Kiln/IR/KilnBuilder.h"
@@ -80,7 +81,7 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
       if (!inserted)
         it->second = KilnBuilder(b, loc).add(it->second, g);
     };
-    grad[loss.getValue()] = KilnBuilder(b, loss.getLoc()).scalar(1.0);
+    grad[loss.getValue()] = KilnBuilder(b, forNode(loss.getLoc(), "grad")).scalar(1.0);
     for (Operation *op : llvm::reverse(forward)) {
       auto rule = dyn_cast<GradientOpInterface>(op);
       if (!rule || !llvm::any_of(op->getOperands(),
@@ -92,14 +93,20 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
       if (llvm::all_of(resultGrads, [](Value g) { return !g; }))
         continue;
       SmallVector<Value> operandGrads;
+      Operation *last = block.getTerminator()->getPrevNode();
       if (failed(rule.buildGradients(b, resultGrads, operandGrads)) ||
           operandGrads.size() != op->getNumOperands()) {
         op->emitError("gradient rule failed");
         return signalPassFailure();
       }
+      // The rule builds at its op's location; its ops are that op's grad.
+      Location backward = forNode(op->getLoc(), "grad");
+      for (Operation *made = last->getNextNode(); made != block.getTerminator();
+           made = made->getNextNode())
+        made->setLoc(backward);
       for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads))
         if (g && needsGrad.contains(operand))
-          accumulate(operand, g, op->getLoc());
+          accumulate(operand, g, backward);
     }
 
     // One kiln.gradient per trained parameter the loss reached, and the
@@ -108,8 +115,9 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
     for (Operation *op : forward)
       if (auto p = dyn_cast<ParamOp>(op); p && isTrained(p))
         if (Value g = grad.lookup(p.getResult())) {
-          b.create<GradientOp>(p.getLoc(), p.getNameAttr(), g);
-          b.create<OutputOp>(p.getLoc(), b.getStringAttr("gradient." + p.getName()), g);
+          Location loc = forNode(p.getLoc(), "grad");
+          b.create<GradientOp>(loc, p.getNameAttr(), g);
+          b.create<OutputOp>(loc, b.getStringAttr("gradient." + p.getName()), g);
         }
   }
 };

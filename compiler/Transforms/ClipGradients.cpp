@@ -5,6 +5,7 @@
 // clip_gradients and PyTorch's clip_grad_norm_).
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnLocations.h"
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
@@ -42,15 +43,15 @@ struct ClipGradients : kiln::impl::KilnClipGradientsBase<ClipGradients> {
       return;
 
     OpBuilder b(grads.front());
-    KilnBuilder k(b, grads.front().getLoc());
-    auto squaredNorm = [&](Value g) { return k.sumAll(k.mul(g, g)); };
+    auto squaredNorm = [&](KilnBuilder &k, Value g) { return k.sumAll(k.mul(g, g)); };
     if (kind.getValue() == "per_param") {
       // c = max/(‖g‖ + 1e-6); g·c where c < 1
       for (GradientOp op : grads) {
         b.setInsertionPoint(op);
+        KilnBuilder k(b, forNode(op.getLoc(), "clip"));
         Value g = op.getValue();
         Value c = k.div(k.scalar(*maxNorm),
-                        k.add(k.sqrt(squaredNorm(g)), k.scalar(1e-6)));
+                        k.add(k.sqrt(squaredNorm(k, g)), k.scalar(1e-6)));
         op.getValueMutable().assign(
             k.select(k.compare("lt", c, k.scalar(1.0)), k.mul(g, c), g));
       }
@@ -61,9 +62,10 @@ struct ClipGradients : kiln::impl::KilnClipGradientsBase<ClipGradients> {
     // moved after it.
     Operation *end = step.getBody().front().getTerminator();
     b.setInsertionPoint(end);
-    Value total = squaredNorm(grads.front().getValue());
+    KilnBuilder k(b, NameLoc::get(b.getStringAttr("clip(global gradient norm)"), module.getLoc()));
+    Value total = squaredNorm(k, grads.front().getValue());
     for (GradientOp op : ArrayRef(grads).drop_front())
-      total = k.add(total, squaredNorm(op.getValue()));
+      total = k.add(total, squaredNorm(k, op.getValue()));
     Value c = k.min(k.div(k.scalar(*maxNorm),
                           k.add(k.sqrt(total), k.scalar(1e-6))),
                     k.scalar(1.0));

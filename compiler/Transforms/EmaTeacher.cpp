@@ -5,6 +5,7 @@
 // the reference's operation order: T·m + (1 - m)·S'.
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnLocations.h"
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
@@ -59,7 +60,8 @@ struct EmaTeacher : kiln::impl::KilnEmaTeacherBase<EmaTeacher> {
         }
         next = p.getResult();
       }
-      KilnBuilder k(b, teacher.getLoc());
+      Location loc = forNode(teacher.getLoc(), "update");
+      KilnBuilder k(b, loc);
       Value m = numberOrSchedule(k, step, momentum,
                                  ("network '" + network + "' momentum").str(),
                                  teacher);
@@ -67,7 +69,7 @@ struct EmaTeacher : kiln::impl::KilnEmaTeacherBase<EmaTeacher> {
         return signalPassFailure();
       Value updated = k.add(k.mul(teacher.getResult(), m),
                             k.mul(k.sub(k.scalar(1.0), m), next));
-      b.create<UpdateParamOp>(teacher.getLoc(), teacher.getNameAttr(), updated);
+      b.create<UpdateParamOp>(loc, teacher.getNameAttr(), updated);
     }
   }
 };

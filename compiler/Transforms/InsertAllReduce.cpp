@@ -5,6 +5,7 @@
 // one for the loss, metrics and state updates computed from the batch.
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnLocations.h"
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
@@ -114,8 +115,13 @@ struct InsertAllReduce : kiln::impl::KilnInsertAllReduceBase<InsertAllReduce> {
     }
     // Number the buckets in the order they start, with those of
     // synchronised batch norms (forward and backward) among them.
+    // Each is then named after its bucket, at the value that closed it.
     int64_t next = 0;
-    step.walk([&](AllReduceOp r) { r.setBucket(next++); });
+    step.walk([&](AllReduceOp r) {
+      std::string name = "all_reduce(bucket " + std::to_string(next) + ")";
+      r->setLoc(NameLoc::get(StringAttr::get(r.getContext(), name), r.getLoc()));
+      r.setBucket(next++);
+    });
   }
 };
 

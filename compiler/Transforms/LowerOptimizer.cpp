@@ -6,6 +6,7 @@
 // Optimizer state is ordinary kiln.state named after PyTorch's state keys.
 //
 //===----------------------------------------------------------------------===//
+#include "Kiln/IR/KilnLocations.h"
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
@@ -141,8 +142,9 @@ void LowerOptimizer::setSlot(StringRef key, ParamOp param, Value next,
                              const ParamSettings &s) {
   std::string name = ("optimizer." + key + "." + param.getName()).str();
   Value old = findSource<StateOp>(step, name).getResult();
-  KilnBuilder k(*end, param.getLoc());
-  end->create<UpdateStateOp>(param.getLoc(), end->getStringAttr(name),
+  Location loc = forNode(param.getLoc(), "update");
+  KilnBuilder k(*end, loc);
+  end->create<UpdateStateOp>(loc, end->getStringAttr(name),
                              s.active ? k.select(s.active, next, old) : next);
 }
 
@@ -249,6 +251,8 @@ void LowerOptimizer::runOnOperation() {
       grad.emitError() << "no parameter named \"" << grad.getName() << "\"";
       return signalPassFailure();
     }
+    // Everything built for the parameter's update says so.
+    grad->setLoc(forNode(param.getLoc(), "update"));
     OpBuilder b(grad);
     KilnBuilder k(b, grad.getLoc());
     auto settings = settingsFor(param, k);

@@ -25,8 +25,14 @@ void GraphDiagnostics::emit(Diagnostic &d) {
   printer.emitDiagnostic(nodeLocation(d.getLocation()), prefix + d.str(), d.getSeverity());
   // Inside a library module: each call that led there, down to the user's file.
   for (Location call : callersOf(d.getLocation())) {
-    std::string module = isa<NameLoc>(call) ? cast<NameLoc>(call).getName().str() : "?";
-    printer.emitDiagnostic(call, "module '" + module + "' is called from here",
+    auto name = dyn_cast<NameLoc>(call);
+    std::string callee = name ? name.getName().str() : "?";
+    // A network's call node: NameLoc(node, NameLoc(network, file:line:col)).
+    auto network = name ? dyn_cast<NameLoc>(name.getChildLoc()) : NameLoc();
+    printer.emitDiagnostic(call,
+                           network ? "network '" + network.getName().str() +
+                                         "' is called from here (node '" + callee + "')"
+                                   : "module '" + callee + "' is called from here",
                            DiagnosticSeverity::Note);
   }
   for (Diagnostic &note : d.getNotes())
