@@ -22,7 +22,7 @@ OpPrintingFlags keyPrintingFlags() {
   return OpPrintingFlags()
       .useLocalScope()
       .skipRegions(false)
-      .printGenericOpForm(false)
+      .printGenericOpForm(true) // no value names (OpAsmOpInterface): only code
       .enableDebugInfo(false)
       .elideLargeElementsAttrs(std::numeric_limits<int64_t>::max())
       .elideLargeResourceString(std::numeric_limits<int64_t>::max());

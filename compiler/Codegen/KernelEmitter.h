@@ -99,7 +99,8 @@ private:
 
 /// How kernels and regions are printed for the texts that key them (the
 /// emitter's merging, the kernel and PTX caches): every region, no
-/// locations, nothing elided, numbered within the op, whatever
+/// locations, nothing elided, numbered within the op, in generic form
+/// (values numbered, not named after their nodes: equal code keys equal), whatever
 /// --mlir-print-* options kiln compile was given (OpPrintingFlags' defaults
 /// follow them: with --mlir-print-skip-regions different kernels would
 /// print alike).

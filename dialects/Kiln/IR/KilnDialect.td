@@ -10,6 +10,7 @@
 #ifndef KILN_DIALECT_TD
 #define KILN_DIALECT_TD
 
+include "mlir/IR/OpAsmInterface.td"
 include "mlir/IR/OpBase.td"
 
 def Kiln_Dialect : Dialect {
@@ -32,9 +33,21 @@ def Kiln_Dialect : Dialect {
   let usePropertiesForAttributes = 0;
 }
 
-// Base class of every kiln op.
+// Base class of every kiln op. Results print under their node's name
+// (`%student.head.y`, `%grad.student.head.y`), a named op's under its name
+// (`%student.head.w` for a param, `%fusion_3_softmax_64x10` for a region):
+// the same in every phase's dump. An op that adds C++ definitions keeps
+// these: extraClassDefinition = resultNamesDefinition # [{...}].
 class Kiln_Op<string mnemonic, list<Trait> traits = []>
-    : Op<Kiln_Dialect, mnemonic, traits>;
+    : Op<Kiln_Dialect, mnemonic, !listconcat(traits,
+        [DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>])> {
+  code resultNamesDefinition = [{
+    void $cppClass::getAsmResultNames(::mlir::OpAsmSetValueNameFn setNameFn) {
+      ::kiln::nameResultsAfterNode(getOperation(), setNameFn);
+    }
+  }];
+  let extraClassDefinition = resultNamesDefinition;
+}
 
 //===----------------------------------------------------------------------===//
 // Type constraints

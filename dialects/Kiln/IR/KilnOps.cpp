@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Kiln/IR/KilnOps.h"
+#include "Kiln/IR/KilnLocations.h"
 
 #include "runtime/artifact/Kinds.h"
 
@@ -17,6 +18,24 @@
 
 using namespace mlir;
 using namespace kiln;
+
+void kiln::nameResultsAfterNode(Operation *op, OpAsmSetValueNameFn setNameFn) {
+  if (op->getNumResults() == 0)
+    return;
+  std::string name;
+  if (auto attr = op->getAttrOfType<StringAttr>("name"))
+    name = attr.str();
+  else if (NameLoc node = nodeName(op->getLoc()))
+    name = node.getName().str();
+  if (name.empty())
+    return;
+  // SSA names keep letters, digits and $._-: "grad(a.b)" prints grad.a.b.
+  std::string printed;
+  for (char c : name)
+    if (c != ')')
+      printed += (c == '(' || c == ' ') ? '.' : c;
+  setNameFn(op->getResult(0), printed);
+}
 
 //===----------------------------------------------------------------------===//
 // Helpers

@@ -24,6 +24,10 @@ class ElementwiseMap : public mlir::OpTrait::TraitBase<ConcreteType, Elementwise
 inline bool isElementwiseMap(mlir::Operation *op) {
   return op->hasTrait<OpTrait::ElementwiseMap>();
 }
+
+/// Names `op`'s results for printing: its `name` attribute (a param, a
+/// region), else its node's (KilnLocations.h), "grad(x)" as grad.x.
+void nameResultsAfterNode(mlir::Operation *op, mlir::OpAsmSetValueNameFn setNameFn);
 } // namespace kiln
 #include "Kiln/IR/KilnGradientInterface.h.inc"
 #include "Kiln/IR/KilnOpInterfaces.h.inc"

@@ -252,7 +252,7 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
   let arguments = (ins Kiln_FloatTensor:$input);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
-  let extraClassDefinition = [{
+  let extraClassDefinition = resultNamesDefinition # [{
     ::llvm::LogicalResult $cppClass::inferReturnTypes(
         ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
         ::mlir::ValueRange operands, ::mlir::DictionaryAttr attrs,
@@ -324,7 +324,7 @@ class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = []>
   let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
-  let extraClassDefinition = [{
+  let extraClassDefinition = resultNamesDefinition # [{
     ::llvm::LogicalResult $cppClass::inferReturnTypes(
         ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
         ::mlir::ValueRange operands, ::mlir::DictionaryAttr,
@@ -410,7 +410,7 @@ class Kiln_ReduceOp<string mnemonic, string formula>
                        DefaultValuedAttr<BoolAttr, "false">:$keepdim);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
-  let extraClassDefinition = [{
+  let extraClassDefinition = resultNamesDefinition # [{
     ::llvm::LogicalResult $cppClass::inferReturnTypes(
         ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
         ::mlir::ValueRange operands, ::mlir::DictionaryAttr attrs,
@@ -752,7 +752,7 @@ class Kiln_AxisOp<string mnemonic, list<Trait> traits = []>
         DeclareOpInterfaceMethods<InferTypeOpInterface>])> {
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
-  let extraClassDefinition = [{
+  let extraClassDefinition = resultNamesDefinition # [{
     ::llvm::LogicalResult $cppClass::inferReturnTypes(
         ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
         ::mlir::ValueRange operands, ::mlir::DictionaryAttr attrs,
@@ -819,7 +819,7 @@ def Kiln_LayerNormOp : Kiln_Op<"layer_norm", [Pure,
   let assemblyFormat = [{
     $input `,` $scale `,` $bias attr-dict `:` type($input) `,` type($scale) `,` type($bias)
   }];
-  let extraClassDefinition = [{
+  let extraClassDefinition = resultNamesDefinition # [{
     int64_t $cppClass::getRowAxis() {
       return ::llvm::cast<::mlir::RankedTensorType>(getInput().getType()).getRank() - 1;
     }

@@ -10,7 +10,7 @@
 // CHECK-DAG: kiln.state "optimizer.step" {
 // CHECK: %[[ACTIVE:.*]] = kiln.compare "gt", %[[GATE]], %{{.*}}
 // CHECK: %[[T:.*]] = kiln.add %[[STEP]], %{{.*}}
-// CHECK: kiln.update_param "net.backbone.weight" %{{[0-9]+}} :
+// CHECK: kiln.update_param "net.backbone.weight" %{{[a-z_0-9.]+}} :
 // CHECK: %[[KEPT_T:.*]] = kiln.select %[[ACTIVE]], %[[T]], %[[STEP]]
 // CHECK: kiln.update_state "optimizer.step.freeze.0" %[[KEPT_T]]
 // CHECK: kiln.select %[[ACTIVE]]
