@@ -2,6 +2,7 @@
 # FileCheck. One behaviour per file; run one with
 #   python3 /usr/lib/llvm-19/build/utils/lit/lit.py -v build/tests/lit/Dialect/x.mlir
 import os
+import shutil
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -23,6 +24,11 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["kiln", "kiln-opt", "FileCheck", "not", "count"],
     [config.kiln_tools_dir, config.llvm_tools_dir])
+
+# `kiln inspect --graph FILE.svg` draws with Graphviz's dot (scripts/setup
+# installs it).
+if shutil.which("dot"):
+    config.available_features.add("graphviz")
 
 # `kiln compile --target=cuda` needs CUDA's libdevice (CudaKernels.cpp).
 if any(os.path.exists(d + "/libdevice.10.bc")

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Args.h"
+#include "StepGraph.h"
 #include "Subcommands.h"
 
 #include "runtime/artifact/Manifest.h"
@@ -99,12 +100,15 @@ std::string uses(const Thunk &t, Access access) {
 } // namespace
 
 int inspectMain(int argc, char **argv) {
-  Args args(argc, argv, {}, {"thunks", "buffers", "help"});
-  const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers]\n"
+  Args args(argc, argv, {"graph", "program"}, {"thunks", "buffers", "help"});
+  const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers] [--graph FILE]\n"
                       "  --thunks   every thunk: its kernel or shape, work, traffic, the buffers it\n"
                       "             reads and writes, the op it came from\n"
                       "  --buffers  per program the arena buffers with their first and last\n"
-                      "             thunk and the peak live set; the persistent buffers\n";
+                      "             thunk and the peak live set; the persistent buffers\n"
+                      "  --graph FILE  the step as a graph of regions, GEMMs and collectives\n"
+                      "             (FILE.dot, or .svg/.png/.pdf drawn by Graphviz's dot);\n"
+                      "             --program eval for the evaluation entry\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -121,6 +125,23 @@ int inspectMain(int argc, char **argv) {
     return 1;
   }
   const CompiledModel &c = m.compiled;
+  if (auto graph = args.value("graph")) {
+    std::string entry = args.value("program").value_or("train_step");
+    auto p = std::find_if(c.programs.begin(), c.programs.end(),
+                          [&](const Program &q) { return q.entry == entry; });
+    if (p == c.programs.end()) {
+      std::fprintf(stderr, "kiln inspect: --program: the artifact has no program '%s'\n",
+                   entry.c_str());
+      return 2;
+    }
+    if (!writeStepGraph(c, *p, *graph, error)) {
+      std::fprintf(stderr, "kiln inspect: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("kiln inspect: %s: %zu thunks of %s drawn\n", graph->c_str(), p->thunks.size(),
+                entry.c_str());
+    return 0;
+  }
   std::map<std::string, std::pair<int64_t, int64_t>> byKind; // kind -> (count, bytes)
   int64_t values = 0;
   for (const Buffer &b : c.buffers) {

@@ -1,0 +1,140 @@
+//===- StepGraph.cpp - kiln inspect --graph: the step drawn ---------------===//
+#include "StepGraph.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+namespace kiln {
+namespace {
+
+/// DOT string literal contents.
+std::string dotEscaped(const std::string &s) {
+  std::string out;
+  for (char c : s)
+    out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  return out;
+}
+
+/// Fill colour by kind: regions blue, library calls orange, collectives red.
+const char *fillOf(const Thunk &t) {
+  if (t.is<KernelLaunch>())
+    return "#9ecae1";
+  if (t.is<GemmCall>() || t.is<ConvCall>())
+    return "#fdae6b";
+  if (t.is<AllReduceStart>() || t.is<AllReduceWait>())
+    return "#fb6a4a";
+  if (t.is<RandomFill>())
+    return "#a1d99b";
+  return "#d9d9d9"; // copies
+}
+
+/// What the thunk's first op is for: forward, backward or the update.
+const char *roleOf(const Thunk &t) {
+  const std::string op = t.ops.empty() ? "" : t.ops.front();
+  if (op.rfind("grad(", 0) == 0 || op.rfind("clip(", 0) == 0)
+    return "backward";
+  if (op.rfind("update(", 0) == 0)
+    return "update";
+  return "forward";
+}
+
+std::string shapeOf(const Thunk &t) {
+  std::ostringstream s;
+  if (const GemmCall *g = t.as<GemmCall>())
+    s << "gemm " << g->m << "x" << g->n << "x" << g->k;
+  else if (const ConvCall *cv = t.as<ConvCall>())
+    s << "conv " << cv->geometry.kh << "x" << cv->geometry.kw << " " << cv->geometry.c << "->"
+      << cv->geometry.o;
+  else if (const AllReduceStart *a = t.as<AllReduceStart>())
+    s << "all-reduce start, bucket " << a->bucket;
+  else if (const AllReduceWait *w = t.as<AllReduceWait>())
+    s << "all-reduce wait, bucket " << w->bucket;
+  else if (const CopyBytes *c = t.as<CopyBytes>())
+    s << "copy " << c->bytes << " B";
+  else if (t.is<RandomFill>())
+    s << "random draw";
+  return s.str();
+}
+
+} // namespace
+
+std::string stepGraphDot(const CompiledModel &c, const Program &p) {
+  std::ostringstream dot;
+  dot << "digraph \"" << dotEscaped(p.entry) << "\" {\n"
+      << "  rankdir=TB; node [shape=box, style=\"filled,rounded\", fontname=\"monospace\", "
+         "fontsize=10];\n"
+      << "  // fill: blue region kernel, orange GEMM/conv, red all-reduce, green random, "
+         "grey copy; bold border: backward, dashed: optimizer update\n";
+  std::map<int64_t, size_t> writer; // buffer -> the last thunk that wrote it
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    const Thunk &t = p.thunks[i];
+    std::string role = roleOf(t);
+    std::string head = dotEscaped(t.name.empty() ? shapeOf(t) : t.name);
+    if (!t.name.empty() && !t.is<KernelLaunch>())
+      head += "\\n" + dotEscaped(shapeOf(t));
+    std::string op = t.ops.empty() ? "" : t.ops.front();
+    dot << "  t" << i << " [label=\"" << i << ": " << head << "\\n" << dotEscaped(op)
+        << "\", fillcolor=\"" << fillOf(t) << "\""
+        << (role == "backward" ? ", penwidth=2.5" : role == "update" ? ", style=\"filled,dashed\"" : "")
+        << ", tooltip=\"" << dotEscaped(op) << "\"];\n";
+    std::map<size_t, std::vector<std::string>> from; // producer -> buffers read
+    t.eachUse([&](int64_t id, Access a) {
+      auto w = writer.find(id);
+      if (a == Access::Read && w != writer.end() && w->second != i)
+        from[w->second].push_back(c.buffers[id].name);
+    });
+    for (auto &[producer, buffers] : from)
+      dot << "  t" << producer << " -> t" << i << " [tooltip=\"" << dotEscaped(buffers.front())
+          << "\"];\n";
+    t.eachUse([&](int64_t id, Access a) {
+      if (a == Access::Write)
+        writer[id] = i;
+    });
+  }
+  dot << "}\n";
+  return dot.str();
+}
+
+bool writeStepGraph(const CompiledModel &c, const Program &p, const std::string &path,
+                    std::string &error) {
+  std::string dot = stepGraphDot(c, p);
+  size_t ext = path.rfind('.');
+  std::string format = ext == std::string::npos ? "" : path.substr(ext + 1);
+  auto write = [&](const std::string &file) {
+    std::ofstream out(file);
+    out << dot;
+    if (!out)
+      error = "cannot write " + file;
+    return static_cast<bool>(out);
+  };
+  if (format == "dot" || format == "gv")
+    return write(path);
+  if (format != "svg" && format != "png" && format != "pdf") {
+    error = path + ": give a .dot, .svg, .png or .pdf file";
+    return false;
+  }
+  if (std::system("command -v dot > /dev/null 2>&1") != 0) {
+    error = "drawing " + path + " needs Graphviz's dot (apt-get install graphviz); "
+            "a .dot file needs nothing";
+    return false;
+  }
+  // Drawn beside the target and renamed over it: no partial file on failure.
+  std::string dotFile = path + ".tmp.dot", drawn = path + ".tmp";
+  if (!write(dotFile))
+    return false;
+  std::string command = "dot -T" + format + " '" + dotFile + "' -o '" + drawn + "'";
+  int rc = std::system(command.c_str());
+  std::remove(dotFile.c_str());
+  if (rc != 0 || std::rename(drawn.c_str(), path.c_str()) != 0) {
+    std::remove(drawn.c_str());
+    error = "Graphviz's dot could not draw " + path;
+    return false;
+  }
+  return true;
+}
+
+} // namespace kiln
