@@ -183,13 +183,29 @@ static std::string kernelKind(ArrayRef<FusionOp> regions) {
   return sole ? sole->getName().getStringRef().str() : "kiln.fusion";
 }
 
+/// The nodes of the ops in `region`, in order (NameLocs, KilnLocations.h).
+static SmallVector<std::string> memberNodes(FusionOp region) {
+  SmallVector<std::string> nodes;
+  region.getBody().walk([&](Operation *op) {
+    if (NameLoc name = nodeName(op->getLoc()))
+      nodes.push_back(name.getName().str());
+  });
+  return nodes;
+}
+
 void Planner::kernelThunk(ArrayRef<FusionPlan> plans, Program &program) {
   KernelLaunch launch;
   Thunk t{KernelLaunch{}};
   StepPlan::PendingKernel pending;
   for (const FusionPlan &p : plans) {
     FusionOp region = p.op;
-    t.ops.push_back(thunkLabel(region));
+    // The region's node, then every other node it computes: which thunk
+    // runs a node is a search of the thunks' ops (kiln inspect --node).
+    SmallVector<std::string> nodes = memberNodes(region);
+    nodes.insert(nodes.begin(), thunkLabel(region));
+    for (const std::string &node : nodes)
+      if (!llvm::is_contained(t.ops, node))
+        t.ops.push_back(node);
     pending.regions.push_back(region);
     pending.argOffsets.push_back(launch.args.size());
     for (int64_t id : p.inputs)

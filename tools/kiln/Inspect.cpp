@@ -97,10 +97,52 @@ std::string uses(const Thunk &t, Access access) {
   return ids;
 }
 
+/// Every thunk that computes JSON node `node` or work for it (grad(node),
+/// update(node), ...): its region, kernel and the buffers it reads and
+/// writes with their lifetimes. False when no thunk does.
+bool printNode(const CompiledModel &c, const std::string &node) {
+  bool found = false;
+  for (const Program &p : c.programs) {
+    std::map<int64_t, Lifetime> life = lifetimes(c, p);
+    for (size_t i = 0; i < p.thunks.size(); ++i) {
+      const Thunk &t = p.thunks[i];
+      auto forNode = [&](const std::string &op) {
+        size_t open = op.find('(');
+        return op == node || (open != std::string::npos && op.size() > open + node.size() + 1 &&
+                              op.compare(open + 1, node.size(), node) == 0 &&
+                              op[open + 1 + node.size()] == ')');
+      };
+      auto op = std::find_if(t.ops.begin(), t.ops.end(), forNode);
+      if (op == t.ops.end())
+        continue;
+      found = true;
+      std::printf("%s thunk %zu: %s %s  (as %s)\n", p.entry.c_str(), i, t.kindName(),
+                  t.name.empty() ? thunkOp(c.kernels, t).c_str() : t.name.c_str(), op->c_str());
+      if (const KernelLaunch *k = t.as<KernelLaunch>()) {
+        const std::string &kernel = c.kernels[k->kernel].name;
+        std::printf("  kernel %s (%s, rows %lld); kiln compile --dump-kernels-to DIR "
+                    "writes DIR/%s.{mlir,llvm.mlir,in.ll,ll,s}\n",
+                    kernel.c_str(), c.kernels[k->kernel].op.c_str(), (long long)k->rows,
+                    kernel.c_str());
+      }
+      t.eachUse([&](int64_t id, Access a) {
+        const Buffer &b = c.buffers[id];
+        auto l = life.find(id);
+        std::string when = l == life.end() ? b.kind + ", persistent"
+                                           : "arena, thunks " + std::to_string(l->second.first) +
+                                                 "-" + std::to_string(l->second.last);
+        std::printf("  %-6s %5lld %10lld B  %s  [%s]\n", a == Access::Read ? "reads" : "writes",
+                    (long long)id, (long long)b.bytes, b.name.c_str(), when.c_str());
+      });
+    }
+  }
+  return found;
+}
+
 } // namespace
 
 int inspectMain(int argc, char **argv) {
-  Args args(argc, argv, {"graph", "program"}, {"thunks", "buffers", "help"});
+  Args args(argc, argv, {"graph", "program", "node"}, {"thunks", "buffers", "help"});
   const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers] [--graph FILE]\n"
                       "  --thunks   every thunk: its kernel or shape, work, traffic, the buffers it\n"
                       "             reads and writes, the op it came from\n"
@@ -108,7 +150,9 @@ int inspectMain(int argc, char **argv) {
                       "             thunk and the peak live set; the persistent buffers\n"
                       "  --graph FILE  the step as a graph of regions, GEMMs and collectives\n"
                       "             (FILE.dot, or .svg/.png/.pdf drawn by Graphviz's dot);\n"
-                      "             --program eval for the evaluation entry\n";
+                      "             --program eval for the evaluation entry\n"
+                      "  --node NAME  the thunks computing JSON node NAME (or its grad/update):\n"
+                      "             region, kernel, buffers read and written with lifetimes\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -125,6 +169,13 @@ int inspectMain(int argc, char **argv) {
     return 1;
   }
   const CompiledModel &c = m.compiled;
+  if (auto node = args.value("node")) {
+    if (printNode(c, *node))
+      return 0;
+    std::fprintf(stderr, "kiln inspect: no thunk computes node '%s' (--thunks lists them)\n",
+                 node->c_str());
+    return 1;
+  }
   if (auto graph = args.value("graph")) {
     std::string entry = args.value("program").value_or("train_step");
     auto p = std::find_if(c.programs.begin(), c.programs.end(),
