@@ -183,11 +183,17 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   m.compiled = std::move(plan.model);
   KernelDumpRequest dump{options.dumpKernelsTo, options.dumpKernel};
   if (!dump.kernel.empty()) {
+    if (dump.dir.empty())
+      return fail("--kernel names the kernel whose files --dump-kernels-to DIR writes; give DIR");
     // A region's name stands for the kernel it runs.
     for (const Program &p : m.compiled.programs)
       for (const Thunk &t : p.thunks)
-        if (const KernelLaunch *k = t.as<KernelLaunch>(); k && t.name == options.dumpKernel)
+        if (t.name == options.dumpKernel) {
+          const KernelLaunch *k = t.as<KernelLaunch>();
+          if (!k)
+            return fail("--kernel: region '" + t.name + "' runs as byte copies, without a kernel");
           dump.kernel = m.compiled.kernels[k->kernel].name;
+        }
     if (llvm::none_of(m.compiled.kernels, [&](const Kernel &k) { return k.name == dump.kernel; }))
       return fail("--kernel: no kernel or region is called '" + options.dumpKernel +
                   "' (kiln compile --compile-to=thunks lists the regions)");

@@ -294,7 +294,9 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   stage.stop();
   std::map<std::string, KernelDumps> dumps;
   if (!toCompile.empty() &&
-      !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dump,
+      // A dumping compile's objects carry line info: not for the cache.
+      !compileToObjects(kernels, target, toCompile, dir,
+                        caching && dump.dir.empty() ? cacheDir : "", dump,
                         dump.dir.empty() ? nullptr : &dumps, timing, error,
                         setupPassManager))
     return false;

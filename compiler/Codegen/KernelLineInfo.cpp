@@ -7,22 +7,38 @@
 #include "llvm/BinaryFormat/Dwarf.h"
 #include "llvm/Support/Path.h"
 
+#include <map>
+
 using namespace mlir;
 
 namespace kiln {
+namespace {
+
+/// Where the JSON node behind `loc` is (inside its call sites and role).
+FileLineColLoc nodeFileLoc(Location loc) {
+  Location node = nodeLocation(loc);
+  if (auto name = dyn_cast<NameLoc>(node))
+    node = nodeLocation(name.getChildLoc());
+  return dyn_cast<FileLineColLoc>(node);
+}
+
+} // namespace
 
 void addKernelLineInfo(ModuleOp module) {
   MLIRContext *ctx = module.getContext();
+  std::map<std::string, LLVM::DIFileAttr> files;
+  auto fileOf = [&](StringRef path) {
+    auto [it, fresh] = files.try_emplace(path.str());
+    if (fresh)
+      it->second = LLVM::DIFileAttr::get(ctx, llvm::sys::path::filename(path),
+                                         llvm::sys::path::parent_path(path));
+    return it->second;
+  };
   module.walk([&](LLVM::LLVMFuncOp fn) {
     if (fn.isExternal())
       return;
-    // The function's file is its region's node's (the JSON graph or the
-    // module library it comes from); ops in other files get their own.
-    auto at = dyn_cast<FileLineColLoc>(
-        nodeName(fn.getLoc()) ? nodeName(fn.getLoc()).getChildLoc() : nodeLocation(fn.getLoc()));
-    StringRef path = at ? at.getFilename().getValue() : "kernel";
-    auto file = LLVM::DIFileAttr::get(ctx, llvm::sys::path::filename(path),
-                                      llvm::sys::path::parent_path(path));
+    FileLineColLoc at = nodeFileLoc(fn.getLoc());
+    LLVM::DIFileAttr file = fileOf(at ? at.getFilename().getValue() : "kernel");
     // Directives only: .file/.loc lines without debug sections, as nvcc's
     // -lineinfo (a full compile unit makes PTX `.target ..., debug`).
     auto unit = LLVM::DICompileUnitAttr::get(
@@ -35,6 +51,17 @@ void addKernelLineInfo(ModuleOp module) {
         line, line, LLVM::DISubprogramFlags::Definition | LLVM::DISubprogramFlags::Optimized,
         LLVM::DISubroutineTypeAttr::get(ctx, {}));
     fn->setLoc(FusedLoc::get(ctx, {fn.getLoc()}, program));
+    // Each op at its node's file:line:col, in a lexical block of that file
+    // (translation credits a plain location to the function's file, and
+    // drops a call site's callee for its caller).
+    fn.walk([&](Operation *op) {
+      if (op == fn.getOperation())
+        return;
+      if (FileLineColLoc node = nodeFileLoc(op->getLoc()))
+        op->setLoc(FusedLoc::get(
+            ctx, {node},
+            LLVM::DILexicalBlockFileAttr::get(ctx, program, fileOf(node.getFilename()), 0)));
+    });
   });
 }
 

@@ -169,8 +169,9 @@ struct Thunk {
   std::vector<std::string> ops; // the ops it came from (locations' names)
   // Work, for inspect and the benchmarks.
   int64_t flops = 0, trafficBytes = 0;
-  /// A kernel thunk's region name (kiln-name-regions), the one name its
-  /// kernel, buffers and dumps carry; empty for the other kinds.
+  /// The region a kernel thunk (or a region's byte copies) computes
+  /// (kiln-name-regions), the one name its kernel, buffers and dumps carry;
+  /// empty for GEMMs, convolutions, collectives and random draws.
   std::string name;
 
   /// How reports name the thunk: its region and first op, else its op.

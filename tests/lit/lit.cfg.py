@@ -30,6 +30,13 @@ llvm_config.add_tool_substitutions(
 if shutil.which("dot"):
     config.available_features.add("graphviz")
 
+# CUDA's ptxas (its per-kernel reports, and tests that assemble PTX) from
+# PATH or /usr/local/cuda/bin.
+if os.path.isdir("/usr/local/cuda/bin"):
+    llvm_config.with_environment("PATH", "/usr/local/cuda/bin", append_path=True)
+if shutil.which("ptxas", path=config.environment.get("PATH", os.environ.get("PATH", ""))):
+    config.available_features.add("ptxas")
+
 # `kiln compile --target=cuda` needs CUDA's libdevice (CudaKernels.cpp).
 if any(os.path.exists(d + "/libdevice.10.bc")
        for d in ("/usr/local/cuda/nvvm/libdevice", "/usr/lib/nvidia-cuda-toolkit/libdevice")):

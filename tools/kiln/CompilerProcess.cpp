@@ -22,23 +22,34 @@ std::string compilerPath() {
   return dir + "kiln-compile";
 }
 
-int runCompiler(const std::vector<std::string> &args) {
-  std::string path = compilerPath();
-  std::vector<char *> argv{const_cast<char *>(path.c_str())};
+int runProcess(const std::string &program, const std::vector<std::string> &args,
+               std::string &error) {
+  std::vector<char *> argv{const_cast<char *>(program.c_str())};
   for (const std::string &a : args)
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid;
-  if (int rc = posix_spawn(&pid, path.c_str(), nullptr, nullptr, argv.data(), environ)) {
-    std::fprintf(stderr, "kiln: cannot run the compiler %s: %s (this kiln was built without "
-                         "it: build with MLIR, or compile elsewhere and give OUT.kiln)\n",
-                 path.c_str(), std::strerror(rc));
-    return 127;
+  // No shell: arguments reach the program as they are.
+  if (int rc = posix_spawnp(&pid, program.c_str(), nullptr, nullptr, argv.data(), environ)) {
+    error = "cannot run " + program + ": " + std::strerror(rc);
+    return -1;
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int runCompiler(const std::vector<std::string> &args) {
+  std::string error;
+  int rc = runProcess(compilerPath(), args, error);
+  if (rc < 0) {
+    std::fprintf(stderr, "kiln: %s (this kiln was built without the compiler: build with "
+                         "MLIR, or compile elsewhere and give OUT.kiln)\n",
+                 error.c_str());
+    return 127;
+  }
+  return rc;
 }
 
 /// `kiln compile ...` is kiln-compile's command line.

@@ -17,6 +17,12 @@ namespace kiln {
 /// kiln-compile in this executable's directory.
 std::string compilerPath();
 
+/// Runs `program` (searched on PATH unless it holds a '/') with `args`, no
+/// shell between, and returns its exit status (128 + the signal if one
+/// ended it); -1 with `error` when it cannot start.
+int runProcess(const std::string &program, const std::vector<std::string> &args,
+               std::string &error);
+
 /// Runs kiln-compile with `args` (its diagnostics go to this stderr) and
 /// returns its exit status; 127 with a message when it cannot start.
 int runCompiler(const std::vector<std::string> &args);

@@ -106,11 +106,11 @@ bool printNode(const CompiledModel &c, const std::string &node) {
     std::map<int64_t, Lifetime> life = lifetimes(c, p);
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const Thunk &t = p.thunks[i];
-      auto forNode = [&](const std::string &op) {
-        size_t open = op.find('(');
-        return op == node || (open != std::string::npos && op.size() > open + node.size() + 1 &&
-                              op.compare(open + 1, node.size(), node) == 0 &&
-                              op[open + 1 + node.size()] == ')');
+      // The node itself, or ROLE(...(node)...): clip(grad(P)) is work for P.
+      auto forNode = [&](std::string op) {
+        while (op != node && !op.empty() && op.back() == ')' && op.find('(') != std::string::npos)
+          op = op.substr(op.find('(') + 1, op.size() - op.find('(') - 2);
+        return op == node;
       };
       auto op = std::find_if(t.ops.begin(), t.ops.end(), forNode);
       if (op == t.ops.end())

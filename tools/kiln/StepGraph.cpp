@@ -1,12 +1,11 @@
 //===- StepGraph.cpp - kiln inspect --graph: the step drawn ---------------===//
 #include "StepGraph.h"
+#include "CompilerProcess.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -117,18 +116,19 @@ bool writeStepGraph(const CompiledModel &c, const Program &p, const std::string 
     error = path + ": give a .dot, .svg, .png or .pdf file";
     return false;
   }
-  if (std::system("command -v dot > /dev/null 2>&1") != 0) {
-    error = "drawing " + path + " needs Graphviz's dot (apt-get install graphviz); "
-            "a .dot file needs nothing";
-    return false;
-  }
   // Drawn beside the target and renamed over it: no partial file on failure.
-  std::string dotFile = path + ".tmp.dot", drawn = path + ".tmp";
+  std::string dotFile = path + ".tmp.dot", drawn = path + ".tmp", spawnError;
   if (!write(dotFile))
     return false;
-  std::string command = "dot -T" + format + " '" + dotFile + "' -o '" + drawn + "'";
-  int rc = std::system(command.c_str());
+  // dot has no "--": a file name that starts with '-' is given as ./-...
+  std::string input = dotFile[0] == '-' ? "./" + dotFile : dotFile;
+  int rc = runProcess("dot", {"-T" + format, "-o" + drawn, input}, spawnError);
   std::remove(dotFile.c_str());
+  if (rc < 0) {
+    error = "drawing " + path + " needs Graphviz's dot (apt-get install graphviz; a .dot file "
+            "needs nothing): " + spawnError;
+    return false;
+  }
   if (rc != 0 || std::rename(drawn.c_str(), path.c_str()) != 0) {
     std::remove(drawn.c_str());
     error = "Graphviz's dot could not draw " + path;

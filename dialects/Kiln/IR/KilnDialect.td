@@ -35,15 +35,21 @@ def Kiln_Dialect : Dialect {
 
 // Base class of every kiln op. Results print under their node's name
 // (`%student.head.y`, `%grad.student.head.y`), a named op's under its name
-// (`%student.head.w` for a param, `%fusion_3_softmax_64x10` for a region):
+// (`%student.head.w` for a param, `%fusion_3_softmax_64x10` for a region),
+// a region's block arguments after the inputs they stand for:
 // the same in every phase's dump. An op that adds C++ definitions keeps
 // these: extraClassDefinition = resultNamesDefinition # [{...}].
 class Kiln_Op<string mnemonic, list<Trait> traits = []>
     : Op<Kiln_Dialect, mnemonic, !listconcat(traits,
-        [DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>])> {
+        [DeclareOpInterfaceMethods<OpAsmOpInterface,
+                                   ["getAsmResultNames", "getAsmBlockArgumentNames"]>])> {
   code resultNamesDefinition = [{
     void $cppClass::getAsmResultNames(::mlir::OpAsmSetValueNameFn setNameFn) {
       ::kiln::nameResultsAfterNode(getOperation(), setNameFn);
+    }
+    void $cppClass::getAsmBlockArgumentNames(::mlir::Region &region,
+                                             ::mlir::OpAsmSetValueNameFn setNameFn) {
+      ::kiln::nameArgumentsAfterInputs(getOperation(), region, setNameFn);
     }
   }];
   let extraClassDefinition = resultNamesDefinition;

@@ -19,22 +19,37 @@
 using namespace mlir;
 using namespace kiln;
 
-void kiln::nameResultsAfterNode(Operation *op, OpAsmSetValueNameFn setNameFn) {
-  if (op->getNumResults() == 0)
-    return;
+/// The name `op`'s results print under: its `name` attribute (a param, a
+/// region), else its node's; "" if neither. SSA names keep letters, digits
+/// and $._-: "grad(a.b)" prints grad.a.b.
+static std::string printedName(Operation *op) {
   std::string name;
   if (auto attr = op->getAttrOfType<StringAttr>("name"))
     name = attr.str();
   else if (NameLoc node = nodeName(op->getLoc()))
     name = node.getName().str();
-  if (name.empty())
-    return;
-  // SSA names keep letters, digits and $._-: "grad(a.b)" prints grad.a.b.
   std::string printed;
   for (char c : name)
     if (c != ')')
       printed += (c == '(' || c == ' ') ? '.' : c;
-  setNameFn(op->getResult(0), printed);
+  return printed;
+}
+
+void kiln::nameResultsAfterNode(Operation *op, OpAsmSetValueNameFn setNameFn) {
+  if (op->getNumResults() == 0)
+    return;
+  if (std::string name = printedName(op); !name.empty())
+    setNameFn(op->getResult(0), name);
+}
+
+void kiln::nameArgumentsAfterInputs(Operation *op, Region &region,
+                                    OpAsmSetValueNameFn setNameFn) {
+  if (region.empty() || region.getNumArguments() != op->getNumOperands())
+    return;
+  for (auto [arg, input] : llvm::zip(region.getArguments(), op->getOperands()))
+    if (Operation *def = input.getDefiningOp())
+      if (std::string name = printedName(def); !name.empty())
+        setNameFn(arg, "in." + name);
 }
 
 //===----------------------------------------------------------------------===//

@@ -28,6 +28,10 @@ inline bool isElementwiseMap(mlir::Operation *op) {
 /// Names `op`'s results for printing: its `name` attribute (a param, a
 /// region), else its node's (KilnLocations.h), "grad(x)" as grad.x.
 void nameResultsAfterNode(mlir::Operation *op, mlir::OpAsmSetValueNameFn setNameFn);
+/// Names the entry block arguments of `op`'s `region` when they stand for
+/// its operands (a kiln.fusion's inputs) after those operands' ops.
+void nameArgumentsAfterInputs(mlir::Operation *op, mlir::Region &region,
+                              mlir::OpAsmSetValueNameFn setNameFn);
 } // namespace kiln
 #include "Kiln/IR/KilnGradientInterface.h.inc"
 #include "Kiln/IR/KilnOpInterfaces.h.inc"
