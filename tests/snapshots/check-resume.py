@@ -63,7 +63,9 @@ def main():
                 break
             p.kill()
             p.wait()
-            snaps = sorted(os.listdir(os.path.join(killed, 'snapshots')))
+            # A kill that lands before the run made its directory leaves none.
+            snapDir = os.path.join(killed, 'snapshots')
+            snaps = sorted(os.listdir(snapDir)) if os.path.isdir(snapDir) else []
             kills.append('%.2f s (newest snapshot %s)' % (delay, snaps[-1] if snaps else 'none'))
         if not kills:
             print('FAIL: no kill landed while the run trained')
