@@ -268,11 +268,13 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
       }))
     return false;
 
-  // Each kernel's object from the cache where it is there (not when
-  // dumping: the dumps show every kernel lowered): those kernels are not
-  // lowered at all. The others are compiled and join the cache.
+  // Each kernel's object from the cache where it is there: those kernels
+  // are not lowered at all. The others are compiled and join the cache. A
+  // dumping compile neither takes from the cache (the dumps show every
+  // kernel lowered) nor fills it (its objects carry line info).
   TimingScope stage = timing.nest("take from the cache");
-  bool caching = !cacheDir.empty() && !llvm::sys::fs::create_directories(cacheDir);
+  bool caching = dump.dir.empty() && !cacheDir.empty() &&
+                 !llvm::sys::fs::create_directories(cacheDir);
   std::vector<std::pair<std::string, std::string>> symbols; // kernel name -> symbol
   std::map<std::string, std::string> toCompile;
   std::vector<std::string> objects;
@@ -283,7 +285,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
     symbols.push_back({name, symbol});
     objects.push_back(dir + "/" + symbol + ".o");
     ++stats.kernels;
-    if (caching && dump.dir.empty() &&
+    if (caching &&
         !llvm::sys::fs::copy_file(cacheDir + "/" + symbol + ".o", objects.back())) {
       ++stats.cached;
       fn.erase();
@@ -294,9 +296,7 @@ bool buildKernelLibrary(ModuleOp kernels, const CpuTarget &target, const std::st
   stage.stop();
   std::map<std::string, KernelDumps> dumps;
   if (!toCompile.empty() &&
-      // A dumping compile's objects carry line info: not for the cache.
-      !compileToObjects(kernels, target, toCompile, dir,
-                        caching && dump.dir.empty() ? cacheDir : "", dump,
+      !compileToObjects(kernels, target, toCompile, dir, caching ? cacheDir : "", dump,
                         dump.dir.empty() ? nullptr : &dumps, timing, error,
                         setupPassManager))
     return false;
