@@ -253,31 +253,14 @@ int inspectMain(int argc, char **argv) {
                 "KB", "op", "buffers: reads -> writes");
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const Thunk &t = p.thunks[i];
-      std::string what = std::visit(
-          Overloaded{
-              [&](const KernelLaunch &k) {
-                const Kernel &kernel = c.kernels[k.kernel];
-                return t.name + (kernel.name == t.name ? "" : " = " + kernel.name) +
-                       (m.cudaArchs.empty()      ? ""
-                        : kernel.gpu.rowPerBlock ? " [block/row]"
-                                                 : " [thread/row]");
-              },
-              [](const GemmCall &g) {
-                return std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
-                       std::to_string(g.k) + (g.batch.empty() ? "" : " batched");
-              },
-              [](const ConvCall &cv) {
-                const ConvGeometry &g = cv.geometry;
-                return std::to_string(g.kh) + "x" + std::to_string(g.kw) + " " +
-                       std::to_string(g.c) + "->" + std::to_string(g.o) + " " +
-                       std::to_string(g.ho) + "x" + std::to_string(g.wo);
-              },
-              [&](const CopyBytes &cp) {
-                return (t.name.empty() ? "" : t.name + " ") + std::to_string(cp.bytes) + " bytes";
-              },
-              [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
-              [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},
-          t.payload);
+      std::string what = (t.name.empty() ? "" : t.name + " ") + thunkShape(t);
+      if (const KernelLaunch *k = t.as<KernelLaunch>()) {
+        const Kernel &kernel = c.kernels[k->kernel];
+        what = t.name + (kernel.name == t.name ? "" : " = " + kernel.name) +
+               (m.cudaArchs.empty()      ? ""
+                : kernel.gpu.rowPerBlock ? " [block/row]"
+                                         : " [thread/row]");
+      }
       std::printf("  %5zu %-7s %-26s %9.2f %9.1f  %s  reads %s -> writes %s\n", i, t.kindName(),
                   what.c_str(), t.flops / 1e6, t.trafficBytes / 1e3,
                   t.ops.empty() ? "-" : t.ops[0].c_str(), uses(t, Access::Read).c_str(),

@@ -41,25 +41,27 @@ const char *roleOf(const Thunk &t) {
   return "forward";
 }
 
-std::string shapeOf(const Thunk &t) {
-  std::ostringstream s;
-  if (const GemmCall *g = t.as<GemmCall>())
-    s << "gemm " << g->m << "x" << g->n << "x" << g->k;
-  else if (const ConvCall *cv = t.as<ConvCall>())
-    s << "conv " << cv->geometry.kh << "x" << cv->geometry.kw << " " << cv->geometry.c << "->"
-      << cv->geometry.o;
-  else if (const AllReduceStart *a = t.as<AllReduceStart>())
-    s << "all-reduce start, bucket " << a->bucket;
-  else if (const AllReduceWait *w = t.as<AllReduceWait>())
-    s << "all-reduce wait, bucket " << w->bucket;
-  else if (const CopyBytes *c = t.as<CopyBytes>())
-    s << "copy " << c->bytes << " B";
-  else if (t.is<RandomFill>())
-    s << "random draw";
-  return s.str();
-}
-
 } // namespace
+
+std::string thunkShape(const Thunk &t) {
+  return std::visit(
+      Overloaded{
+          [](const KernelLaunch &k) { return "rows " + std::to_string(k.rows); },
+          [](const GemmCall &g) {
+            return std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k) +
+                   (g.batch.empty() ? "" : " batched");
+          },
+          [](const ConvCall &cv) {
+            const ConvGeometry &g = cv.geometry;
+            return std::to_string(g.kh) + "x" + std::to_string(g.kw) + " " +
+                   std::to_string(g.c) + "->" + std::to_string(g.o) + " " +
+                   std::to_string(g.ho) + "x" + std::to_string(g.wo);
+          },
+          [](const CopyBytes &cp) { return std::to_string(cp.bytes) + " bytes"; },
+          [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
+          [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},
+      t.payload);
+}
 
 std::string stepGraphDot(const CompiledModel &c, const Program &p) {
   std::ostringstream dot;
@@ -72,9 +74,12 @@ std::string stepGraphDot(const CompiledModel &c, const Program &p) {
   for (size_t i = 0; i < p.thunks.size(); ++i) {
     const Thunk &t = p.thunks[i];
     std::string role = roleOf(t);
-    std::string head = dotEscaped(t.name.empty() ? shapeOf(t) : t.name);
+    // A region by its name, other thunks by kind and shape (a region's
+    // byte copies by both).
+    std::string shape = dotEscaped(std::string(t.kindName()) + " " + thunkShape(t));
+    std::string head = t.name.empty() ? shape : dotEscaped(t.name);
     if (!t.name.empty() && !t.is<KernelLaunch>())
-      head += "\\n" + dotEscaped(shapeOf(t));
+      head += "\\n" + shape;
     std::string op = t.ops.empty() ? "" : t.ops.front();
     dot << "  t" << i << " [label=\"" << i << ": " << head << "\\n" << dotEscaped(op)
         << "\", fillcolor=\"" << fillOf(t) << "\""

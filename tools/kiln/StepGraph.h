@@ -16,6 +16,11 @@
 
 namespace kiln {
 
+/// What a thunk works on, for reports: a GEMM's M x N x K, a convolution's
+/// window and channels, bytes copied, a random stream, a bucket, a
+/// kernel's rows.
+std::string thunkShape(const Thunk &t);
+
 /// The program as Graphviz DOT text.
 std::string stepGraphDot(const CompiledModel &c, const Program &p);
 
