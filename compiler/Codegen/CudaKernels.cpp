@@ -134,7 +134,7 @@ protected:
     auto branch = b.create<scf::IfOp>(loc, first, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&branch.getThenRegion().front());
-    b.create<memref::StoreOp>(loc, x, memref, index);
+    storeElement(x, memref, index);
   }
 
   void sync() override { b.create<gpu::BarrierOp>(loc); }

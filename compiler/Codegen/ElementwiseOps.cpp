@@ -92,8 +92,12 @@ Value scalarOp(OpBuilder &b, Location loc, Operation *op, ValueRange x) {
       })
       .Case([&](SelectOp) { return b.create<arith::SelectOp>(loc, x[0], x[1], x[2]); })
       .Case([&](CastOp c) -> Value {
+        // Floats are f32 in registers (FusedBody::loadElement): a cast
+        // between float types is the caller's rounding to the result type.
         Type from = x[0].getType();
         Type to = cast<RankedTensorType>(c.getType()).getElementType();
+        if (isa<FloatType>(to))
+          to = b.getF32Type();
         if (from == to)
           return x[0];
         if (to.isF32())

@@ -93,14 +93,39 @@ protected:
       return v.scalar;
     if (v.lazy)
       return v.lazy(coords); // read at its own coordinates (see isLazy)
-    return b.create<memref::LoadOp>(loc, v.memref, at(v, coords, strides));
+    return loadElement(v.memref, at(v, coords, strides));
   }
   void store(const View &v, ValueRange coords, Value x) {
-    b.create<memref::StoreOp>(loc, x, v.memref, at(v, coords, v.strides));
+    storeElement(x, v.memref, at(v, coords, v.strides));
+  }
+  /// A bf16 or f16 element lives in registers as f32: a load widens it
+  /// (exactly), a store rounds it to nearest even.
+  Value loadElement(Value memref, Value index) {
+    Value x = b.create<memref::LoadOp>(loc, memref, index);
+    if (isLowFloat(x.getType()))
+      return b.create<arith::ExtFOp>(loc, b.getF32Type(), x);
+    return x;
+  }
+  void storeElement(Value x, Value memref, Value index) {
+    Type elem = cast<MemRefType>(memref.getType()).getElementType();
+    if (isLowFloat(elem))
+      x = b.create<arith::TruncFOp>(loc, elem, x);
+    b.create<memref::StoreOp>(loc, x, memref, index);
+  }
+  static bool isLowFloat(Type t) { return isa<FloatType>(t) && !t.isF32(); }
+  /// The register value of an op's result computed as `x` (f32): rounded
+  /// to the result's element type when that is bf16 or f16, so a value
+  /// computed in registers equals one stored and read back.
+  Value rounded(Value result, Value x) {
+    Type elem = getElementTypeOrSelf(result.getType());
+    if (!isLowFloat(elem))
+      return x;
+    Value low = b.create<arith::TruncFOp>(loc, elem, x);
+    return b.create<arith::ExtFOp>(loc, b.getF32Type(), low);
   }
   /// A store of a value every thread of a GPU block holds (one writes it).
   virtual void storeUniform(Value x, Value memref, Value index) {
-    b.create<memref::StoreOp>(loc, x, memref, index);
+    storeElement(x, memref, index);
   }
   /// After each op: GPU threads wait for each other's writes.
   virtual void sync() {}

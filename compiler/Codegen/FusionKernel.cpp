@@ -190,7 +190,7 @@ void FusedBody::emitRowOp(Operation *op) {
     o.base = at(out, c, outOther);
     auto x = [&](Value k) { return load(r, ValueRange{k}, ArrayRef<int64_t>{in.strides[la]}); };
     auto put = [&](Value k, Value v) {
-      b.create<memref::StoreOp>(loc, v, o.memref, at(o, ValueRange{k}, outAxis));
+      storeElement(v, o.memref, at(o, ValueRange{k}, outAxis));
     };
     auto foldRow = [&](double init, Combine kind,
                        const std::function<Value(Value, Value, Value)> &step) {
@@ -223,7 +223,7 @@ void FusedBody::emitRowOp(Operation *op) {
       Value m = maxOf();
       Value s = foldRow(0.0, Combine::Add, [&](Value a, Value v, Value k) {
         Value e = b.create<math::ExpOp>(loc, sub(v, m));
-        b.create<memref::StoreOp>(loc, e, sm.memref, at(sm, ValueRange{k}, smAxis));
+        storeElement(e, sm.memref, at(sm, ValueRange{k}, smAxis));
         return add(a, e);
       });
       sync();
@@ -231,9 +231,8 @@ void FusedBody::emitRowOp(Operation *op) {
       Value lse = add(m, b.create<math::LogOp>(loc, s));
       loops(ArrayRef<int64_t>{n}, [&](ValueRange k) {
         Value i = at(sm, k, smAxis);
-        b.create<memref::StoreOp>(loc, mul(b.create<memref::LoadOp>(loc, sm.memref, i), inv),
-                                  sm.memref, i);
-        b.create<memref::StoreOp>(loc, sub(x(k[0]), lse), lsm.memref, at(lsm, k, lsmAxis));
+        storeElement(mul(loadElement(sm.memref, i), inv), sm.memref, i);
+        storeElement(sub(x(k[0]), lse), lsm.memref, at(lsm, k, lsmAxis));
       });
     } else if (isa<SoftmaxOp>(op)) {
       // One exponential per element: e^(x - m) is stored while summed,
@@ -248,8 +247,7 @@ void FusedBody::emitRowOp(Operation *op) {
       Value inv = b.create<arith::DivFOp>(loc, f32(1.0), s);
       loops(ArrayRef<int64_t>{n}, [&](ValueRange k) {
         Value at0 = at(o, k, outAxis);
-        b.create<memref::StoreOp>(loc, mul(b.create<memref::LoadOp>(loc, o.memref, at0), inv),
-                                  o.memref, at0);
+        storeElement(mul(loadElement(o.memref, at0), inv), o.memref, at0);
       });
     } else if (isa<LogSoftmaxOp>(op)) {
       Value m = maxOf();
@@ -475,7 +473,7 @@ LogicalResult FusedBody::emit(Operation *op) {
         SmallVector<Value> x;
         for (auto &[v, strides] : ins)
           x.push_back(load(v, c, strides));
-        return scalarOp(b, loc, op, x);
+        return rounded(op->getResult(0), scalarOp(b, loc, op, x));
       };
       lazy.strides = Shape(lazy.shape.size(), 0); // never read: see reads
       lazy.reads = reads;
@@ -488,7 +486,7 @@ LogicalResult FusedBody::emit(Operation *op) {
       SmallVector<Value> x;
       for (auto &[v, strides] : ins)
         x.push_back(load(v, c, strides));
-      store(out, c, scalarOp(b, loc, op, x));
+      store(out, c, rounded(op->getResult(0), scalarOp(b, loc, op, x)));
     });
     views[result] = out;
     return success();

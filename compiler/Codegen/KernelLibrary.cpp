@@ -1,5 +1,6 @@
 //===- KernelLibrary.cpp - kernels to LLVM IR, object file, .so -----------===//
 #include "compiler/Codegen/KernelLibrary.h"
+#include "compiler/Codegen/Bf16Conversions.h"
 #include "compiler/Codegen/KernelLineInfo.h"
 #include "compiler/Codegen/KernelObjects.h"
 
@@ -165,9 +166,11 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
                              const PassManagerSetup &setupPassManager) {
   MLIRContext *ctx = kernels.getContext();
   TimingScope stage = timing.nest("lower to the LLVM dialect");
-  // Math functions as polynomials (vectorisable), then everything to LLVM.
+  // Math functions as polynomials (vectorisable), bf16 conversions as
+  // integer arithmetic (Bf16Conversions.h), then everything to LLVM.
   RewritePatternSet approximations(ctx);
   populateMathPolynomialApproximationPatterns(approximations);
+  populateBf16ConversionPatterns(approximations);
   if (failed(applyPatternsAndFoldGreedily(kernels, std::move(approximations)))) {
     error = "math approximation did not converge";
     return false;

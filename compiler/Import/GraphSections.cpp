@@ -71,6 +71,18 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     error(src, "/train/batch_size", "the batch size must be at least 1");
     return false;
   }
+  if (root["train"].contains("precision")) {
+    std::string p = root["train"]["precision"].get<std::string>();
+    if (!precisionNamed(p)) {
+      error(src, "/train/precision",
+            "the precision must be \"f32\", \"bf16\" or \"fp16\", not \"" + p + "\"");
+      return false;
+    }
+    if (p == "fp16") {
+      error(src, "/train/precision", kFp16NeedsLossScaling);
+      return false;
+    }
+  }
   if (batch % options.ranks) {
     error(src, "/train/batch_size",
           "the global batch of " + std::to_string(batch) +

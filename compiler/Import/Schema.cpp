@@ -341,6 +341,7 @@ const Schema train{"train",
                     {"batch_size", K::Int, true},
                     {"seed", K::Int},
                     {"log_every", K::Int},
+                    {"precision", K::String},
                     {"eval", K::Object, false, &eval}}};
 
 const Schema modelFile{"graph",

@@ -13,15 +13,17 @@
 //                and its state (kiln-clip-gradients, kiln-lower-optimizer)
 //   8. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   9. train-step  the complete step, simplified (canonicalize + CSE)
-//  10. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
+//  10. precision  GEMMs and what follows them in bf16/fp16, exp/log,
+//                row ops, reductions and sinks in f32 (kiln-assign-precision)
+//  11. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
 //                other loop-kernel ops each in one (kiln-single-op-regions),
 //                each named fusion_N_OPS_SHAPE (kiln-name-regions)
-//  11. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
+//  12. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
 // and the back half, on the planned step (compiler/Artifact/ArtifactWriter):
-//  12. thunks       every value a buffer, every op a thunk
-//  13. buffer-plan  in-place updates, the arena
-//  14. kernels      kernel bodies, kernels.so, PTX
-//  15. artifact     initial values, the manifest
+//  13. thunks       every value a buffer, every op a thunk
+//  14. buffer-plan  in-place updates, the arena
+//  15. kernels      kernel bodies, kernels.so, PTX
+//  16. artifact     initial values, the manifest
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -72,6 +74,13 @@ void addEma(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addPass(createKilnEmaTeacher());
 }
 
+void addPrecision(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
+  KilnAssignPrecisionOptions options;
+  options.precision = pipeline.precision;
+  pm.addPass(createKilnAssignPrecision(options));
+  pm.addPass(mlir::createCSEPass()); // one low copy of each value
+}
+
 void addFuse(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   if (pipeline.fusion) {
     KilnFuseOptions options;
@@ -100,6 +109,8 @@ const Phase kPhases[] = {
     {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},
     {"train-step", "the complete step, simplified (canonicalize and CSE)",
      addSimplify},
+    {"precision", "GEMMs and what follows them in bf16 or fp16, the rest in f32, as autocast "
+                  "does (kiln-assign-precision)", addPrecision},
     {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse), and "
              "every other loop-kernel op in a region of its own (kiln-single-op-regions), "
              "each region named fusion_N_OPS_SHAPE (kiln-name-regions)",

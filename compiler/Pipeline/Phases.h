@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace mlir {
 class OpPassManager;
@@ -30,6 +31,7 @@ struct PipelineOptions {
   bool explainFusion = false; // a remark for every refused fusion
   int64_t bucketSize = kDefaultBucketBytes;           // kiln-insert-all-reduce's
   int64_t firstBucketSize = kDefaultFirstBucketBytes; // bucket sizes
+  std::string precision;      // kiln-assign-precision's; empty: the graph's
 };
 
 struct Phase {

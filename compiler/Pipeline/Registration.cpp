@@ -15,7 +15,7 @@
 namespace kiln {
 namespace {
 
-/// `kiln-opt --kiln-pipeline="from=PHASE to=PHASE fusion=false"`.
+/// `kiln-opt --kiln-pipeline="from=PHASE to=PHASE fusion=false precision=bf16"`.
 struct KilnPipelineOptions : mlir::PassPipelineOptions<KilnPipelineOptions> {
   Option<std::string> from{*this, "from",
                            llvm::cl::desc("Start after this phase (the input is its IR)"),
@@ -24,6 +24,9 @@ struct KilnPipelineOptions : mlir::PassPipelineOptions<KilnPipelineOptions> {
                          llvm::cl::init("lower")};
   Option<bool> fusion{*this, "fusion", llvm::cl::desc("Run kiln-fuse in the fuse phase"),
                       llvm::cl::init(true)};
+  Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("f32, bf16 or fp16 for the precision phase (default: the graph's)")};
 };
 
 const Phase &phaseNamed(llvm::StringRef name) {
@@ -40,6 +43,7 @@ const Phase &phaseNamed(llvm::StringRef name) {
 void buildKilnPipeline(mlir::OpPassManager &pm, const KilnPipelineOptions &o) {
   PipelineOptions options;
   options.fusion = o.fusion;
+  options.precision = o.precision;
   llvm::ArrayRef<Phase> phases = kilnPhases();
   const Phase *first = &phaseNamed(o.from), *last = &phaseNamed(o.to);
   if (!last->onIR())

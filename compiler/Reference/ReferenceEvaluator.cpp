@@ -9,6 +9,7 @@
 
 #include "Kiln/IR/KilnOps.h"
 
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -276,10 +277,40 @@ double poolDivisor(const ConvGeometry &g, bool countIncludePad, ArrayRef<int64_t
   return countIncludePad ? double(g.kh * g.kw) : double(taps.size());
 }
 
+/// `op` in exact (double) arithmetic.
+LogicalResult evaluateExactly(Operation *op, ArrayRef<const RefTensor *> in,
+                              std::vector<RefTensor> &results);
+
+/// `x` rounded to the nearest value of float type `t`, ties to even (what
+/// storing a bf16 or f16 result does).
+double roundTo(FloatType t, double x) {
+  llvm::APFloat v(x);
+  bool lost = false;
+  v.convert(t.getFloatSemantics(), llvm::APFloat::rmNearestTiesToEven, &lost);
+  v.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven, &lost);
+  return v.convertToDouble();
+}
+
 } // namespace
 
 LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
                          std::vector<RefTensor> &results) {
+  if (failed(evaluateExactly(op, in, results)))
+    return failure();
+  // A low-precision result holds what the op computed, rounded once.
+  for (auto [v, r] : llvm::zip(op->getResults(), results)) {
+    auto t = dyn_cast<FloatType>(getElementTypeOrSelf(v.getType()));
+    if (t && !t.isF32())
+      for (double &x : r.data)
+        x = roundTo(t, x);
+  }
+  return success();
+}
+
+namespace {
+
+LogicalResult evaluateExactly(Operation *op, ArrayRef<const RefTensor *> in,
+                              std::vector<RefTensor> &results) {
   Shape out = op->getNumResults() ? shapeOfType(op->getResult(0).getType()) : Shape{};
   auto result = [&](RefTensor r) {
     results.push_back(std::move(r));
@@ -318,7 +349,7 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
         }));
       })
       .Case([&](CastOp c) {
-        bool toInt = !cast<RankedTensorType>(c.getType()).getElementType().isF32();
+        bool toInt = cast<RankedTensorType>(c.getType()).getElementType().isInteger();
         return result(elementwise(out, in, [&](ArrayRef<double> a) {
           return toInt ? std::trunc(a[0]) : a[0];
         }));
@@ -596,6 +627,8 @@ LogicalResult evaluateOp(Operation *op, ArrayRef<const RefTensor *> in,
         return o->emitError("the reference evaluator does not know this op");
       });
 }
+
+} // namespace
 
 FailureOr<StepResults> evaluateStep(func::FuncOp step, const StepBindings &bindings) {
   StepResults out;

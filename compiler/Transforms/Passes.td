@@ -155,6 +155,44 @@ def KilnEmaTeacher : Pass<"kiln-ema-teacher", "::mlir::ModuleOp"> {
   }];
 }
 
+def KilnAssignPrecision : Pass<"kiln-assign-precision", "::mlir::ModuleOp"> {
+  let summary = "Give GEMMs and what follows them a low precision, as autocast does";
+  let description = [{
+    Runs on the whole step (forward, backward, optimizer) after it is
+    complete. With precision `bf16` or `fp16` (the option, else the graph's
+    `train.precision`; `f32` changes nothing):
+
+    - `kiln.matmul` takes low-precision operands and gives a low-precision
+      result (the GEMM accumulates in f32);
+    - views, pools and elementwise arithmetic (add, mul, select, GELU, ...)
+      stay low when all their float operands are low (a constant adapts to
+      the others, as a Python scalar does under autocast), else run in f32;
+    - exp, log, expm1, sqrt, rsqrt, pow and erf, softmax and the other row
+      ops, reductions (so losses, norms and the DINO centre), collectives
+      and every sink (gradients, updates, state, outputs) take f32.
+
+    `kiln.cast` converts where the two meet. Parameters, optimizer state
+    and the updates stay f32 (master weights); a parameter's low copy is
+    one cast per step, shared by the forward and backward GEMMs after CSE.
+
+    ```mlir
+    // before
+    %y = kiln.matmul %x, %w {transpose_rhs = true} : tensor<8x16xf32>, tensor<4x16xf32>
+    %s = kiln.softmax %y {axis = 1 : i64} : tensor<8x4xf32>
+    // after, precision=bf16
+    %x_low = kiln.cast %x : tensor<8x16xf32> to tensor<8x16xbf16>
+    %w_low = kiln.cast %w : tensor<4x16xf32> to tensor<4x16xbf16>
+    %y = kiln.matmul %x_low, %w_low {transpose_rhs = true} : tensor<8x16xbf16>, tensor<4x16xbf16>
+    %y_f32 = kiln.cast %y : tensor<8x4xbf16> to tensor<8x4xf32>
+    %s = kiln.softmax %y_f32 {axis = 1 : i64} : tensor<8x4xf32>
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"\"",
+           "f32, bf16 or fp16; empty: the module's kiln.train precision, else f32">
+  ];
+}
+
 def KilnFuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
   let summary = "Group ops into kiln.fusion regions that each run as one kernel";
   let description = [{

@@ -47,6 +47,21 @@ inline std::optional<DType> dtypeNamed(std::string_view name) {
   return std::nullopt;
 }
 
+/// The dtype a graph's or the command line's `precision` names: f32, bf16,
+/// or fp16 (PyTorch's and DINO's name for f16).
+inline std::optional<DType> precisionNamed(std::string_view name) {
+  if (name == "fp16")
+    return DType::F16;
+  if (name == "f32" || name == "bf16")
+    return dtypeNamed(name);
+  return std::nullopt;
+}
+
+/// Why `precision: fp16` is refused for now: without loss scaling small
+/// gradients flush to zero in f16.
+inline constexpr const char *kFp16NeedsLossScaling =
+    "precision \"fp16\" needs dynamic loss scaling, which kiln does not insert yet; use \"bf16\"";
+
 /// The dtype called `name` in a safetensors header ("F32"), if any.
 inline std::optional<DType> dtypeFromSafetensors(std::string_view name) {
   for (const DTypeInfo &d : kDTypes)

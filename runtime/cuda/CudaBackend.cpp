@@ -422,17 +422,28 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
   }
 }
 
+/// cuBLAS's name for a float dtype.
+cudaDataType_t cudaType(DType d) {
+  return d == DType::BF16 ? CUDA_R_16BF : d == DType::F16 ? CUDA_R_16F : CUDA_R_32F;
+}
+
 void CudaBackend::gemm(const GemmCall &call, const std::string &where) {
-  auto *a = reinterpret_cast<const float *>(device(call.a.buffer));
-  auto *b = reinterpret_cast<const float *>(device(call.b.buffer));
-  auto *c = reinterpret_cast<float *>(device(call.c.buffer));
+  // f32, or bf16/f16 operands and result (kiln-assign-precision); every
+  // kind accumulates in f32 (CUBLAS_COMPUTE_32F, no TF32).
+  DType in = m.compiled.buffers[call.a.buffer].dtype, out = m.compiled.buffers[call.c.buffer].dtype;
+  int64_t inBytes = elementBytes(in), outBytes = elementBytes(out);
+  auto *a = reinterpret_cast<const char *>(device(call.a.buffer));
+  auto *b = reinterpret_cast<const char *>(device(call.b.buffer));
+  auto *c = reinterpret_cast<char *>(device(call.c.buffer));
   const float one = 1.0f, zero = 0.0f;
   auto op = [](bool transpose) { return transpose ? CUBLAS_OP_T : CUBLAS_OP_N; };
   // planCublasGemm swaps the operands: its A is kiln's B.
   for (const CublasGemm &g : planCublasGemm(call))
-    check(cublasSgemmStridedBatched(blas, op(g.transA), op(g.transB), g.m, g.n, g.k, &one,
-                                    b + g.offsetA, g.lda, g.strideA, a + g.offsetB, g.ldb,
-                                    g.strideB, &zero, c + g.offsetC, g.ldc, g.strideC, g.batches),
+    check(cublasGemmStridedBatchedEx(
+              blas, op(g.transA), op(g.transB), g.m, g.n, g.k, &one, b + g.offsetA * inBytes,
+              cudaType(in), g.lda, g.strideA, a + g.offsetB * inBytes, cudaType(in), g.ldb,
+              g.strideB, &zero, c + g.offsetC * outBytes, cudaType(out), g.ldc, g.strideC,
+              g.batches, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           where);
 }
 

@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Executor.h"
 
+#include "runtime/artifact/LowFloat.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -19,9 +21,12 @@ std::pair<double, double> difference(const Buffer &b, const void *cpu, const voi
   double diff = 0, scale = 0;
   if (b.dtype == DType::I1)
     return {std::memcmp(cpu, gpu, b.bytes) != 0 ? 1.0 : 0.0, 1.0};
-  for (int64_t j = 0; j < b.bytes / 4; ++j) {
-    double x = b.dtype == DType::F32 ? static_cast<const float *>(cpu)[j] : static_cast<const int32_t *>(cpu)[j];
-    double y = b.dtype == DType::F32 ? static_cast<const float *>(gpu)[j] : static_cast<const int32_t *>(gpu)[j];
+  bool isFloat = info(b.dtype).isFloat;
+  auto at = [&](const void *p, int64_t j) -> double {
+    return isFloat ? floatAt(p, b.dtype, j) : static_cast<const int32_t *>(p)[j];
+  };
+  for (int64_t j = 0; j < b.bytes / elementBytes(b.dtype); ++j) {
+    double x = at(cpu, j), y = at(gpu, j);
     diff = std::isnan(x) != std::isnan(y) ? INFINITY : std::max(diff, std::fabs(x - y));
     scale = std::max(scale, std::fabs(x));
   }

@@ -3,7 +3,6 @@
 
 #include "runtime/artifact/ArtifactChecks.h"
 #include "runtime/data/Random.h"
-#include "runtime/exec/ThreadedGemm.h"
 
 #include <chrono>
 #include <cstdio>
@@ -261,9 +260,8 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
             });
           },
           [&](const GemmCall &g) {
-            runThreadedGemm(g, static_cast<const float *>(data(g.a.buffer)) + g.a.offset,
-                            static_cast<const float *>(data(g.b.buffer)) + g.b.offset,
-                            static_cast<float *>(data(g.c.buffer)) + g.c.offset, *blas, pool);
+            gemms.run(g, m.compiled.buffers[g.a.buffer].dtype, m.compiled.buffers[g.c.buffer].dtype,
+                      data(g.a.buffer), data(g.b.buffer), data(g.c.buffer), *blas, pool);
           },
           [&](const ConvCall &c) {
             convolutions.run(c, static_cast<float *>(data(c.input)),

@@ -16,6 +16,7 @@
 #include "runtime/comm/Collectives.h"
 #include "runtime/exec/Blas.h"
 #include "runtime/exec/Convolution.h"
+#include "runtime/exec/CpuGemms.h"
 #include "runtime/exec/DeviceBackend.h"
 #include "runtime/exec/ThreadPool.h"
 
@@ -172,6 +173,7 @@ private:
   std::vector<uint8_t> savedState; // saveTrainedState's copy, buffer after buffer
   // Per program, per thunk: a kernel's argument pointers (else none).
   std::vector<std::vector<std::vector<void *>>> pointers;
+  CpuGemms gemms;
   CpuConvolutions convolutions;
 };
 

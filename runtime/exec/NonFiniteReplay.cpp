@@ -2,12 +2,14 @@
 //
 // The trainer keeps the parameters and state from before each step. When
 // the step's loss or its trained values come out non-finite, it puts them
-// back and runs the step again thunk by thunk, checking every thunk's f32
+// back and runs the step again thunk by thunk, checking every thunk's float
 // outputs, so that the error can name the op that made the first NaN or
 // infinity.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Executor.h"
+
+#include "runtime/artifact/LowFloat.h"
 
 #include <cstring>
 
@@ -17,14 +19,19 @@ namespace {
 /// Parameters and state: what a step changes and the replay restores.
 bool trained(const Buffer &b) { return b.kind == "param" || b.kind == "state"; }
 
-/// Whether an f32 buffer holds no NaN or infinity (other dtypes: true).
+/// Whether a float buffer holds no NaN or infinity (integers: true).
 bool allFinite(const Buffer &b, const void *p) {
-  if (b.dtype != DType::F32)
+  if (!info(b.dtype).isFloat)
     return true;
-  auto *x = static_cast<const float *>(p);
   float sum = 0; // NaN and ±inf make the sum non-finite; one pass, vectorised
-  for (int64_t i = 0; i < b.bytes / 4; ++i)
-    sum += x[i] * 0.0f;
+  if (b.dtype == DType::F32) {
+    auto *x = static_cast<const float *>(p);
+    for (int64_t i = 0; i < b.bytes / 4; ++i)
+      sum += x[i] * 0.0f;
+  } else {
+    for (int64_t i = 0; i < b.bytes / elementBytes(b.dtype); ++i)
+      sum += floatAt(p, b.dtype, i) * 0.0f;
+  }
   return sum == 0.0f;
 }
 

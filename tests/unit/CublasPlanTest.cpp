@@ -9,6 +9,8 @@
 // batch dims and a broadcast operand.
 //
 //===----------------------------------------------------------------------===//
+#include "GemmDefinition.h"
+
 #include "runtime/exec/CublasPlan.h"
 
 #include <gtest/gtest.h>
@@ -38,17 +40,8 @@ void columnMajorGemm(const CublasGemm &g, const float *A, const float *B, float 
 
 /// The thunk's definition: row-major, batch index by batch index.
 void rowMajorGemm(const GemmCall &t, const float *A, const float *B, float *C) {
-  int64_t batches = 1;
-  for (int64_t d : t.batch)
-    batches *= d;
-  for (int64_t bi = 0; bi < batches; ++bi) {
-    int64_t off[3] = {t.a.offset, t.b.offset, t.c.offset};
-    for (int64_t d = (int64_t)t.batch.size() - 1, rest = bi; d >= 0; --d) {
-      off[0] += rest % t.batch[d] * t.a.batchStrides[d];
-      off[1] += rest % t.batch[d] * t.b.batchStrides[d];
-      off[2] += rest % t.batch[d] * t.c.batchStrides[d];
-      rest /= t.batch[d];
-    }
+  for (int64_t bi = 0; bi < test::gemmBatches(t); ++bi) {
+    auto off = test::gemmOffsets(t, bi);
     for (int64_t i = 0; i < t.m; ++i)
       for (int64_t j = 0; j < t.n; ++j) {
         float sum = 0;

@@ -317,7 +317,10 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
   if (!oracle)
     return fail(CheckResult::Rejected, "import failed");
   unsigned done = 0; // phases completed
-  if (failed(runPhases(*oracle, PipelineOptions(), findPhase("train-step"), nullptr,
+  PipelineOptions precision;
+  precision.precision = options.precision;
+  const Phase *oracleEnd = findPhase("precision");
+  if (failed(runPhases(*oracle, precision, oracleEnd, nullptr,
                        [&](const Phase &, unsigned i) { return ++done, true; }))) {
     std::string phase = kilnPhases()[done].name;
     return fail(phase == "verify" ? CheckResult::Rejected : CheckResult::CompileError,
@@ -326,15 +329,15 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
   // The IR codegen takes: the oracle's step through the remaining phases.
   auto codegenIR = [&](bool fusion) -> OwningOpRef<ModuleOp> {
     OwningOpRef<ModuleOp> m = oracle->clone();
-    PipelineOptions pipeline;
+    PipelineOptions pipeline = precision;
     pipeline.fusion = fusion;
-    if (failed(runPhases(*m, pipeline, &kilnPhases().back(), findPhase("train-step"))))
+    if (failed(runPhases(*m, pipeline, &kilnPhases().back(), oracleEnd)))
       return nullptr;
     return m;
   };
   OwningOpRef<ModuleOp> fused = codegenIR(true), unfused = codegenIR(false);
   if (!fused || !unfused)
-    return fail(CheckResult::CompileError, "the phases after train-step failed");
+    return fail(CheckResult::CompileError, "the phases after precision failed");
   func::FuncOp step = *oracle->getOps<func::FuncOp>().begin();
   step.walk([&](Operation *op) {
     if (op->getDialect() && op->getDialect()->getNamespace() == "kiln")

@@ -42,6 +42,11 @@ struct CheckOptions {
   bool ptx = false;         // also emit (and assemble) PTX
   std::string ptxas;        // ptxas to assemble it with ("" or missing: emit only)
   double tolerance = 1e-5;  // relative, times sqrt(longest reduction)
+  /// kiln-assign-precision's precision ("" or f32: none). The oracle then
+  /// evaluates the step after that phase, rounding each low-precision
+  /// result as the kernels do; give a tolerance that covers values that
+  /// round differently near ties (bf16: 2^-8 relative a step).
+  std::string precision;
   uint64_t seed = 0;        // input values
 };
 

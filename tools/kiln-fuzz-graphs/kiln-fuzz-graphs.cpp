@@ -3,6 +3,7 @@
 //   kiln-fuzz-graphs [--seed S] [--count N | --seconds T] [--ops K] [--ptx]
 //                    [--out DIR] [--regressions DIR] [--no-shrink] [--timeout S]
 //   kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx] [--shrink]
+//                    [--precision bf16|fp16]
 //   kiln-fuzz-graphs --print SEED [--ops K]
 //
 // Generates graphs (GraphGenerator.h) from consecutive seeds and checks
@@ -117,7 +118,9 @@ bool sameFailure(const CheckResult &a, const CheckResult &b) {
 void usage() {
   std::cerr << "usage: kiln-fuzz-graphs [--seed S] [--count N | --seconds T] [--ops K] [--ptx]\n"
                "                        [--out DIR] [--regressions DIR] [--no-shrink] [--timeout S]\n"
+               "                        [--precision bf16|fp16]\n"
                "       kiln-fuzz-graphs --check GRAPH.json [--batch-size B] [--plain-sgd] [--ptx]\n"
+               "                        [--precision bf16|fp16]\n"
                "                        [--shrink]\n"
                "       kiln-fuzz-graphs --print SEED [--ops K]\n";
   std::exit(2);
@@ -188,6 +191,7 @@ int main(int argc, char **argv) {
       else if (a == "--print") print = value();
       else if (a == "--batch-size") options.batchSize = std::stoll(value());
       else if (a == "--plain-sgd") options.plainSgd = true;
+      else if (a == "--precision") options.precision = value();
       else usage();
     } catch (const std::exception &) {
       std::cerr << "kiln-fuzz-graphs: " << a << " needs a number\n";

@@ -99,6 +99,11 @@ cl::opt<int64_t> firstBucketSize("first-bucket-size",
                                           "(default 1 MiB)"),
                                  cl::value_desc("BYTES"), cl::init(kiln::kDefaultFirstBucketBytes),
                                  cl::cat(category));
+cl::opt<std::string> precision("precision",
+                               cl::desc("f32, bf16 or fp16: override the graph's train.precision "
+                                        "(GEMMs and what follows them in the low precision, "
+                                        "kiln-assign-precision)"),
+                               cl::value_desc("f32|bf16|fp16"), cl::cat(category));
 cl::opt<int64_t> ranks("ranks",
                        cl::desc("Compile for data-parallel training on N ranks: the step "
                                 "takes the (global) batch size / N images"),
@@ -209,7 +214,12 @@ int kiln::compilerMain(int argc, char **argv) {
 
   if (bucketSize < 1 || firstBucketSize < 1)
     return fail("--bucket-size and --first-bucket-size must be at least 1 byte", 2);
+  if (precision.getNumOccurrences() && !precisionNamed(precision))
+    return fail("--precision must be f32, bf16 or fp16, not '" + precision + "'", 2);
+  if (precision == "fp16")
+    return fail(std::string("--precision: ") + kFp16NeedsLossScaling, 2);
   PipelineOptions pipeline;
+  pipeline.precision = precision;
   pipeline.bucketSize = bucketSize;
   pipeline.firstBucketSize = firstBucketSize;
   pipeline.fusion = !noFusion;

@@ -59,11 +59,18 @@ class Kiln_Op<string mnemonic, list<Trait> traits = []>
 // Type constraints
 //===----------------------------------------------------------------------===//
 
-def Kiln_FloatTensor : StaticShapeTensorOf<[F32]>;
+// Math runs on any float type: f32, or the low precision that
+// kiln-assign-precision gives GEMMs and what follows them. What persists
+// or leaves the step (parameters, state, gradients, updates, outputs,
+// collectives) is f32 or an integer, never the low precision.
+def Kiln_FloatTensor : StaticShapeTensorOf<[F32, BF16, F16]>;
+def Kiln_F32Tensor : StaticShapeTensorOf<[F32]>;
 def Kiln_IntTensor : StaticShapeTensorOf<[I32]>;
 def Kiln_BoolTensor : StaticShapeTensorOf<[I1]>;
-def Kiln_AnyTensor : StaticShapeTensorOf<[F32, I32, I1]>;
+def Kiln_AnyTensor : StaticShapeTensorOf<[F32, BF16, F16, I32, I1]>;
+def Kiln_StoredTensor : StaticShapeTensorOf<[F32, I32, I1]>;
 def Kiln_InputTensor : StaticShapeTensorOf<[F32, I32]>;
+def Kiln_NumberTensor : StaticShapeTensorOf<[F32, BF16, F16, I32]>;
 def Kiln_ScalarF32 : 0DTensorOf<[F32]>;
 
 #endif // KILN_DIALECT_TD

@@ -213,6 +213,11 @@ LogicalResult SelectOp::inferReturnTypes(MLIRContext *ctx,
                                          SmallVectorImpl<Type> &inferred) {
   if (failed(expectOperands(getOperationName(), loc, operands, 3)))
     return failure();
+  if (tensorOf(operands[1]).getElementType() != tensorOf(operands[2]).getElementType())
+    return emitOptionalError(loc, "'", getOperationName(), "' op 'on_true' (",
+                             typeString(tensorOf(operands[1])), ") and 'on_false' (",
+                             typeString(tensorOf(operands[2])),
+                             ") have different element types");
   return inferBroadcast(getOperationName(), loc, operands,
                         {"condition", "on_true", "on_false"},
                         tensorOf(operands[1]).getElementType(), inferred);

@@ -60,7 +60,7 @@ def Kiln_ParamOp : Kiln_Op<"param"> {
   }];
   let arguments = (ins StrAttr:$name, DictionaryAttr:$init,
                        OptionalAttr<StrAttr>:$ema_of, UnitAttr:$frozen);
-  let results = (outs Kiln_FloatTensor:$result);
+  let results = (outs Kiln_F32Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   // The init dictionary's kind and keys are checked in C++.
   let hasVerifier = 1;
@@ -78,7 +78,7 @@ def Kiln_StateOp : Kiln_Op<"state"> {
     ```
   }];
   let arguments = (ins StrAttr:$name, DictionaryAttr:$init);
-  let results = (outs Kiln_FloatTensor:$result);
+  let results = (outs Kiln_F32Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
@@ -145,7 +145,7 @@ def Kiln_RandomUniformOp : Kiln_Op<"random_uniform"> {
     ```
   }];
   let arguments = (ins I64Attr:$stream);
-  let results = (outs Kiln_FloatTensor:$result);
+  let results = (outs Kiln_F32Tensor:$result);
   let assemblyFormat = "attr-dict `:` type($result)";
 }
 
@@ -189,7 +189,7 @@ def Kiln_UpdateStateOp : Kiln_Op<"update_state"> {
     kiln.update_state "center" %new_center : tensor<1x1024xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, Kiln_FloatTensor:$value);
+  let arguments = (ins StrAttr:$name, Kiln_F32Tensor:$value);
   let assemblyFormat = "$name $value attr-dict `:` type($value)";
 }
 
@@ -201,7 +201,7 @@ def Kiln_OutputOp : Kiln_Op<"output"> {
     kiln.output "logits" %logits : tensor<500x10xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, Kiln_AnyTensor:$value);
+  let arguments = (ins StrAttr:$name, Kiln_StoredTensor:$value);
   let assemblyFormat = "$name $value attr-dict `:` type($value)";
 }
 
@@ -218,7 +218,7 @@ def Kiln_GradientOp : Kiln_Op<"gradient"> {
     kiln.gradient "net.head.weight" %dw : tensor<10x64xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, Kiln_FloatTensor:$value);
+  let arguments = (ins StrAttr:$name, Kiln_F32Tensor:$value);
   let assemblyFormat = "$name $value attr-dict `:` type($value)";
 }
 
@@ -234,7 +234,7 @@ def Kiln_UpdateParamOp : Kiln_Op<"update_param"> {
     kiln.update_param "net.head.weight" %w_next : tensor<10x64xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, Kiln_FloatTensor:$value);
+  let arguments = (ins StrAttr:$name, Kiln_F32Tensor:$value);
   let assemblyFormat = "$name $value attr-dict `:` type($value)";
 }
 
@@ -350,13 +350,13 @@ def Kiln_CompareOp : Kiln_Op<"compare", [Pure, Kiln_ElementwiseMap,
   let summary = "elementwise comparison giving an i1 mask, broadcasting";
   let description = [{
     `predicate` is one of `eq`, `ne`, `lt`, `le`, `gt`, `ge`. Both operands
-    have the same element type (f32 or i32).
+    have the same element type (a float type or i32).
 
     ```mlir
     %hit = kiln.compare "eq", %pred, %label : tensor<128xi32>, tensor<128xi32>
     ```
   }];
-  let arguments = (ins StrAttr:$predicate, Kiln_InputTensor:$lhs, Kiln_InputTensor:$rhs);
+  let arguments = (ins StrAttr:$predicate, Kiln_NumberTensor:$lhs, Kiln_NumberTensor:$rhs);
   let results = (outs Kiln_BoolTensor:$result);
   let assemblyFormat = "$predicate `,` $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
   let hasVerifier = 1;
@@ -382,10 +382,16 @@ def Kiln_SelectOp : Kiln_Op<"select", [Pure, Kiln_ElementwiseMap,
 
 // CastOp
 def Kiln_CastOp : Kiln_Op<"cast", [Pure, Kiln_ElementwiseMap, SameOperandsAndResultShape]> {
-  let summary = "element type conversion (i1/i32 to f32, f32 to i32 by truncation)";
+  let summary = "element type conversion (i1/i32 to f32, f32 to i32 by truncation, between float types by rounding to nearest even)";
   let description = [{
+    Float to float rounds to the nearest value of the result type, ties to
+    even (f32 to bf16 keeps 8 significant bits); bf16 and f16 to f32 are
+    exact. kiln-assign-precision inserts these around the low-precision
+    GEMMs.
+
     ```mlir
     %hitf = kiln.cast %hit : tensor<128xi1> to tensor<128xf32>
+    %wlow = kiln.cast %w : tensor<192x64xf32> to tensor<192x64xbf16>
     ```
   }];
   let arguments = (ins Kiln_AnyTensor:$input);
@@ -927,8 +933,8 @@ def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [Differentiable,
         : tensor<10x64xf32>, tensor<10xf32>
     ```
   }];
-  let arguments = (ins Variadic<Kiln_FloatTensor>:$values, I64Attr:$bucket, I64Attr:$bytes);
-  let results = (outs Variadic<Kiln_FloatTensor>:$results);
+  let arguments = (ins Variadic<Kiln_F32Tensor>:$values, I64Attr:$bucket, I64Attr:$bytes);
+  let results = (outs Variadic<Kiln_F32Tensor>:$results);
   let assemblyFormat = "$values attr-dict `:` type($values)";
 }
 

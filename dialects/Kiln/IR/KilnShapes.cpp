@@ -95,6 +95,13 @@ LogicalResult inferBroadcast(StringRef opName, std::optional<Location> loc,
           typeString(first), ")",
           i > 0 ? " and the operands before it" : "");
     shape = next;
+    // kiln-assign-precision casts before mixing f32 with a low precision;
+    // an op never converts implicitly.
+    if (!elementType && t.getElementType() != first.getElementType())
+      return emitOptionalError(
+          loc, "'", opName, "' op operand '", names[i + 1], "' (", typeString(t),
+          ") has another element type than '", names[0], "' (", typeString(first),
+          "); convert one with kiln.cast");
   }
   inferred.push_back(RankedTensorType::get(
       shape, elementType ? elementType : first.getElementType()));

@@ -110,3 +110,11 @@ func.func @input_bool() {
   %x = kiln.input "mask" : tensor<4xi1>
   return
 }
+
+// -----
+
+func.func @low_precision_update(%w: tensor<4xbf16>) {
+  // expected-error @+1 {{operand #0 must be statically shaped tensor of 32-bit float values}}
+  kiln.update_param "w" %w : tensor<4xbf16>
+  return
+}

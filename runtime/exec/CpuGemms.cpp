@@ -1,0 +1,56 @@
+//===- CpuGemms.cpp - Gemm thunks on the CPU ------------------------------===//
+#include "runtime/exec/CpuGemms.h"
+
+#include "runtime/artifact/LowFloat.h"
+#include "runtime/exec/ThreadedGemm.h"
+
+namespace kiln {
+
+void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *a,
+                   const void *b, void *c, const Blas &blas, ThreadPool &pool) {
+  int64_t in = elementBytes(operands), out = elementBytes(result);
+  if (operands == DType::F32 && result == DType::F32) {
+    runThreadedGemm(g, a, b, c, 4, 4, 4, pool,
+                    [&](int64_t, int64_t rows, const void *ai, const void *bi, void *ci) {
+                      blas.sgemm(g.a.transpose, g.b.transpose, rows, g.n, g.k,
+                                 static_cast<const float *>(ai), g.a.ld,
+                                 static_cast<const float *>(bi), g.b.ld,
+                                 static_cast<float *>(ci), g.c.ld);
+                    });
+    return;
+  }
+#ifdef KILN_HAVE_DNNL
+  if (operands == DType::BF16) {
+    onednn.reserve(pool.size());
+    runThreadedGemm(g, a, b, c, in, in, out, pool,
+                    [&](int64_t slot, int64_t rows, const void *ai, const void *bi, void *ci) {
+                      onednn.run(slot, operands, result, g.a.transpose, g.b.transpose, rows, g.n,
+                                 g.k, ai, g.a.ld, bi, g.b.ld, ci, g.c.ld);
+                    });
+    return;
+  }
+#endif
+  // Widen A's rows and B to f32, sgemm, round the rows of C: O(rows·k +
+  // k·n + rows·n) conversions per call beside the 2·rows·n·k flops.
+  scratch.resize(std::max<size_t>(scratch.size(), pool.size()));
+  runThreadedGemm(g, a, b, c, in, in, out, pool,
+                  [&](int64_t slot, int64_t rows, const void *ai, const void *bi, void *ci) {
+                    std::vector<float> &s = scratch[slot];
+                    s.resize(rows * g.k + g.k * g.n + rows * g.n);
+                    float *a32 = s.data(), *b32 = a32 + rows * g.k, *c32 = b32 + g.k * g.n;
+                    for (int64_t r = 0; r < rows; ++r)
+                      for (int64_t k = 0; k < g.k; ++k)
+                        a32[r * g.k + k] = floatAt(
+                            ai, operands, g.a.transpose ? k * g.a.ld + r : r * g.a.ld + k);
+                    for (int64_t k = 0; k < g.k; ++k)
+                      for (int64_t n = 0; n < g.n; ++n)
+                        b32[k * g.n + n] = floatAt(
+                            bi, operands, g.b.transpose ? n * g.b.ld + k : k * g.b.ld + n);
+                    blas.sgemm(false, false, rows, g.n, g.k, a32, g.k, b32, g.n, c32, g.n);
+                    for (int64_t r = 0; r < rows; ++r)
+                      for (int64_t n = 0; n < g.n; ++n)
+                        setFloatAt(ci, result, r * g.c.ld + n, c32[r * g.n + n]);
+                  });
+}
+
+} // namespace kiln
