@@ -4,7 +4,22 @@
 #include "runtime/artifact/LowFloat.h"
 #include "runtime/exec/ThreadedGemm.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace kiln {
+namespace {
+
+/// The one element stride between consecutive batch matrices of operand
+/// `o` when its batch dims flatten into one (0: broadcast), else none.
+std::optional<int64_t> flatBatchStride(const GemmCall &g, const GemmOperand &o) {
+  for (size_t d = 0; d + 1 < g.batch.size(); ++d)
+    if (o.batchStrides[d] != o.batchStrides[d + 1] * g.batch[d + 1])
+      return std::nullopt;
+  return g.batch.empty() ? 0 : o.batchStrides.back();
+}
+
+} // namespace
 
 void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *a,
                    const void *b, void *c, const Blas &blas, ThreadPool &pool) {
@@ -22,10 +37,33 @@ void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *
 #ifdef KILN_HAVE_DNNL
   if (operands == DType::BF16) {
     onednn.reserve(pool.size());
+    DnnlMatmul::Shape s{g.a.transpose, g.b.transpose, g.m, g.n, g.k, g.a.ld, g.b.ld, g.c.ld};
+    auto flat = [&](const GemmOperand &o) { return flatBatchStride(g, o); };
+    int64_t batches = gemmBatches(g);
+    if (batches > 1 && wholeMatricesPerThread(g, pool.size()) && flat(g.a) && flat(g.b) &&
+        flat(g.c)) {
+      // Each thread's matrices in one call: per-call overhead would rival
+      // the attention's 50×16×50 products.
+      s.strideA = *flat(g.a), s.strideB = *flat(g.b), s.strideC = *flat(g.c);
+      int64_t chunks = std::min<int64_t>(batches, pool.size());
+      auto at = [](const void *p, int64_t offset, int64_t stride, int64_t b0, int64_t bytes) {
+        return static_cast<const char *>(p) + (offset + b0 * stride) * bytes;
+      };
+      pool.run(chunks, [&](int64_t i) {
+        int64_t b0 = batches * i / chunks;
+        DnnlMatmul::Shape part = s;
+        part.batch = batches * (i + 1) / chunks - b0;
+        onednn.run(i, operands, result, part, at(a, g.a.offset, s.strideA, b0, in),
+                   at(b, g.b.offset, s.strideB, b0, in),
+                   const_cast<char *>(at(c, g.c.offset, s.strideC, b0, out)));
+      });
+      return;
+    }
     runThreadedGemm(g, a, b, c, in, in, out, pool,
                     [&](int64_t slot, int64_t rows, const void *ai, const void *bi, void *ci) {
-                      onednn.run(slot, operands, result, g.a.transpose, g.b.transpose, rows, g.n,
-                                 g.k, ai, g.a.ld, bi, g.b.ld, ci, g.c.ld);
+                      DnnlMatmul::Shape part = s;
+                      part.m = rows;
+                      onednn.run(slot, operands, result, part, ai, bi, ci);
                     });
     return;
   }

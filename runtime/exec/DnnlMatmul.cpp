@@ -20,11 +20,17 @@ memory::data_type dnnlType(DType d) {
                            : memory::data_type::f32;
 }
 
-/// A plain row-major [rows × cols] matrix, or its transpose, with leading
-/// dimension `ld`, as the logical [rows × cols] operand.
-memory::desc matrix(int64_t rows, int64_t cols, int64_t ld, bool transposed, DType d) {
-  return memory::desc({rows, cols}, dnnlType(d),
-                      transposed ? memory::dims{1, ld} : memory::dims{ld, 1});
+/// `batch` plain row-major [rows × cols] matrices `stride` elements apart
+/// (or their transposes), with leading dimension `ld`, as the logical
+/// [batch, rows, cols] operand; stride 0 is one matrix broadcast.
+memory::desc matrices(int64_t batch, int64_t stride, int64_t rows, int64_t cols, int64_t ld,
+                      bool transposed, DType d) {
+  memory::dims inner = transposed ? memory::dims{1, ld} : memory::dims{ld, 1};
+  if (batch == 1)
+    return memory::desc({rows, cols}, dnnlType(d), inner);
+  if (stride == 0)
+    return memory::desc({1, rows, cols}, dnnlType(d), {rows * cols, inner[0], inner[1]});
+  return memory::desc({batch, rows, cols}, dnnlType(d), {stride, inner[0], inner[1]});
 }
 
 /// A primitive and its operands' memory objects, which each call points at
@@ -35,7 +41,8 @@ struct Plan {
   memory a, b, c;
 };
 
-using Key = std::tuple<int, int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+using Key = std::tuple<int, int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, int64_t, int64_t, int64_t>;
 
 } // namespace
 
@@ -55,17 +62,18 @@ void DnnlMatmul::reserve(int64_t slots) {
   state->plans.resize(std::max<size_t>(state->plans.size(), slots));
 }
 
-void DnnlMatmul::run(int64_t slot, DType in, DType out, bool transA, bool transB, int64_t m,
-                     int64_t n, int64_t k, const void *a, int64_t lda, const void *b,
-                     int64_t ldb, void *c, int64_t ldc) {
+void DnnlMatmul::run(int64_t slot, DType in, DType out, const Shape &s, const void *a,
+                     const void *b, void *c) {
   omp_set_num_threads(1); // Debian's oneDNN threads with OpenMP
-  Key key{int(in), int(out), transA, transB, m, n, k, lda, ldb, ldc};
+  Key key{int(in), int(out), s.transA, s.transB, s.m,     s.n,       s.k,
+          s.lda,   s.ldb,   s.ldc,    s.batch,  s.strideA, s.strideB, s.strideC};
   auto &plans = state->plans[slot];
   auto it = plans.find(key);
   if (it == plans.end()) {
     const dnnl::engine &e = state->engine;
-    memory::desc ad = matrix(m, k, lda, transA, in), bd = matrix(k, n, ldb, transB, in),
-                 cd = matrix(m, n, ldc, false, out);
+    memory::desc ad = matrices(s.batch, s.strideA, s.m, s.k, s.lda, s.transA, in),
+                 bd = matrices(s.batch, s.strideB, s.k, s.n, s.ldb, s.transB, in),
+                 cd = matrices(s.batch, s.strideC, s.m, s.n, s.ldc, false, out);
     Plan p{dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), e)),
            memory(ad, e, DNNL_MEMORY_NONE), memory(bd, e, DNNL_MEMORY_NONE),
            memory(cd, e, DNNL_MEMORY_NONE)};

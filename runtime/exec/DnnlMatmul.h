@@ -6,7 +6,8 @@
 // 1.9× its f32 matmul at 6400×256×64 on one EPYC core). Debian's OpenBLAS
 // 0.3.21 is built without sbgemm, so oneDNN is the only bf16 GEMM there.
 // Primitives are single-threaded (kiln's pool splits the work, as for the
-// convolutions) and cached per shape and per pool slot.
+// convolutions) and cached per shape and per pool slot; a thread's share
+// of a batched GEMM is one call (3-D memory descriptors).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_EXEC_DNNLMATMUL_H
@@ -24,14 +25,22 @@ public:
   DnnlMatmul();
   ~DnnlMatmul();
 
+  /// `batch` row-major products C[m×n] = op(A)·op(B), with leading
+  /// dimensions and the element distance from one matrix of an operand to
+  /// the next (0: the same matrix for every product).
+  struct Shape {
+    bool transA = false, transB = false;
+    int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+    int64_t batch = 1, strideA = 0, strideB = 0, strideC = 0;
+  };
+
   /// Makes room for pool slots [0, slots); before the pool runs.
   void reserve(int64_t slots);
 
-  /// Row-major C[m×n] = op(A)·op(B) with leading dimensions; A and B of
-  /// dtype `in` (bf16), C of `out` (bf16 or f32), run by pool slot `slot`.
-  void run(int64_t slot, DType in, DType out, bool transA, bool transB, int64_t m, int64_t n,
-           int64_t k, const void *a, int64_t lda, const void *b, int64_t ldb, void *c,
-           int64_t ldc);
+  /// The products of `s` in one call; A and B of dtype `in` (bf16), C of
+  /// `out` (bf16 or f32), run by pool slot `slot`.
+  void run(int64_t slot, DType in, DType out, const Shape &s, const void *a, const void *b,
+           void *c);
 
 private:
   struct State;

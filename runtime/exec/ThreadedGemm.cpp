@@ -5,12 +5,21 @@
 
 namespace kiln {
 
-void runThreadedGemm(const GemmCall &g, const void *a, const void *b, void *c, int64_t aBytes,
-                     int64_t bBytes, int64_t cBytes, ThreadPool &pool, const MatrixGemm &gemm) {
-  int n = pool.size();
+int64_t gemmBatches(const GemmCall &g) {
   int64_t batches = 1;
   for (int64_t d : g.batch)
     batches *= d;
+  return batches;
+}
+
+bool wholeMatricesPerThread(const GemmCall &g, int threads) {
+  return gemmBatches(g) >= threads || g.m < 2 * threads;
+}
+
+void runThreadedGemm(const GemmCall &g, const void *a, const void *b, void *c, int64_t aBytes,
+                     int64_t bBytes, int64_t cBytes, ThreadPool &pool, const MatrixGemm &gemm) {
+  int n = pool.size();
+  int64_t batches = gemmBatches(g);
   // Where element `element` (past the operand's offset) of batch matrix bi of
   // operand o is.
   auto address = [&](const void *base, int64_t bytes, int64_t bi, const GemmOperand &o,
@@ -25,7 +34,7 @@ void runThreadedGemm(const GemmCall &g, const void *a, const void *b, void *c, i
   auto mutableC = [&](int64_t bi, int64_t element) {
     return const_cast<char *>(address(c, cBytes, bi, g.c, element));
   };
-  if (batches >= n || g.m < 2 * n) {
+  if (wholeMatricesPerThread(g, n)) {
     // Whole matrices per thread (attention: many small GEMMs).
     int64_t chunks = std::min<int64_t>(batches, n);
     pool.run(chunks, [&](int64_t i) {
