@@ -13,6 +13,7 @@
 #include "compiler/Transforms/Passes.h"
 
 #include "Kiln/IR/KilnDTypes.h"
+#include "Kiln/IR/KilnLocations.h"
 #include "Kiln/IR/KilnOps.h"
 
 namespace kiln {
@@ -106,7 +107,11 @@ struct KilnAssignPrecision : kiln::impl::KilnAssignPrecisionBase<KilnAssignPreci
     if (auto c = v.getDefiningOp<CastOp>())
       if (elem == low && getElementTypeOrSelf(c.getInput().getType()) == low)
         return c.getInput();
-    return b.create<CastOp>(v.getLoc(), RankedTensorType::get(type.getShape(), elem), v);
+    // Named "bf16(X)" / "f32(X)" after the value's node X, as grad(X) is.
+    std::string role;
+    llvm::raw_string_ostream(role) << elem;
+    return b.create<CastOp>(forNode(v.getLoc(), role), RankedTensorType::get(type.getShape(), elem),
+                            v);
   }
 
   Type low;
