@@ -53,10 +53,7 @@ Thunk Planner::gemm(MatmulOp op, int64_t a, int64_t b, int64_t c) {
     g.b.batchStrides.clear();
     g.c.batchStrides.clear();
   }
-  int64_t batches = 1;
-  for (int64_t d : g.batch)
-    batches *= d;
-  int64_t flops = 2 * g.m * g.n * g.k * batches;
+  int64_t flops = 2 * g.m * g.n * g.k * g.batches();
   int64_t traffic = model.buffers[a].bytes + model.buffers[b].bytes + model.buffers[c].bytes;
   return Thunk{std::move(g), {thunkLabel(op)}, flops, traffic};
 }

@@ -81,6 +81,13 @@ struct GemmCall {
   int64_t m = 0, n = 0, k = 0;
   std::vector<int64_t> batch;
   GemmOperand a, b, c;
+  /// The number of matrix products (the batch dims' product).
+  int64_t batches() const {
+    int64_t n = 1;
+    for (int64_t d : batch)
+      n *= d;
+    return n;
+  }
   template <class Self, class F> static void eachUse(Self &self, F &&f) {
     f(self.a.buffer, Access::Read);
     f(self.b.buffer, Access::Read);

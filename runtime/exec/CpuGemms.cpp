@@ -38,13 +38,13 @@ void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *
   if (operands == DType::BF16) {
     onednn.reserve(pool.size());
     DnnlMatmul::Shape s{g.a.transpose, g.b.transpose, g.m, g.n, g.k, g.a.ld, g.b.ld, g.c.ld};
-    auto flat = [&](const GemmOperand &o) { return flatBatchStride(g, o); };
-    int64_t batches = gemmBatches(g);
-    if (batches > 1 && wholeMatricesPerThread(g, pool.size()) && flat(g.a) && flat(g.b) &&
-        flat(g.c)) {
+    std::optional<int64_t> strideA = flatBatchStride(g, g.a), strideB = flatBatchStride(g, g.b),
+                           strideC = flatBatchStride(g, g.c);
+    int64_t batches = g.batches();
+    if (batches > 1 && wholeMatricesPerThread(g, pool.size()) && strideA && strideB && strideC) {
       // Each thread's matrices in one call: per-call overhead would rival
       // the attention's 50×16×50 products.
-      s.strideA = *flat(g.a), s.strideB = *flat(g.b), s.strideC = *flat(g.c);
+      s.strideA = *strideA, s.strideB = *strideB, s.strideC = *strideC;
       int64_t chunks = std::min<int64_t>(batches, pool.size());
       auto at = [](const void *p, int64_t offset, int64_t stride, int64_t b0, int64_t bytes) {
         return static_cast<const char *>(p) + (offset + b0 * stride) * bytes;

@@ -5,21 +5,14 @@
 
 namespace kiln {
 
-int64_t gemmBatches(const GemmCall &g) {
-  int64_t batches = 1;
-  for (int64_t d : g.batch)
-    batches *= d;
-  return batches;
-}
-
 bool wholeMatricesPerThread(const GemmCall &g, int threads) {
-  return gemmBatches(g) >= threads || g.m < 2 * threads;
+  return g.batches() >= threads || g.m < 2 * threads;
 }
 
 void runThreadedGemm(const GemmCall &g, const void *a, const void *b, void *c, int64_t aBytes,
                      int64_t bBytes, int64_t cBytes, ThreadPool &pool, const MatrixGemm &gemm) {
   int n = pool.size();
-  int64_t batches = gemmBatches(g);
+  int64_t batches = g.batches();
   // Where element `element` (past the operand's offset) of batch matrix bi of
   // operand o is.
   auto address = [&](const void *base, int64_t bytes, int64_t bi, const GemmOperand &o,

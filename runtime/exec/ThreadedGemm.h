@@ -24,9 +24,6 @@ namespace kiln {
 using MatrixGemm =
     std::function<void(int64_t slot, int64_t rows, const void *a, const void *b, void *c)>;
 
-/// The number of matrix products of `g` (its batch dims' product).
-int64_t gemmBatches(const GemmCall &g);
-
 /// Whether `g` runs as whole matrices per thread on `threads` threads
 /// (else the rows of each matrix are split over them).
 bool wholeMatricesPerThread(const GemmCall &g, int threads);

@@ -40,7 +40,7 @@ void columnMajorGemm(const CublasGemm &g, const float *A, const float *B, float 
 
 /// The thunk's definition: row-major, batch index by batch index.
 void rowMajorGemm(const GemmCall &t, const float *A, const float *B, float *C) {
-  for (int64_t bi = 0; bi < test::gemmBatches(t); ++bi) {
+  for (int64_t bi = 0; bi < t.batches(); ++bi) {
     auto off = test::gemmOffsets(t, bi);
     for (int64_t i = 0; i < t.m; ++i)
       for (int64_t j = 0; j < t.n; ++j) {

@@ -8,14 +8,6 @@
 
 namespace kiln::test {
 
-/// The number of matrix products a Gemm thunk computes.
-inline int64_t gemmBatches(const GemmCall &t) {
-  int64_t batches = 1;
-  for (int64_t d : t.batch)
-    batches *= d;
-  return batches;
-}
-
 /// The element offsets of A, B and C in batch matrix `bi` (the thunk's
 /// definition: batch dims row-major, each operand with its own strides).
 inline std::array<int64_t, 3> gemmOffsets(const GemmCall &t, int64_t bi) {

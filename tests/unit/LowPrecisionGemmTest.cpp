@@ -103,7 +103,7 @@ void checkGemm(DType dtype, const GemmCall &g, int64_t aElems, int64_t bElems, i
   CpuGemms gemms;
   gemms.run(g, dtype, dtype, a.data(), b.data(), c.data(), *blas, pool);
   double ulp = dtype == DType::BF16 ? 1.0 / 128 : 1.0 / 1024; // relative spacing, at most
-  for (int64_t bi = 0; bi < test::gemmBatches(g); ++bi) {
+  for (int64_t bi = 0; bi < g.batches(); ++bi) {
     auto off = test::gemmOffsets(g, bi);
     for (int64_t i = 0; i < g.m; ++i)
       for (int64_t j = 0; j < g.n; ++j) {
