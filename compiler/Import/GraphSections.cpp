@@ -71,18 +71,8 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
     error(src, "/train/batch_size", "the batch size must be at least 1");
     return false;
   }
-  if (root["train"].contains("precision")) {
-    std::string p = root["train"]["precision"].get<std::string>();
-    if (!precisionNamed(p)) {
-      error(src, "/train/precision",
-            "the precision must be \"f32\", \"bf16\" or \"fp16\", not \"" + p + "\"");
-      return false;
-    }
-    if (p == "fp16") {
-      error(src, "/train/precision", kFp16NeedsLossScaling);
-      return false;
-    }
-  }
+  if (!checkPrecision(src))
+    return false;
   if (batch % options.ranks) {
     error(src, "/train/batch_size",
           "the global batch of " + std::to_string(batch) +
@@ -231,7 +221,7 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
               "; reduce it with 'mean' or 'sum'");
     return false;
   }
-  body.create<LossOp>(location(src, "/objective/loss", "loss"), *loss);
+  body.create<LossOp>(location(src, "/objective/loss", "loss"), *loss, /*scale=*/Value());
   for (const char *section : {"metrics", "state_updates"}) {
     if (!objective.contains(section))
       continue;
@@ -322,6 +312,41 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   for (const char *section : {"data", "networks", "optimizer", "train"})
     module->setAttr(std::string("kiln.") + section,
                     jsonToAttr(context, sections[section]));
+  return true;
+}
+
+bool Importer::checkPrecision(const JsonSource &src) {
+  const json &train = src.root()["train"];
+  std::string p = train.value("precision", "f32");
+  if (!precisionNamed(p)) {
+    error(src, "/train/precision",
+          "the precision must be \"f32\", \"bf16\" or \"fp16\", not \"" + p + "\"");
+    return false;
+  }
+  if (!train.contains("loss_scale"))
+    return true;
+  if (p != "fp16") {
+    error(src, "/train/loss_scale",
+          "loss scaling is for precision \"fp16\"; " + p + " has f32's range and needs none");
+    return false;
+  }
+  const json &s = train["loss_scale"];
+  struct Rule {
+    const char *key;
+    bool (*ok)(double);
+    const char *must;
+  };
+  for (const Rule &r : {Rule{"init_scale", [](double v) { return v > 0 && v <= 3.4e38; },
+                             "a positive f32"},
+                        Rule{"growth_factor", [](double v) { return v > 1; }, "above 1"},
+                        Rule{"backoff_factor", [](double v) { return v > 0 && v < 1; },
+                             "between 0 and 1"},
+                        Rule{"growth_interval", [](double v) { return v >= 1; }, "at least 1"}})
+    if (s.contains(r.key) && !r.ok(s[r.key].get<double>())) {
+      error(src, std::string("/train/loss_scale/") + r.key,
+            std::string(r.key) + " must be " + r.must);
+      return false;
+    }
   return true;
 }
 

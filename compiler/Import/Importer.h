@@ -178,6 +178,9 @@ private:
   /// Every optimizer `groups` and `freeze` entry matches some trained
   /// parameter (else the nearest names are listed).
   bool checkParamPatterns(const JsonSource &src);
+  /// train.precision names one, and train.loss_scale (fp16 only) holds
+  /// settings GradScaler would accept.
+  bool checkPrecision(const JsonSource &src);
   /// An objective input's source: a view of the data section whose
   /// [count·batch, C, size, size] is its shape, or the labels ([batch] i32).
   bool checkInputSource(const JsonSource &src, const std::string &p, const std::string &name,

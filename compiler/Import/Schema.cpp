@@ -336,12 +336,18 @@ static const Schema eval{"eval",
                           {"batch_size", K::Int},
                           {"k", K::Int},
                           {"temperature", K::Number}}};
+static const Schema lossScale{"loss_scale",
+                              {{"init_scale", K::Number},
+                               {"growth_factor", K::Number},
+                               {"backoff_factor", K::Number},
+                               {"growth_interval", K::Int}}};
 const Schema train{"train",
                    {{"epochs", K::Int, true},
                     {"batch_size", K::Int, true},
                     {"seed", K::Int},
                     {"log_every", K::Int},
                     {"precision", K::String},
+                    {"loss_scale", K::Object, false, &lossScale},
                     {"eval", K::Object, false, &eval}}};
 
 const Schema modelFile{"graph",

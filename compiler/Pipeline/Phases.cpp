@@ -6,11 +6,14 @@
 //   3. simplify  canonicalize + CSE
 //   4. batch-norm  batch_norm as reductions and maps, sync statistics
 //                all-reduced (kiln-lower-batch-norm)
-//   5. autodiff  kiln.gradient per trained parameter (kiln-autodiff)
+//   5. autodiff  kiln.gradient per trained parameter (kiln-autodiff); with
+//                fp16, from a loss scale kept as state (kiln-scale-loss)
 //   6. all-reduce gradients, loss, metrics and batch statistics averaged
 //                over the ranks, bucketed (kiln-insert-all-reduce)
-//   7. optimizer clipping, then the optimizer's update of each parameter
-//                and its state (kiln-clip-gradients, kiln-lower-optimizer)
+//   7. optimizer the loss scale divided out, non-finite steps skipped
+//                (kiln-unscale-gradients); clipping, then the optimizer's
+//                update of each parameter and its state
+//                (kiln-clip-gradients, kiln-lower-optimizer)
 //   8. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   9. train-step  the complete step, simplified (canonicalize + CSE)
 //  10. precision  GEMMs and what follows them in bf16/fp16, exp/log,
@@ -54,7 +57,10 @@ void addBatchNorm(mlir::OpPassManager &pm, const PipelineOptions &) {
   pm.addNestedPass<mlir::func::FuncOp>(createKilnLowerBatchNorm());
 }
 
-void addAutodiff(mlir::OpPassManager &pm, const PipelineOptions &) {
+void addAutodiff(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
+  KilnScaleLossOptions options;
+  options.precision = pipeline.precision;
+  pm.addPass(createKilnScaleLoss(options));
   pm.addNestedPass<mlir::func::FuncOp>(createKilnAutodiff());
 }
 
@@ -66,6 +72,7 @@ void addAllReduce(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
 }
 
 void addOptimizer(mlir::OpPassManager &pm, const PipelineOptions &) {
+  pm.addPass(createKilnUnscaleGradients());
   pm.addPass(createKilnClipGradients());
   pm.addPass(createKilnLowerOptimizer());
 }
@@ -101,10 +108,12 @@ const Phase kPhases[] = {
     {"simplify", "canonicalize and CSE", addSimplify},
     {"batch-norm", "batch_norm as per-channel reductions and elementwise ops, synchronised "
                    "statistics averaged over the ranks (kiln-lower-batch-norm)", addBatchNorm},
-    {"autodiff", "gradients of the loss (kiln-autodiff)", addAutodiff},
+    {"autodiff", "gradients of the loss, from a loss scale with fp16 (kiln-scale-loss, "
+                 "kiln-autodiff)", addAutodiff},
     {"all-reduce", "gradients, loss, metrics and batch statistics averaged over the ranks "
                    "(kiln-insert-all-reduce)", addAllReduce},
-    {"optimizer", "clipping and parameter updates (kiln-clip-gradients, "
+    {"optimizer", "fp16 gradients unscaled and non-finite steps skipped, clipping, "
+                  "parameter updates (kiln-unscale-gradients, kiln-clip-gradients, "
                   "kiln-lower-optimizer)", addOptimizer},
     {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},
     {"train-step", "the complete step, simplified (canonicalize and CSE)",

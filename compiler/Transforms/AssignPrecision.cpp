@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/Passes.h"
+#include "compiler/Transforms/StepUtils.h"
 
 #include "Kiln/IR/KilnDTypes.h"
 #include "Kiln/IR/KilnLocations.h"
@@ -51,16 +52,9 @@ struct KilnAssignPrecision : kiln::impl::KilnAssignPrecisionBase<KilnAssignPreci
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    std::string name = precision;
-    if (name.empty())
-      if (auto train = module->getAttrOfType<DictionaryAttr>("kiln.train"))
-        if (auto p = train.getAs<StringAttr>("precision"))
-          name = p.str();
-    std::optional<DType> d = precisionNamed(name.empty() ? "f32" : name);
-    if (!d) {
-      module.emitError() << "unknown precision '" << name << "' (f32, bf16 or fp16)";
+    std::optional<DType> d = stepPrecision(module, precision);
+    if (!d)
       return signalPassFailure();
-    }
     if (*d == DType::F32)
       return;
     low = mlirElementType(*d, &getContext());

@@ -81,7 +81,8 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
       if (!inserted)
         it->second = KilnBuilder(b, loc).add(it->second, g);
     };
-    grad[loss.getValue()] = KilnBuilder(b, forNode(loss.getLoc(), "grad")).scalar(1.0);
+    Value seed = loss.getScale();
+    grad[loss.getValue()] = seed ? seed : KilnBuilder(b, forNode(loss.getLoc(), "grad")).scalar(1.0);
     for (Operation *op : llvm::reverse(forward)) {
       auto rule = dyn_cast<GradientOpInterface>(op);
       if (!rule || !llvm::any_of(op->getOperands(),
@@ -116,7 +117,7 @@ struct Autodiff : kiln::impl::KilnAutodiffBase<Autodiff> {
       if (auto p = dyn_cast<ParamOp>(op); p && isTrained(p))
         if (Value g = grad.lookup(p.getResult())) {
           Location loc = forNode(p.getLoc(), "grad");
-          b.create<GradientOp>(loc, p.getNameAttr(), g);
+          b.create<GradientOp>(loc, p.getNameAttr(), g, /*apply=*/Value());
           b.create<OutputOp>(loc, b.getStringAttr("gradient." + p.getName()), g);
         }
   }

@@ -29,7 +29,16 @@ namespace {
 struct ParamSettings {
   Value lr, weightDecay; // weightDecay null: none
   Value active;          // i1 scalar while not frozen, null: always
+  Value apply;           // the gradient's `if` (finite fp16 step), null: always
   std::string stepName;  // AdamW's step counter for this freeze set
+
+  /// `next`, or `old` while frozen or when the gradient is not applied.
+  Value kept(KilnBuilder &k, Value next, Value old) const {
+    for (Value condition : {active, apply})
+      if (condition)
+        next = k.select(condition, next, old);
+    return next;
+  }
 };
 
 struct LowerOptimizer : kiln::impl::KilnLowerOptimizerBase<LowerOptimizer> {
@@ -126,8 +135,7 @@ Value LowerOptimizer::nextStep(const ParamSettings &s, KilnBuilder &k) {
   Value count = createZeroState(step, loc, s.stepName, scalarType);
   Value next = k.add(count, k.scalar(1.0));
   KilnBuilder ke(*end, loc);
-  Value kept = s.active ? ke.select(s.active, next, count) : next;
-  end->create<UpdateStateOp>(loc, end->getStringAttr(s.stepName), kept);
+  end->create<UpdateStateOp>(loc, end->getStringAttr(s.stepName), s.kept(ke, next, count));
   stepCounts[s.stepName] = next;
   return next;
 }
@@ -145,7 +153,7 @@ void LowerOptimizer::setSlot(StringRef key, ParamOp param, Value next,
   Location loc = forNode(param.getLoc(), "update");
   KilnBuilder k(*end, loc);
   end->create<UpdateStateOp>(loc, end->getStringAttr(name),
-                             s.active ? k.select(s.active, next, old) : next);
+                             s.kept(k, next, old));
 }
 
 LogicalResult LowerOptimizer::lower(GradientOp grad, ParamOp param,
@@ -223,7 +231,7 @@ LogicalResult LowerOptimizer::lower(GradientOp grad, ParamOp param,
   }
   KilnBuilder ke(*end, grad.getLoc());
   end->create<UpdateParamOp>(grad.getLoc(), param.getNameAttr(),
-                             s.active ? ke.select(s.active, next, p) : next);
+                             s.kept(ke, next, p));
   grad.erase();
   return success();
 }
@@ -256,6 +264,8 @@ void LowerOptimizer::runOnOperation() {
     OpBuilder b(grad);
     KilnBuilder k(b, grad.getLoc());
     auto settings = settingsFor(param, k);
+    if (succeeded(settings))
+      settings->apply = grad.getApply();
     if (failed(settings) || failed(lower(grad, param, *settings)))
       return signalPassFailure();
   }

@@ -103,6 +103,48 @@ def KilnInsertAllReduce : Pass<"kiln-insert-all-reduce", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnScaleLoss : Pass<"kiln-scale-loss", "::mlir::ModuleOp"> {
+  let summary = "With precision fp16, start backward from a loss scale kept as state";
+  let description = [{
+    torch.cuda.amp.GradScaler's scale as compiler-inserted state: with
+    precision `fp16` (the option, else the graph's `train.precision`) it
+    adds `kiln.state "fp16_scaler.scale"` (the graph's
+    `train.loss_scale.init_scale`, default 65536), makes it the loss's
+    `scaled_by` operand, so that kiln-autodiff's gradients are that many
+    times the loss's, and reports it as the metric `loss_scale`.
+    kiln-unscale-gradients divides it out. Other precisions: a no-op.
+
+    ```mlir
+    // after, precision=fp16
+    %s = kiln.state "fp16_scaler.scale" {init = {kind = "constant", value = 6.553600e+04 : f64}} : tensor<f32>
+    kiln.metric "loss_scale" %s : tensor<f32>
+    kiln.loss %l scaled_by %s : tensor<f32>
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"\"",
+           "f32, bf16 or fp16; empty: the module's kiln.train precision, else f32">
+  ];
+}
+
+def KilnUnscaleGradients : Pass<"kiln-unscale-gradients", "::mlir::ModuleOp"> {
+  let summary = "Divide the loss scale out of the gradients, skip non-finite steps, adapt the scale";
+  let description = [{
+    A no-op without the state `fp16_scaler.scale` (kiln-scale-loss). With
+    it, as GradScaler's unscale_, step and update do:
+
+    - every `kiln.gradient` (and autodiff's `gradient.NAME` output) becomes
+      the gradient times `1/scale`, before kiln-clip-gradients;
+    - `finite` = no gradient element is inf or NaN (after the all-reduce,
+      so the same on every rank); every gradient gets `if %finite`, so a
+      step without it leaves parameters and optimizer state as they were;
+    - `fp16_scaler.scale` is multiplied by `backoff_factor` (0.5) after a
+      non-finite step, by `growth_factor` (2) when `fp16_scaler.growth_tracker`
+      reaches `growth_interval` (2000) clean steps and the result is
+      finite; the tracker restarts at 0 after either.
+  }];
+}
+
 def KilnClipGradients : Pass<"kiln-clip-gradients", "::mlir::ModuleOp"> {
   let summary = "Clip the gradients as the optimizer section's `clip` says";
   let description = [{
@@ -140,7 +182,8 @@ def KilnLowerOptimizer : Pass<"kiln-lower-optimizer", "::mlir::ModuleOp"> {
     rank test (`ndim<2`, `ndim==1`, `ndim>=2`). `freeze` entries keep the
     matching parameters and their optimizer state unchanged during the first
     `epochs` epochs (DINO's last layer: no update, no decay, no step count),
-    through a `from_epoch` schedule.
+    through a `from_epoch` schedule. A gradient's `if %apply` does the same
+    for the steps where `%apply` is false.
   }];
 }
 

@@ -51,10 +51,43 @@ Value numberOrSchedule(KilnBuilder &k, func::FuncOp step, Attribute value,
   return nullptr;
 }
 
-Value createZeroState(func::FuncOp step, Location loc, StringRef name, Type type) {
+std::optional<DType> stepPrecision(ModuleOp module, StringRef option) {
+  std::string name = option.str();
+  auto train = module->getAttrOfType<DictionaryAttr>("kiln.train");
+  if (name.empty() && train)
+    if (auto p = train.getAs<StringAttr>("precision"))
+      name = p.str();
+  std::optional<DType> d = precisionNamed(name.empty() ? "f32" : name);
+  if (!d)
+    module.emitError() << "unknown precision '" << name << "' (f32, bf16 or fp16)";
+  return d;
+}
+
+LossScaleSettings lossScaleSettings(ModuleOp module) {
+  LossScaleSettings s;
+  auto train = module->getAttrOfType<DictionaryAttr>("kiln.train");
+  auto given = train ? train.getAs<DictionaryAttr>("loss_scale") : nullptr;
+  if (!given)
+    return s;
+  for (auto [key, field] : {std::pair{"init_scale", &s.initScale},
+                            {"growth_factor", &s.growthFactor},
+                            {"backoff_factor", &s.backoffFactor},
+                            {"growth_interval", &s.growthInterval}})
+    if (auto n = numberOf(given.get(key)))
+      *field = *n;
+  return s;
+}
+
+Value createState(func::FuncOp step, Location loc, StringRef name, Type type,
+                  DictionaryAttr init) {
   OpBuilder b = sourceBuilder(step);
-  auto init = b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr("zeros"))});
   return b.create<StateOp>(loc, type, b.getStringAttr(name), init);
+}
+
+Value createZeroState(func::FuncOp step, Location loc, StringRef name, Type type) {
+  Builder b(step.getContext());
+  return createState(step, loc, name, type,
+                     b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr("zeros"))}));
 }
 
 } // namespace kiln

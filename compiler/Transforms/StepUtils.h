@@ -9,6 +9,7 @@
 #define KILN_TRANSFORMS_STEPUTILS_H
 
 #include "Kiln/IR/KilnBuilder.h"
+#include "runtime/artifact/DType.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -42,6 +43,29 @@ mlir::Value numberOrSchedule(KilnBuilder &k, mlir::func::FuncOp step,
 
 /// The number in an IntegerAttr or FloatAttr.
 std::optional<double> numberOf(mlir::Attribute value);
+
+/// The step's precision: `option` when given (a pass's `precision`), else
+/// the graph's `train.precision`, else f32. Null after an error on `module`
+/// when the name is none of f32, bf16, fp16.
+std::optional<DType> stepPrecision(mlir::ModuleOp module, llvm::StringRef option);
+
+/// torch.cuda.amp.GradScaler's settings, from the graph's
+/// `train.loss_scale` (GradScaler's defaults where it is silent).
+struct LossScaleSettings {
+  double initScale = 65536.0;
+  double growthFactor = 2.0;
+  double backoffFactor = 0.5;
+  double growthInterval = 2000;
+};
+LossScaleSettings lossScaleSettings(mlir::ModuleOp module);
+
+/// The state names of the loss scaler (DINO saves it as `fp16_scaler`).
+inline constexpr const char *kLossScaleState = "fp16_scaler.scale";
+inline constexpr const char *kGrowthTrackerState = "fp16_scaler.growth_tracker";
+
+/// A new `kiln.state` of `type` at the sources, initialised by `init`.
+mlir::Value createState(mlir::func::FuncOp step, mlir::Location loc, llvm::StringRef name,
+                        mlir::Type type, mlir::DictionaryAttr init);
 
 /// A new zero-initialised `kiln.state` of `type` at the sources.
 mlir::Value createZeroState(mlir::func::FuncOp step, mlir::Location loc,

@@ -57,11 +57,6 @@ inline std::optional<DType> precisionNamed(std::string_view name) {
   return std::nullopt;
 }
 
-/// Why `precision: fp16` is refused for now: without loss scaling small
-/// gradients flush to zero in f16.
-inline constexpr const char *kFp16NeedsLossScaling =
-    "precision \"fp16\" needs dynamic loss scaling, which kiln does not insert yet; use \"bf16\"";
-
 /// The dtype called `name` in a safetensors header ("F32"), if any.
 inline std::optional<DType> dtypeFromSafetensors(std::string_view name) {
   for (const DTypeInfo &d : kDTypes)

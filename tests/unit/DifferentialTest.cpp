@@ -105,25 +105,29 @@ TEST_P(GeneratedGraph, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(FixedSeeds, GeneratedGraph, ::testing::Range(1, 26));
 
-/// The generated graphs of those seeds that have GEMMs, in bf16: the
-/// oracle runs the step after kiln-assign-precision and rounds each bf16
-/// result as the kernels do, so the f32 tolerance holds (a value that the
-/// two round to neighbouring bf16 numbers near a tie would exceed it; none
-/// does in these graphs, fused or not, on the CPU or through ptxas).
-class GeneratedGraphInBf16 : public ::testing::TestWithParam<int> {};
+/// The generated graphs of those seeds that have GEMMs, in bf16 and in
+/// fp16 (with the loss scaling the compiler inserts): the oracle runs the
+/// step after kiln-assign-precision and rounds each low result as the
+/// kernels do, so the f32 tolerance holds (a value that the two round to
+/// neighbouring low numbers near a tie would exceed it; none does in these
+/// graphs, fused or not, on the CPU or through ptxas).
+class GeneratedGraphInLowPrecision
+    : public ::testing::TestWithParam<std::tuple<int, std::string>> {};
 
-TEST_P(GeneratedGraphInBf16, MatchesReference) {
-  std::string path = fs::temp_directory_path() /
-                     ("kiln-generated-bf16-" + std::to_string(::getpid()) + ".json");
-  std::ofstream(path) << generateGraph(GetParam(), {}).dump(1);
+TEST_P(GeneratedGraphInLowPrecision, MatchesReference) {
+  auto [seed, precision] = GetParam();
+  std::string path = fs::temp_directory_path() / ("kiln-generated-" + precision + "-" +
+                                                  std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << generateGraph(seed, {}).dump(1);
   CheckOptions o = withPtx();
-  o.precision = "bf16";
-  expectPass(checkGraph(path, o), "seed " + std::to_string(GetParam()) + " in bf16");
+  o.precision = precision;
+  expectPass(checkGraph(path, o), "seed " + std::to_string(seed) + " in " + precision);
   fs::remove(path);
 }
 
-INSTANTIATE_TEST_SUITE_P(SeedsWithGemms, GeneratedGraphInBf16,
-                         ::testing::Values(2, 3, 6, 7, 11, 13, 19, 20, 24, 25));
+INSTANTIATE_TEST_SUITE_P(SeedsWithGemms, GeneratedGraphInLowPrecision,
+                         ::testing::Combine(::testing::Values(2, 3, 6, 7, 11, 13, 19, 20, 24, 25),
+                                            ::testing::Values("bf16", "fp16")));
 
 std::vector<std::string> regressionGraphs() {
   std::vector<std::string> files;

@@ -7,15 +7,16 @@
 // runtime on random inputs, and every output must match the double-
 // precision reference evaluator to 1e-5 (relative, or absolute near 0).
 //
-// In bf16 the same entry goes through kiln-assign-precision with every
-// input first multiplied by an identity matrix: that GEMM makes it bf16,
-// so each op case runs as the pass leaves it (bf16 loads, stores and
-// rounding in the kernels, bf16 GEMMs in oneDNN), and the reference rounds
-// each bf16 result as the kernels must. Both round f32 or double values
-// to the same bf16 but near ties, so an output may be off by a rounded
-// step (2^-8 relative) carried through the case's ops: at most 2^-6, and
-// in at most 1% of elements by more than 1e-5. Kernels that skipped the
-// rounding would be off by ~2^-9 nearly everywhere.
+// In bf16 (and fp16) the same entry goes through kiln-assign-precision
+// with every input first multiplied by an identity matrix: that GEMM makes
+// it low, so each op case runs as the pass leaves it (low loads, stores
+// and rounding in the kernels, low GEMMs in oneDNN or widened to sgemm),
+// and the reference rounds each low result as the kernels must. Both round
+// f32 or double values to the same low float but near ties, so an output
+// may be off by a rounded step (2^-8 relative in bf16, 2^-11 in fp16)
+// carried through the case's ops: at most 4 steps, and in at most 1% of
+// elements by more than 1e-5. Kernels that skipped the rounding would be
+// off by ~half a step nearly everywhere.
 //
 //===----------------------------------------------------------------------===//
 #include "OpCases.h"
@@ -29,6 +30,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -89,7 +91,9 @@ std::vector<OpCase> otherCases() {
   };
 }
 
-void checkKernels(bool bf16) {
+/// `precision`: "f32", "bf16" or "fp16".
+void checkKernels(const std::string &precision) {
+  bool low = precision != "f32";
   std::vector<OpCase> all = test::differentiableOpCases();
   for (const OpCase &c : otherCases())
     all.push_back(c);
@@ -112,7 +116,7 @@ void checkKernels(bool bf16) {
       inputs.push_back(b.create<InputOp>(loc, RankedTensorType::get(shape, b.getF32Type()),
                                          b.getStringAttr(name), nullptr));
       ranges[name] = {c.low, c.high};
-      if (bf16) { // x·I, as [rows, n] when x has fewer than two dims
+      if (low) { // x·I, as [rows, n] when x has fewer than two dims
         int64_t n = shape.empty() ? 1 : shape.back();
         std::vector<double> eye(n * n, 0.0);
         for (int64_t d = 0; d < n; ++d)
@@ -127,8 +131,8 @@ void checkKernels(bool bf16) {
   }
   b.create<func::ReturnOp>(loc);
   ASSERT_TRUE(succeeded(mlir::verify(*module)));
-  if (bf16)
-    ASSERT_TRUE(test::runPipeline(*module, "kiln-assign-precision{precision=bf16}"));
+  if (low)
+    ASSERT_TRUE(test::runPipeline(*module, "kiln-assign-precision{precision=" + precision + "}"));
 
   StepBindings bindings = test::randomBindings(*module, rng);
   for (auto &[name, t] : bindings.inputs) {
@@ -169,10 +173,10 @@ void checkKernels(bool bf16) {
       worst = std::max(worst, err);
       off += err > 1e-5;
     }
-    std::cout << "[kernel" << (bf16 ? " bf16] " : "] ") << c.name << " " << worst << " (" << off
+    std::cout << "[kernel " << precision << "] " << c.name << " " << worst << " (" << off
               << " of " << ref.size() << " beyond 1e-5)\n";
-    if (bf16) {
-      EXPECT_LE(worst, 1.0 / 64) << c.name;
+    if (low) {
+      EXPECT_LE(worst, 4 * std::ldexp(1.0, precision == "bf16" ? -8 : -11)) << c.name;
       EXPECT_LE(off, std::max<int64_t>(1, ref.size() / 100)) << c.name;
     } else {
       EXPECT_LT(worst, 1e-5) << c.name;
@@ -181,8 +185,10 @@ void checkKernels(bool bf16) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(Kernels, MatchReferenceEvaluator) { checkKernels(false); }
+TEST(Kernels, MatchReferenceEvaluator) { checkKernels("f32"); }
 
-TEST(Kernels, MatchReferenceEvaluatorInBf16) { checkKernels(true); }
+TEST(Kernels, MatchReferenceEvaluatorInBf16) { checkKernels("bf16"); }
+
+TEST(Kernels, MatchReferenceEvaluatorInFp16) { checkKernels("fp16"); }
 
 } // namespace

@@ -53,7 +53,7 @@ OwningOpRef<ModuleOp> stepOf(
   KilnBuilder k(b, loc);
   Value out = body(k, params);
   Value r = b.create<InputOp>(loc, out.getType(), b.getStringAttr("r"), nullptr);
-  b.create<LossOp>(loc, k.sumAll(k.mul(out, r)));
+  b.create<LossOp>(loc, k.sumAll(k.mul(out, r)), /*scale=*/Value());
   b.create<func::ReturnOp>(loc);
   EXPECT_TRUE(succeeded(mlir::verify(*module)));
   return module;

@@ -216,8 +216,6 @@ int kiln::compilerMain(int argc, char **argv) {
     return fail("--bucket-size and --first-bucket-size must be at least 1 byte", 2);
   if (precision.getNumOccurrences() && !precisionNamed(precision))
     return fail("--precision must be f32, bf16 or fp16, not '" + precision + "'", 2);
-  if (precision == "fp16")
-    return fail(std::string("--precision: ") + kFp16NeedsLossScaling, 2);
   PipelineOptions pipeline;
   pipeline.precision = precision;
   pipeline.bucketSize = bucketSize;

@@ -71,6 +71,10 @@ def Kiln_AnyTensor : StaticShapeTensorOf<[F32, BF16, F16, I32, I1]>;
 def Kiln_StoredTensor : StaticShapeTensorOf<[F32, I32, I1]>;
 def Kiln_InputTensor : StaticShapeTensorOf<[F32, I32]>;
 def Kiln_NumberTensor : StaticShapeTensorOf<[F32, BF16, F16, I32]>;
-def Kiln_ScalarF32 : 0DTensorOf<[F32]>;
+// Scalars are buildable, so an optional scalar operand needs no type.
+def Kiln_ScalarF32 : 0DTensorOf<[F32]>,
+    BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getF32Type())">;
+def Kiln_ScalarBool : 0DTensorOf<[I1]>,
+    BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getI1Type())">;
 
 #endif // KILN_DIALECT_TD

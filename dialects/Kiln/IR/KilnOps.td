@@ -157,14 +157,18 @@ def Kiln_RandomUniformOp : Kiln_Op<"random_uniform"> {
 def Kiln_LossOp : Kiln_Op<"loss"> {
   let summary = "the scalar the training step minimises";
   let description = [{
-    Exactly one per graph.
+    Exactly one per graph. With `scaled_by %s`, `kiln-autodiff` starts the
+    backward pass from `%s` instead of 1, so every gradient is `%s` times
+    the loss's (fp16 loss scaling, inserted by `kiln-scale-loss`); the
+    loss itself, as reported, is unscaled.
 
     ```mlir
     kiln.loss %l : tensor<f32>
+    kiln.loss %l scaled_by %scale : tensor<f32>
     ```
   }];
-  let arguments = (ins Kiln_ScalarF32:$value);
-  let assemblyFormat = "$value attr-dict `:` type($value)";
+  let arguments = (ins Kiln_ScalarF32:$value, Optional<Kiln_ScalarF32>:$scale);
+  let assemblyFormat = "$value (`scaled_by` $scale^)? attr-dict `:` type($value)";
 }
 
 // MetricOp
@@ -212,14 +216,18 @@ def Kiln_GradientOp : Kiln_Op<"gradient"> {
     Written by `kiln-autodiff` (one per trained parameter the loss depends
     on, summed over every use of the parameter); `kiln-clip-gradients`
     rewrites its operand and `kiln-lower-optimizer` replaces it with the
-    update.
+    update. With `if %apply`, the update (parameter and optimizer state)
+    happens only where `%apply` holds, else both keep their values:
+    `kiln-unscale-gradients` skips fp16 steps with an inf or NaN this way.
 
     ```mlir
     kiln.gradient "net.head.weight" %dw : tensor<10x64xf32>
+    kiln.gradient "net.head.bias" %db if %finite : tensor<10xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, Kiln_F32Tensor:$value);
-  let assemblyFormat = "$name $value attr-dict `:` type($value)";
+  let arguments = (ins StrAttr:$name, Kiln_F32Tensor:$value,
+                       Optional<Kiln_ScalarBool>:$apply);
+  let assemblyFormat = "$name $value (`if` $apply^)? attr-dict `:` type($value)";
 }
 
 // UpdateParamOp
