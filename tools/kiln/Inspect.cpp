@@ -1,12 +1,14 @@
 //===- Inspect.cpp - kiln inspect ------------------------------------------===//
 //
 // What an artifact will do before it runs: sizes, the buffer plan (each
-// arena buffer's first and last thunk, the peak live bytes), and per
+// arena buffer's first and last thunk, the peak live bytes; drawn by
+// --memory-plot), and per
 // program its thunks with their work (FLOPs), memory traffic and the
 // buffers each reads and writes.
 //
 //===----------------------------------------------------------------------===//
 #include "Args.h"
+#include "ArenaUse.h"
 #include "StepGraph.h"
 #include "Subcommands.h"
 
@@ -47,31 +49,11 @@ void printBuckets(const CompiledModel &c, const Program &p) {
   }
 }
 
-/// Where each arena buffer of program `p` lives: its first and last thunk.
-struct Lifetime {
-  size_t first, last;
-};
-
-std::map<int64_t, Lifetime> lifetimes(const CompiledModel &c, const Program &p) {
-  std::map<int64_t, Lifetime> life;
-  for (size_t i = 0; i < p.thunks.size(); ++i)
-    p.thunks[i].eachUse([&](int64_t id, Access) {
-      if (c.buffers[id].region != Region::Arena)
-        return;
-      auto [it, fresh] = life.try_emplace(id, Lifetime{i, i});
-      it->second.last = i;
-    });
-  return life;
-}
-
 /// The program's buffers in the arena with their lifetimes, and the peak
 /// of the bytes live at once (what the arena must at least hold).
 void printBuffers(const CompiledModel &c, const Program &p) {
   std::map<int64_t, Lifetime> life = lifetimes(c, p);
-  std::vector<int64_t> live(p.thunks.size(), 0);
-  for (auto &[id, l] : life)
-    for (size_t i = l.first; i <= l.last; ++i)
-      live[i] += c.buffers[id].bytes;
+  std::vector<int64_t> live = liveBytes(c, p, life);
   size_t peak = std::max_element(live.begin(), live.end()) - live.begin();
   std::printf("\n  %s: peak live %.3f MB at thunk %zu (%s), arena %.3f MB\n", p.entry.c_str(),
               live.empty() ? 0.0 : live[peak] / 1e6, peak,
@@ -142,8 +124,10 @@ bool printNode(const CompiledModel &c, const std::string &node) {
 } // namespace
 
 int inspectMain(int argc, char **argv) {
-  Args args(argc, argv, {"graph", "program", "node"}, {"thunks", "buffers", "help"});
+  Args args(argc, argv, {"graph", "memory-plot", "program", "node"},
+            {"thunks", "buffers", "help"});
   const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers] [--graph FILE]\n"
+                      "                    [--memory-plot FILE.svg] [--program ENTRY]\n"
                       "  --thunks   every thunk: its kernel or shape, work, traffic, the buffers it\n"
                       "             reads and writes, the op it came from\n"
                       "  --buffers  per program the arena buffers with their first and last\n"
@@ -151,6 +135,8 @@ int inspectMain(int argc, char **argv) {
                       "  --graph FILE  the step as a graph of regions, GEMMs and collectives\n"
                       "             (FILE.dot, or .svg/.png/.pdf drawn by Graphviz's dot);\n"
                       "             --program eval for the evaluation entry\n"
+                      "  --memory-plot FILE.svg  the arena bytes live at each thunk, the peak,\n"
+                      "             and the largest buffers' lifetimes labelled by node\n"
                       "  --node NAME  the thunks computing JSON node NAME (or its grad/update):\n"
                       "             region, kernel, buffers read and written with lifetimes\n";
   if (args.flag("help")) {
@@ -176,7 +162,8 @@ int inspectMain(int argc, char **argv) {
                  node->c_str());
     return 1;
   }
-  if (auto graph = args.value("graph")) {
+  auto graph = args.value("graph"), memoryPlot = args.value("memory-plot");
+  if (graph || memoryPlot) {
     std::string entry = args.value("program").value_or("train_step");
     auto p = std::find_if(c.programs.begin(), c.programs.end(),
                           [&](const Program &q) { return q.entry == entry; });
@@ -185,11 +172,12 @@ int inspectMain(int argc, char **argv) {
                    entry.c_str());
       return 2;
     }
-    if (!writeStepGraph(c, *p, *graph, error)) {
+    const std::string &file = graph ? *graph : *memoryPlot;
+    if (graph ? !writeStepGraph(c, *p, file, error) : !writeMemoryPlot(c, *p, file, error)) {
       std::fprintf(stderr, "kiln inspect: %s\n", error.c_str());
       return 1;
     }
-    std::printf("kiln inspect: %s: %zu thunks of %s drawn\n", graph->c_str(), p->thunks.size(),
+    std::printf("kiln inspect: %s: %zu thunks of %s drawn\n", file.c_str(), p->thunks.size(),
                 entry.c_str());
     return 0;
   }
