@@ -1,7 +1,8 @@
 //===- AssignPrecision.cpp - autocast-like element types for the step -----===//
 //
 // kiln-assign-precision (Passes.td): with precision bf16 or fp16, GEMMs
-// take low-precision operands and give a low-precision result; what
+// and convolutions take low-precision operands and give a low-precision
+// result; what
 // follows a low-precision value stays low while every float operand is
 // (views, pools, elementwise arithmetic); exp, log and the like, row ops,
 // reductions, collectives and every sink take f32. Casts are inserted
@@ -27,8 +28,11 @@ using namespace kiln;
 
 namespace {
 
-/// Ops that run in the low precision (f32 accumulation inside).
-bool computesLow(Operation *op) { return isa<MatmulOp>(op); }
+/// Ops that run in the low precision (f32 accumulation inside): GEMMs and
+/// convolutions, forward and backward.
+bool computesLow(Operation *op) {
+  return isa<MatmulOp, Conv2dOp, Conv2dInputGradOp, Conv2dWeightGradOp>(op);
+}
 
 /// Ops whose result is low when their float operands are: they move or
 /// combine values without the range or cancellation problems of exp, log,

@@ -205,8 +205,9 @@ def KilnAssignPrecision : Pass<"kiln-assign-precision", "::mlir::ModuleOp"> {
     complete. With precision `bf16` or `fp16` (the option, else the graph's
     `train.precision`; `f32` changes nothing):
 
-    - `kiln.matmul` takes low-precision operands and gives a low-precision
-      result (the GEMM accumulates in f32);
+    - `kiln.matmul` and the convolutions (`kiln.conv2d` and its two
+      gradients) take low-precision operands and give a low-precision
+      result (accumulating in f32);
     - views, pools and elementwise arithmetic (add, mul, select, GELU, ...)
       stay low when all their float operands are low (a constant adapts to
       the others, as a Python scalar does under autocast), else run in f32;

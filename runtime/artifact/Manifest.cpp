@@ -337,12 +337,18 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         std::copy(strides.begin(), strides.end(), g.stride.begin());
         std::copy(pad.begin(), pad.end(), g.pad.begin());
         std::copy(dilation.begin(), dilation.end(), g.dilation.begin());
+        // One float type for all three (kiln-assign-precision's rule).
+        if (!bufferId(tp, cv.input))
+          return done(false);
+        DType dtype = c.buffers[cv.input].dtype;
         for (auto [id, elements] : {std::pair{cv.input, g.n * g.c * g.h * g.w},
                                     {cv.weight, g.o * w[1] * g.kh * g.kw},
                                     {cv.result, g.n * g.o * g.ho * g.wo}})
-          if (!bufferId(tp, id) || c.buffers[id].dtype != DType::F32 ||
-              c.buffers[id].bytes != 4 * elements)
-            return done(r.fail(tp, "a conv thunk's buffers must be f32 of its shapes"));
+          if (!bufferId(tp, id) || c.buffers[id].dtype != dtype ||
+              (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16) ||
+              c.buffers[id].bytes != elementBytes(dtype) * elements)
+            return done(r.fail(tp, "a conv thunk's buffers must be of one float type (f32, bf16 "
+                                   "or f16) and of its shapes"));
         t.payload = cv;
       } else if (kind == "copy") {
         CopyBytes cp;

@@ -364,10 +364,8 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
             [&](const GemmCall &g) { gemm(g, here()); },
             [&](const ConvCall &c) {
 #ifdef KILN_HAVE_CUDNN
-              std::string failed = convolutions->run(
-                  c, reinterpret_cast<float *>(device(c.input)),
-                  reinterpret_cast<float *>(device(c.weight)),
-                  reinterpret_cast<float *>(device(c.result)));
+              std::string failed = convolutions->run(m.compiled, c, device(c.input),
+                                                     device(c.weight), device(c.result));
               if (!failed.empty())
                 hooks.fail(failed + " in " + here());
 #endif

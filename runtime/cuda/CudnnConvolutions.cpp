@@ -36,10 +36,19 @@ struct CudnnConvolutions::Plan {
 
 namespace {
 
-std::vector<int64_t> keyOf(const ConvCall &c) {
+/// The convolution's element type: its input's (kiln-assign-precision
+/// gives all three tensors of a convolution one type).
+DType dtypeOf(const CompiledModel &m, const ConvCall &c) { return m.buffers[c.input].dtype; }
+
+std::vector<int64_t> keyOf(const CompiledModel &m, const ConvCall &c) {
   const ConvGeometry &g = c.geometry;
   return {c.pass, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride[0], g.stride[1],
-          g.pad[0], g.pad[1], g.pad[2], g.pad[3], g.dilation[0], g.dilation[1], g.groups};
+          g.pad[0], g.pad[1], g.pad[2], g.pad[3], g.dilation[0], g.dilation[1], g.groups,
+          static_cast<int64_t>(dtypeOf(m, c))};
+}
+
+cudnnDataType_t cudnnType(DType d) {
+  return d == DType::BF16 ? CUDNN_DATA_BFLOAT16 : d == DType::F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
 }
 
 /// The first deterministic algorithm of a heuristics list that ran, with
@@ -69,7 +78,7 @@ std::unique_ptr<CudnnConvolutions> CudnnConvolutions::open(const CompiledModel &
   for (const Program &p : m.programs)
     for (size_t i = 0; i < p.thunks.size(); ++i) {
       const ConvCall *call = p.thunks[i].as<ConvCall>();
-      if (!call || out->plans.count(keyOf(*call)))
+      if (!call || out->plans.count(keyOf(m, *call)))
         continue;
       const ConvGeometry &g = call->geometry;
       std::string where = "thunk " + std::to_string(i) + " of " + p.entry + " (conv " +
@@ -82,22 +91,26 @@ std::unique_ptr<CudnnConvolutions> CudnnConvolutions::open(const CompiledModel &
       }
       auto plan = std::make_unique<Plan>();
       plan->pass = call->pass;
+      // bf16/f16 data accumulate in f32 and need the tensor cores; f32
+      // stays on FMA (no TF32).
+      DType dtype = dtypeOf(m, *call);
+      cudnnDataType_t data = cudnnType(dtype);
       bool ok =
           !cudnnCreateTensorDescriptor(&plan->input) &&
           !cudnnCreateTensorDescriptor(&plan->result) &&
           !cudnnCreateFilterDescriptor(&plan->weight) &&
           !cudnnCreateConvolutionDescriptor(&plan->conv) &&
-          !cudnnSetTensor4dDescriptor(plan->input, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, g.n, g.c,
-                                      g.h, g.w) &&
-          !cudnnSetTensor4dDescriptor(plan->result, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, g.n, g.o,
-                                      g.ho, g.wo) &&
-          !cudnnSetFilter4dDescriptor(plan->weight, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.o,
-                                      g.c / g.groups, g.kh, g.kw) &&
+          !cudnnSetTensor4dDescriptor(plan->input, CUDNN_TENSOR_NCHW, data, g.n, g.c, g.h, g.w) &&
+          !cudnnSetTensor4dDescriptor(plan->result, CUDNN_TENSOR_NCHW, data, g.n, g.o, g.ho,
+                                      g.wo) &&
+          !cudnnSetFilter4dDescriptor(plan->weight, data, CUDNN_TENSOR_NCHW, g.o, g.c / g.groups,
+                                      g.kh, g.kw) &&
           !cudnnSetConvolution2dDescriptor(plan->conv, g.pad[0], g.pad[1], g.stride[0],
                                            g.stride[1], g.dilation[0], g.dilation[1],
                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT) &&
           !cudnnSetConvolutionGroupCount(plan->conv, g.groups) &&
-          !cudnnSetConvolutionMathType(plan->conv, CUDNN_FMA_MATH);
+          !cudnnSetConvolutionMathType(plan->conv, dtype == DType::F32 ? CUDNN_FMA_MATH
+                                                                       : CUDNN_TENSOR_OP_MATH);
       int count = 0;
       constexpr int kMost = 16;
       if (ok && call->pass == ConvCall::Forward) {
@@ -119,11 +132,11 @@ std::unique_ptr<CudnnConvolutions> CudnnConvolutions::open(const CompiledModel &
              choose(perf, count, plan->algo, plan->workspace);
       }
       if (!ok) {
-        error = where + ": cuDNN has no deterministic FP32 algorithm for it";
+        error = where + ": cuDNN has no deterministic " + dtypeName(dtype) + " algorithm for it";
         return nullptr;
       }
       out->workspaceBytes = std::max(out->workspaceBytes, plan->workspace);
-      out->plans[keyOf(*call)] = std::move(plan);
+      out->plans[keyOf(m, *call)] = std::move(plan);
     }
   if (out->workspaceBytes && cudaMalloc(&out->workspace, out->workspaceBytes) != cudaSuccess) {
     error = "cannot allocate cuDNN's workspace of " + std::to_string(out->workspaceBytes >> 20) +
@@ -141,9 +154,9 @@ CudnnConvolutions::~CudnnConvolutions() {
     cudnnDestroy(static_cast<cudnnHandle_t>(handle));
 }
 
-std::string CudnnConvolutions::run(const ConvCall &call, float *input, float *weight,
-                                   float *result) {
-  const Plan &p = *plans.at(keyOf(call));
+std::string CudnnConvolutions::run(const CompiledModel &m, const ConvCall &call, void *input,
+                                   void *weight, void *result) {
+  const Plan &p = *plans.at(keyOf(m, call));
   auto handle = static_cast<cudnnHandle_t>(this->handle);
   const float one = 1.0f, zero = 0.0f;
   cudnnStatus_t s;

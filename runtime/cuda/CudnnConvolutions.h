@@ -14,9 +14,10 @@
 namespace kiln {
 
 /// Every convolution of an artifact's programs on cuDNN: per distinct
-/// (pass, geometry) its descriptors and an algorithm chosen when the
-/// artifact is loaded (cuDNN's heuristics, the first deterministic one,
-/// FP32 without TF32), and one workspace for the largest.
+/// (pass, geometry, dtype) its descriptors and an algorithm chosen when the
+/// artifact is loaded (cuDNN's heuristics, the first deterministic one;
+/// FP32 without TF32, bf16/f16 on the tensor cores with f32
+/// accumulation), and one workspace for the largest.
 class CudnnConvolutions {
 public:
   /// Null with `error` when a convolution cannot run here (asymmetric
@@ -26,7 +27,8 @@ public:
   ~CudnnConvolutions();
 
   /// Enqueues one pass on the stream; an error message, or empty.
-  std::string run(const ConvCall &call, float *input, float *weight, float *result);
+  std::string run(const CompiledModel &m, const ConvCall &call, void *input, void *weight,
+                  void *result);
   /// "cuDNN 91900, 3 convolution plans, 12 MiB workspace".
   std::string description() const;
 

@@ -7,9 +7,12 @@
 // col(X) row (c, a, e) holds X[c][i·s - pad + a·d][j·s - pad + e·d], zero
 // outside, so a row-major [O][C/g][KH][KW] weight is the GEMM's matrix as
 // it lies. A 1×1, stride-1, unpadded convolution reads X as its col.
+// bf16 and f16 convolutions widen to f32 around the same passes.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Convolution.h"
+
+#include "runtime/artifact/LowFloat.h"
 
 #include <algorithm>
 #include <cstring>
@@ -62,8 +65,37 @@ void col2imAdd(const ConvGeometry &g, const Layout &l, const float *col, float *
 
 } // namespace
 
-void CpuConvolutions::run(const ConvCall &call, float *input, float *weight, float *result,
-                          const Blas &blas, ThreadPool &pool) {
+void CpuConvolutions::run(const ConvCall &call, const std::array<DType, 3> &dtypes, void *input,
+                          void *weight, void *result, const Blas &blas, ThreadPool &pool) {
+  if (dtypes == std::array{DType::F32, DType::F32, DType::F32})
+    return runF32(call, static_cast<float *>(input), static_cast<float *>(weight),
+                  static_cast<float *>(result), blas, pool);
+  const ConvGeometry &g = call.geometry;
+  std::array<void *, 3> data{input, weight, result};
+  std::array<int64_t, 3> sizes{g.n * g.c * g.h * g.w, g.o * (g.c / g.groups) * g.kh * g.kw,
+                               g.n * g.o * g.ho * g.wo};
+  int written = call.pass == ConvCall::InputGrad ? 0 : call.pass == ConvCall::WeightGrad ? 1 : 2;
+  // Each tensor converted in one chunk per thread.
+  auto convert = [&](int i, bool widen) {
+    widened[i].resize(sizes[i]);
+    pool.run(pool.size(), [&](int64_t t) {
+      for (int64_t e = sizes[i] * t / pool.size(); e < sizes[i] * (t + 1) / pool.size(); ++e)
+        if (widen)
+          widened[i][e] = floatAt(data[i], dtypes[i], e);
+        else
+          setFloatAt(data[i], dtypes[i], e, widened[i][e]);
+    });
+  };
+  for (int i = 0; i < 3; ++i)
+    if (i != written)
+      convert(i, true);
+  widened[written].resize(sizes[written]);
+  runF32(call, widened[0].data(), widened[1].data(), widened[2].data(), blas, pool);
+  convert(written, false);
+}
+
+void CpuConvolutions::runF32(const ConvCall &call, float *input, float *weight, float *result,
+                             const Blas &blas, ThreadPool &pool) {
   const ConvGeometry &g = call.geometry;
 #ifdef KILN_HAVE_DNNL
   if (DnnlConvolutions::suits(g))

@@ -9,6 +9,7 @@
 #include "runtime/exec/DnnlConvolutions.h"
 #endif
 
+#include <array>
 #include <vector>
 
 namespace kiln {
@@ -20,13 +21,21 @@ namespace kiln {
 /// input's gradient). Keeps its buffers and primitives between calls.
 class CpuConvolutions {
 public:
-  /// One pass of `call`; `input`, `weight` and `result` are its buffers.
-  void run(const ConvCall &call, float *input, float *weight, float *result, const Blas &blas,
-           ThreadPool &pool);
+  /// One pass of `call`; `input`, `weight` and `result` are its buffers,
+  /// of element types `dtypes` (in that order). bf16 and f16 tensors are
+  /// widened to f32, convolved as f32 and the result rounded: the numbers
+  /// of a low-precision convolution with f32 accumulation, not its speed.
+  void run(const ConvCall &call, const std::array<DType, 3> &dtypes, void *input, void *weight,
+           void *result, const Blas &blas, ThreadPool &pool);
 
 private:
+  void runF32(const ConvCall &call, float *input, float *weight, float *result, const Blas &blas,
+              ThreadPool &pool);
+
   // The threads' column buffers and weight-gradient partials.
   std::vector<float> scratch;
+  // The widened input, weight and result of a low-precision pass.
+  std::array<std::vector<float>, 3> widened;
 #ifdef KILN_HAVE_DNNL
   DnnlConvolutions onednn;
 #endif

@@ -264,9 +264,9 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
                       data(g.a.buffer), data(g.b.buffer), data(g.c.buffer), *blas, pool);
           },
           [&](const ConvCall &c) {
-            convolutions.run(c, static_cast<float *>(data(c.input)),
-                             static_cast<float *>(data(c.weight)),
-                             static_cast<float *>(data(c.result)), *blas, pool);
+            const std::vector<Buffer> &b = m.compiled.buffers;
+            convolutions.run(c, {b[c.input].dtype, b[c.weight].dtype, b[c.result].dtype},
+                             data(c.input), data(c.weight), data(c.result), *blas, pool);
           },
           [&](const CopyBytes &c) {
             auto *to = static_cast<uint8_t *>(data(c.to)) + c.toOffset;

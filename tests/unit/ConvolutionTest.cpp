@@ -7,10 +7,15 @@
 // few channels). Three images on two threads, so the threads get unequal
 // shares (one image: a thread idle), channels that fill no whole block of
 // 8, input rows no window reads (their gradient must be 0), and a second
-// call on the same object reuses what the first made.
+// call on the same object reuses what the first made. In bf16 and f16 the
+// tensors hold the rounded values and the definition is evaluated on
+// those: a result may differ from it by its own rounding only (2^-8 and
+// 2^-11 relative; the f32 accumulation adds ~1e-6).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Convolution.h"
+
+#include "runtime/artifact/LowFloat.h"
 
 #include <gtest/gtest.h>
 
@@ -59,9 +64,21 @@ template <typename F> void eachProduct(const ConvGeometry &g, F &&f) {
               }
 }
 
-double worstError(const std::vector<float> &got, const std::vector<double> &want) {
+/// A tensor of `size` elements of `dtype`, held as bytes.
+struct Tensor {
+  DType dtype;
+  std::vector<uint8_t> bytes;
+  Tensor(DType d, int64_t size, float fill = NAN) : dtype(d), bytes(size * elementBytes(d)) {
+    for (int64_t i = 0; i < size; ++i)
+      setFloatAt(bytes.data(), d, i, fill);
+  }
+  int64_t size() const { return bytes.size() / elementBytes(dtype); }
+  float operator[](int64_t i) const { return floatAt(bytes.data(), dtype, i); }
+};
+
+double worstError(const Tensor &got, const std::vector<double> &want) {
   double worst = 0;
-  for (size_t i = 0; i < got.size(); ++i)
+  for (size_t i = 0; i < want.size(); ++i)
     worst = std::max(worst, std::fabs(got[i] - want[i]) / std::max(1.0, std::fabs(want[i])));
   return worst;
 }
@@ -83,38 +100,45 @@ TEST_P(CpuConvolution, EveryPassMatchesDefinition) {
   ThreadPool pool(2);
   CpuConvolutions convolutions;
 
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  auto random = [&](int64_t size) {
-    std::vector<float> v(size);
-    for (float &x : v)
-      x = u(rng);
-    return v;
-  };
-  std::vector<float> x = random(g.n * g.c * g.h * g.w), w = random(g.o * g.c / g.groups * g.kh * g.kw),
-                     dy = random(g.n * g.o * g.ho * g.wo);
-  std::vector<double> y(dy.size()), dx(x.size()), dw(w.size());
-  eachProduct(g, [&](int64_t xi, int64_t wi, int64_t yi) {
-    y[yi] += double(x[xi]) * w[wi];
-    dx[xi] += double(dy[yi]) * w[wi];
-    dw[wi] += double(dy[yi]) * x[xi];
-  });
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16}) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    auto random = [&](int64_t size) {
+      Tensor t(dtype, size);
+      for (int64_t i = 0; i < size; ++i)
+        setFloatAt(t.bytes.data(), dtype, i, u(rng));
+      return t;
+    };
+    Tensor x = random(g.n * g.c * g.h * g.w), w = random(g.o * g.c / g.groups * g.kh * g.kw),
+           dy = random(g.n * g.o * g.ho * g.wo);
+    std::vector<double> y(dy.size()), dx(x.size()), dw(w.size());
+    eachProduct(g, [&](int64_t xi, int64_t wi, int64_t yi) {
+      y[yi] += double(x[xi]) * w[wi];
+      dx[xi] += double(dy[yi]) * w[wi];
+      dw[wi] += double(dy[yi]) * x[xi];
+    });
+    double tolerance = dtype == DType::F32 ? 1e-5 : dtype == DType::BF16 ? 0x1p-8 : 0x1p-11;
+    std::array<DType, 3> dtypes{dtype, dtype, dtype};
 
-  for (int call = 0; call < 2; ++call) {
-    ConvCall c;
-    c.geometry = g;
-    // Outputs start as garbage: every pass overwrites its result.
-    std::vector<float> gotY(y.size(), NAN), gotDx(x.size(), NAN), gotDw(w.size(), NAN);
-    c.pass = ConvCall::Forward;
-    convolutions.run(c, x.data(), w.data(), gotY.data(), *blas, pool);
-    c.pass = ConvCall::InputGrad;
-    std::vector<float> dyCopy = dy;
-    convolutions.run(c, gotDx.data(), w.data(), dyCopy.data(), *blas, pool);
-    c.pass = ConvCall::WeightGrad;
-    convolutions.run(c, x.data(), gotDw.data(), dyCopy.data(), *blas, pool);
-    EXPECT_LT(worstError(gotY, y), 1e-5) << "forward, call " << call;
-    EXPECT_LT(worstError(gotDx, dx), 1e-5) << "input gradient, call " << call;
-    EXPECT_LT(worstError(gotDw, dw), 1e-5) << "weight gradient, call " << call;
+    for (int call = 0; call < 2; ++call) {
+      ConvCall c;
+      c.geometry = g;
+      // Outputs start as garbage: every pass overwrites its result.
+      Tensor gotY(dtype, y.size()), gotDx(dtype, x.size()), gotDw(dtype, w.size());
+      c.pass = ConvCall::Forward;
+      convolutions.run(c, dtypes, x.bytes.data(), w.bytes.data(), gotY.bytes.data(), *blas, pool);
+      c.pass = ConvCall::InputGrad;
+      Tensor dyCopy = dy;
+      convolutions.run(c, dtypes, gotDx.bytes.data(), w.bytes.data(), dyCopy.bytes.data(), *blas,
+                       pool);
+      c.pass = ConvCall::WeightGrad;
+      convolutions.run(c, dtypes, x.bytes.data(), gotDw.bytes.data(), dyCopy.bytes.data(), *blas,
+                       pool);
+      std::string in = std::string(" in ") + dtypeName(dtype) + ", call " + std::to_string(call);
+      EXPECT_LT(worstError(gotY, y), tolerance) << "forward" << in;
+      EXPECT_LT(worstError(gotDx, dx), tolerance) << "input gradient" << in;
+      EXPECT_LT(worstError(gotDw, dw), tolerance) << "weight gradient" << in;
+    }
   }
 }
 
