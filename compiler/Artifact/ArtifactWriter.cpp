@@ -176,6 +176,15 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   planBuffers(plan);
   if (!next("buffer-plan", [&] { return describePlan(plan.model); }))
     return stop();
+  if (options.withoutRecompute) {
+    timed("buffer plan without recomputation");
+    StepPlan kept;
+    if (failed(selectThunks(options.withoutRecompute, kept)))
+      return fail("selecting the thunks of the step without recomputation failed");
+    planBuffers(kept);
+    for (size_t i = 0; i < plan.model.programs.size() && i < kept.model.programs.size(); ++i)
+      plan.model.programs[i].arenaBytesWithoutRecompute = kept.model.programs[i].arenaBytes;
+  }
   timed("kernels (MLIR)");
   KernelEmitter emitter(*module.getContext());
   if (failed(emitKernels(plan, emitter)))

@@ -49,6 +49,9 @@ struct ArtifactOptions {
   PassManagerSetup setupPassManager;
   /// Only this kernel's dumps (a kernel's or a region's name); "": all.
   std::string dumpKernel;
+  /// The same step through the last IR phase without recomputation: its
+  /// programs' arenas are planned too and recorded beside the real ones.
+  mlir::ModuleOp withoutRecompute;
 };
 
 /// Runs the back half on `module` (after the last IR phase) and, unless

@@ -259,6 +259,12 @@ bool Importer::importSections(const JsonSource &src, ModuleOp module) {
   module->setAttr("kiln.source", b.getStringAttr(src.path()));
   module->setAttr("kiln.batch_size", b.getI64IntegerAttr(batch));
   module->setAttr("kiln.ranks", b.getI64IntegerAttr(options.ranks));
+  if (!checkpointed.empty()) {
+    SmallVector<Attribute> paths;
+    for (const std::string &p : checkpointed)
+      paths.push_back(b.getStringAttr(p));
+    module->setAttr("kiln.checkpoint", b.getArrayAttr(paths));
+  }
   // Scalars the training-step passes read: a schedule name stays a name,
   // an expression becomes its number.
   json sections = {{"data", data}, {"networks", root["networks"]},
@@ -321,6 +327,12 @@ bool Importer::checkPrecision(const JsonSource &src) {
   if (!precisionNamed(p)) {
     error(src, "/train/precision",
           "the precision must be \"f32\", \"bf16\" or \"fp16\", not \"" + p + "\"");
+    return false;
+  }
+  std::string r = train.value("recompute", "none");
+  if (r != "none" && r != "auto") {
+    error(src, "/train/recompute",
+          "recompute must be \"none\" or \"auto\", not \"" + r + "\"");
     return false;
   }
   if (!train.contains("loss_scale"))

@@ -165,6 +165,8 @@ public:
   /// The data section with its views' numbers evaluated.
   json data;
   int64_t nextRandomStream = 0;
+  /// Instance paths of calls with "checkpoint": true (kiln-recompute).
+  std::set<std::string> checkpointed;
 
 private:
   // GraphFiles.cpp

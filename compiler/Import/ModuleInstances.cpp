@@ -376,7 +376,7 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
   std::string id = node["id"].get<std::string>();
   for (auto &[key, _] : node.items()) {
     static const std::vector<std::string> keys = {
-        "id", "op", "in", "doc", "if", "module", "network", "args", "repeat", "as"};
+        "id", "op", "in", "doc", "if", "module", "network", "args", "repeat", "as", "checkpoint"};
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
       error(src, pointerJoin(ptr, key),
             "unknown key '" + key + "' for op 'call'" + suggest(key, keys));
@@ -386,6 +386,23 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
   if (node.contains("network") == node.contains("module")) {
     error(src, ptr, "a call names exactly one of 'module' or 'network'");
     return std::nullopt;
+  }
+  // "checkpoint": true, false, or an expression of the module's arguments
+  // (non-zero: recompute the instance in backward, kiln-recompute).
+  bool checkpoint = false;
+  if (node.contains("checkpoint")) {
+    const json &c = node["checkpoint"];
+    std::optional<double> on = c.is_boolean() ? std::optional<double>(c.get<bool>())
+                               : c.is_number() || c.is_string()
+                                   ? number(src, pointerJoin(ptr, "checkpoint"), c, env.args, &env)
+                                   : std::nullopt;
+    if (!on) {
+      if (!c.is_number() && !c.is_string())
+        error(src, pointerJoin(ptr, "checkpoint"),
+              "'checkpoint' must be true, false or an expression, got " + describeJson(c));
+      return std::nullopt;
+    }
+    checkpoint = *on != 0;
   }
 
   if (node.contains("network")) {
@@ -427,6 +444,8 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
     double training = globalArgs["training"];
     if (it->second.frozen)
       globalArgs["training"] = 0;
+    if (checkpoint)
+      checkpointed.insert(it->first);
     callSites.push_back({id, &src, ptr, it->first});
     auto out = instantiate(net["module"].get<std::string>(), top, netPtr, it->first, args,
                            inputs, &it->second);
@@ -489,6 +508,8 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
       }
     std::string path = node.contains("repeat") ? base + "." + std::to_string(i)
                                                : base;
+    if (checkpoint) // each repeat a segment of its own, as a loop of checkpoints
+      checkpointed.insert(path);
     out = instantiate(moduleName, src, ptr, path, callArgs, current, env.network);
     if (!out)
       return std::nullopt;

@@ -347,6 +347,7 @@ const Schema train{"train",
                     {"seed", K::Int},
                     {"log_every", K::Int},
                     {"precision", K::String},
+                    {"recompute", K::String},
                     {"loss_scale", K::Object, false, &lossScale},
                     {"eval", K::Object, false, &eval}}};
 

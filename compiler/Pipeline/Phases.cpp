@@ -18,15 +18,18 @@
 //   9. train-step  the complete step, simplified (canonicalize + CSE)
 //  10. precision  GEMMs and what follows them in bf16/fp16, exp/log,
 //                row ops, reductions and sinks in f32 (kiln-assign-precision)
-//  11. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
+//  11. recompute  activations recomputed in backward instead of kept
+//                (kiln-recompute: checkpointed calls, and cheap ops with
+//                train.recompute or --recompute auto)
+//  12. fuse      row-wise ops into kiln.fusion regions (kiln-fuse), the
 //                other loop-kernel ops each in one (kiln-single-op-regions),
 //                each named fusion_N_OPS_SHAPE (kiln-name-regions)
-//  12. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
+//  13. lower     resize_bilinear as GEMMs (kiln-decompose-resize)
 // and the back half, on the planned step (compiler/Artifact/ArtifactWriter):
-//  13. thunks       every value a buffer, every op a thunk
-//  14. buffer-plan  in-place updates, the arena
-//  15. kernels      kernel bodies, kernels.so, PTX
-//  16. artifact     initial values, the manifest
+//  14. thunks       every value a buffer, every op a thunk
+//  15. buffer-plan  in-place updates, the arena
+//  16. kernels      kernel bodies, kernels.so, PTX
+//  17. artifact     initial values, the manifest
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Phases.h"
@@ -88,6 +91,12 @@ void addPrecision(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   pm.addPass(mlir::createCSEPass()); // one low copy of each value
 }
 
+void addRecompute(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
+  KilnRecomputeOptions options;
+  options.mode = pipeline.recompute;
+  pm.addNestedPass<mlir::func::FuncOp>(createKilnRecompute(options));
+}
+
 void addFuse(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   if (pipeline.fusion) {
     KilnFuseOptions options;
@@ -120,6 +129,8 @@ const Phase kPhases[] = {
      addSimplify},
     {"precision", "GEMMs and what follows them in bf16 or fp16, the rest in f32, as autocast "
                   "does (kiln-assign-precision)", addPrecision},
+    {"recompute", "activations recomputed in backward instead of kept: checkpointed calls, "
+                  "and cheap ops with recompute auto (kiln-recompute)", addRecompute},
     {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse), and "
              "every other loop-kernel op in a region of its own (kiln-single-op-regions), "
              "each region named fusion_N_OPS_SHAPE (kiln-name-regions)",

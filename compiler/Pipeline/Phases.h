@@ -32,6 +32,7 @@ struct PipelineOptions {
   int64_t bucketSize = kDefaultBucketBytes;           // kiln-insert-all-reduce's
   int64_t firstBucketSize = kDefaultFirstBucketBytes; // bucket sizes
   std::string precision;      // kiln-assign-precision's; empty: the graph's
+  std::string recompute;      // kiln-recompute's mode; empty: the graph's
 };
 
 struct Phase {

@@ -11,21 +11,29 @@
 //     scalars and small tensors (at most kSmallElements each) share one
 //     single-iteration region when independent;
 //   - single-use views (broadcast, reshape, transpose, slice) of a member's
-//     operands are pulled in: inside a region they are only strides.
-// Regions of two or more ops become kiln.fusion ops; the block is then
-// sorted topologically so that every region runs before its readers.
+//     operands are pulled in: inside a region they are only strides;
+//   - a backward op does not join a forward region that starts before the
+//     forward's last GEMM: it would run in forward and its result live
+//     until backward (GELU's derivative beside GELU kept 2 buffers per
+//     MLP where 1 will do); the loss's tail after that GEMM may mix.
+// Regions of two or more ops become kiln.fusion ops; then each op that
+// reads a region's result before the region runs moves down to just after
+// it (mlir::sortTopologically would instead hoist every ready op above the
+// first unready one: backward's recomputations and the derivatives that
+// read only forward values ran in forward and lived until backward).
 // Scalar constants a region reads are cloned inside.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/FusionRegion.h"
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/ParallelAxis.h"
+#include "compiler/Transforms/StepUtils.h"
 
 #include "Kiln/IR/KilnLocations.h"
 #include "Kiln/IR/KilnOps.h"
 
-#include "mlir/Analysis/TopologicalSortUtils.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_KILNFUSE
@@ -42,6 +50,34 @@ namespace {
 constexpr int64_t kSmallElements = 4096;
 /// The scratch a single-iteration region may hold (its kernel's stack).
 constexpr int64_t kSmallRegionBytes = 256 << 10;
+
+/// Orders `block` so that each op follows its operands' producers, moving
+/// only ops that read a value defined later: down, to just after it.
+void sinkUnreadyOps(Block &block) {
+  llvm::DenseSet<Operation *> placed;
+  llvm::DenseMap<Operation *, SmallVector<Operation *>> waiting; // by producer
+  SmallVector<Operation *> order;
+  std::function<void(Operation *)> place = [&](Operation *op) {
+    for (Value v : op->getOperands())
+      if (Operation *d = v.getDefiningOp(); d && d->getBlock() == &block && !placed.contains(d)) {
+        waiting[d].push_back(op);
+        return;
+      }
+    order.push_back(op);
+    placed.insert(op);
+    if (auto it = waiting.find(op); it != waiting.end()) {
+      SmallVector<Operation *> readers = std::move(it->second);
+      waiting.erase(it);
+      for (Operation *r : readers)
+        place(r);
+    }
+  };
+  for (Operation &op : block.without_terminator())
+    place(&op);
+  assert(waiting.empty() && "regions formed a cycle");
+  for (Operation *op : order)
+    op->moveBefore(block.getTerminator());
+}
 
 struct Region {
   int64_t rows = 1; // 1: a single iteration
@@ -72,6 +108,13 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   // change to a region) is the same.
   int64_t version = 0;
   llvm::DenseMap<size_t, std::pair<int64_t, Operation *>> boundary;
+  llvm::DenseSet<Operation *> backward; // ops from the first grad(...) on
+  Operation *forwardTail = nullptr;     // the forward's last GEMM or convolution
+
+  /// Whether backward op `op` would run in forward in region `r`.
+  bool pullsBackward(Operation *op, size_t r) {
+    return backward.contains(op) && forwardTail && regions[r].first->isBeforeInBlock(forwardTail);
+  }
 
   /// "kiln.exp 'a', kiln.sum 'b'": each op of a region and its node.
   static std::string describeMembers(ArrayRef<Operation *> ops) {
@@ -232,6 +275,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
   }
 
   std::optional<size_t> joinRegions(Operation *op, ArrayRef<size_t> mine, std::string &why) {
+    if (llvm::any_of(mine, [&](size_t r) { return pullsBackward(op, r); })) {
+      why = "a backward op stays out of forward regions (its result would live until backward)";
+      return std::nullopt;
+    }
     int64_t rows = regions[mine.front()].rows;
     if (llvm::any_of(mine, [&](size_t r) { return regions[r].rows != rows; })) {
       why = "its operands come from regions with different parallel axes";
@@ -312,6 +359,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     };
     Operation *first = reduce(op->getOperand(0), local);
     Operation *second = reduce(first->getResult(0), {outerAxis});
+    if (backward.erase(op)) {
+      backward.insert(first);
+      backward.insert(second);
+    }
     op->getResult(0).replaceAllUsesWith(second->getResult(0));
     op->erase();
     return {first, second};
@@ -323,10 +374,18 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     regions.clear();
     regionOf.clear();
     boundary.clear();
+    backward.clear();
+    forwardTail = nullptr;
     Block &block = getOperation().getBody().front();
     SmallVector<Operation *> ops;
-    for (Operation &op : block)
+    Operation *firstBackward = firstBackwardOp(block);
+    for (Operation &op : block) {
       ops.push_back(&op);
+      if (firstBackward && (&op == firstBackward || !backward.empty()))
+        backward.insert(&op);
+      else if (isa<MatmulOp, Conv2dOp>(op))
+        forwardTail = &op;
+    }
     std::optional<size_t> lastSmall; // the latest single-iteration region
     std::vector<std::pair<Operation *, std::string>> outside; // views not joined, why
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -362,7 +421,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       }
       // Small independent work shares the latest single-iteration region.
       if (rows == 1 && lastSmall && !regions[*lastSmall].merged &&
-          regions[*lastSmall].bytes <= kSmallRegionBytes &&
+          regions[*lastSmall].bytes <= kSmallRegionBytes && !pullsBackward(op, *lastSmall) &&
           llvm::none_of(op->getOperands(), [&](Value v) { return reaches(v, *lastSmall); })) {
         add(*lastSmall, op, -1);
         absorbViews(op, *lastSmall);
@@ -397,7 +456,7 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     }
     // Regions run where their last op was; ops that read their results
     // earlier in the block move after them.
-    sortTopologically(&block);
+    sinkUnreadyOps(block);
   }
 };
 

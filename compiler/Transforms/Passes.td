@@ -237,6 +237,48 @@ def KilnAssignPrecision : Pass<"kiln-assign-precision", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnRecompute : Pass<"kiln-recompute", "::mlir::func::FuncOp"> {
+  let summary = "Recompute activations in backward instead of keeping them";
+  let description = [{
+    A forward value that backward reads lives until its last backward
+    reader: the saved activations, which make the step's peak. This pass
+    lets backward read a clone, named `recompute(NODE)`, made just before
+    its first backward reader, so the forward value dies at its last
+    forward reader:
+
+    - ops of a module instance called with `"checkpoint": true` whose
+      results only the instance reads in forward (activation
+      checkpointing: only the instance's inputs and outputs stay saved);
+    - with mode `auto` (the option, else the graph's `train.recompute`,
+      else `auto`): elementwise, view and row ops (activations, norms,
+      casts, dropout masks), with the cheap ops they read when that costs
+      less than keeping those alive, most bytes freed per FLOP first, when
+      the bytes × time freed exceed the bytes × time their kept operands
+      must live longer, at most 16 FLOPs per byte freed.
+
+    The block's op order is the clock; backward starts at its first
+    `grad(...)` op. A random draw recomputes the same numbers.
+
+    ```mlir
+    // before: %a lives from forward to the weight gradient in backward
+    %a = kiln.gelu %h : tensor<512x256xf32>
+    %y = kiln.matmul %a, %w2 ...
+    ...
+    %dw2 = kiln.matmul %a, %dy {transpose_lhs = true} ...
+    // after, mode=auto (%h is kept anyway, for GELU's derivative)
+    %a = kiln.gelu %h : tensor<512x256xf32>
+    %y = kiln.matmul %a, %w2 ...
+    ...
+    %a_1 = kiln.gelu %h : tensor<512x256xf32>  // recompute(...)
+    %dw2 = kiln.matmul %a_1, %dy {transpose_lhs = true} ...
+    ```
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"\"",
+           "none or auto; empty: the module's kiln.train recompute, else auto">
+  ];
+}
+
 def KilnFuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
   let summary = "Group ops into kiln.fusion regions that each run as one kernel";
   let description = [{

@@ -1,6 +1,8 @@
 //===- StepUtils.cpp - helpers the training-step passes share -------------===//
 #include "compiler/Transforms/StepUtils.h"
 
+#include "Kiln/IR/KilnLocations.h"
+
 using namespace mlir;
 
 namespace kiln {
@@ -48,6 +50,18 @@ Value numberOrSchedule(KilnBuilder &k, func::FuncOp step, Attribute value,
     return nullptr;
   }
   at->emitError() << what << " must be a number or a schedule name";
+  return nullptr;
+}
+
+Operation *firstBackwardOp(Block &block) {
+  for (Operation &op : block) {
+    if (isa<ParamOp, StateOp, InputOp, ScheduleOp, ConstantOp>(op))
+      continue;
+    // "grad" alone: the backward of an op without a node (forNode).
+    if (NameLoc n = nodeName(op.getLoc());
+        n && (n.getName() == "grad" || n.getName().getValue().starts_with("grad(")))
+      return &op;
+  }
   return nullptr;
 }
 

@@ -20,6 +20,11 @@ namespace kiln {
 /// entry may sit beside it), or null with an error.
 mlir::func::FuncOp stepFunction(mlir::ModuleOp module);
 
+/// The first op of backward (kiln-autodiff names its ops grad(NODE);
+/// constants, which canonicalization hoists, do not count), or null when
+/// the block has none (an evaluation entry).
+mlir::Operation *firstBackwardOp(mlir::Block &block);
+
 /// A builder positioned after the step's last source op.
 mlir::OpBuilder sourceBuilder(mlir::func::FuncOp step);
 

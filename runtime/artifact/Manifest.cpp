@@ -134,6 +134,7 @@ json manifestToJson(const Manifest &m) {
     for (const Sink &s : p.sinks)
       sinks.push_back({{"kind", s.kind}, {"name", s.name}, {"buffer", s.buffer}, {"shape", s.shape}});
     programs.push_back({{"entry", p.entry}, {"arena_bytes", p.arenaBytes},
+                        {"arena_bytes_without_recompute", p.arenaBytesWithoutRecompute},
                         {"thunks", thunks}, {"sinks", sinks}});
   }
   json inputs = json::array(), schedules = json::array(), files = json::object();
@@ -260,6 +261,7 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     const json *thunks = r.get(pj, pp, "thunks");
     const json *sinks = r.get(pj, pp, "sinks");
     if (!r.string(pj, pp, "entry", prog.entry) || !r.integer(pj, pp, "arena_bytes", prog.arenaBytes) ||
+        !r.integer(pj, pp, "arena_bytes_without_recompute", prog.arenaBytesWithoutRecompute) ||
         !thunks || !sinks || !thunks->is_array() || !sinks->is_array())
       return done(r.fail(pp, "malformed program"));
     for (size_t ti = 0; ti < thunks->size(); ++ti) {

@@ -266,6 +266,9 @@ struct Program {
   std::vector<Thunk> thunks;
   std::vector<Sink> sinks;
   int64_t arenaBytes = 0;
+  /// The arena the same step needs keeping every activation (kiln compile
+  /// plans it with recompute none and no checkpoints); 0: not planned.
+  int64_t arenaBytesWithoutRecompute = 0;
 };
 
 /// Everything an artifact holds besides files: buffers are shared by all

@@ -15,10 +15,13 @@
 namespace kiln::test {
 
 std::string compileArtifact(const std::string &path, const nlohmann::json &train,
-                            const ArtifactOptions &options, std::string &error) {
+                            const ArtifactOptions &options, std::string &error,
+                            const nlohmann::json &patch) {
   std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + path);
   nlohmann::json g = nlohmann::json::parse(in);
   g["train"].update(train);
+  if (!patch.is_null())
+    g.merge_patch(patch);
   std::string text = g.dump();
   // importText resolves imports against models/lib.
   for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"})

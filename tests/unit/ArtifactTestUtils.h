@@ -13,10 +13,12 @@
 namespace kiln::test {
 
 /// The graph at `path` (relative to the source tree), its `train` section
-/// updated with `train`, compiled to a fresh artifact directory; "" with
+/// updated with `train` and then the whole graph merge-patched with
+/// `patch` (RFC 7386), compiled to a fresh artifact directory; "" with
 /// `error` when it does not compile.
 std::string compileArtifact(const std::string &path, const nlohmann::json &train,
-                            const ArtifactOptions &options, std::string &error);
+                            const ArtifactOptions &options, std::string &error,
+                            const nlohmann::json &patch = nullptr);
 
 /// The first batch of `dataset` in `exec`'s train_step inputs, and the
 /// schedule values of step 0.

@@ -104,6 +104,11 @@ cl::opt<std::string> precision("precision",
                                         "(GEMMs and what follows them in the low precision, "
                                         "kiln-assign-precision)"),
                                cl::value_desc("f32|bf16|fp16"), cl::cat(category));
+cl::opt<std::string> recompute("recompute",
+                               cl::desc("none or auto: override the graph's train.recompute "
+                                        "(default auto: cheap activations recomputed in backward "
+                                        "instead of kept, kiln-recompute)"),
+                               cl::value_desc("none|auto"), cl::cat(category));
 cl::opt<int64_t> ranks("ranks",
                        cl::desc("Compile for data-parallel training on N ranks: the step "
                                 "takes the (global) batch size / N images"),
@@ -216,8 +221,11 @@ int kiln::compilerMain(int argc, char **argv) {
     return fail("--bucket-size and --first-bucket-size must be at least 1 byte", 2);
   if (precision.getNumOccurrences() && !precisionNamed(precision))
     return fail("--precision must be f32, bf16 or fp16, not '" + precision + "'", 2);
+  if (recompute.getNumOccurrences() && recompute != "none" && recompute != "auto")
+    return fail("--recompute must be none or auto, not '" + recompute + "'", 2);
   PipelineOptions pipeline;
   pipeline.precision = precision;
+  pipeline.recompute = recompute;
   pipeline.bucketSize = bucketSize;
   pipeline.firstBucketSize = firstBucketSize;
   pipeline.fusion = !noFusion;
@@ -241,17 +249,30 @@ int kiln::compilerMain(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::create_directories(dumpPhasesTo))
       return fail("cannot create " + dumpPhasesTo + ": " + ec.message(), 1);
   }
-  bool ok = succeeded(runPhases(
-      *module, pipeline, last, nullptr,
-      [&](const Phase &phase, unsigned) {
-        return dumpPhasesTo.empty() || dumpIR(*module, phase, indexText);
-      },
-      [](PassManager &pm) {
-        if (failed(applyPassManagerCLOptions(pm)))
-          return false;
-        applyDefaultTimingPassManagerCLOptions(pm);
-        return true;
-      }));
+  auto dump = [&](const Phase &phase, unsigned) {
+    return dumpPhasesTo.empty() || dumpIR(*module, phase, indexText);
+  };
+  auto configure = [](PassManager &pm) {
+    if (failed(applyPassManagerCLOptions(pm)))
+      return false;
+    applyDefaultTimingPassManagerCLOptions(pm);
+    return true;
+  };
+  // An artifact also records the arena its step needs without
+  // recomputation: a copy of the graph goes through the pipeline with
+  // recompute none and no checkpoints (kiln inspect shows both). The step
+  // itself runs as one pass manager, which MLIR's IR printing needs.
+  OwningOpRef<ModuleOp> withoutRecompute;
+  if (artifact) {
+    withoutRecompute = module->clone();
+    (*withoutRecompute)->removeAttr("kiln.checkpoint");
+    PipelineOptions none = pipeline;
+    none.recompute = "none";
+    none.explainFusion = false;
+    if (failed(runPhases(*withoutRecompute, none, last)))
+      return 1;
+  }
+  bool ok = succeeded(runPhases(*module, pipeline, last, nullptr, dump, configure));
   std::string error, text; // text: the dump of a back-half phase asked for
   KernelStats stats;
   // --mlir-timing: the back half's stages too (the phases report their passes).
@@ -264,6 +285,8 @@ int kiln::compilerMain(int argc, char **argv) {
     ArtifactOptions options{cpu, dumpKernelsTo, target == "cuda",
                             noCache ? "" : defaultKernelCache(), &stats, last->name, {}};
     options.dumpKernel = dumpKernel;
+    if (withoutRecompute)
+      options.withoutRecompute = *withoutRecompute;
     options.printKernels = !dumpPhasesTo.empty() || last->name == std::string("kernels");
     options.timing = &timingRoot;
     options.setupPassManager = [](PassManager &pm) { return applyPassManagerCLOptions(pm); };

@@ -224,9 +224,13 @@ int inspectMain(int argc, char **argv) {
       b += t.trafficBytes;
     }
     std::printf("\nprogram %s: %zu thunks, arena %.2f MB, per run %.3f GFLOP and %.1f MB of "
-                "traffic\n  %-22s %6s %10s %10s\n",
-                p.entry.c_str(), p.thunks.size(), p.arenaBytes / 1e6, flops / 1e9, traffic / 1e6,
-                "thunk kind", "count", "GFLOP", "MB");
+                "traffic\n",
+                p.entry.c_str(), p.thunks.size(), p.arenaBytes / 1e6, flops / 1e9, traffic / 1e6);
+    if (p.arenaBytesWithoutRecompute && p.arenaBytesWithoutRecompute != p.arenaBytes)
+      std::printf("  recomputation: arena %.2f MB, %.2f MB keeping every activation "
+                  "(--recompute none, no checkpoints)\n",
+                  p.arenaBytes / 1e6, p.arenaBytesWithoutRecompute / 1e6);
+    std::printf("  %-22s %6s %10s %10s\n", "thunk kind", "count", "GFLOP", "MB");
     for (auto &[kind, v] : perKind)
       std::printf("  %-22s %6lld %10.3f %10.1f\n", kind.c_str(), (long long)std::get<0>(v),
                   std::get<1>(v) / 1e9, std::get<2>(v) / 1e6);
