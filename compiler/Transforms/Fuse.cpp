@@ -52,31 +52,37 @@ constexpr int64_t kSmallElements = 4096;
 constexpr int64_t kSmallRegionBytes = 256 << 10;
 
 /// Orders `block` so that each op follows its operands' producers, moving
-/// only ops that read a value defined later: down, to just after it.
-void sinkUnreadyOps(Block &block) {
+/// only ops that read a value defined later: down, to just after it (its
+/// readers then follow it in their order). Fails on a cycle.
+LogicalResult sinkUnreadyOps(Block &block) {
   llvm::DenseSet<Operation *> placed;
   llvm::DenseMap<Operation *, SmallVector<Operation *>> waiting; // by producer
-  SmallVector<Operation *> order;
-  std::function<void(Operation *)> place = [&](Operation *op) {
-    for (Value v : op->getOperands())
-      if (Operation *d = v.getDefiningOp(); d && d->getBlock() == &block && !placed.contains(d)) {
-        waiting[d].push_back(op);
-        return;
+  SmallVector<Operation *> order, stack;
+  for (Operation &next : block.without_terminator()) {
+    stack.push_back(&next);
+    while (!stack.empty()) {
+      Operation *op = stack.pop_back_val();
+      auto unplaced = llvm::find_if(op->getOperands(), [&](Value v) {
+        Operation *d = v.getDefiningOp();
+        return d && d->getBlock() == &block && !placed.contains(d);
+      });
+      if (unplaced != op->operand_end()) {
+        waiting[(*unplaced).getDefiningOp()].push_back(op);
+        continue;
       }
-    order.push_back(op);
-    placed.insert(op);
-    if (auto it = waiting.find(op); it != waiting.end()) {
-      SmallVector<Operation *> readers = std::move(it->second);
-      waiting.erase(it);
-      for (Operation *r : readers)
-        place(r);
+      order.push_back(op);
+      placed.insert(op);
+      if (auto it = waiting.find(op); it != waiting.end()) {
+        stack.append(it->second.rbegin(), it->second.rend()); // first reader next
+        waiting.erase(it);
+      }
     }
-  };
-  for (Operation &op : block.without_terminator())
-    place(&op);
-  assert(waiting.empty() && "regions formed a cycle");
+  }
+  if (!waiting.empty())
+    return failure();
   for (Operation *op : order)
     op->moveBefore(block.getTerminator());
+  return success();
 }
 
 struct Region {
@@ -84,6 +90,7 @@ struct Region {
   int64_t bytes = 0; // scratch of its values
   SmallVector<Operation *> ops;
   Operation *first = nullptr, *last = nullptr; // the earliest and latest of `ops`
+  Operation *firstComputed = nullptr; // the earliest that is not a view
   llvm::DenseMap<Value, int64_t> parallelDim;
   bool merged = false; // folded into another region
 };
@@ -113,7 +120,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
 
   /// Whether backward op `op` would run in forward in region `r`.
   bool pullsBackward(Operation *op, size_t r) {
-    return backward.contains(op) && forwardTail && regions[r].first->isBeforeInBlock(forwardTail);
+    Operation *start = regions[r].firstComputed ? regions[r].firstComputed : regions[r].first;
+    return backward.contains(op) && forwardTail && start->isBeforeInBlock(forwardTail);
   }
 
   /// "kiln.exp 'a', kiln.sum 'b'": each op of a region and its node.
@@ -145,6 +153,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     regions[r].ops.push_back(op);
     if (!regions[r].first || op->isBeforeInBlock(regions[r].first))
       regions[r].first = op;
+    if (!isView(op) && (!regions[r].firstComputed || op->isBeforeInBlock(regions[r].firstComputed)))
+      regions[r].firstComputed = op;
     if (!regions[r].last || regions[r].last->isBeforeInBlock(op))
       regions[r].last = op;
     ++version;
@@ -228,6 +238,8 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     llvm::sort(a.ops, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
     a.first = a.ops.front();
     a.last = a.ops.back();
+    auto computed = llvm::find_if(a.ops, [](Operation *op) { return !isView(op); });
+    a.firstComputed = computed == a.ops.end() ? nullptr : *computed;
     ++version;
     b.ops.clear();
     b.merged = true;
@@ -456,7 +468,10 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
     }
     // Regions run where their last op was; ops that read their results
     // earlier in the block move after them.
-    sinkUnreadyOps(block);
+    if (failed(sinkUnreadyOps(block))) {
+      getOperation().emitError("kiln-fuse formed regions that depend on each other");
+      return signalPassFailure();
+    }
   }
 };
 

@@ -192,7 +192,7 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
     Plan p;
     p.flops = flopsOf(op);
     for (Value x : op->getOperands()) {
-      if (free(x) || llvm::is_contained(p.kept, x))
+      if (free(x) || llvm::is_contained(p.kept, x) || llvm::is_contained(p.ops, x.getDefiningOp()))
         continue;
       if (Operation *d = x.getDefiningOp(); recomputed.contains(d)) {
         // Its clone must exist by `at`: one made later moves earlier.
@@ -269,6 +269,13 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     Block &block = func.getBody().front();
+    // One instance may run on several functions in turn: nothing carries over.
+    pos.clear();
+    lastForwardUse.clear();
+    firstBackwardUse.clear();
+    lastUse.clear();
+    recomputed.clear();
+    clonedAt.clear();
     SmallVector<Operation *> ops;
     Operation *backward = firstBackwardOp(block);
     for (Operation &op : block) {
@@ -278,13 +285,7 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
     backwardStart = backward ? pos[backward] : -1;
     auto module = func->getParentOfType<ModuleOp>();
     auto paths = module ? module->getAttrOfType<ArrayAttr>("kiln.checkpoint") : nullptr;
-    std::string mode = this->mode;
-    if (mode.empty() && module)
-      if (auto train = module->getAttrOfType<DictionaryAttr>("kiln.train"))
-        if (auto m = train.getAs<StringAttr>("recompute"))
-          mode = m.str();
-    if (mode.empty())
-      mode = "auto";
+    std::string mode = recomputeMode(module, this->mode);
     if (mode != "none" && mode != "auto") {
       func.emitError() << "unknown recompute mode '" << mode << "' (none or auto)";
       return signalPassFailure();
@@ -323,7 +324,9 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
       llvm::sort(saved, [&](Value a, Value b) {
         if (perFlop(a) != perFlop(b))
           return perFlop(a) > perFlop(b);
-        return pos[a.getDefiningOp()] < pos[b.getDefiningOp()];
+        if (a.getDefiningOp() != b.getDefiningOp())
+          return pos[a.getDefiningOp()] < pos[b.getDefiningOp()];
+        return cast<OpResult>(a).getResultNumber() < cast<OpResult>(b).getResultNumber();
       });
       for (Value v : saved) {
         Operation *d = v.getDefiningOp();

@@ -57,10 +57,15 @@ Operation *firstBackwardOp(Block &block) {
   for (Operation &op : block) {
     if (isa<ParamOp, StateOp, InputOp, ScheduleOp, ConstantOp>(op))
       continue;
-    // "grad" alone: the backward of an op without a node (forNode).
-    if (NameLoc n = nodeName(op.getLoc());
-        n && (n.getName() == "grad" || n.getName().getValue().starts_with("grad(")))
-      return &op;
+    // "grad" alone: the backward of an op without a node (forNode); a
+    // recomputation (kiln-recompute) may come before backward's first op.
+    NameLoc n = nodeName(op.getLoc());
+    if (!n)
+      continue;
+    StringRef name = n.getName().getValue();
+    for (StringRef role : {"grad", "recompute"})
+      if (name == role || (name.starts_with(role) && name.drop_front(role.size()).starts_with("(")))
+        return &op;
   }
   return nullptr;
 }
@@ -75,6 +80,19 @@ std::optional<DType> stepPrecision(ModuleOp module, StringRef option) {
   if (!d)
     module.emitError() << "unknown precision '" << name << "' (f32, bf16 or fp16)";
   return d;
+}
+
+std::string recomputeMode(ModuleOp module, StringRef option) {
+  if (!option.empty())
+    return option.str();
+  if (auto train = module ? module->getAttrOfType<DictionaryAttr>("kiln.train") : nullptr)
+    if (auto m = train.getAs<StringAttr>("recompute"))
+      return m.str();
+  return "auto";
+}
+
+bool recomputes(ModuleOp module, StringRef option) {
+  return module->hasAttr("kiln.checkpoint") || recomputeMode(module, option) != "none";
 }
 
 LossScaleSettings lossScaleSettings(ModuleOp module) {

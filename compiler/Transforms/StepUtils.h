@@ -20,9 +20,10 @@ namespace kiln {
 /// entry may sit beside it), or null with an error.
 mlir::func::FuncOp stepFunction(mlir::ModuleOp module);
 
-/// The first op of backward (kiln-autodiff names its ops grad(NODE);
-/// constants, which canonicalization hoists, do not count), or null when
-/// the block has none (an evaluation entry).
+/// The first op of backward (kiln-autodiff names its ops grad(NODE),
+/// kiln-recompute its clones recompute(NODE); constants, which
+/// canonicalization hoists, do not count), or null when the block has none
+/// (an evaluation entry).
 mlir::Operation *firstBackwardOp(mlir::Block &block);
 
 /// A builder positioned after the step's last source op.
@@ -53,6 +54,13 @@ std::optional<double> numberOf(mlir::Attribute value);
 /// the graph's `train.precision`, else f32. Null after an error on `module`
 /// when the name is none of f32, bf16, fp16.
 std::optional<DType> stepPrecision(mlir::ModuleOp module, llvm::StringRef option);
+
+/// The step's recomputation mode: `option` when given (kiln-recompute's
+/// `mode`), else the graph's `train.recompute`, else "auto".
+std::string recomputeMode(mlir::ModuleOp module, llvm::StringRef option);
+
+/// Whether the step recomputes anything: a checkpointed call or mode auto.
+bool recomputes(mlir::ModuleOp module, llvm::StringRef option);
 
 /// torch.cuda.amp.GradScaler's settings, from the graph's
 /// `train.loss_scale` (GradScaler's defaults where it is silent).

@@ -13,6 +13,7 @@
 #include "compiler/Import/GraphImporter.h"
 #include "compiler/Pipeline/Phases.h"
 #include "compiler/Pipeline/Registration.h"
+#include "compiler/Transforms/StepUtils.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -259,20 +260,21 @@ int kiln::compilerMain(int argc, char **argv) {
     return true;
   };
   // An artifact also records the arena its step needs without
-  // recomputation: a copy of the graph goes through the pipeline with
-  // recompute none and no checkpoints (kiln inspect shows both). The step
-  // itself runs as one pass manager, which MLIR's IR printing needs.
+  // recomputation: when the step recomputes anything, a copy of the graph
+  // goes through the pipeline after it with recompute none and no
+  // checkpoints (kiln inspect shows both). The step itself runs as one
+  // pass manager, which MLIR's IR printing needs.
   OwningOpRef<ModuleOp> withoutRecompute;
-  if (artifact) {
+  if (artifact && recomputes(*module, pipeline.recompute))
     withoutRecompute = module->clone();
+  bool ok = succeeded(runPhases(*module, pipeline, last, nullptr, dump, configure));
+  if (ok && withoutRecompute) {
     (*withoutRecompute)->removeAttr("kiln.checkpoint");
     PipelineOptions none = pipeline;
     none.recompute = "none";
     none.explainFusion = false;
-    if (failed(runPhases(*withoutRecompute, none, last)))
-      return 1;
+    ok = succeeded(runPhases(*withoutRecompute, none, last));
   }
-  bool ok = succeeded(runPhases(*module, pipeline, last, nullptr, dump, configure));
   std::string error, text; // text: the dump of a back-half phase asked for
   KernelStats stats;
   // --mlir-timing: the back half's stages too (the phases report their passes).
