@@ -388,22 +388,22 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
     return std::nullopt;
   }
   // "checkpoint": true, false, or an expression of the module's arguments
-  // (non-zero: recompute the instance in backward, kiln-recompute).
-  bool checkpoint = false;
-  if (node.contains("checkpoint")) {
+  // (and of `index` in a repeat); non-zero: recompute the instance in
+  // backward (kiln-recompute).
+  auto checkpointAt = [&](const Args &scope) -> std::optional<bool> {
+    if (!node.contains("checkpoint"))
+      return false;
     const json &c = node["checkpoint"];
-    std::optional<double> on = c.is_boolean() ? std::optional<double>(c.get<bool>())
-                               : c.is_number() || c.is_string()
-                                   ? number(src, pointerJoin(ptr, "checkpoint"), c, env.args, &env)
-                                   : std::nullopt;
-    if (!on) {
-      if (!c.is_number() && !c.is_string())
-        error(src, pointerJoin(ptr, "checkpoint"),
-              "'checkpoint' must be true, false or an expression, got " + describeJson(c));
+    if (c.is_boolean())
+      return c.get<bool>();
+    if (!c.is_number() && !c.is_string()) {
+      error(src, pointerJoin(ptr, "checkpoint"),
+            "'checkpoint' must be true, false or an expression, got " + describeJson(c));
       return std::nullopt;
     }
-    checkpoint = *on != 0;
-  }
+    auto on = number(src, pointerJoin(ptr, "checkpoint"), c, scope, &env);
+    return on ? std::optional<bool>(*on != 0) : std::nullopt;
+  };
 
   if (node.contains("network")) {
     if (!env.path.empty()) {
@@ -444,7 +444,10 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
     double training = globalArgs["training"];
     if (it->second.frozen)
       globalArgs["training"] = 0;
-    if (checkpoint)
+    auto checkpoint = checkpointAt(env.args);
+    if (!checkpoint)
+      return std::nullopt;
+    if (*checkpoint)
       checkpointed.insert(it->first);
     callSites.push_back({id, &src, ptr, it->first});
     auto out = instantiate(net["module"].get<std::string>(), top, netPtr, it->first, args,
@@ -508,7 +511,10 @@ std::optional<Bound> Importer::callNode(Env &env, const std::string &ptr,
       }
     std::string path = node.contains("repeat") ? base + "." + std::to_string(i)
                                                : base;
-    if (checkpoint) // each repeat a segment of its own, as a loop of checkpoints
+    auto checkpoint = checkpointAt(scope); // each repeat a segment of its own
+    if (!checkpoint)
+      return std::nullopt;
+    if (*checkpoint)
       checkpointed.insert(path);
     out = instantiate(moduleName, src, ptr, path, callArgs, current, env.network);
     if (!out)
