@@ -7,7 +7,8 @@
 // col(X) row (c, a, e) holds X[c][i·s - pad + a·d][j·s - pad + e·d], zero
 // outside, so a row-major [O][C/g][KH][KW] weight is the GEMM's matrix as
 // it lies. A 1×1, stride-1, unpadded convolution reads X as its col.
-// bf16 and f16 convolutions widen to f32 around the same passes.
+// bf16 convolutions run on oneDNN's bf16 kernels where they suit and the
+// CPU has them; otherwise bf16 and f16 widen to f32 around the same passes.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Convolution.h"
@@ -70,6 +71,12 @@ void CpuConvolutions::run(const ConvCall &call, const std::array<DType, 3> &dtyp
   if (dtypes == std::array{DType::F32, DType::F32, DType::F32})
     return runF32(call, static_cast<float *>(input), static_cast<float *>(weight),
                   static_cast<float *>(result), blas, pool);
+#ifdef KILN_HAVE_DNNL
+  if (dtypes == std::array{DType::BF16, DType::BF16, DType::BF16} &&
+      DnnlConvolutions::suits(call.geometry) &&
+      onednn.run(call, DType::BF16, input, weight, result, pool))
+    return;
+#endif
   const ConvGeometry &g = call.geometry;
   std::array<void *, 3> data{input, weight, result};
   std::array<int64_t, 3> sizes{g.n * g.c * g.h * g.w, g.o * (g.c / g.groups) * g.kh * g.kw,
@@ -98,8 +105,8 @@ void CpuConvolutions::runF32(const ConvCall &call, float *input, float *weight, 
                              const Blas &blas, ThreadPool &pool) {
   const ConvGeometry &g = call.geometry;
 #ifdef KILN_HAVE_DNNL
-  if (DnnlConvolutions::suits(g))
-    return onednn.run(call, input, weight, result, pool);
+  if (DnnlConvolutions::suits(g) && onednn.run(call, DType::F32, input, weight, result, pool))
+    return;
 #endif
   Layout l = layoutOf(g);
   int64_t threads = std::min<int64_t>(pool.size(), g.n);

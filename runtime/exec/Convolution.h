@@ -22,9 +22,10 @@ namespace kiln {
 class CpuConvolutions {
 public:
   /// One pass of `call`; `input`, `weight` and `result` are its buffers,
-  /// of element types `dtypes` (in that order). bf16 and f16 tensors are
-  /// widened to f32, convolved as f32 and the result rounded: the numbers
-  /// of a low-precision convolution with f32 accumulation, not its speed.
+  /// of element types `dtypes` (in that order). bf16 runs on oneDNN's bf16
+  /// kernels where it suits and the CPU has them (f32 accumulation);
+  /// otherwise bf16 and f16 tensors are widened to f32, convolved as f32
+  /// and the result rounded: the same numbers, not the speed.
   void run(const ConvCall &call, const std::array<DType, 3> &dtypes, void *input, void *weight,
            void *result, const Blas &blas, ThreadPool &pool);
 

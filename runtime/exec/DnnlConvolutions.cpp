@@ -12,6 +12,8 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/DnnlConvolutions.h"
 
+#include "runtime/artifact/LowFloat.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <new>
@@ -83,19 +85,31 @@ bool DnnlConvolutions::suits(const ConvGeometry &g) {
 DnnlConvolutions::DnnlConvolutions() : state(std::make_unique<State>()) {}
 DnnlConvolutions::~DnnlConvolutions() = default;
 
-DnnlConvolutions::Plan &DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry g,
-                                               int64_t images) {
+DnnlConvolutions::Plan *DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry g,
+                                               int64_t images, DType type) {
   g.n = images;
   std::vector<int64_t> key{pass,        g.n,         g.c,         g.h,         g.w,
                            g.o,         g.kh,        g.kw,        g.stride[0], g.stride[1],
                            g.dilation[0], g.dilation[1], g.pad[0],  g.pad[1],    g.pad[2],
-                           g.pad[3],    g.groups};
-  std::unique_ptr<Plan> &slot = plans[key];
-  if (slot)
-    return *slot;
+                           g.pad[3],    g.groups,    static_cast<int64_t>(type)};
+  auto [it, fresh] = plans.try_emplace(key);
+  if (!fresh)
+    return it->second.get();
   singleThreaded();
+  try {
+    it->second = makePlan(pass, g, type);
+  } catch (const dnnl::error &) {
+    // No kernel for this type on this CPU (bf16 without AVX512-BF16).
+  }
+  return it->second.get();
+}
+
+std::unique_ptr<DnnlConvolutions::Plan> DnnlConvolutions::makePlan(ConvCall::Pass pass,
+                                                                   const ConvGeometry &g,
+                                                                   DType type) {
   const dnnl::engine &engine = state->engine;
-  auto md = [](memory::dims dims, Tag tag) { return memory::desc(dims, memory::data_type::f32, tag); };
+  memory::data_type dt = type == DType::BF16 ? memory::data_type::bf16 : memory::data_type::f32;
+  auto md = [&](memory::dims dims, Tag tag, memory::data_type t) { return memory::desc(dims, t, tag); };
   memory::dims image{g.n, g.c, g.h, g.w}, result{g.n, g.o, g.ho, g.wo};
   memory::dims weights = g.groups == 1
                              ? memory::dims{g.o, g.c, g.kh, g.kw}
@@ -109,8 +123,8 @@ DnnlConvolutions::Plan &DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry
   // Every pass needs the forward's descriptor as a hint.
   dnnl::convolution_forward::primitive_desc forward(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algorithm,
-                                      md(image, Tag::any), md(weights, Tag::any),
-                                      md(result, Tag::any), strides, dilates, padL, padR),
+                                      md(image, Tag::any, dt), md(weights, Tag::any, dt),
+                                      md(result, Tag::any, dt), strides, dilates, padL, padR),
       attr, engine);
 
   auto plan = std::make_unique<Plan>();
@@ -118,8 +132,10 @@ DnnlConvolutions::Plan &DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry
     o.arg = arg, o.plain = plain, o.blocked = blocked;
     o.reordered = plain != blocked;
   };
-  memory::desc imageMd = md(image, Tag::nchw), resultMd = md(result, Tag::nchw),
-               weightMd = md(weights, weightTag);
+  memory::desc imageMd = md(image, Tag::nchw, dt), resultMd = md(result, Tag::nchw, dt),
+               weightMd = md(weights, weightTag, dt);
+  // The weight gradient sums over images in f32: its partials stay f32.
+  memory::desc weightSumMd = md(weights, weightTag, memory::data_type::f32);
   switch (pass) {
   case ConvCall::Forward:
     plan->conv = dnnl::convolution_forward(forward);
@@ -130,8 +146,8 @@ DnnlConvolutions::Plan &DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry
     break;
   case ConvCall::InputGrad: {
     dnnl::convolution_backward_data::primitive_desc pd(
-        dnnl::convolution_backward_data::desc(algorithm, md(image, Tag::any),
-                                              md(weights, Tag::any), md(result, Tag::any),
+        dnnl::convolution_backward_data::desc(algorithm, md(image, Tag::any, dt),
+                                              md(weights, Tag::any, dt), md(result, Tag::any, dt),
                                               strides, dilates, padL, padR),
         attr, engine, forward);
     plan->conv = dnnl::convolution_backward_data(pd);
@@ -143,14 +159,15 @@ DnnlConvolutions::Plan &DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry
   }
   case ConvCall::WeightGrad: {
     dnnl::convolution_backward_weights::primitive_desc pd(
-        dnnl::convolution_backward_weights::desc(algorithm, md(image, Tag::any),
-                                                 md(weights, Tag::any), md(result, Tag::any),
+        dnnl::convolution_backward_weights::desc(algorithm, md(image, Tag::any, dt),
+                                                 md(weights, Tag::any, memory::data_type::f32),
+                                                 md(result, Tag::any, dt),
                                                  strides, dilates, padL, padR),
         attr, engine, forward);
     plan->conv = dnnl::convolution_backward_weights(pd);
     operand(plan->in[0], DNNL_ARG_SRC, imageMd, pd.src_desc());
     operand(plan->in[1], DNNL_ARG_DIFF_DST, resultMd, pd.diff_dst_desc());
-    operand(plan->out, DNNL_ARG_DIFF_WEIGHTS, weightMd, pd.diff_weights_desc());
+    operand(plan->out, DNNL_ARG_DIFF_WEIGHTS, weightSumMd, pd.diff_weights_desc());
     plan->scratchpad = pd.scratchpad_desc();
     break;
   }
@@ -174,21 +191,28 @@ DnnlConvolutions::Plan &DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry
   at += aligned(scratchpadBytes);
   plan->partialOffset = at;
   if (pass == ConvCall::WeightGrad)
-    at += aligned(weightMd.get_size());
+    at += aligned(weightSumMd.get_size());
   plan->slabBytes = at;
-  slot = std::move(plan);
-  return *slot;
+  return plan;
 }
 
-void DnnlConvolutions::run(const ConvCall &call, float *input, float *weight, float *result,
-                           ThreadPool &pool) {
+bool DnnlConvolutions::run(const ConvCall &call, DType type, void *input, void *weight,
+                           void *result, ThreadPool &pool) {
   const ConvGeometry &g = call.geometry;
   int64_t threads = std::min<int64_t>(pool.size(), g.n);
   auto first = [&](int64_t t) { return g.n * t / threads; };
   // Each thread's plan (at most two sizes), made here rather than in the threads.
   std::vector<Plan *> shares(threads);
   for (int64_t t = 0; t < threads; ++t)
-    shares[t] = &plan(call.pass, g, first(t + 1) - first(t));
+    if (!(shares[t] = plan(call.pass, g, first(t + 1) - first(t), type)))
+      return false;
+  size_t elementBytes = type == DType::BF16 ? 2 : 4;
+  auto at = [&](void *base, int64_t elements) {
+    return static_cast<std::byte *>(base) + elements * elementBytes;
+  };
+  // An f32 weight gradient is summed into the weight buffer from thread
+  // 0's partial on; a bf16 one in f32 partials, rounded at the end.
+  bool sumInPlace = type == DType::F32;
   if (state->streams.size() < static_cast<size_t>(threads)) {
     state->streams.resize(threads);
     state->slabs.resize(threads);
@@ -205,16 +229,17 @@ void DnnlConvolutions::run(const ConvCall &call, float *input, float *weight, fl
     singleThreaded();
     Plan &p = *shares[t];
     std::byte *slab = state->slabs[t].get();
-    float *images = input + first(t) * inImage, *results = result + first(t) * outImage;
+    void *images = at(input, first(t) * inImage), *results = at(result, first(t) * outImage);
     // The pass's tensors in NCHW: this thread's images, or all the weights
-    // (the weight gradient into a partial sum, but for the first thread).
-    float *data[3];
+    // (the weight gradient into a partial sum, but for the first thread's
+    // in f32).
+    void *data[3];
     switch (call.pass) {
     case ConvCall::Forward: data[0] = images, data[1] = weight, data[2] = results; break;
     case ConvCall::InputGrad: data[0] = results, data[1] = weight, data[2] = images; break;
     case ConvCall::WeightGrad:
       data[0] = images, data[1] = results;
-      data[2] = t == 0 ? weight : reinterpret_cast<float *>(slab + p.partialOffset);
+      data[2] = t == 0 && sumInPlace ? weight : slab + p.partialOffset;
       break;
     }
     dnnl::stream &stream = state->streams[t];
@@ -238,13 +263,21 @@ void DnnlConvolutions::run(const ConvCall &call, float *input, float *weight, fl
                                      {DNNL_ARG_SCRATCHPAD, scratchpad}});
     stream.wait();
   });
-  if (call.pass == ConvCall::WeightGrad)
-    for (int64_t t = 1; t < threads; ++t) {
-      const float *partial =
-          reinterpret_cast<const float *>(state->slabs[t].get() + shares[t]->partialOffset);
-      for (int64_t i = 0; i < weightSize; ++i)
-        weight[i] += partial[i];
-    }
+  if (call.pass != ConvCall::WeightGrad)
+    return true;
+  auto partial = [&](int64_t t) {
+    return reinterpret_cast<float *>(state->slabs[t].get() + shares[t]->partialOffset);
+  };
+  float *sum = sumInPlace ? static_cast<float *>(weight) : partial(0);
+  for (int64_t t = 1; t < threads; ++t) {
+    const float *p = partial(t);
+    for (int64_t i = 0; i < weightSize; ++i)
+      sum[i] += p[i];
+  }
+  if (!sumInPlace)
+    for (int64_t i = 0; i < weightSize; ++i)
+      setFloatAt(weight, type, i, sum[i]);
+  return true;
 }
 
 } // namespace kiln

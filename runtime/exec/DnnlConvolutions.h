@@ -6,6 +6,11 @@
 // over ResNet-18's (docs/performance.md, bench/conv-libraries), except on
 // 1-channel stems and 1×1 kernels, which `suits` leaves to im2col.
 //
+// bf16 passes run on the primitives' bf16 kernels (f32 accumulation; the
+// weight gradient's blocked copy and partials f32, rounded once at the
+// end) where oneDNN has them for this CPU (AVX512-BF16); elsewhere
+// `run` returns false and the caller widens to f32.
+//
 // The images are split over kiln's threads and each thread runs
 // single-threaded primitives on its share, as the im2col path does:
 // Debian's oneDNN threads with OpenMP, whose spinning team would fight
@@ -17,6 +22,7 @@
 #ifndef KILN_RUNTIME_EXEC_DNNLCONVOLUTIONS_H
 #define KILN_RUNTIME_EXEC_DNNLCONVOLUTIONS_H
 
+#include "runtime/artifact/DType.h"
 #include "runtime/artifact/Program.h"
 #include "runtime/exec/ThreadPool.h"
 
@@ -35,19 +41,24 @@ public:
   /// 16 or more input channels per group, or depthwise over 16 or more).
   static bool suits(const ConvGeometry &g);
 
-  /// One pass of `call` (see ConvCall), its images over `pool`.
-  void run(const ConvCall &call, float *input, float *weight, float *result, ThreadPool &pool);
+  /// One pass of `call` (see ConvCall) on tensors of element type `type`
+  /// (f32 or bf16), its images over `pool`; false when oneDNN has no
+  /// kernel for that type on this CPU (nothing was written).
+  bool run(const ConvCall &call, DType type, void *input, void *weight, void *result,
+           ThreadPool &pool);
 
 private:
   struct Plan;
-  /// The primitives of one pass over `images` images, made on first use.
-  Plan &plan(ConvCall::Pass pass, ConvGeometry g, int64_t images);
+  /// The primitives of one pass over `images` images of `type`, made on
+  /// first use; null when oneDNN cannot run it.
+  Plan *plan(ConvCall::Pass pass, ConvGeometry g, int64_t images, DType type);
+  std::unique_ptr<Plan> makePlan(ConvCall::Pass pass, const ConvGeometry &g, DType type);
 
   struct State;
   // The engine; per thread a stream and a slab for the blocked tensors,
   // the primitives' scratchpad and the weight gradient's partial sum.
   std::unique_ptr<State> state;
-  std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans;
+  std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans; // null: unsupported
 };
 
 } // namespace kiln
