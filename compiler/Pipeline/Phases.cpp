@@ -94,6 +94,7 @@ void addPrecision(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
 void addRecompute(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   KilnRecomputeOptions options;
   options.mode = pipeline.recompute;
+  options.minBytes = pipeline.recomputeMinBytes;
   pm.addNestedPass<mlir::func::FuncOp>(createKilnRecompute(options));
 }
 

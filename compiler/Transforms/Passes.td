@@ -251,7 +251,7 @@ def KilnRecompute : Pass<"kiln-recompute", "::mlir::func::FuncOp"> {
       checkpointing: only the instance's inputs and outputs stay saved);
     - with mode `auto` (the option, else the graph's `train.recompute`,
       else `auto`): elementwise, view and row ops (activations, norms,
-      casts, dropout masks), with the cheap ops they read when that costs
+      casts, dropout masks) of at least `min-bytes`, with the cheap ops they read when that costs
       less than keeping those alive, most bytes freed per FLOP first, when
       the bytes × time freed exceed the bytes × time their kept operands
       must live longer, at most 16 FLOPs per byte freed.
@@ -275,7 +275,10 @@ def KilnRecompute : Pass<"kiln-recompute", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"\"",
-           "none or auto; empty: the module's kiln.train recompute, else auto">
+           "none or auto; empty: the module's kiln.train recompute, else auto">,
+    Option<"minBytes", "min-bytes", "int64_t", /*default=*/"64 << 10",
+           "auto leaves values smaller than this kept (a kernel launch costs "
+           "more than they hold); the differential checker gives 0">
   ];
 }
 

@@ -10,8 +10,8 @@
 //     the instance itself reads in forward; so only the instance's inputs
 //     and outputs stay saved, as torch.utils.checkpoint does;
 //   - auto (the default; train.recompute or --recompute none turns it
-//     off): elementwise, view and row ops
-//     (activations, norms, casts, dropout masks), each with the cheap ops
+//     off): elementwise, view and row ops (activations, norms, casts,
+//     dropout masks) of at least min-bytes, each with the cheap ops
 //     it reads when recomputing them is cheaper than keeping them, taken
 //     in order of bytes freed per FLOP when the bytes × time their value
 //     no longer lives exceed the bytes × time their kept operands must
@@ -44,8 +44,6 @@ namespace {
 
 /// Auto recomputes no more than this many FLOPs per byte it frees.
 constexpr double kMaxFlopsPerByte = 16;
-/// Nor values smaller than this: a kernel launch costs more than they hold.
-constexpr int64_t kMinBytes = 64 << 10;
 /// How many cheap producers deep auto follows an operand it would rather
 /// recompute than keep (batch norm's normalisation and ReLU: 6 ops).
 constexpr int kMaxDepth = 8;
@@ -317,7 +315,7 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
       for (auto &[v, _] : firstBackwardUse) {
         Operation *d = v.getDefiningOp();
         if (d && !recomputed.contains(d) && recomputable(d) && autoFlopsPerElement(d) &&
-            bytesOf(v) >= kMinBytes)
+            bytesOf(v) >= minBytes)
           saved.push_back(v);
       }
       auto perFlop = [](Value v) { return bytesOf(v) / std::max(1.0, flopsOf(v.getDefiningOp())); };

@@ -331,6 +331,10 @@ CheckResult checkGraph(const std::string &graphPath, const CheckOptions &options
     OwningOpRef<ModuleOp> m = oracle->clone();
     PipelineOptions pipeline = precision;
     pipeline.fusion = fusion;
+    // Fused, every cheap value backward reads is recomputed, however small
+    // (kiln-recompute's min-bytes 0): generated graphs are small.
+    if (fusion)
+      pipeline.recomputeMinBytes = 0;
     if (failed(runPhases(*m, pipeline, &kilnPhases().back(), oracleEnd)))
       return nullptr;
     return m;
