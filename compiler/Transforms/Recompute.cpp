@@ -139,14 +139,21 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
       recomputed.insert(op);
     }
     for (Operation *op : ops)
-      for (Value x : op->getOperands()) {
-        if (free(x) || clonedAt[op] == std::numeric_limits<int64_t>::max())
-          continue;
-        if (Operation *d = x.getDefiningOp(); recomputed.contains(d))
-          moveUp(d, clonedAt[op]);
-        else
-          readAt(x, clonedAt[op]);
-      }
+      if (clonedAt[op] != std::numeric_limits<int64_t>::max())
+        readOperandsAt(op, clonedAt[op]);
+  }
+
+  /// `op`'s clone runs at `at`: the clones it reads move up there, the
+  /// values it keeps live until then.
+  void readOperandsAt(Operation *op, int64_t at) {
+    for (Value x : op->getOperands()) {
+      if (free(x))
+        continue;
+      if (Operation *d = x.getDefiningOp(); recomputed.contains(d))
+        moveUp(d, at);
+      else
+        readAt(x, at);
+    }
   }
 
   /// Bytes × time by which moving recomputed `op`'s clone (and the clones
@@ -168,13 +175,7 @@ struct Recompute : kiln::impl::KilnRecomputeBase<Recompute> {
     if (clonedAt[op] <= at)
       return;
     clonedAt[op] = at;
-    for (Value x : op->getOperands()) {
-      Operation *d = x.getDefiningOp();
-      if (d && recomputed.contains(d))
-        moveUp(d, at);
-      else if (!free(x))
-        readAt(x, at);
-    }
+    readOperandsAt(op, at);
   }
 
   struct Plan {

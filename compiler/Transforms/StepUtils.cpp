@@ -70,25 +70,28 @@ Operation *firstBackwardOp(Block &block) {
   return nullptr;
 }
 
+/// A pass's `option` when given, else the graph's `train.KEY`, else
+/// `fallback`.
+static std::string trainChoice(ModuleOp module, StringRef option, StringRef key,
+                               StringRef fallback) {
+  if (!option.empty())
+    return option.str();
+  if (auto train = module ? module->getAttrOfType<DictionaryAttr>("kiln.train") : nullptr)
+    if (auto given = train.getAs<StringAttr>(key))
+      return given.str();
+  return fallback.str();
+}
+
 std::optional<DType> stepPrecision(ModuleOp module, StringRef option) {
-  std::string name = option.str();
-  auto train = module->getAttrOfType<DictionaryAttr>("kiln.train");
-  if (name.empty() && train)
-    if (auto p = train.getAs<StringAttr>("precision"))
-      name = p.str();
-  std::optional<DType> d = precisionNamed(name.empty() ? "f32" : name);
+  std::string name = trainChoice(module, option, "precision", "f32");
+  std::optional<DType> d = precisionNamed(name);
   if (!d)
     module.emitError() << "unknown precision '" << name << "' (f32, bf16 or fp16)";
   return d;
 }
 
 std::string recomputeMode(ModuleOp module, StringRef option) {
-  if (!option.empty())
-    return option.str();
-  if (auto train = module ? module->getAttrOfType<DictionaryAttr>("kiln.train") : nullptr)
-    if (auto m = train.getAs<StringAttr>("recompute"))
-      return m.str();
-  return "auto";
+  return trainChoice(module, option, "recompute", "auto");
 }
 
 bool recomputes(ModuleOp module, StringRef option) {
