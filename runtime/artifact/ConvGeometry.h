@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace kiln {
 
@@ -24,6 +25,12 @@ struct ConvGeometry {
   int64_t groups = 1;
   /// Multiply-adds times two, of the forward (and of each gradient).
   int64_t flops() const { return 2 * n * o * ho * wo * (c / groups) * kh * kw; }
+  /// Every size but the result's (which follow), for keying the plans a
+  /// convolution library makes once per geometry.
+  std::vector<int64_t> key() const {
+    return {n, c, h, w, o, kh, kw, stride[0], stride[1], dilation[0], dilation[1],
+            pad[0], pad[1], pad[2], pad[3], groups};
+  }
 };
 
 } // namespace kiln

@@ -41,10 +41,9 @@ namespace {
 DType dtypeOf(const CompiledModel &m, const ConvCall &c) { return m.buffers[c.input].dtype; }
 
 std::vector<int64_t> keyOf(const CompiledModel &m, const ConvCall &c) {
-  const ConvGeometry &g = c.geometry;
-  return {c.pass, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride[0], g.stride[1],
-          g.pad[0], g.pad[1], g.pad[2], g.pad[3], g.dilation[0], g.dilation[1], g.groups,
-          static_cast<int64_t>(dtypeOf(m, c))};
+  std::vector<int64_t> key = c.geometry.key();
+  key.insert(key.end(), {c.pass, static_cast<int64_t>(dtypeOf(m, c))});
+  return key;
 }
 
 cudnnDataType_t cudnnType(DType d) {

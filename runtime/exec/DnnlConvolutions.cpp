@@ -88,10 +88,8 @@ DnnlConvolutions::~DnnlConvolutions() = default;
 DnnlConvolutions::Plan *DnnlConvolutions::plan(ConvCall::Pass pass, ConvGeometry g,
                                                int64_t images, DType type) {
   g.n = images;
-  std::vector<int64_t> key{pass,        g.n,         g.c,         g.h,         g.w,
-                           g.o,         g.kh,        g.kw,        g.stride[0], g.stride[1],
-                           g.dilation[0], g.dilation[1], g.pad[0],  g.pad[1],    g.pad[2],
-                           g.pad[3],    g.groups,    static_cast<int64_t>(type)};
+  std::vector<int64_t> key = g.key();
+  key.insert(key.end(), {pass, static_cast<int64_t>(type)});
   auto [it, fresh] = plans.try_emplace(key);
   if (!fresh)
     return it->second.get();
