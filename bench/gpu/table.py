@@ -10,16 +10,18 @@ def main():
     print('%-34s %s' % ('check', 'result'))
     for r in rows:
         if 'check' in r:
-            ok = r['exit'] == 0 and r['above_1e-5'] == 0
-            detail = ('%s thunks, max relative difference %.2g' % (r['thunks'], r['max_relative'])
-                      if r['max_relative'] is not None else r.get('error', 'no result'))
+            ok = r['exit'] == 0 and r.get('above') == 0
+            detail = ('%s thunks, max relative difference %.2g (tolerance %g)' % (
+                r['thunks'], r['max_relative'], r['tolerance'])
+                if r['max_relative'] is not None else r.get('error', 'no result'))
             print('%-34s %s  %s' % ('thunks vs CPU: ' + r['check'], 'PASS' if ok else 'FAIL', detail))
         elif 'curve' in r and 'error' in r:
             print('%-34s FAIL  %s' % ('DINO loss curve vs CPU', r['error']))
         elif 'curve' in r:
-            print('%-34s %s  %s/%s points, max relative %s, final loss %s (CPU) %s (GPU)' % (
-                'DINO loss curve vs CPU', 'PASS' if r.get('pass') else 'FAIL', r.get('points'),
-                r.get('of'), r.get('max_relative'), r.get('final_reference'), r.get('final_candidate')))
+            print('%-34s %s  %s/%s points, max relative %.2g (tolerance %g), final loss %s (CPU) %s (GPU)'
+                  % ('DINO loss curve vs CPU', 'PASS' if r.get('pass') else 'FAIL', r.get('points'),
+                     r.get('of'), r.get('max_relative'), r.get('tolerance'), r.get('final_reference'),
+                     r.get('final_candidate')))
     print('\n%-22s %6s %10s %10s %10s' % ('DINO step', 'batch', 'median ms', 'p90 ms', 'images/s'))
     for r in rows:
         if 'median_ms' in r:
@@ -27,7 +29,8 @@ def main():
             print('%-22s %6d %10.2f %10.2f %10.0f' % (name, r['batch'], r['median_ms'], r['p90_ms'],
                                                      r.get('images_per_s', 0)))
         elif r.get('failed') or r.get('skipped'):
-            print('%-22s %s' % (r.get('impl', r.get('bench', '?')), r.get('skipped', 'failed')))
+            print('%-22s %s' % (r.get('impl', r.get('bench', '?')),
+                                r.get('skipped', 'failed, exit %s' % r.get('exit'))))
     return 0
 
 

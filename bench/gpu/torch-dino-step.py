@@ -25,6 +25,16 @@ def load_ref(path):
     spec = importlib.util.spec_from_file_location('ref', path)
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
+
+    # ref.py draws the stochastic-depth mask on the CPU (it runs there);
+    # the same draw, on the activations' device.
+    def drop_path(self, x):
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1 - self.p
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        return x.div(keep) * (keep + torch.rand(shape, dtype=x.dtype, device=x.device)).floor_()
+    ref.DropPath.forward = drop_path
     return ref
 
 

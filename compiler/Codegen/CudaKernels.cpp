@@ -105,9 +105,15 @@ protected:
     auto op = kind == Combine::Add   ? gpu::AllReduceOperation::ADD
               : kind == Combine::Max ? gpu::AllReduceOperation::MAXIMUMF
                                      : gpu::AllReduceOperation::MINIMUMF;
-    return b.create<gpu::AllReduceOp>(loc, loop.getResult(0),
-                                      gpu::AllReduceOperationAttr::get(b.getContext(), op),
-                                      /*uniform=*/true);
+    Value all = b.create<gpu::AllReduceOp>(loc, loop.getResult(0),
+                                           gpu::AllReduceOperationAttr::get(b.getContext(), op),
+                                           /*uniform=*/true);
+    // The lowered all-reduce broadcasts through its shared buffer, whose slot
+    // 0 is also warp 0's partial: without this barrier the same fold's next
+    // run (a serial loop's next row) could overwrite it before a lagging warp
+    // has read the result.
+    sync();
+    return all;
   }
 
   using FusedBody::allocScratch;

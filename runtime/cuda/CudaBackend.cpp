@@ -60,9 +60,12 @@ public:
           "copying to the GPU");
   }
   void download(Region region, int64_t offset, void *host, int64_t bytes) override {
+    // Wait (polled, with the comm timeout) before copying: a copy into
+    // pageable memory can block on the stream, and so on a stuck all-reduce.
+    synchronize();
     check(cudaMemcpyAsync(host, base(region) + offset, bytes, cudaMemcpyDeviceToHost, compute),
           "copying from the GPU");
-    synchronize();
+    check(cudaStreamSynchronize(compute), "copying from the GPU");
   }
   bool stage(Region region, int64_t offset, const void *host, int64_t bytes) override;
   void placeStaged() override;
@@ -271,6 +274,12 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
       cudaEventCreateWithFlags(&placed, cudaEventDisableTiming) ||
       cudaHostAlloc(reinterpret_cast<void **>(&pinned), std::max<int64_t>(stagingBytes, 1),
                     cudaHostAllocDefault)) {
+    error = std::string("cannot set up the GPU: ") + cudaGetErrorString(cudaGetLastError());
+    return false;
+  }
+  // The memset runs on the legacy stream, which does not order the
+  // non-blocking `compute` stream's first kernels after it.
+  if (cudaDeviceSynchronize() != cudaSuccess) {
     error = std::string("cannot set up the GPU: ") + cudaGetErrorString(cudaGetLastError());
     return false;
   }
