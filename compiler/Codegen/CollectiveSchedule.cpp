@@ -2,6 +2,8 @@
 #include "compiler/Codegen/Planner.h"
 #include "compiler/Codegen/FusionKernel.h"
 
+#include "Kiln/IR/KilnDTypes.h"
+
 #include <map>
 
 using namespace mlir;
@@ -13,9 +15,11 @@ namespace kiln {
 void Planner::startAllReduce(AllReduceOp op, ArrayRef<int64_t> operands,
                              llvm::DenseMap<Value, int64_t> &bufferOf, Program &program) {
   std::string name = "bucket " + std::to_string(op.getBucket());
-  // Buckets hold f32 (the manifest checks that every packed tensor is).
-  auto flat = RankedTensorType::get({static_cast<int64_t>(op.getBytes()) / elementBytes(DType::F32)},
-                                    Float32Type::get(op.getContext()));
+  // A bucket holds its operands' type, f32 or bf16 (kiln-compress-all-reduce;
+  // the manifest checks that every packed tensor has it).
+  Type elem = getElementTypeOrSelf(op.getValues().front().getType());
+  int64_t elements = op.getBytes() / elementBytes(*dtypeOf(elem));
+  auto flat = RankedTensorType::get({elements}, elem);
   int64_t bucket = newBuffer(name, "bucket", flat, Region::Arena);
   AllReduceStart start;
   AllReduceWait wait;

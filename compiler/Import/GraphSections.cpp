@@ -335,6 +335,12 @@ bool Importer::checkPrecision(const JsonSource &src) {
           "recompute must be \"none\" or \"auto\", not \"" + r + "\"");
     return false;
   }
+  std::string a = train.value("all_reduce_precision", "f32");
+  if (a != "f32" && a != "bf16") {
+    error(src, "/train/all_reduce_precision",
+          "all_reduce_precision must be \"f32\" or \"bf16\", not \"" + a + "\"");
+    return false;
+  }
   if (!train.contains("loss_scale"))
     return true;
   if (p != "fp16") {

@@ -348,6 +348,7 @@ const Schema train{"train",
                     {"log_every", K::Int},
                     {"precision", K::String},
                     {"recompute", K::String},
+                    {"all_reduce_precision", K::String},
                     {"loss_scale", K::Object, false, &lossScale},
                     {"eval", K::Object, false, &eval}}};
 

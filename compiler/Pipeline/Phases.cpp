@@ -17,7 +17,9 @@
 //   8. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   9. train-step  the complete step, simplified (canonicalize + CSE)
 //  10. precision  GEMMs and what follows them in bf16/fp16, exp/log,
-//                row ops, reductions and sinks in f32 (kiln-assign-precision)
+//                row ops, reductions and sinks in f32 (kiln-assign-precision);
+//                with all_reduce_precision bf16, gradient buckets averaged
+//                in bf16 (kiln-compress-all-reduce)
 //  11. recompute  activations recomputed in backward instead of kept
 //                (kiln-recompute: checkpointed calls, and cheap ops with
 //                train.recompute or --recompute auto)
@@ -88,6 +90,9 @@ void addPrecision(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   KilnAssignPrecisionOptions options;
   options.precision = pipeline.precision;
   pm.addPass(createKilnAssignPrecision(options));
+  KilnCompressAllReduceOptions compress;
+  compress.precision = pipeline.allReducePrecision;
+  pm.addPass(createKilnCompressAllReduce(compress));
   pm.addPass(mlir::createCSEPass()); // one low copy of each value
 }
 
@@ -129,7 +134,8 @@ const Phase kPhases[] = {
     {"train-step", "the complete step, simplified (canonicalize and CSE)",
      addSimplify},
     {"precision", "GEMMs and what follows them in bf16 or fp16, the rest in f32, as autocast "
-                  "does (kiln-assign-precision)", addPrecision},
+                  "does (kiln-assign-precision); gradient buckets averaged in bf16 with "
+                  "all_reduce_precision bf16 (kiln-compress-all-reduce)", addPrecision},
     {"recompute", "activations recomputed in backward instead of kept: checkpointed calls, "
                   "and cheap ops with recompute auto (kiln-recompute)", addRecompute},
     {"fuse", "row-wise ops as kiln.fusion regions, one kernel each (kiln-fuse), and "

@@ -33,6 +33,7 @@ struct PipelineOptions {
   int64_t firstBucketSize = kDefaultFirstBucketBytes; // bucket sizes
   std::string precision;      // kiln-assign-precision's; empty: the graph's
   std::string recompute;      // kiln-recompute's mode; empty: the graph's
+  std::string allReducePrecision; // kiln-compress-all-reduce's; empty: the graph's
   int64_t recomputeMinBytes = 64 << 10; // its smallest value (the differential checker: 0)
 };
 

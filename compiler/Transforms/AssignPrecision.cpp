@@ -15,7 +15,6 @@
 #include "compiler/Transforms/StepUtils.h"
 
 #include "Kiln/IR/KilnDTypes.h"
-#include "Kiln/IR/KilnLocations.h"
 #include "Kiln/IR/KilnOps.h"
 
 namespace kiln {
@@ -89,27 +88,11 @@ struct KilnAssignPrecision : kiln::impl::KilnAssignPrecisionBase<KilnAssignPreci
     Type elem = runsLow ? low : f32;
     OpBuilder b(op);
     for (OpOperand *o : floats)
-      o->set(convert(b, o->get(), elem));
+      o->set(castTo(b, o->get(), elem, o->get()));
     if (runsLow)
       for (OpResult r : op->getResults())
         if (isFloat(r))
           r.setType(RankedTensorType::get(cast<RankedTensorType>(r.getType()).getShape(), low));
-  }
-
-  /// `v` as `elem`: itself, the low value an f32 cast came from (low to f32
-  /// and back is exact; the other way round is not), or a new kiln.cast.
-  Value convert(OpBuilder &b, Value v, Type elem) {
-    auto type = cast<RankedTensorType>(v.getType());
-    if (type.getElementType() == elem)
-      return v;
-    if (auto c = v.getDefiningOp<CastOp>())
-      if (elem == low && getElementTypeOrSelf(c.getInput().getType()) == low)
-        return c.getInput();
-    // Named "bf16(X)" / "f32(X)" after the value's node X, as grad(X) is.
-    std::string role;
-    llvm::raw_string_ostream(role) << elem;
-    return b.create<CastOp>(forNode(v.getLoc(), role), RankedTensorType::get(type.getShape(), elem),
-                            v);
   }
 
   Type low;

@@ -94,10 +94,11 @@ struct InsertAllReduce : kiln::impl::KilnInsertAllReduceBase<InsertAllReduce> {
       if (v && dependsOnBatch(v))
         statistics.insert(v);
     });
+    size_t gradientBuckets = buckets.size();
     if (!statistics.empty())
       buckets.emplace_back(statistics.begin(), statistics.end());
 
-    for (ArrayRef<Value> bucket : buckets) {
+    for (auto [index, bucket] : llvm::enumerate(buckets)) {
       Value last = *llvm::max_element(
           bucket, [&](Value a, Value b) { return producedAt(a) < producedAt(b); });
       OpBuilder b(step.getContext());
@@ -106,6 +107,7 @@ struct InsertAllReduce : kiln::impl::KilnInsertAllReduceBase<InsertAllReduce> {
       else
         b.setInsertionPointToStart(&body);
       AllReduceOp reduce = KilnBuilder(b, last.getLoc()).allReduce(bucket);
+      reduce.setGradients(index < gradientBuckets);
       // Only the sinks read the mean: backward itself goes on with the
       // rank's own values (a gradient may feed another one's computation).
       for (auto [v, r] : llvm::zip(bucket, reduce.getResults()))

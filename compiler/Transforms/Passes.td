@@ -237,6 +237,38 @@ def KilnAssignPrecision : Pass<"kiln-assign-precision", "::mlir::ModuleOp"> {
   ];
 }
 
+def KilnCompressAllReduce : Pass<"kiln-compress-all-reduce", "::mlir::ModuleOp"> {
+  let summary = "Average the gradients over the ranks in bf16";
+  let description = [{
+    With precision `bf16` (the option, else the graph's
+    `train.all_reduce_precision`; `f32`, the default, changes nothing),
+    each gradient bucket's `kiln.all_reduce` (those marked `gradients`)
+    sends its operands as bf16, as DDP's bf16_compress_hook does: half
+    the bytes on the wire, each gradient rounded to 8 significant bits
+    (and, as the runtime divides by the world size while packing, once
+    more where that size is not a power of two). The loss, metrics and
+    batch statistics stay f32. A gradient already made in bf16 (a GEMM's
+    under `precision: bf16`) is sent as it is, without a round trip.
+
+    ```mlir
+    // before
+    %g:2 = kiln.all_reduce %dw, %db {bucket = 0 : i64, bytes = 2600 : i64, gradients}
+        : tensor<10x64xf32>, tensor<10xf32>
+    // after, precision=bf16
+    %dw16 = kiln.cast %dw : tensor<10x64xf32> to tensor<10x64xbf16>
+    %db16 = kiln.cast %db : tensor<10xf32> to tensor<10xbf16>
+    %r:2 = kiln.all_reduce %dw16, %db16 {bucket = 0 : i64, bytes = 1300 : i64, gradients}
+        : tensor<10x64xbf16>, tensor<10xbf16>
+    %gw = kiln.cast %r#0 : tensor<10x64xbf16> to tensor<10x64xf32>
+    %gb = kiln.cast %r#1 : tensor<10xbf16> to tensor<10xf32>
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"\"",
+           "f32 or bf16; empty: the module's kiln.train all_reduce_precision, else f32">
+  ];
+}
+
 def KilnRecompute : Pass<"kiln-recompute", "::mlir::func::FuncOp"> {
   let summary = "Recompute activations in backward instead of keeping them";
   let description = [{

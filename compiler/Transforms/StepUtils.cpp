@@ -90,6 +90,29 @@ std::optional<DType> stepPrecision(ModuleOp module, StringRef option) {
   return d;
 }
 
+Value castTo(OpBuilder &b, Value v, Type elem, Value namedAfter) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getElementType() == elem)
+    return v;
+  if (auto c = v.getDefiningOp<CastOp>())
+    if (getElementTypeOrSelf(c.getInput().getType()) == elem && type.getElementType().isF32())
+      return c.getInput();
+  std::string role;
+  llvm::raw_string_ostream(role) << elem;
+  return b.create<CastOp>(forNode(namedAfter.getLoc(), role),
+                          RankedTensorType::get(type.getShape(), elem), v);
+}
+
+std::optional<DType> allReducePrecision(ModuleOp module, StringRef option) {
+  std::string name = trainChoice(module, option, "all_reduce_precision", "f32");
+  std::optional<DType> d = precisionNamed(name);
+  if (d != DType::F32 && d != DType::BF16) {
+    module.emitError() << "unknown all-reduce precision '" << name << "' (f32 or bf16)";
+    return std::nullopt;
+  }
+  return d;
+}
+
 std::string recomputeMode(ModuleOp module, StringRef option) {
   return trainChoice(module, option, "recompute", "auto");
 }

@@ -59,6 +59,18 @@ std::optional<DType> stepPrecision(mlir::ModuleOp module, llvm::StringRef option
 /// `mode`), else the graph's `train.recompute`, else "auto".
 std::string recomputeMode(mlir::ModuleOp module, llvm::StringRef option);
 
+/// `v` with element type `elem`, named ROLE(NODE) after `namedAfter`'s
+/// node (`bf16(X)`, `f32(X)`): v itself when it has it, the input of the
+/// f32 cast v is when that input has it (widening is exact, so skipping
+/// the round trip loses nothing), else a new kiln.cast.
+mlir::Value castTo(mlir::OpBuilder &b, mlir::Value v, mlir::Type elem, mlir::Value namedAfter);
+
+/// The gradients' all-reduce precision: `option` when given
+/// (kiln-compress-all-reduce's `precision`), else the graph's
+/// `train.all_reduce_precision`, else f32. Null after an error on `module`
+/// when it is neither f32 nor bf16.
+std::optional<DType> allReducePrecision(mlir::ModuleOp module, llvm::StringRef option);
+
 /// Whether the step recomputes anything: a checkpointed call or mode auto.
 bool recomputes(mlir::ModuleOp module, llvm::StringRef option);
 

@@ -380,16 +380,17 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
             !r.ints(tj, tp, "tensors", bt.tensors))
           return done(false);
         int64_t packed = 0;
-        bool f32 = c.buffers[bt.bucketBuffer].dtype == DType::F32;
+        DType dtype = c.buffers[bt.bucketBuffer].dtype;
+        bool same = dtype == DType::F32 || dtype == DType::BF16;
         for (int64_t id : bt.tensors) {
           if (!bufferId(tp + "/tensors", id))
             return done(false);
           packed += c.buffers[id].bytes;
-          f32 &= c.buffers[id].dtype == DType::F32;
+          same &= c.buffers[id].dtype == dtype;
         }
-        if (bt.tensors.empty() || !f32 || packed != c.buffers[bt.bucketBuffer].bytes)
-          return done(r.fail(tp, "an all-reduce thunk packs f32 tensors whose sizes add up to "
-                                 "its bucket buffer's"));
+        if (bt.tensors.empty() || !same || packed != c.buffers[bt.bucketBuffer].bytes)
+          return done(r.fail(tp, "an all-reduce thunk packs f32 (or bf16) tensors of its "
+                                 "bucket buffer's type whose sizes add up to its size"));
         if (kind == "all_reduce_start")
           t.payload = AllReduceStart{bt};
         else

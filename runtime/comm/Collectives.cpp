@@ -13,7 +13,7 @@ namespace {
 class LocalCollectives final : public Collectives {
 public:
   using Collectives::Collectives;
-  void startAllReduce(int64_t, float *, int64_t) override {}
+  void startAllReduce(int64_t, DType, void *, int64_t) override {}
   void waitAllReduce(int64_t) override {}
   std::vector<uint64_t> allGather(uint64_t value) override { return {value}; }
   void allReduceSum(double *, int64_t) override {}

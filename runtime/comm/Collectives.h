@@ -14,6 +14,7 @@
 #ifndef KILN_RUNTIME_COMM_COLLECTIVES_H
 #define KILN_RUNTIME_COMM_COLLECTIVES_H
 
+#include "runtime/artifact/DType.h"
 #include "runtime/comm/World.h"
 
 #include <cstdint>
@@ -32,9 +33,12 @@ public:
   /// Seconds any wait for the other ranks may take.
   double timeout() const { return timeoutSeconds; }
 
-  /// Starts summing `count` floats at `data` in place over the ranks;
-  /// `bucket` identifies it to waitAllReduce.
-  virtual void startAllReduce(int64_t bucket, float *data, int64_t count) = 0;
+  /// Starts summing `count` elements of `dtype` at `data` in place over
+  /// the ranks; `bucket` identifies it to waitAllReduce. F32, or BF16 for
+  /// compressed gradients: each transport adds bf16 in f32 and rounds to
+  /// nearest even (MPI and NCCL after each addition, TCP once at the end),
+  /// so two ranks give round(a + b) everywhere.
+  virtual void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) = 0;
   /// Returns when bucket `bucket` holds the sum (fail() on timeout).
   virtual void waitAllReduce(int64_t bucket) = 0;
   /// Lets in-flight all-reduces advance (MPI progresses only inside calls).

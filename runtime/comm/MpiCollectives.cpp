@@ -9,9 +9,12 @@
 #include "runtime/comm/Transports.h"
 
 #ifdef KILN_HAVE_MPI
+#include "runtime/artifact/LowFloat.h"
+
 #include <mpi.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -22,11 +25,19 @@ namespace {
 class MpiCollectives final : public Collectives {
 public:
   using Collectives::Collectives;
-  ~MpiCollectives() override { MPI_Finalize(); }
+  ~MpiCollectives() override {
+    if (bf16Op != MPI_OP_NULL)
+      MPI_Op_free(&bf16Op);
+    MPI_Finalize();
+  }
 
-  void startAllReduce(int64_t bucket, float *data, int64_t count) override {
-    MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM,
-                   MPI_COMM_WORLD, &inFlight[bucket]);
+  void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) override {
+    if (count > INT_MAX)
+      fail("bucket " + std::to_string(bucket) + " has " + std::to_string(count) +
+           " elements, more than MPI counts (" + std::to_string(INT_MAX) + ")");
+    bool bf16 = dtype == DType::BF16;
+    MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), bf16 ? MPI_UINT16_T : MPI_FLOAT,
+                   bf16 ? bf16Sum() : MPI_SUM, MPI_COMM_WORLD, &inFlight[bucket]);
   }
   void waitAllReduce(int64_t bucket) override {
     waitFor(inFlight.at(bucket), "the all-reduce of bucket " + std::to_string(bucket));
@@ -60,6 +71,20 @@ public:
   }
 
 private:
+  /// MPI has no bf16 type: bf16 travels as MPI_UINT16_T under this sum,
+  /// which widens, adds in f32 and rounds back (LowFloat.h).
+  static void addBf16(void *in, void *inout, int *count, MPI_Datatype *) {
+    auto *x = static_cast<const uint16_t *>(in);
+    auto *y = static_cast<uint16_t *>(inout);
+    for (int i = 0; i < *count; ++i)
+      y[i] = floatToBf16(bf16ToFloat(x[i]) + bf16ToFloat(y[i]));
+  }
+  MPI_Op bf16Sum() {
+    if (bf16Op == MPI_OP_NULL)
+      MPI_Op_create(&addBf16, /*commute=*/1, &bf16Op);
+    return bf16Op;
+  }
+
   /// Tests `request` until it completes, spinning briefly and then
   /// sleeping, or fails after the timeout.
   void waitFor(MPI_Request &request, const std::string &what) {
@@ -81,6 +106,7 @@ private:
   }
 
   std::map<int64_t, MPI_Request> inFlight;
+  MPI_Op bf16Op = MPI_OP_NULL;
 };
 
 } // namespace

@@ -8,13 +8,16 @@
 // the order the buckets start, so the compute thread only waits. Every
 // socket wait has the deadline; a peer that closes its connection (it
 // died) or stays silent ends this rank with a message, which closes its
-// own sockets and so ends the rest.
+// own sockets and so ends the rest. bf16 buckets are summed in f32 on rank
+// 0 and rounded once.
 //
 // Cost: rank 0 moves 2(n-1) buckets per all-reduce, a ring 2(n-1)/n: this
 // transport is for CPU jobs on a few machines; NCCL or MPI for more.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/Transports.h"
+
+#include "runtime/artifact/LowFloat.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -39,13 +42,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// One collective: `count` elements of `data` summed (f32 or f64), or
-/// one u64 per rank gathered into `gathered`.
+/// One collective: `count` elements of `data` summed (f32, bf16 or f64),
+/// or one u64 per rank gathered into `gathered`.
 struct Request {
   int64_t id = 0;
   void *data = nullptr;
   int64_t count = 0;
-  enum Kind { SumF32, SumF64, Gather } kind = SumF32;
+  enum Kind { SumF32, SumBf16, SumF64, Gather } kind = SumF32;
   std::vector<uint64_t> *gathered = nullptr;
   bool done = false;
 };
@@ -67,8 +70,8 @@ public:
         close(fd);
   }
 
-  void startAllReduce(int64_t bucket, float *data, int64_t count) override {
-    submit({bucket, data, count, Request::SumF32});
+  void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) override {
+    submit({bucket, data, count, dtype == DType::BF16 ? Request::SumBf16 : Request::SumF32});
   }
   void waitAllReduce(int64_t bucket) override {
     waitFor(bucket, "the all-reduce of bucket " + std::to_string(bucket));
@@ -143,7 +146,7 @@ private:
   }
 
   std::string run(const Request &r) {
-    size_t elem = r.kind == Request::SumF32 ? 4 : 8;
+    size_t elem = r.kind == Request::SumBf16 ? 2 : r.kind == Request::SumF32 ? 4 : 8;
     size_t bytes = r.count * elem;
     std::string e;
     if (world_.rank != 0) {
@@ -156,6 +159,11 @@ private:
       return "";
     }
     std::vector<char> incoming(bytes);
+    auto *bf16 = static_cast<uint16_t *>(r.data);
+    std::vector<float> wide; // bf16 sums accumulate here
+    if (r.kind == Request::SumBf16)
+      for (int64_t j = 0; j < r.count; ++j)
+        wide.push_back(bf16ToFloat(bf16[j]));
     for (int peer = 1; peer < world_.size; ++peer) {
       if (!(e = transfer(peer, incoming.data(), bytes, false)).empty())
         return e;
@@ -163,9 +171,14 @@ private:
         std::memcpy(&(*r.gathered)[peer], incoming.data(), 8);
       else if (r.kind == Request::SumF32)
         add(static_cast<float *>(r.data), reinterpret_cast<float *>(incoming.data()), r.count);
+      else if (r.kind == Request::SumBf16)
+        for (int64_t j = 0; j < r.count; ++j)
+          wide[j] += bf16ToFloat(reinterpret_cast<const uint16_t *>(incoming.data())[j]);
       else
         add(static_cast<double *>(r.data), reinterpret_cast<double *>(incoming.data()), r.count);
     }
+    for (size_t j = 0; j < wide.size(); ++j)
+      bf16[j] = floatToBf16(wide[j]);
     void *result = r.kind == Request::Gather ? r.gathered->data() : r.data;
     size_t back = r.kind == Request::Gather ? world_.size * 8 : bytes;
     for (int peer = 1; peer < world_.size; ++peer)

@@ -341,6 +341,11 @@ void CudaBackend::placeStaged() {
   discardStaged();
 }
 
+/// cuBLAS's name for a float dtype.
+cudaDataType_t cudaType(DType d) {
+  return d == DType::BF16 ? CUDA_R_16BF : d == DType::F16 ? CUDA_R_16F : CUDA_R_32F;
+}
+
 void CudaBackend::enqueue(int program, size_t first, size_t last) {
   const Program &p = m.compiled.programs[program];
   for (size_t i = first; i < last; ++i) {
@@ -403,11 +408,13 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
               }
               if (world > 1) {
                 // Pre-divided while packing, as on the CPU: the sum is then the mean.
-                int64_t n = m.compiled.buffers[a.bucketBuffer].bytes / 4;
+                const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
+                int64_t n = packed.bytes / elementBytes(packed.dtype);
                 float scale = 1.0f / world;
-                auto *packed = reinterpret_cast<float *>(device(a.bucketBuffer));
-                check(cublasSscal(blas, n, &scale, packed, 1), here());
-                comm->startAllReduce(a.bucket, packed, n);
+                check(cublasScalEx_64(blas, n, &scale, CUDA_R_32F, device(a.bucketBuffer),
+                                   cudaType(packed.dtype), 1, CUDA_R_32F),
+                      here());
+                comm->startAllReduce(a.bucket, packed.dtype, device(a.bucketBuffer), n);
               }
             },
             [&](const AllReduceWait &w) {
@@ -427,11 +434,6 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
     if (syncEachThunk)
       check(cudaStreamSynchronize(compute), here());
   }
-}
-
-/// cuBLAS's name for a float dtype.
-cudaDataType_t cudaType(DType d) {
-  return d == DType::BF16 ? CUDA_R_16BF : d == DType::F16 ? CUDA_R_16F : CUDA_R_32F;
 }
 
 void CudaBackend::gemm(const GemmCall &call, const std::string &where) {

@@ -20,10 +20,11 @@ public:
 
   bool init(std::string &error);
 
-  void startAllReduce(int64_t bucket, float *data, int64_t count) override {
+  void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) override {
     check(cudaEventRecord(event(ready, bucket), compute), "ordering an all-reduce");
     check(cudaStreamWaitEvent(stream, ready[bucket]), "ordering an all-reduce");
-    settle(ncclAllReduce(data, data, count, ncclFloat, ncclSum, comm, stream),
+    settle(ncclAllReduce(data, data, count, dtype == DType::BF16 ? ncclBfloat16 : ncclFloat,
+                         ncclSum, comm, stream),
            "the all-reduce of bucket " + std::to_string(bucket));
     check(cudaEventRecord(event(done, bucket), stream), "ordering an all-reduce");
   }

@@ -2,6 +2,7 @@
 #include "runtime/exec/Executor.h"
 
 #include "runtime/artifact/ArtifactChecks.h"
+#include "runtime/artifact/LowFloat.h"
 #include "runtime/data/Random.h"
 
 #include <chrono>
@@ -280,19 +281,30 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
           },
           [&](const RandomFill &r) { fillRandom(r); },
           [&](const AllReduceStart &a) {
-            // Pre-divided while packing, as DDP does: the sum is then the mean.
-            auto *bucket = static_cast<float *>(data(a.bucketBuffer));
+            // Pre-divided while packing, as DDP does: the sum is then the
+            // mean. A bf16 bucket (compressed gradients) is scaled in f32
+            // and rounded, exact for a power-of-two world size.
+            const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
+            auto *bucket = static_cast<uint8_t *>(data(a.bucketBuffer));
             float scale = 1.0f / worldSize();
             for (int64_t id : a.tensors) {
-              int64_t n = m.compiled.buffers[id].bytes / 4;
-              const float *x = static_cast<const float *>(data(id));
-              for (int64_t j = 0; j < n; ++j)
-                bucket[j] = x[j] * scale;
-              bucket += n;
+              int64_t n = m.compiled.buffers[id].bytes / elementBytes(packed.dtype);
+              if (packed.dtype == DType::BF16) {
+                auto *x = static_cast<const uint16_t *>(data(id));
+                auto *y = reinterpret_cast<uint16_t *>(bucket);
+                for (int64_t j = 0; j < n; ++j)
+                  y[j] = floatToBf16(bf16ToFloat(x[j]) * scale);
+              } else {
+                auto *x = static_cast<const float *>(data(id));
+                auto *y = reinterpret_cast<float *>(bucket);
+                for (int64_t j = 0; j < n; ++j)
+                  y[j] = x[j] * scale;
+              }
+              bucket += m.compiled.buffers[id].bytes;
             }
             if (worldSize() > 1)
-              comm->startAllReduce(a.bucket, static_cast<float *>(data(a.bucketBuffer)),
-                                   m.compiled.buffers[a.bucketBuffer].bytes / 4);
+              comm->startAllReduce(a.bucket, packed.dtype, data(a.bucketBuffer),
+                                   packed.bytes / elementBytes(packed.dtype));
           },
           [&](const AllReduceWait &w) {
             if (worldSize() > 1)

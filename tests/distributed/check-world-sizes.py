@@ -8,6 +8,9 @@ state tensor (the optimizer moments, the DINO centre).
 
 --launcher tcp starts the ranks itself with torchrun-style variables
 (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) instead of mpirun.
+--all-reduce-precision bf16 compiles every run, world size 1 too, with
+the gradients averaged in bf16 (then --bound is what bf16's rounding of
+the averaged gradients allows).
 
 Per tensor the relative error is max|a - b| / max|b| (b: world size 1);
 the bound is 1e-5. Summation order differs between world sizes, so
@@ -47,6 +50,8 @@ def train(args, ranks, out):
            str(args.batch), '--data', 'synthetic:%d' % args.images, '--out', out,
            '--threads', '1', '--quiet']
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+    if args.all_reduce_precision:
+        cmd += ['--all-reduce-precision', args.all_reduce_precision]
     if ranks > 1 and args.launcher == 'mpirun':
         cmd = [args.mpirun, '--oversubscribe', '-n', str(ranks)] + cmd
     if ranks > 1 and args.launcher == 'tcp':
@@ -107,6 +112,7 @@ def main():
     ap.add_argument('--sgd', type=float)
     ap.add_argument('--adamw-lr', type=float)
     ap.add_argument('--launcher', choices=['mpirun', 'tcp'], default='mpirun')
+    ap.add_argument('--all-reduce-precision', choices=['f32', 'bf16'])
     args = ap.parse_args()
     args.mpirun = shutil.which('mpirun')
     if not args.mpirun and args.launcher == 'mpirun':

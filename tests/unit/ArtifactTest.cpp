@@ -289,7 +289,7 @@ TEST(Artifact, ManifestThunksAreCheckedByPlace) {
   expectThunkRefused(kernel + "/args/0/buffer", [](auto &v) { v = 99999; }, "no buffer 99999");
   expectThunkRefused(gemm, [](auto &v) { v.erase("c"); }, gemm + ": missing 'c'");
   expectThunkRefused(start + "/tensors", [](auto &v) { v.erase(v.size() - 1); },
-                "add up to its bucket buffer's");
+                "whose sizes add up to its size");
   expectThunkRefused(start + "/kind", [](auto &v) { v = "all_gather"; },
                 "unknown thunk kind 'all_gather'");
 }

@@ -58,12 +58,13 @@ nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t ste
     const AllReduceWait *wait = p.thunks[i].as<AllReduceWait>();
     if (!wait)
       continue;
-    int64_t n = c.buffers[wait->bucketBuffer].bytes / 4;
-    std::vector<float> bucket(n, 1.0f);
+    const Buffer &packed = c.buffers[wait->bucketBuffer];
+    int64_t n = packed.bytes / elementBytes(packed.dtype);
+    std::vector<uint8_t> bucket(packed.bytes); // zeros: the time does not depend on values
     std::vector<double> times;
     for (int64_t r = 0; r < steps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      exec.comm->startAllReduce(wait->bucket, bucket.data(), n);
+      exec.comm->startAllReduce(wait->bucket, packed.dtype, bucket.data(), n);
       exec.comm->waitAllReduce(wait->bucket);
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
@@ -72,7 +73,7 @@ nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t ste
     blocked += b;
     alone += a;
     hidden += std::max(0.0, a - b);
-    bytes += 4.0 * n;
+    bytes += packed.bytes;
     perWait.push_back(1e3 * b);
     perAlone.push_back(1e3 * a);
   }

@@ -110,6 +110,11 @@ cl::opt<std::string> recompute("recompute",
                                         "(default auto: cheap activations recomputed in backward "
                                         "instead of kept, kiln-recompute)"),
                                cl::value_desc("none|auto"), cl::cat(category));
+cl::opt<std::string> allReduceDType(
+    "all-reduce-precision",
+    cl::desc("f32 or bf16: override the graph's train.all_reduce_precision (bf16: gradient "
+             "buckets averaged over the ranks in bf16, kiln-compress-all-reduce)"),
+    cl::value_desc("f32|bf16"), cl::cat(category));
 cl::opt<int64_t> ranks("ranks",
                        cl::desc("Compile for data-parallel training on N ranks: the step "
                                 "takes the (global) batch size / N images"),
@@ -224,9 +229,12 @@ int kiln::compilerMain(int argc, char **argv) {
     return fail("--precision must be f32, bf16 or fp16, not '" + precision + "'", 2);
   if (recompute.getNumOccurrences() && recompute != "none" && recompute != "auto")
     return fail("--recompute must be none or auto, not '" + recompute + "'", 2);
+  if (allReduceDType.getNumOccurrences() && allReduceDType != "f32" && allReduceDType != "bf16")
+    return fail("--all-reduce-precision must be f32 or bf16, not '" + allReduceDType + "'", 2);
   PipelineOptions pipeline;
   pipeline.precision = precision;
   pipeline.recompute = recompute;
+  pipeline.allReducePrecision = allReduceDType;
   pipeline.bucketSize = bucketSize;
   pipeline.firstBucketSize = firstBucketSize;
   pipeline.fusion = !noFusion;

@@ -22,7 +22,7 @@
 namespace kiln {
 namespace {
 
-/// The data-parallel plan: per all-reduce bucket its tensors and size, and
+/// The data-parallel plan: per all-reduce bucket its tensors, type and size, and
 /// the work between its start and its wait, which runs while it is in
 /// flight.
 void printBuckets(const CompiledModel &c, const Program &p) {
@@ -36,15 +36,16 @@ void printBuckets(const CompiledModel &c, const Program &p) {
       continue;
     if (!header)
       std::printf("\n  all-reduce buckets (averaged over the ranks; none at world size 1)\n"
-                  "  %6s %7s %10s %7s %7s %16s\n", "bucket", "tensors", "KB", "start", "wait",
-                  "overlap GFLOP");
+                  "  %6s %7s %5s %10s %7s %7s %16s\n", "bucket", "tensors", "type", "KB", "start",
+                  "wait", "overlap GFLOP");
     header = true;
     size_t start = starts[wait->bucket];
     int64_t flops = 0;
     for (size_t j = start + 1; j < i; ++j)
       flops += p.thunks[j].flops;
-    std::printf("  %6lld %7zu %10.1f %7zu %7zu %16.3f\n", (long long)wait->bucket,
-                wait->tensors.size(), c.buffers[wait->bucketBuffer].bytes / 1e3, start, i,
+    const Buffer &bucket = c.buffers[wait->bucketBuffer];
+    std::printf("  %6lld %7zu %5s %10.1f %7zu %7zu %16.3f\n", (long long)wait->bucket,
+                wait->tensors.size(), dtypeName(bucket.dtype), bucket.bytes / 1e3, start, i,
                 flops / 1e9);
   }
 }

@@ -52,6 +52,8 @@ const char *kUsage =
     "  --precision P     f32, bf16 or fp16 (default: the graph's train.precision)\n"
     "  --recompute R     none or auto: cheap activations recomputed in backward\n"
     "                    instead of kept (default: the graph's train.recompute, else auto)\n"
+    "  --all-reduce-precision P  f32 or bf16: the gradients' all-reduce (default:\n"
+    "                    the graph's train.all_reduce_precision, else f32)\n"
     "  --comm-timeout S  seconds a rank waits for the others before the job\n"
     "                    ends with an error (default 300)\n"
     "  --snapshot-every N  a snapshot every N steps (and at every epoch end) in\n"
@@ -81,7 +83,7 @@ int usageError(const std::string &message) {
 struct CompileRequest {
   std::string model, artifact;
   std::optional<int64_t> batchSize, bucketSize;
-  std::optional<std::string> precision, recompute;
+  std::optional<std::string> precision, recompute, allReducePrecision;
   int ranks = 1;
   std::string cpu;
   bool cuda = false;
@@ -104,6 +106,8 @@ bool compileInPlace(const CompileRequest &request) {
     args.insert(args.end(), {"--precision", *request.precision});
   if (request.recompute)
     args.insert(args.end(), {"--recompute", *request.recompute});
+  if (request.allReducePrecision)
+    args.insert(args.end(), {"--all-reduce-precision", *request.allReducePrecision});
   if (!request.cpu.empty())
     args.insert(args.end(), {"--cpu", request.cpu});
   if (request.cuda)
@@ -194,7 +198,7 @@ int failRanks(Collectives *comm, const std::string &message) {
 int trainMain(int argc, char **argv) {
   Args args(argc, argv,
             {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "eval-data",
-             "loader-threads", "cpu", "bucket-size", "precision", "recompute", "comm-timeout", "snapshot-every",
+             "loader-threads", "cpu", "bucket-size", "precision", "recompute", "all-reduce-precision", "comm-timeout", "snapshot-every",
              "keep-snapshots", "init-from", "init-network", "device", "eval-every"},
             {"quiet", "resume", "no-eval", "help"});
   if (args.flag("help")) {
@@ -210,6 +214,7 @@ int trainMain(int argc, char **argv) {
   auto bucketSize = args.integer("bucket-size", 1);
   std::optional<std::string> precision = args.value("precision");
   std::optional<std::string> recompute = args.value("recompute");
+  std::optional<std::string> allReducePrecision = args.value("all-reduce-precision");
   auto timeout = args.integer("comm-timeout", 1);
   options.snapshotEvery = args.integer("snapshot-every", 1).value_or(0);
   options.evalEvery = args.integer("eval-every", 1);
@@ -245,18 +250,20 @@ int trainMain(int argc, char **argv) {
     bool existed = std::filesystem::exists(options.runDir, ec);
     std::filesystem::create_directories(options.runDir);
     CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize,
-                           precision, recompute, w.size, args.value("cpu").value_or(""), cuda};
+                           precision, recompute, allReducePrecision, w.size,
+                           args.value("cpu").value_or(""), cuda};
     if (!compileForRanks(request, *comm, options.quiet)) {
       if (!existed && w.rank == 0)
         std::filesystem::remove(options.runDir, ec); // only if still empty
       return 1; // the compiler printed why
     }
     artifact = request.artifact;
-  } else if (batch || bucketSize || precision || recompute) {
+  } else if (batch || bucketSize || precision || recompute || allReducePrecision) {
     return usageError(std::string(batch         ? "--batch-size"
                                   : bucketSize  ? "--bucket-size"
                                   : precision   ? "--precision"
-                                                : "--recompute") +
+                                  : recompute   ? "--recompute"
+                                                : "--all-reduce-precision") +
                       " needs MODEL.json: an artifact is already compiled");
   }
 

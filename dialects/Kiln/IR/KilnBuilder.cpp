@@ -106,7 +106,8 @@ AllReduceOp KilnBuilder::allReduce(ValueRange xs) {
   int64_t bytes = 0;
   for (Value x : xs)
     bytes += cast<RankedTensorType>(x.getType()).getNumElements() * elementBytes(*dtypeOf(x.getType()));
-  return b.create<AllReduceOp>(loc, xs, b.getI64IntegerAttr(0), b.getI64IntegerAttr(bytes));
+  return b.create<AllReduceOp>(loc, xs, b.getI64IntegerAttr(0), b.getI64IntegerAttr(bytes),
+                               /*gradients=*/nullptr);
 }
 
 Value KilnBuilder::matmul(Value x, Value y, bool transposeX, bool transposeY) {

@@ -932,7 +932,9 @@ def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [Differentiable,
     before the first thunk that reads a result, so later work (the rest of
     backward) runs meanwhile. `bucket` numbers the buckets as the pass placed
     them;
-    `bytes` is the bucket's size.
+    `bytes` is the bucket's size; `gradients` marks the parameter gradients'
+    buckets, which `kiln-compress-all-reduce` may send in bf16 (the
+    operands then bf16, summed in f32 and rounded by each transport).
 
     Not pure: communication must neither merge nor move.
 
@@ -941,8 +943,9 @@ def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [Differentiable,
         : tensor<10x64xf32>, tensor<10xf32>
     ```
   }];
-  let arguments = (ins Variadic<Kiln_F32Tensor>:$values, I64Attr:$bucket, I64Attr:$bytes);
-  let results = (outs Variadic<Kiln_F32Tensor>:$results);
+  let arguments = (ins Variadic<StaticShapeTensorOf<[F32, BF16]>>:$values, I64Attr:$bucket,
+                       I64Attr:$bytes, UnitAttr:$gradients);
+  let results = (outs Variadic<StaticShapeTensorOf<[F32, BF16]>>:$results);
   let assemblyFormat = "$values attr-dict `:` type($values)";
 }
 

@@ -8,11 +8,11 @@
 // The loss is a constant here, the same on every rank: no bucket of its own.
 
 // CHECK: %[[GB:.*]] = kiln.sum %{{.*}} {axes = array<i64: 0>}
-// CHECK-NEXT: %[[RB:.*]] = kiln.all_reduce %[[GB]] {bucket = 0 : i64, bytes = 32 : i64} : tensor<8xf32>
+// CHECK-NEXT: %[[RB:.*]] = kiln.all_reduce %[[GB]] {bucket = 0 : i64, bytes = 32 : i64, gradients} : tensor<8xf32>
 // CHECK-NEXT: %[[G2:.*]] = kiln.matmul
-// CHECK-NEXT: %[[R2:.*]] = kiln.all_reduce %[[G2]] {bucket = 1 : i64, bytes = 256 : i64} : tensor<8x8xf32>
+// CHECK-NEXT: %[[R2:.*]] = kiln.all_reduce %[[G2]] {bucket = 1 : i64, bytes = 256 : i64, gradients} : tensor<8x8xf32>
 // CHECK-NEXT: %[[G1:.*]] = kiln.mul %[[G2]], %[[G2]]
-// CHECK-NEXT: %[[R1:.*]] = kiln.all_reduce %[[G1]] {bucket = 2 : i64, bytes = 256 : i64} : tensor<8x8xf32>
+// CHECK-NEXT: %[[R1:.*]] = kiln.all_reduce %[[G1]] {bucket = 2 : i64, bytes = 256 : i64, gradients} : tensor<8x8xf32>
 // CHECK-NEXT: kiln.gradient "w1" %[[R1]]
 // CHECK-NEXT: kiln.gradient "w2" %[[R2]]
 // CHECK-NEXT: kiln.gradient "b" %[[RB]]
