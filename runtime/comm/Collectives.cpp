@@ -14,7 +14,9 @@ class LocalCollectives final : public Collectives {
 public:
   using Collectives::Collectives;
   void startAllReduce(int64_t, DType, void *, int64_t) override {}
-  void waitAllReduce(int64_t) override {}
+  void startReduceScatter(int64_t, DType, void *, int64_t) override {}
+  void startAllGather(int64_t, DType, void *, int64_t) override {}
+  void wait(int64_t) override {}
   std::vector<uint64_t> allGather(uint64_t value) override { return {value}; }
   void allReduceSum(double *, int64_t) override {}
   [[noreturn]] void fail(const std::string &message) override {

@@ -6,6 +6,9 @@
 // executor starts a bucket's all-reduce at its AllReduceStart thunk, calls
 // progress() between thunks and waits at its AllReduceWait thunk; every
 // rank runs the same program, so the calls match by construction.
+// Reduce-scatter and all-gather, for optimizer state sharded over the
+// ranks, work on `ranks` blocks of `count` elements, rank r's at
+// data + r·count.
 //
 // A peer that dies or stalls must not hang the job: every wait gives up
 // after `timeoutSeconds` and fail() ends all ranks with the message.
@@ -34,13 +37,22 @@ public:
   double timeout() const { return timeoutSeconds; }
 
   /// Starts summing `count` elements of `dtype` at `data` in place over
-  /// the ranks; `bucket` identifies it to waitAllReduce. F32, or BF16 for
+  /// the ranks; `bucket` identifies it to wait. F32, or BF16 for
   /// compressed gradients: each transport adds bf16 in f32 and rounds to
   /// nearest even (MPI and NCCL after each addition, TCP once at the end),
   /// so two ranks give round(a + b) everywhere.
   virtual void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) = 0;
-  /// Returns when bucket `bucket` holds the sum (fail() on timeout).
-  virtual void waitAllReduce(int64_t bucket) = 0;
+  /// Starts summing the ranks' `data` (ranks·count elements) so that block
+  /// `rank` of this rank's `data` holds that block's sum (the other blocks
+  /// are left as they are or scratch). A block's sum has the bits the
+  /// all-reduce would give it (at any world size over TCP, at two ranks
+  /// over MPI and NCCL, whose orders may differ beyond that).
+  virtual void startReduceScatter(int64_t id, DType dtype, void *data, int64_t count) = 0;
+  /// Starts giving every rank every rank's block of `data` (ranks·count
+  /// elements; each rank's own block is its contribution).
+  virtual void startAllGather(int64_t id, DType dtype, void *data, int64_t count) = 0;
+  /// Returns when collective `id` is complete (fail() on timeout).
+  virtual void wait(int64_t id) = 0;
   /// Lets in-flight all-reduces advance (MPI progresses only inside calls).
   virtual void progress() {}
 

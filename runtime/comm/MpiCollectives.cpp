@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -32,16 +33,33 @@ public:
   }
 
   void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) override {
-    if (count > INT_MAX)
-      fail("bucket " + std::to_string(bucket) + " has " + std::to_string(count) +
-           " elements, more than MPI counts (" + std::to_string(INT_MAX) + ")");
-    bool bf16 = dtype == DType::BF16;
-    MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), bf16 ? MPI_UINT16_T : MPI_FLOAT,
-                   bf16 ? bf16Sum() : MPI_SUM, MPI_COMM_WORLD, &inFlight[bucket]);
+    checkCount(bucket, count);
+    MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), typeOf(dtype), sumOf(dtype),
+                   MPI_COMM_WORLD, &inFlight[bucket]);
   }
-  void waitAllReduce(int64_t bucket) override {
-    waitFor(inFlight.at(bucket), "the all-reduce of bucket " + std::to_string(bucket));
-    inFlight.erase(bucket);
+  void startReduceScatter(int64_t id, DType dtype, void *data, int64_t count) override {
+    checkCount(id, count * world_.size);
+    // Out of place into scratch (in place, MPI leaves the block at the
+    // start), copied to the rank's block at the wait.
+    int64_t bytes = count * elementBytes(dtype);
+    Scattered &s = scattered[id];
+    s.block = static_cast<char *>(data) + world_.rank * bytes;
+    s.scratch.resize(bytes);
+    MPI_Ireduce_scatter_block(data, s.scratch.data(), static_cast<int>(count), typeOf(dtype),
+                              sumOf(dtype), MPI_COMM_WORLD, &inFlight[id]);
+  }
+  void startAllGather(int64_t id, DType dtype, void *data, int64_t count) override {
+    checkCount(id, count * world_.size);
+    MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, static_cast<int>(count),
+                   typeOf(dtype), MPI_COMM_WORLD, &inFlight[id]);
+  }
+  void wait(int64_t id) override {
+    waitFor(inFlight.at(id), "collective " + std::to_string(id));
+    inFlight.erase(id);
+    if (auto it = scattered.find(id); it != scattered.end()) {
+      std::memcpy(it->second.block, it->second.scratch.data(), it->second.scratch.size());
+      scattered.erase(it);
+    }
   }
   void progress() override {
     for (auto &[bucket, request] : inFlight) {
@@ -79,10 +97,21 @@ private:
     for (int i = 0; i < *count; ++i)
       y[i] = floatToBf16(bf16ToFloat(x[i]) + bf16ToFloat(y[i]));
   }
-  MPI_Op bf16Sum() {
+  MPI_Op sumOf(DType dtype) {
+    if (dtype != DType::BF16)
+      return MPI_SUM;
     if (bf16Op == MPI_OP_NULL)
       MPI_Op_create(&addBf16, /*commute=*/1, &bf16Op);
     return bf16Op;
+  }
+  static MPI_Datatype typeOf(DType dtype) {
+    return dtype == DType::BF16 ? MPI_UINT16_T : MPI_FLOAT;
+  }
+  /// MPI counts are ints.
+  void checkCount(int64_t id, int64_t count) {
+    if (count > INT_MAX)
+      fail("collective " + std::to_string(id) + " has " + std::to_string(count) +
+           " elements, more than MPI counts (" + std::to_string(INT_MAX) + ")");
   }
 
   /// Tests `request` until it completes, spinning briefly and then
@@ -106,6 +135,12 @@ private:
   }
 
   std::map<int64_t, MPI_Request> inFlight;
+  /// A reduce-scatter's result until its wait, and where it goes.
+  struct Scattered {
+    char *block = nullptr;
+    std::vector<char> scratch;
+  };
+  std::map<int64_t, Scattered> scattered;
   MPI_Op bf16Op = MPI_OP_NULL;
 };
 

@@ -42,16 +42,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// One collective: `count` elements of `data` summed (f32, bf16 or f64),
-/// or one u64 per rank gathered into `gathered`.
+/// One collective over `data`: `count` elements summed (Sum), or ranks
+/// blocks of `count` elements, each rank's own block summed over the
+/// ranks (ReduceScatter) or every block taken from its rank (AllGather).
 struct Request {
   int64_t id = 0;
   void *data = nullptr;
   int64_t count = 0;
-  enum Kind { SumF32, SumBf16, SumF64, Gather } kind = SumF32;
-  std::vector<uint64_t> *gathered = nullptr;
+  enum Kind { Sum, ReduceScatter, AllGather } kind = Sum;
+  enum Elem { F32, BF16, F64, U64 } elem = F32;
   bool done = false;
 };
+
+size_t bytesOf(Request::Elem e) { return e == Request::BF16 ? 2 : e == Request::F32 ? 4 : 8; }
+Request::Elem elemOf(DType d) { return d == DType::BF16 ? Request::BF16 : Request::F32; }
 
 class TcpCollectives final : public Collectives {
 public:
@@ -71,20 +75,24 @@ public:
   }
 
   void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) override {
-    submit({bucket, data, count, dtype == DType::BF16 ? Request::SumBf16 : Request::SumF32});
+    submit({bucket, data, count, Request::Sum, elemOf(dtype)});
   }
-  void waitAllReduce(int64_t bucket) override {
-    waitFor(bucket, "the all-reduce of bucket " + std::to_string(bucket));
+  void startReduceScatter(int64_t id, DType dtype, void *data, int64_t count) override {
+    submit({id, data, count, Request::ReduceScatter, elemOf(dtype)});
   }
+  void startAllGather(int64_t id, DType dtype, void *data, int64_t count) override {
+    submit({id, data, count, Request::AllGather, elemOf(dtype)});
+  }
+  void wait(int64_t id) override { waitFor(id, "collective " + std::to_string(id)); }
   std::vector<uint64_t> allGather(uint64_t value) override {
     std::vector<uint64_t> all(world_.size);
     all[world_.rank] = value;
-    int64_t id = submit({nextSetupId--, all.data(), 1, Request::Gather, &all});
+    int64_t id = submit({nextSetupId--, all.data(), 1, Request::AllGather, Request::U64});
     waitFor(id, "gathering a value from every rank");
     return all;
   }
   void allReduceSum(double *data, int64_t count) override {
-    int64_t id = submit({nextSetupId--, data, count, Request::SumF64});
+    int64_t id = submit({nextSetupId--, data, count, Request::Sum, Request::F64});
     waitFor(id, "summing a value over the ranks");
   }
   [[noreturn]] void fail(const std::string &message) override {
@@ -146,44 +154,57 @@ private:
   }
 
   std::string run(const Request &r) {
-    size_t elem = r.kind == Request::SumBf16 ? 2 : r.kind == Request::SumF32 ? 4 : 8;
-    size_t bytes = r.count * elem;
+    size_t block = r.count * bytesOf(r.elem);
+    size_t whole = r.kind == Request::Sum ? block : block * world_.size;
+    auto *all = static_cast<char *>(r.data);
+    auto blockOf = [&](int rank) { return r.kind == Request::Sum ? all : all + rank * block; };
+    bool gather = r.kind == Request::AllGather, scatter = r.kind == Request::ReduceScatter;
     std::string e;
     if (world_.rank != 0) {
-      const void *mine = r.kind == Request::Gather ? &(*r.gathered)[world_.rank] : r.data;
-      void *result = r.kind == Request::Gather ? r.gathered->data() : r.data;
-      size_t back = r.kind == Request::Gather ? world_.size * 8 : bytes;
-      if (!(e = transfer(0, const_cast<void *>(mine), bytes, true)).empty() ||
-          !(e = transfer(0, result, back, false)).empty())
+      // Sent: the whole buffer, or this rank's block to a gather; back:
+      // the whole result, or this rank's block of a reduce-scatter.
+      if (!(e = transfer(0, gather ? blockOf(world_.rank) : all, gather ? block : whole, true))
+               .empty())
         return e;
-      return "";
+      return transfer(0, scatter ? blockOf(world_.rank) : all, scatter ? block : whole, false);
     }
+    if (gather) {
+      for (int peer = 1; peer < world_.size; ++peer)
+        if (!(e = transfer(peer, blockOf(peer), block, false)).empty())
+          return e;
+    } else if (!(e = sumFromPeers(r, whole)).empty()) {
+      return e;
+    }
+    for (int peer = 1; peer < world_.size; ++peer)
+      if (!(e = transfer(peer, scatter ? blockOf(peer) : all, scatter ? block : whole, true))
+               .empty())
+        return e;
+    return "";
+  }
+
+  /// Rank 0: adds every other rank's `bytes` of `r.data` to its own in
+  /// rank order; bf16 in f32, rounded once at the end.
+  std::string sumFromPeers(const Request &r, size_t bytes) {
+    int64_t n = bytes / bytesOf(r.elem);
     std::vector<char> incoming(bytes);
     auto *bf16 = static_cast<uint16_t *>(r.data);
-    std::vector<float> wide; // bf16 sums accumulate here
-    if (r.kind == Request::SumBf16)
-      for (int64_t j = 0; j < r.count; ++j)
+    std::vector<float> wide;
+    if (r.elem == Request::BF16)
+      for (int64_t j = 0; j < n; ++j)
         wide.push_back(bf16ToFloat(bf16[j]));
     for (int peer = 1; peer < world_.size; ++peer) {
-      if (!(e = transfer(peer, incoming.data(), bytes, false)).empty())
+      if (std::string e = transfer(peer, incoming.data(), bytes, false); !e.empty())
         return e;
-      if (r.kind == Request::Gather)
-        std::memcpy(&(*r.gathered)[peer], incoming.data(), 8);
-      else if (r.kind == Request::SumF32)
-        add(static_cast<float *>(r.data), reinterpret_cast<float *>(incoming.data()), r.count);
-      else if (r.kind == Request::SumBf16)
-        for (int64_t j = 0; j < r.count; ++j)
-          wide[j] += bf16ToFloat(reinterpret_cast<const uint16_t *>(incoming.data())[j]);
+      if (r.elem == Request::F32)
+        add(static_cast<float *>(r.data), reinterpret_cast<float *>(incoming.data()), n);
+      else if (r.elem == Request::F64)
+        add(static_cast<double *>(r.data), reinterpret_cast<double *>(incoming.data()), n);
       else
-        add(static_cast<double *>(r.data), reinterpret_cast<double *>(incoming.data()), r.count);
+        for (int64_t j = 0; j < n; ++j)
+          wide[j] += bf16ToFloat(reinterpret_cast<const uint16_t *>(incoming.data())[j]);
     }
-    for (size_t j = 0; j < wide.size(); ++j)
+    for (int64_t j = 0; j < (int64_t)wide.size(); ++j)
       bf16[j] = floatToBf16(wide[j]);
-    void *result = r.kind == Request::Gather ? r.gathered->data() : r.data;
-    size_t back = r.kind == Request::Gather ? world_.size * 8 : bytes;
-    for (int peer = 1; peer < world_.size; ++peer)
-      if (!(e = transfer(peer, result, back, true)).empty())
-        return e;
     return "";
   }
 

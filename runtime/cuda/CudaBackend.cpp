@@ -420,7 +420,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
             [&](const AllReduceWait &w) {
               Collectives *comm = hooks.comm();
               if (comm && comm->world().size > 1)
-                comm->waitAllReduce(w.bucket); // the compute stream waits, not the host
+                comm->wait(w.bucket); // the compute stream waits, not the host
               const uint8_t *bucket = device(w.bucketBuffer);
               for (int64_t id : w.tensors) {
                 int64_t bytes = m.compiled.buffers[id].bytes;

@@ -1,4 +1,4 @@
-//===- NcclCollectives.cpp - all-reduce of device buffers over NCCL -------===//
+//===- NcclCollectives.cpp - collectives of device buffers over NCCL -----===//
 #include "runtime/cuda/NcclCollectives.h"
 
 #include <nccl.h>
@@ -21,15 +21,24 @@ public:
   bool init(std::string &error);
 
   void startAllReduce(int64_t bucket, DType dtype, void *data, int64_t count) override {
-    check(cudaEventRecord(event(ready, bucket), compute), "ordering an all-reduce");
-    check(cudaStreamWaitEvent(stream, ready[bucket]), "ordering an all-reduce");
-    settle(ncclAllReduce(data, data, count, dtype == DType::BF16 ? ncclBfloat16 : ncclFloat,
-                         ncclSum, comm, stream),
-           "the all-reduce of bucket " + std::to_string(bucket));
-    check(cudaEventRecord(event(done, bucket), stream), "ordering an all-reduce");
+    enqueue(bucket, [&] {
+      return ncclAllReduce(data, data, count, typeOf(dtype), ncclSum, comm, stream);
+    });
   }
-  void waitAllReduce(int64_t bucket) override {
-    check(cudaStreamWaitEvent(compute, event(done, bucket)), "waiting for an all-reduce");
+  // In place: NCCL's reduce-scatter writes block `rank` when it is the
+  // receive buffer, and its all-gather reads it.
+  void startReduceScatter(int64_t id, DType dtype, void *data, int64_t count) override {
+    char *block = static_cast<char *>(data) + world_.rank * count * elementBytes(dtype);
+    enqueue(id, [&] {
+      return ncclReduceScatter(data, block, count, typeOf(dtype), ncclSum, comm, stream);
+    });
+  }
+  void startAllGather(int64_t id, DType dtype, void *data, int64_t count) override {
+    char *block = static_cast<char *>(data) + world_.rank * count * elementBytes(dtype);
+    enqueue(id, [&] { return ncclAllGather(block, data, count, typeOf(dtype), comm, stream); });
+  }
+  void wait(int64_t id) override {
+    check(cudaStreamWaitEvent(compute, event(done, id)), "waiting for a collective");
   }
   void progress() override {
     ncclResult_t state = ncclSuccess;
@@ -48,6 +57,17 @@ public:
   }
 
 private:
+  static ncclDataType_t typeOf(DType dtype) {
+    return dtype == DType::BF16 ? ncclBfloat16 : ncclFloat;
+  }
+  /// Runs `collective` on the communication stream after everything the
+  /// compute stream has enqueued, and records its end for wait().
+  template <typename Call> void enqueue(int64_t id, Call collective) {
+    check(cudaEventRecord(event(ready, id), compute), "ordering a collective");
+    check(cudaStreamWaitEvent(stream, ready[id]), "ordering a collective");
+    settle(collective(), "collective " + std::to_string(id));
+    check(cudaEventRecord(event(done, id), stream), "ordering a collective");
+  }
   cudaEvent_t event(std::map<int64_t, cudaEvent_t> &events, int64_t bucket) {
     auto [it, fresh] = events.try_emplace(bucket, nullptr);
     if (fresh)

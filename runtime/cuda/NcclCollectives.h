@@ -1,15 +1,15 @@
-//===- NcclCollectives.h - all-reduce of device buffers over NCCL --*- C++ -*-===//
+//===- NcclCollectives.h - collectives of device buffers over NCCL -*- C++ -*-===//
 //
-// The Collectives of a GPU run: NCCL all-reduces device memory on a
+// The Collectives of a GPU run: NCCL sums and gathers device memory on a
 // communication stream; the id that joins the ranks is exchanged through
 // the host transport (MPI under mpirun/srun, the TCP bootstrap at
 // MASTER_ADDR:MASTER_PORT torchrun-style), which also keeps serving the
 // set-up calls (allGather, allReduceSum) and ending all ranks on failure.
 //
-// startAllReduce orders the all-reduce after everything the compute stream
-// has enqueued (the packed bucket); waitAllReduce makes the compute stream
-// (not the host) wait for it, so a bucket's all-reduce overlaps the rest
-// of backward. NCCL's asynchronous errors are polled by progress().
+// Each collective (all-reduce, reduce-scatter, all-gather) starts after
+// everything the compute stream has enqueued (the packed bucket); wait
+// makes the compute stream (not the host) wait for it, so a bucket's
+// all-reduce overlaps the rest of backward. NCCL's asynchronous errors are polled by progress().
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_CUDA_NCCLCOLLECTIVES_H

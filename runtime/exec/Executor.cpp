@@ -308,7 +308,7 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
           },
           [&](const AllReduceWait &w) {
             if (worldSize() > 1)
-              comm->waitAllReduce(w.bucket);
+              comm->wait(w.bucket);
             auto *bucket = static_cast<const uint8_t *>(data(w.bucketBuffer));
             for (int64_t id : w.tensors) {
               int64_t bytes = m.compiled.buffers[id].bytes;

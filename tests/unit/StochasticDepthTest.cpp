@@ -30,7 +30,9 @@ class UnconnectedPair final : public Collectives {
 public:
   explicit UnconnectedPair(int rank) : Collectives(World{rank, 2, rank, 1, "test"}, 1) {}
   void startAllReduce(int64_t, DType, void *, int64_t) override {}
-  void waitAllReduce(int64_t) override {}
+  void startReduceScatter(int64_t, DType, void *, int64_t) override {}
+  void startAllGather(int64_t, DType, void *, int64_t) override {}
+  void wait(int64_t) override {}
   std::vector<uint64_t> allGather(uint64_t v) override { return {v, v}; }
   void allReduceSum(double *, int64_t) override {}
   [[noreturn]] void fail(const std::string &message) override {

@@ -1,9 +1,10 @@
-//===- TcpCollectivesTest.cpp - the TCP transport's sums, ranks as threads ===//
+//===- TcpCollectivesTest.cpp - the TCP transport's collectives, ranks as threads ===//
 //
 // Three ranks in one process, each with its own connection to rank 0 on a
 // free local port, as torchrun-style variables would set them up. The
-// sums are checked against closed forms: f32 added in rank order, bf16
-// added in f32 in rank order and rounded once.
+// all-reduce, reduce-scatter and all-gather are checked against closed
+// forms: f32 added in rank order, bf16 added in f32 in rank order and
+// rounded once, gathered blocks as their ranks wrote them.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/artifact/LowFloat.h"
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <thread>
 
 namespace kiln {
@@ -46,50 +48,117 @@ float bf16ValueOf(int r, int64_t j) {
   return float(int(j % (3 + 2 * r)) - (1 + r)) / 256;
 }
 
-TEST(TcpCollectives, SumsF32AndBf16InRankOrder) {
-  constexpr int kRanks = 3;
-  constexpr int64_t n = 1000;
+/// Runs `rank(comm, r)` on `ranks` threads, each connected as rank r;
+/// false with the first rank's error when one cannot connect.
+::testing::AssertionResult runRanks(int ranks,
+                                    const std::function<void(Collectives &, int)> &rank) {
   int port = freePort();
-  ASSERT_GT(port, 0);
-  std::vector<std::vector<float>> f32(kRanks, std::vector<float>(n));
-  std::vector<std::vector<uint16_t>> bf16(kRanks, std::vector<uint16_t>(n));
-  std::vector<std::string> errors(kRanks);
-  std::vector<std::thread> ranks;
-  for (int r = 0; r < kRanks; ++r)
-    ranks.emplace_back([&, r] {
+  std::vector<std::string> errors(ranks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
       World w;
-      w.rank = r, w.size = kRanks, w.launcher = "torchrun";
+      w.rank = r, w.size = ranks, w.launcher = "torchrun";
       w.masterAddr = "127.0.0.1", w.masterPort = port;
-      auto comm = connectRanks(w, 30, errors[r]);
-      if (!comm)
-        return;
+      if (auto comm = connectRanks(w, 30, errors[r]))
+        rank(*comm, r);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (int r = 0; r < ranks; ++r)
+    if (!errors[r].empty())
+      return ::testing::AssertionFailure() << "rank " << r << ": " << errors[r];
+  return ::testing::AssertionSuccess();
+}
+
+constexpr int kRanks = 3;
+
+/// Element j's sums over the ranks as the transport defines them: f32 in
+/// rank order, bf16 in f32 in rank order and rounded once.
+float f32Sum(int64_t j) { return (valueOf(0, j) + valueOf(1, j)) + valueOf(2, j); }
+uint16_t bf16Sum(int64_t j) {
+  return floatToBf16((bf16ValueOf(0, j) + bf16ValueOf(1, j)) + bf16ValueOf(2, j));
+}
+
+/// Every rank's f32 and bf16 buffers of n elements, holding its values.
+struct RankBuffers {
+  explicit RankBuffers(int64_t n) : f32(kRanks, std::vector<float>(n)), bf16(kRanks) {
+    for (int r = 0; r < kRanks; ++r)
       for (int64_t j = 0; j < n; ++j) {
         f32[r][j] = valueOf(r, j);
-        bf16[r][j] = floatToBf16(bf16ValueOf(r, j));
+        bf16[r].push_back(floatToBf16(bf16ValueOf(r, j)));
       }
-      comm->startAllReduce(0, DType::F32, f32[r].data(), n);
-      comm->startAllReduce(1, DType::BF16, bf16[r].data(), n);
-      comm->waitAllReduce(0);
-      comm->waitAllReduce(1);
-    });
-  for (std::thread &t : ranks)
-    t.join();
-  for (int r = 0; r < kRanks; ++r)
-    ASSERT_EQ(errors[r], "") << "rank " << r;
+  }
+  /// Whether rank r's element j holds the sums.
+  ::testing::AssertionResult summed(int r, int64_t j) const {
+    if (bitsOf(f32[r][j]) != bitsOf(f32Sum(j)) || bf16[r][j] != bf16Sum(j))
+      return ::testing::AssertionFailure() << "rank " << r << ", element " << j;
+    return ::testing::AssertionSuccess();
+  }
+  std::vector<std::vector<float>> f32;
+  std::vector<std::vector<uint16_t>> bf16;
+};
+
+TEST(TcpCollectives, SumsF32AndBf16InRankOrder) {
+  constexpr int64_t n = 1000;
+  RankBuffers data(n);
+  auto &f32 = data.f32;
+  auto &bf16 = data.bf16;
+  ASSERT_TRUE(runRanks(kRanks, [&](Collectives &comm, int r) {
+    comm.startAllReduce(0, DType::F32, f32[r].data(), n);
+    comm.startAllReduce(1, DType::BF16, bf16[r].data(), n);
+    comm.wait(0);
+    comm.wait(1);
+  }));
   int64_t roundedOnce = 0;
   for (int64_t j = 0; j < n; ++j) {
-    float f = (valueOf(0, j) + valueOf(1, j)) + valueOf(2, j);
     auto b = [&](int r) { return bf16ValueOf(r, j); };
-    uint16_t once = floatToBf16((b(0) + b(1)) + b(2));
     uint16_t twice = floatToBf16(bf16ToFloat(floatToBf16(b(0) + b(1))) + b(2));
-    roundedOnce += once != twice;
-    for (int r = 0; r < kRanks; ++r) {
-      ASSERT_EQ(bitsOf(f32[r][j]), bitsOf(f)) << "rank " << r << ", element " << j;
-      ASSERT_EQ(bf16[r][j], once) << "rank " << r << ", element " << j;
-    }
+    roundedOnce += bf16Sum(j) != twice;
+    for (int r = 0; r < kRanks; ++r)
+      ASSERT_TRUE(data.summed(r, j));
   }
   // The data tell one rounding from two: the check above could fail.
   EXPECT_GT(roundedOnce, 0);
+}
+
+// Each rank's block of a reduce-scatter has the bits the all-reduce gives
+// it (the sharded optimizer's updates then match the replicated ones).
+TEST(TcpCollectives, ReduceScatterLeavesEachRankItsBlockOfTheSum) {
+  constexpr int64_t block = 300;
+  RankBuffers data(kRanks * block);
+  ASSERT_TRUE(runRanks(kRanks, [&](Collectives &comm, int r) {
+    comm.startReduceScatter(7, DType::F32, data.f32[r].data(), block);
+    comm.startReduceScatter(8, DType::BF16, data.bf16[r].data(), block);
+    comm.wait(8);
+    comm.wait(7);
+  }));
+  for (int r = 0; r < kRanks; ++r)
+    for (int64_t j = r * block; j < (r + 1) * block; ++j)
+      ASSERT_TRUE(data.summed(r, j));
+}
+
+TEST(TcpCollectives, AllGatherGivesEveryRankEveryBlock) {
+  constexpr int64_t block = 257, n = kRanks * block;
+  std::vector<std::vector<float>> f32(kRanks, std::vector<float>(n, -1.0f));
+  std::vector<std::vector<uint16_t>> bf16(kRanks, std::vector<uint16_t>(n, 0xffff));
+  ASSERT_TRUE(runRanks(kRanks, [&](Collectives &comm, int r) {
+    for (int64_t j = r * block; j < (r + 1) * block; ++j) {
+      f32[r][j] = valueOf(r, j);
+      bf16[r][j] = floatToBf16(bf16ValueOf(r, j));
+    }
+    comm.startAllGather(3, DType::F32, f32[r].data(), block);
+    comm.startAllGather(4, DType::BF16, bf16[r].data(), block);
+    comm.wait(3);
+    comm.wait(4);
+  }));
+  for (int r = 0; r < kRanks; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      int owner = static_cast<int>(j / block);
+      ASSERT_EQ(bitsOf(f32[r][j]), bitsOf(valueOf(owner, j))) << "rank " << r << ", element " << j;
+      ASSERT_EQ(bf16[r][j], floatToBf16(bf16ValueOf(owner, j)))
+          << "rank " << r << ", element " << j;
+    }
 }
 
 } // namespace
