@@ -58,6 +58,7 @@ const char *sectionOf(StringRef op) {
       .Cases("conv2d_input_grad", "conv2d_weight_grad", "max_pool2d_grad", "avg_pool2d_grad",
              "the compiler (autodiff)")
       .Case("all_reduce", "the compiler (kiln-insert-all-reduce)")
+      .Cases("reduce_scatter", "shard", "all_gather", "the compiler (the sharded optimizer)")
       .Default(nullptr);
 }
 

@@ -638,7 +638,15 @@ FailureOr<StepResults> evaluateStep(func::FuncOp step, const StepBindings &bindi
     auto it = table.find(name.str());
     if (it == table.end())
       return op->emitError() << "no value bound for " << kind << " \"" << name << "\"";
-    if (it->second.shape != shapeOfType(op->getResult(0).getType()))
+    // A state sharded over one rank is the whole state, flattened.
+    std::vector<int64_t> shape = shapeOfType(op->getResult(0).getType());
+    if (auto s = dyn_cast<StateOp>(op); s && s.getShards() == 1) {
+      SmallVector<int64_t> whole = s.wholeShape();
+      if (it->second.shape != std::vector<int64_t>(whole.begin(), whole.end()))
+        return op->emitError() << kind << " \"" << name << "\" is bound to a tensor of another shape";
+      return RefTensor(shape, it->second.data);
+    }
+    if (it->second.shape != shape)
       return op->emitError() << kind << " \"" << name << "\" is bound to a tensor of another shape";
     return it->second;
   };
@@ -684,6 +692,12 @@ FailureOr<StepResults> evaluateStep(func::FuncOp step, const StepBindings &bindi
     } else if (auto r = dyn_cast<AllReduceOp>(op)) {
       for (auto [v, result] : llvm::zip(r.getValues(), r.getResults()))
         values[result] = value(v); // one rank: the mean is the value
+    } else if (isa<ReduceScatterOp, ShardOp, AllGatherOp>(op)) {
+      // One rank: its chunk is the whole tensor, flattened (and back).
+      if (op.getAttrOfType<IntegerAttr>("ranks").getInt() != 1)
+        return op.emitError("the reference evaluator runs one rank: 'ranks' must be 1");
+      for (auto [v, result] : llvm::zip(op.getOperands(), op.getResults()))
+        values[result] = RefTensor(shapeOfType(result.getType()), value(v).data);
     } else if (!isa<func::ReturnOp>(op)) {
       std::vector<const RefTensor *> operands;
       for (Value v : op.getOperands())

@@ -151,7 +151,25 @@ LogicalResult StateOp::verify() {
     return failure();
   if (getInit().getAs<StringAttr>("kind").getValue() == "copy")
     return emitOpError() << "state cannot be initialised as a copy";
+  if (bool(getShardOf()) != bool(getShards()))
+    return emitOpError("a sharded state gives both 'shard_of' and 'shards'");
+  if (std::optional<ArrayRef<int64_t>> shape = getShardOf()) {
+    int64_t whole = 1;
+    for (int64_t d : *shape)
+      whole *= d;
+    auto type = cast<RankedTensorType>(getType());
+    int64_t chunk = (whole + *getShards() - 1) / std::max<int64_t>(*getShards(), 1);
+    if (*getShards() < 1 || type.getRank() != 1 || type.getNumElements() != chunk)
+      return emitOpError() << "a shard of " << whole << " elements over " << *getShards()
+                           << " ranks is tensor<" << chunk << "xf32>, not " << type;
+  }
   return success();
+}
+
+SmallVector<int64_t> StateOp::wholeShape() {
+  if (auto whole = getShardOf())
+    return SmallVector<int64_t>(whole->begin(), whole->end());
+  return SmallVector<int64_t>(cast<RankedTensorType>(getType()).getShape());
 }
 
 LogicalResult ScheduleOp::verify() {
@@ -887,6 +905,71 @@ LogicalResult AllReduceOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
                                             SmallVectorImpl<Type> &inferred) {
   for (Value v : operands)
     inferred.push_back(v.getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Sharded optimizer state
+//===----------------------------------------------------------------------===//
+
+/// A rank's chunk of `elements` over `ranks`: ⌈elements / ranks⌉.
+static int64_t chunkOf(int64_t elements, int64_t ranks) { return (elements + ranks - 1) / ranks; }
+
+/// `type`'s chunk as a 1-D tensor of its element type.
+static RankedTensorType chunkType(Type type, int64_t ranks) {
+  auto t = cast<RankedTensorType>(type);
+  return RankedTensorType::get({chunkOf(t.getNumElements(), ranks)}, t.getElementType());
+}
+
+/// The ranks of an op being inferred, from its attributes (ODS checks).
+template <typename OpTy>
+FailureOr<int64_t> ranksOf(MLIRContext *ctx, std::optional<Location> loc, ValueRange operands,
+                           DictionaryAttr attrs, OpaqueProperties props, RegionRange regions) {
+  typename OpTy::Adaptor adaptor(operands, attrs, props, regions);
+  if (failed(adaptor.verify(loc ? *loc : UnknownLoc::get(ctx))))
+    return failure();
+  if (adaptor.getRanks() < 1)
+    return emitOptionalError(loc, OpTy::getOperationName(), " needs at least one rank");
+  return adaptor.getRanks();
+}
+
+LogicalResult ReduceScatterOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                ValueRange operands, DictionaryAttr attrs,
+                                                OpaqueProperties props, RegionRange regions,
+                                                SmallVectorImpl<Type> &inferred) {
+  FailureOr<int64_t> ranks =
+      ranksOf<ReduceScatterOp>(ctx, loc, operands, attrs, props, regions);
+  if (failed(ranks))
+    return failure();
+  for (Value v : operands)
+    inferred.push_back(chunkType(v.getType(), *ranks));
+  return success();
+}
+
+LogicalResult ShardOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                        ValueRange operands, DictionaryAttr attrs,
+                                        OpaqueProperties props, RegionRange regions,
+                                        SmallVectorImpl<Type> &inferred) {
+  if (failed(expectOperands(getOperationName(), loc, operands, 1)))
+    return failure();
+  FailureOr<int64_t> ranks = ranksOf<ShardOp>(ctx, loc, operands, attrs, props, regions);
+  if (failed(ranks))
+    return failure();
+  inferred.push_back(chunkType(operands[0].getType(), *ranks));
+  return success();
+}
+
+LogicalResult AllGatherOp::verify() {
+  if (getRanks() < 1)
+    return emitOpError("needs at least one rank");
+  if (getValues().size() != getResults().size())
+    return emitOpError() << "gathers " << getValues().size() << " chunks into "
+                         << getResults().size() << " tensors";
+  for (auto [i, chunk, whole] : llvm::enumerate(getValues().getTypes(), getResults().getTypes()))
+    if (chunk != chunkType(whole, getRanks()))
+      return emitOpError() << "chunk " << i << " is " << chunk << ", not " << whole
+                           << "'s chunk over " << getRanks() << " ranks, "
+                           << chunkType(whole, getRanks());
   return success();
 }
 

@@ -73,14 +73,31 @@ def Kiln_StateOp : Kiln_Op<"state"> {
     Read at the start of a step; `kiln.update_state` with the same name gives
     its value for the next step. `init` takes the same kinds as `kiln.param`.
 
+    Sharded over the ranks (optimizer state, ZeRO-style), it holds
+    `shards` = N and `shard_of`, the whole shape: each rank keeps its
+    chunk of the flattened state, ⌈elements / N⌉ long (the last rank's
+    zero-padded), as `kiln.shard` cuts it.
+
     ```mlir
     %c = kiln.state "center" {init = {kind = "zeros"}} : tensor<1x1024xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, DictionaryAttr:$init);
+  let arguments = (ins StrAttr:$name, DictionaryAttr:$init,
+                       OptionalAttr<DenseI64ArrayAttr>:$shard_of, OptionalAttr<I64Attr>:$shards);
   let results = (outs Kiln_F32Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let builders = [
+    // Whole, as every state is until kiln-shard-optimizer.
+    OpBuilder<(ins "::mlir::Type":$type, "::mlir::StringAttr":$name,
+                   "::mlir::DictionaryAttr":$init), [{
+      build($_builder, $_state, type, name, init, nullptr, nullptr);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// The state's whole shape: `shard_of` when it is sharded, else its type's.
+    llvm::SmallVector<int64_t> wholeShape();
+  }];
 }
 
 // InputOp
@@ -947,6 +964,66 @@ def Kiln_AllReduceOp : Kiln_Op<"all_reduce", [Differentiable,
                        I64Attr:$bytes, UnitAttr:$gradients);
   let results = (outs Variadic<StaticShapeTensorOf<[F32, BF16]>>:$results);
   let assemblyFormat = "$values attr-dict `:` type($values)";
+}
+
+// Sharded optimizer state (ZeRO-style): each rank updates its chunk of
+// every parameter, ⌈elements / ranks⌉ of the flattened tensor, the last
+// rank's zero-padded. The reference evaluator runs them at ranks = 1; no
+// pass emits them yet, and the back half does not plan them.
+def Kiln_ReduceScatterOp : Kiln_Op<"reduce_scatter", [
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "this rank's chunk of the mean over all ranks of a bucket of tensors";
+  let description = [{
+    What `kiln.all_reduce` gives, cut to this rank's chunk of each tensor:
+    result i is chunk `rank` of operand i flattened and zero-padded to
+    `ranks` · ⌈elements / ranks⌉, averaged over the ranks. `bucket`,
+    `bytes` (the whole operands') and `gradients` as for `kiln.all_reduce`.
+
+    ```mlir
+    %c:2 = kiln.reduce_scatter %dw, %db {bucket = 1 : i64, bytes = 2600 : i64, ranks = 4 : i64,
+        gradients} : tensor<10x64xf32>, tensor<10xf32>
+    // %c#0 : tensor<160xf32>, %c#1 : tensor<3xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<StaticShapeTensorOf<[F32, BF16]>>:$values, I64Attr:$bucket,
+                       I64Attr:$bytes, I64Attr:$ranks, UnitAttr:$gradients);
+  let results = (outs Variadic<StaticShapeTensorOf<[F32, BF16]>>:$results);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+}
+
+def Kiln_ShardOp : Kiln_Op<"shard", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "this rank's chunk of a tensor that every rank holds whole";
+  let description = [{
+    Chunk `rank` of the flattened input, ⌈elements / ranks⌉ long, the last
+    rank's zero-padded: a parameter as the sharded optimizer updates it.
+
+    ```mlir
+    %wc = kiln.shard %w {ranks = 4 : i64} : tensor<10x64xf32>   // tensor<160xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_F32Tensor:$input, I64Attr:$ranks);
+  let results = (outs Kiln_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Kiln_AllGatherOp : Kiln_Op<"all_gather"> {
+  let summary = "whole tensors from every rank's chunk";
+  let description = [{
+    The inverse of `kiln.shard` across the ranks: result i is the
+    concatenation of every rank's operand i, the padding dropped, in the
+    result's shape (given, as a chunk does not say it). `bucket` and
+    `bytes` (the whole results') as for `kiln.all_reduce`.
+
+    ```mlir
+    %w:2 = kiln.all_gather %wc, %bc {bucket = 5 : i64, bytes = 2600 : i64, ranks = 4 : i64}
+        : tensor<160xf32>, tensor<3xf32> -> tensor<10x64xf32>, tensor<10xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Kiln_F32Tensor>:$values, I64Attr:$bucket, I64Attr:$bytes,
+                       I64Attr:$ranks);
+  let results = (outs Variadic<Kiln_F32Tensor>:$results);
+  let assemblyFormat = "$values attr-dict `:` type($values) `->` type($results)";
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
