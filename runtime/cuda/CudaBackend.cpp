@@ -13,6 +13,7 @@
 #include "runtime/cuda/CudaDriver.h"
 #ifdef KILN_HAVE_CUDNN
 #include "runtime/cuda/CudnnConvolutions.h"
+#include "runtime/exec/GpuForRank.h"
 #endif
 #include "runtime/cuda/NcclCollectives.h"
 #include "runtime/exec/CublasPlan.h"
@@ -170,11 +171,8 @@ bool CudaBackend::open(const std::string &dir, int deviceIndex, const uint8_t *h
             (e == cudaSuccess ? "the driver sees none" : cudaGetErrorString(e));
     return false;
   }
-  if (deviceIndex >= count) {
-    error = "this rank's LOCAL_RANK is " + std::to_string(deviceIndex) + " but the machine has " +
-            std::to_string(count) + " GPU(s): start at most one rank per GPU";
+  if ((deviceIndex = gpuForRank(deviceIndex, count, error)) < 0)
     return false;
-  }
   int major = 0, minor = 0;
   cudaDeviceProp prop{};
   if (cudaSetDevice(deviceIndex) != cudaSuccess || cudaFree(nullptr) != cudaSuccess ||
