@@ -111,8 +111,12 @@ NcclCollectives::~NcclCollectives() {
   for (auto *events : {&ready, &done})
     for (auto &[bucket, e] : *events)
       cudaEventDestroy(e);
-  if (comm)
-    ncclCommDestroy(comm);
+  if (comm) {
+    // Destroy flushes pending work and can block on a broken communicator.
+    ncclResult_t state = ncclSuccess;
+    ncclCommGetAsyncError(comm, &state);
+    state == ncclSuccess ? ncclCommDestroy(comm) : ncclCommAbort(comm);
+  }
   if (stream)
     cudaStreamDestroy(stream);
 }
@@ -139,15 +143,18 @@ bool NcclCollectives::init(std::string &error) {
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
   ncclResult_t r = settled(ncclCommInitRankConfig(&comm, world_.size, id, world_.rank, &config));
-  if (r == ncclInProgress) {
+  if (r == ncclInProgress)
     error = "NCCL: the ranks did not join within " + std::to_string((int)timeoutSeconds) + " s";
-    return false;
-  }
-  if (r != ncclSuccess) {
+  else if (r != ncclSuccess)
     error = std::string("NCCL: cannot join the ranks: ") + ncclGetErrorString(r);
-    return false;
-  }
-  return true;
+  else
+    return true;
+  // A communicator still joining or failed: destroying it may wait for the
+  // missing ranks forever; aborting does not.
+  if (comm)
+    ncclCommAbort(comm);
+  comm = nullptr;
+  return false;
 }
 
 } // namespace
