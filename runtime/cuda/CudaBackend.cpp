@@ -30,6 +30,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 namespace kiln {
 namespace {
@@ -95,18 +96,26 @@ private:
     const Buffer &b = m.compiled.buffers[buffer];
     return base(b.region) + b.offset;
   }
-  void gemm(const GemmCall &call, const std::string &where);
-  void check(cudaError_t e, const std::string &where) {
+  template <typename Where> void gemm(const GemmCall &call, const Where &where);
+  // `where` names the place for an error message: a string, or a callable
+  // giving one, called only on an error, so launches build no names.
+  template <typename Where> static std::string named(const Where &where) {
+    if constexpr (std::is_invocable_v<Where>)
+      return where();
+    else
+      return where;
+  }
+  template <typename Where> void check(cudaError_t e, const Where &where) {
     if (e != cudaSuccess)
-      hooks.fail("CUDA error in " + where + ": " + cudaGetErrorString(e));
+      hooks.fail("CUDA error in " + named(where) + ": " + cudaGetErrorString(e));
   }
-  void check(cublasStatus_t s, const std::string &where) {
+  template <typename Where> void check(cublasStatus_t s, const Where &where) {
     if (s != CUBLAS_STATUS_SUCCESS)
-      hooks.fail("cuBLAS error in " + where + ": " + cublasGetStatusString(s));
+      hooks.fail("cuBLAS error in " + named(where) + ": " + cublasGetStatusString(s));
   }
-  void check(CUresult r, const std::string &where) {
+  template <typename Where> void check(CUresult r, const Where &where) {
     if (r != CUDA_SUCCESS)
-      hooks.fail("CUDA error in " + where + ": " + driverErrorString(r));
+      hooks.fail("CUDA error in " + named(where) + ": " + driverErrorString(r));
   }
 
   const Manifest &m;
@@ -348,12 +357,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
   const Program &p = m.compiled.programs[program];
   for (size_t i = first; i < last; ++i) {
     const Thunk &t = p.thunks[i];
-    std::string where;
-    auto here = [&]() -> const std::string & {
-      if (where.empty())
-        where = thunkName(p, m.compiled.kernels, i);
-      return where;
-    };
+    auto here = [&] { return thunkName(p, m.compiled.kernels, i); };
     std::visit(
         Overloaded{
             [&](const KernelLaunch &k) {
@@ -371,9 +375,9 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
               void *args[] = {&table, &rows, &scratch};
               check(driver->launchKernel(functions[k.kernel], blocks, 1, 1, threads, 1, 1, 0,
                                          compute, args, nullptr),
-                    here());
+                    here);
             },
-            [&](const GemmCall &g) { gemm(g, here()); },
+            [&](const GemmCall &g) { gemm(g, here); },
             [&](const ConvCall &c) {
 #ifdef KILN_HAVE_CUDNN
               std::string failed = convolutions->run(m.compiled, c, device(c.input),
@@ -385,7 +389,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
             [&](const CopyBytes &c) {
               check(cudaMemcpyAsync(device(c.to) + c.toOffset, device(c.from) + c.fromOffset, c.bytes,
                                     cudaMemcpyDeviceToDevice, compute),
-                    here());
+                    here);
             },
             [&](const RandomFill &r) {
               // Drawn on the host from the same streams as the CPU's.
@@ -401,7 +405,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                 int64_t bytes = m.compiled.buffers[id].bytes;
                 check(cudaMemcpyAsync(bucket, device(id), bytes, cudaMemcpyDeviceToDevice,
                                       compute),
-                      here());
+                      here);
                 bucket += bytes;
               }
               if (world > 1) {
@@ -411,7 +415,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                 float scale = 1.0f / world;
                 check(cublasScalEx_64(blas, n, &scale, CUDA_R_32F, device(a.bucketBuffer),
                                    cudaType(packed.dtype), 1, CUDA_R_32F),
-                      here());
+                      here);
                 comm->startAllReduce(a.bucket, packed.dtype, device(a.bucketBuffer), n);
               }
             },
@@ -424,17 +428,17 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                 int64_t bytes = m.compiled.buffers[id].bytes;
                 check(cudaMemcpyAsync(device(id), bucket, bytes, cudaMemcpyDeviceToDevice,
                                       compute),
-                      here());
+                      here);
                 bucket += bytes;
               }
             }},
         t.payload);
     if (syncEachThunk)
-      check(cudaStreamSynchronize(compute), here());
+      check(cudaStreamSynchronize(compute), here);
   }
 }
 
-void CudaBackend::gemm(const GemmCall &call, const std::string &where) {
+template <typename Where> void CudaBackend::gemm(const GemmCall &call, const Where &where) {
   // f32, or bf16/f16 operands and result (kiln-assign-precision); every
   // kind accumulates in f32 (CUBLAS_COMPUTE_32F, no TF32).
   DType in = m.compiled.buffers[call.a.buffer].dtype, out = m.compiled.buffers[call.c.buffer].dtype;

@@ -11,6 +11,8 @@
 
 #include "runtime/artifact/LowFloat.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace kiln {
@@ -64,9 +66,22 @@ void Executor::restoreTrainedState() {
 }
 
 bool Executor::trainedStateFinite() const {
+  if (gpu) {
+    // One copy of the span of the persistent region that holds them, not
+    // a copy and a wait per buffer, every step.
+    int64_t begin = INT64_MAX, end = 0;
+    for (const Buffer &b : m.compiled.buffers)
+      if (trained(b) && b.region == Region::Persistent) {
+        begin = std::min(begin, b.offset);
+        end = std::max(end, b.offset + b.bytes);
+      }
+    if (begin < end)
+      gpu->download(Region::Persistent, begin, persistent + begin, end - begin);
+  }
   for (const Buffer &b : m.compiled.buffers)
     if (trained(b)) {
-      fromDevice(b.id);
+      if (b.region != Region::Persistent)
+        fromDevice(b.id);
       if (!allFinite(b, data(b.id)))
         return false;
     }
