@@ -13,11 +13,11 @@
 #include "runtime/cuda/CudaDriver.h"
 #ifdef KILN_HAVE_CUDNN
 #include "runtime/cuda/CudnnConvolutions.h"
-#include "runtime/exec/GpuForRank.h"
 #endif
 #include "runtime/cuda/NcclCollectives.h"
 #include "runtime/exec/CublasPlan.h"
 #include "runtime/exec/DeviceBackend.h"
+#include "runtime/exec/GpuForRank.h"
 
 #include <cublas_v2.h>
 #include <cuda.h>
@@ -414,7 +414,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                 int64_t n = packed.bytes / elementBytes(packed.dtype);
                 float scale = 1.0f / world;
                 check(cublasScalEx_64(blas, n, &scale, CUDA_R_32F, device(a.bucketBuffer),
-                                   cudaType(packed.dtype), 1, CUDA_R_32F),
+                                      cudaType(packed.dtype), 1, CUDA_R_32F),
                       here);
                 comm->startAllReduce(a.bucket, packed.dtype, device(a.bucketBuffer), n);
               }

@@ -9,7 +9,8 @@
 // Each collective (all-reduce, reduce-scatter, all-gather) starts after
 // everything the compute stream has enqueued (the packed bucket); wait
 // makes the compute stream (not the host) wait for it, so a bucket's
-// all-reduce overlaps the rest of backward. NCCL's asynchronous errors are polled by progress().
+// all-reduce overlaps the rest of backward. NCCL's asynchronous errors are
+// polled by progress().
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_CUDA_NCCLCOLLECTIVES_H

@@ -11,8 +11,6 @@
 
 #include "runtime/artifact/LowFloat.h"
 
-#include <algorithm>
-#include <cstdint>
 #include <cstring>
 
 namespace kiln {
@@ -67,24 +65,33 @@ void Executor::restoreTrainedState() {
 
 bool Executor::trainedStateFinite() const {
   if (gpu) {
-    // One copy of the span of the persistent region that holds them, not
-    // a copy and a wait per buffer, every step.
-    int64_t begin = INT64_MAX, end = 0;
-    for (const Buffer &b : m.compiled.buffers)
-      if (trained(b) && b.region == Region::Persistent) {
-        begin = std::min(begin, b.offset);
-        end = std::max(end, b.offset + b.bytes);
+    // Parameters and state are persistent, laid out in buffer order: one
+    // copy per run of them, not a copy and a wait per buffer every step.
+    // Inputs and schedules between runs stay as the host has them.
+    int64_t begin = -1, end = 0;
+    auto copyRun = [&] {
+      if (begin >= 0)
+        gpu->download(Region::Persistent, begin, persistent + begin, end - begin);
+      begin = -1;
+    };
+    for (const Buffer &b : m.compiled.buffers) {
+      if (b.region != Region::Persistent)
+        continue;
+      if (!trained(b)) {
+        copyRun();
+        continue;
       }
-    if (begin < end)
-      gpu->download(Region::Persistent, begin, persistent + begin, end - begin);
+      if (b.offset < end) // not after the run (compiled artifacts never do this)
+        copyRun();
+      if (begin < 0)
+        begin = b.offset;
+      end = b.offset + b.bytes;
+    }
+    copyRun();
   }
   for (const Buffer &b : m.compiled.buffers)
-    if (trained(b)) {
-      if (b.region != Region::Persistent)
-        fromDevice(b.id);
-      if (!allFinite(b, data(b.id)))
-        return false;
-    }
+    if (trained(b) && !allFinite(b, data(b.id)))
+      return false;
   return true;
 }
 
