@@ -68,8 +68,8 @@ void Planner::copyUpdatedSinks(Program &program, ArrayRef<std::pair<int64_t, int
 }
 
 /// An update whose value is computed elementwise from the old value (or
-/// without it) by the last thunk to read the slot writes into the slot
-/// directly; `updates` keeps the ones that still need a copy.
+/// without it), or gathered, by the last thunk to read the slot writes into
+/// the slot directly; `updates` keeps the ones that still need a copy.
 void Planner::writeUpdatesInPlace(Program &program,
                                   std::vector<std::pair<int64_t, int64_t>> &updates) {
   std::vector<std::pair<int64_t, int64_t>> remaining;
@@ -77,12 +77,14 @@ void Planner::writeUpdatesInPlace(Program &program,
     const Buffer &v = model.buffers[value];
     auto writesValue = [&](const Thunk &t) { return t.writes(value); };
     auto producer = std::find_if(program.thunks.begin(), program.thunks.end(), writesValue);
+    // A kernel, or a sharded update's all-gather unpacking into the slot.
     bool ok = v.region == Region::Arena && v.shape == model.buffers[slot].shape &&
-              producer != program.thunks.end() && producer->is<KernelLaunch>() &&
+              producer != program.thunks.end() &&
+              (producer->is<KernelLaunch>() || producer->is<AllGatherWait>()) &&
               std::count_if(program.thunks.begin(), program.thunks.end(), writesValue) == 1;
     if (ok) {
-      ok = !producer->uses(slot) ||
-           llvm::is_contained(producer->as<KernelLaunch>()->sameIndexInputs, slot);
+      const KernelLaunch *k = producer->as<KernelLaunch>();
+      ok = !producer->uses(slot) || (k && llvm::is_contained(k->sameIndexInputs, slot));
       for (auto t = producer + 1; ok && t != program.thunks.end(); ++t)
         ok = !t->uses(slot);
       for (auto [otherSlot, otherValue] : updates)

@@ -3,7 +3,7 @@
 // Internal to compiler/Codegen. The planner is one object whose work is
 // spread over three files along its seams: StepPlanner.cpp walks the IR
 // and selects thunks (GEMMs, region kernels, random draws),
-// CollectiveSchedule.cpp places the all-reduces and orders the update
+// CollectiveSchedule.cpp places the collectives and orders the update
 // kernels by bucket, BufferPlan.cpp makes buffers, writes updates in place
 // and packs the arena.
 //
@@ -85,10 +85,17 @@ public:
   void kernelThunk(llvm::ArrayRef<FusionPlan> plans, Program &program);
 
   // The collective schedule (CollectiveSchedule.cpp).
-  void startAllReduce(AllReduceOp op, llvm::ArrayRef<int64_t> operands,
-                      llvm::DenseMap<mlir::Value, int64_t> &bufferOf, Program &program);
-  void placeAllReduceWaits(Program &program);
-  void updateKernelThunks(llvm::MutableArrayRef<FusionPlan> deferred, Program &program);
+  struct Collective {
+    Thunk start, wait;
+  };
+  Collective collective(mlir::Operation *op, llvm::ArrayRef<int64_t> operands,
+                        llvm::DenseMap<mlir::Value, int64_t> &bufferOf);
+  void startCollective(Collective c, Program &program);
+  void placeCollectiveWaits(Program &program);
+  void sinkShardSlices(Program &program);
+  void updateKernelThunks(llvm::MutableArrayRef<FusionPlan> deferred,
+                          std::vector<std::pair<AllGatherOp, Collective>> &gathers,
+                          Program &program);
 
   StepPlan &plan;
   CompiledModel &model;

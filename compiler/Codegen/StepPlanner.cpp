@@ -223,11 +223,12 @@ void Planner::kernelThunk(ArrayRef<FusionPlan> plans, Program &program) {
 }
 
 /// A region of elementwise ops whose results only persist (parameter and
-/// state updates, outputs): the optimizer's and the EMA's updates. These
+/// state updates, outputs, a sharded update's chunks to gather): the
+/// optimizer's and the EMA's updates. These
 /// run together at the end of the step as multi-tensor kernels.
 static bool isUpdateRegion(FusionOp f) {
   return isElementwiseRegion(f) && llvm::all_of(f->getUsers(), [](Operation *u) {
-           return isa<UpdateParamOp, UpdateStateOp, OutputOp>(u);
+           return isa<UpdateParamOp, UpdateStateOp, OutputOp, AllGatherOp>(u);
          });
 }
 
@@ -238,6 +239,7 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
   llvm::DenseMap<Value, int64_t> bufferOf;
   std::vector<std::pair<int64_t, int64_t>> updates; // (slot, value)
   SmallVector<FusionPlan> deferred;                   // update regions
+  std::vector<std::pair<AllGatherOp, Collective>> gathers; // after them
   for (Operation &op : fn.getBody().front()) {
     auto operands = [&] {
       SmallVector<int64_t> ids;
@@ -249,6 +251,12 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
       bufferOf[p] = persistent(p.getName().str(), "param", p.getType());
     } else if (auto s = dyn_cast<StateOp>(op)) {
       bufferOf[s] = persistent(s.getName().str(), "state", s.getType());
+      if (std::optional<uint64_t> shards = s.getShards()) {
+        Buffer &b = model.buffers[bufferOf[s]];
+        b.shards = *shards;
+        SmallVector<int64_t> whole = s.wholeShape();
+        b.wholeShape.assign(whole.begin(), whole.end());
+      }
     } else if (auto i = dyn_cast<InputOp>(op)) {
       bufferOf[i] = persistent(entry + ":" + i.getName().str(), "input", i.getType());
     } else if (auto s = dyn_cast<ScheduleOp>(op)) {
@@ -306,8 +314,16 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
       continue;
     } else if (isa<GradientOp>(op)) {
       continue; // the optimizer's input; `kiln run --grads` reads the output of the same value
-    } else if (auto r = dyn_cast<AllReduceOp>(op)) {
-      startAllReduce(r, operands(), bufferOf, program);
+    } else if (isa<AllReduceOp, ReduceScatterOp>(op)) {
+      startCollective(collective(&op, operands(), bufferOf), program);
+    } else if (auto g = dyn_cast<AllGatherOp>(op)) {
+      gathers.push_back({g, collective(&op, operands(), bufferOf)});
+    } else if (auto s = dyn_cast<ShardOp>(op)) {
+      int64_t id = newBuffer(thunkLabel(&op), "temp", s.getType(), Region::Arena);
+      bufferOf[s] = id;
+      int64_t from = bufferOf.lookup(s.getInput());
+      program.thunks.push_back(Thunk{ShardSlice{from, id, int64_t(s.getRanks())}, {thunkLabel(&op)},
+                                     0, 2 * model.buffers[id].bytes});
     } else if (auto r = dyn_cast<RandomUniformOp>(op)) {
       int64_t id = newBuffer(thunkLabel(&op), "temp", r.getType(), Region::Arena);
       bufferOf[r] = id;
@@ -318,8 +334,9 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
                             << "' only inside a kiln.fusion (kiln-single-op-regions)";
     }
   }
-  updateKernelThunks(deferred, program);
-  placeAllReduceWaits(program);
+  updateKernelThunks(deferred, gathers, program);
+  placeCollectiveWaits(program); // by the starts' places: before moving thunks
+  sinkShardSlices(program);
   plan.updates.push_back(std::move(updates));
   plan.firstBuffer.push_back(firstBuffer);
   model.programs.push_back(std::move(program));

@@ -13,7 +13,10 @@
 //   7. optimizer the loss scale divided out, non-finite steps skipped
 //                (kiln-unscale-gradients); clipping, then the optimizer's
 //                update of each parameter and its state
-//                (kiln-clip-gradients, kiln-lower-optimizer)
+//                (kiln-clip-gradients, kiln-lower-optimizer); with
+//                --shard-optimizer, each rank updates its chunk of every
+//                parameter between a reduce-scatter and an all-gather
+//                (kiln-shard-optimizer)
 //   8. ema       EMA teacher updates after the optimizer (kiln-ema-teacher)
 //   9. train-step  the complete step, simplified (canonicalize + CSE)
 //  10. precision  GEMMs and what follows them in bf16/fp16, exp/log,
@@ -76,10 +79,12 @@ void addAllReduce(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   pm.addPass(createKilnInsertAllReduce(options));
 }
 
-void addOptimizer(mlir::OpPassManager &pm, const PipelineOptions &) {
+void addOptimizer(mlir::OpPassManager &pm, const PipelineOptions &pipeline) {
   pm.addPass(createKilnUnscaleGradients());
   pm.addPass(createKilnClipGradients());
   pm.addPass(createKilnLowerOptimizer());
+  if (pipeline.shardOptimizer)
+    pm.addPass(createKilnShardOptimizer());
 }
 
 void addEma(mlir::OpPassManager &pm, const PipelineOptions &) {
@@ -129,7 +134,9 @@ const Phase kPhases[] = {
                    "(kiln-insert-all-reduce)", addAllReduce},
     {"optimizer", "fp16 gradients unscaled and non-finite steps skipped, clipping, "
                   "parameter updates (kiln-unscale-gradients, kiln-clip-gradients, "
-                  "kiln-lower-optimizer)", addOptimizer},
+                  "kiln-lower-optimizer); with --shard-optimizer, on each rank's chunk "
+                  "between a reduce-scatter and an all-gather (kiln-shard-optimizer)",
+     addOptimizer},
     {"ema", "EMA teacher updates (kiln-ema-teacher)", addEma},
     {"train-step", "the complete step, simplified (canonicalize and CSE)",
      addSimplify},

@@ -34,6 +34,7 @@ struct PipelineOptions {
   std::string precision;      // kiln-assign-precision's; empty: the graph's
   std::string recompute;      // kiln-recompute's mode; empty: the graph's
   std::string allReducePrecision; // kiln-compress-all-reduce's; empty: the graph's
+  bool shardOptimizer = false; // kiln-shard-optimizer over kiln.ranks
   int64_t recomputeMinBytes = 64 << 10; // its smallest value (the differential checker: 0)
 };
 

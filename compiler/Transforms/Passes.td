@@ -187,6 +187,42 @@ def KilnLowerOptimizer : Pass<"kiln-lower-optimizer", "::mlir::ModuleOp"> {
   }];
 }
 
+def KilnShardOptimizer : Pass<"kiln-shard-optimizer", "::mlir::ModuleOp"> {
+  let summary = "Shard gradients and optimizer state over the ranks (ZeRO stages 1 and 2)";
+  let description = [{
+    With `kiln compile --shard-optimizer`, over the module's `kiln.ranks`
+    = N ranks: each gradient bucket's `kiln.all_reduce` becomes a
+    `kiln.reduce_scatter`, so each rank receives the mean of its chunk of
+    every gradient (⌈elements / N⌉ of the flattened tensor) and the whole
+    gradients die there. The optimizer's update, elementwise, is rebuilt
+    on chunks: the parameter is cut by `kiln.shard`, and each optimizer
+    state becomes a sharded `kiln.state` holding 1/N of the tensor. One
+    `kiln.all_gather` per bucket then gives every rank the whole updated
+    parameters, which `kiln.update_param` (and the EMA teacher after it)
+    reads. `gradient.*` outputs (`kiln run --grads`) go with the whole
+    gradients.
+
+    The chunks compute what the whole tensors did, element for element.
+    An op of the update that is not elementwise (clipping's and LARS's
+    norms, fp16 loss scaling's finiteness check) is refused, naming it.
+
+    ```mlir
+    // before, N = 4
+    %g = kiln.all_reduce %dw {bucket = 0 : i64, bytes = 2560 : i64, gradients} : tensor<10x64xf32>
+    %u = kiln.mul %lr, %g : tensor<f32>, tensor<10x64xf32>
+    %n = kiln.sub %w, %u : tensor<10x64xf32>, tensor<10x64xf32>
+    kiln.update_param "w" %n : tensor<10x64xf32>
+    // after
+    %c = kiln.reduce_scatter %dw {bucket = 0 : i64, bytes = 2560 : i64, gradients, ranks = 4 : i64} : tensor<10x64xf32>
+    %u = kiln.mul %lr, %c : tensor<f32>, tensor<160xf32>
+    %wc = kiln.shard %w {ranks = 4 : i64} : tensor<10x64xf32>
+    %n = kiln.sub %wc, %u : tensor<160xf32>, tensor<160xf32>
+    %w1 = kiln.all_gather %n {bucket = 1 : i64, bytes = 2560 : i64, ranks = 4 : i64} : tensor<160xf32> -> tensor<10x64xf32>
+    kiln.update_param "w" %w1 : tensor<10x64xf32>
+    ```
+  }];
+}
+
 def KilnEmaTeacher : Pass<"kiln-ema-teacher", "::mlir::ModuleOp"> {
   let summary = "Update every `ema_of` parameter as an EMA of its source after the optimizer step";
   let description = [{

@@ -2,9 +2,11 @@
 #include "runtime/artifact/Manifest.h"
 
 #include "runtime/artifact/Crc32.h"
+#include "runtime/artifact/ShardLayout.h"
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using json = nlohmann::ordered_json;
@@ -44,8 +46,19 @@ json payloadToJson(const CopyBytes &c) {
           {"to_offset", c.toOffset}};
 }
 json payloadToJson(const RandomFill &r) { return {{"buffer", r.buffer}, {"stream", r.stream}}; }
+json payloadToJson(const ShardSlice &s) {
+  return {{"from", s.from}, {"to", s.to}, {"ranks", s.ranks}};
+}
 json payloadToJson(const BucketTransfer &t) {
-  return {{"bucket", t.bucket}, {"bucket_buffer", t.bucketBuffer}, {"tensors", t.tensors}};
+  return {{"bucket", t.bucket}, {"bucket_buffer", t.bucketBuffer}, {"tensors", t.tensors},
+          {"ranks", t.ranks}};
+}
+
+/// A collective thunk of kind `Kind` with the fields read.
+template <class Kind> Thunk::Payload collective(const BucketTransfer &bt) {
+  Kind k;
+  static_cast<BucketTransfer &>(k) = bt;
+  return k;
 }
 
 json thunkToJson(const Thunk &t) {
@@ -115,10 +128,14 @@ struct Reader {
 json manifestToJson(const Manifest &m) {
   json buffers = json::array(), kernels = json::array(), programs = json::array();
   for (const Buffer &b : m.compiled.buffers)
-    buffers.push_back({{"id", b.id}, {"name", b.name}, {"kind", b.kind}, {"dtype", dtypeName(b.dtype)},
-                       {"shape", b.shape},
-                       {"region", b.region == Region::Arena ? "arena" : "persistent"},
-                       {"offset", b.offset}, {"bytes", b.bytes}});
+  {
+    json buffer = {{"id", b.id}, {"name", b.name}, {"kind", b.kind}, {"dtype", dtypeName(b.dtype)},
+                   {"shape", b.shape}, {"region", b.region == Region::Arena ? "arena" : "persistent"},
+                   {"offset", b.offset}, {"bytes", b.bytes}};
+    if (b.shards)
+      buffer.update({{"shards", b.shards}, {"whole_shape", b.wholeShape}});
+    buffers.push_back(buffer);
+  }
   for (const Kernel &k : m.compiled.kernels) {
     json kernel = {{"name", k.name}, {"op", k.op}, {"workspace_bytes", k.workspaceBytes}};
     if (k.gpu.threads > 0)
@@ -221,6 +238,18 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     if (*known == DType::I64)
       return done(r.fail(p + "/dtype", "dtype " + dtype + " is not one this runtime runs yet"));
     out.dtype = *known;
+    if (b.contains("shards")) {
+      if (!r.integer(b, p, "shards", out.shards, 1) || !r.ints(b, p, "whole_shape", out.wholeShape))
+        return done(false);
+      int64_t whole = 1;
+      for (int64_t d : out.wholeShape)
+        whole *= d;
+      int64_t chunk = ShardLayout::chunkOf(whole, out.shards);
+      if (out.shape != std::vector<int64_t>{chunk} || out.bytes != chunk * elementBytes(out.dtype))
+        return done(r.fail(p, "a shard of " + std::to_string(whole) + " elements over " +
+                                  std::to_string(out.shards) + " ranks holds " +
+                                  std::to_string(chunk)));
+    }
     out.region = region == "arena" ? Region::Arena : Region::Persistent;
     if (out.region == Region::Persistent && out.offset + out.bytes > c.persistentBytes)
       return done(r.fail(p, "lies outside the persistent region"));
@@ -372,29 +401,51 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         if (c.buffers[rf.buffer].dtype != DType::F32)
           return done(r.fail(tp + "/buffer", "a random thunk fills an f32 buffer"));
         t.payload = rf;
-      } else if (kind == "all_reduce_start" || kind == "all_reduce_wait") {
+      } else if (kind == "shard") {
+        ShardSlice sh;
+        if (!r.integer(tj, tp, "from", sh.from) || !bufferId(tp + "/from", sh.from) ||
+            !r.integer(tj, tp, "to", sh.to) || !bufferId(tp + "/to", sh.to) ||
+            !r.integer(tj, tp, "ranks", sh.ranks, 1))
+          return done(false);
+        const Buffer &from = c.buffers[sh.from], &to = c.buffers[sh.to];
+        int64_t e = elementBytes(from.dtype);
+        if (to.dtype != from.dtype || to.bytes != ShardLayout::chunkOf(from.bytes / e, sh.ranks) * e)
+          return done(r.fail(tp, "a shard thunk writes its input's chunk over its ranks"));
+        t.payload = sh;
+      } else if (std::set<std::string>{"all_reduce_start", "all_reduce_wait", "reduce_scatter_start",
+                                       "reduce_scatter_wait", "all_gather_start",
+                                       "all_gather_wait"}.count(kind)) {
         BucketTransfer bt;
         if (!r.integer(tj, tp, "bucket", bt.bucket) ||
             !r.integer(tj, tp, "bucket_buffer", bt.bucketBuffer) ||
             !bufferId(tp + "/bucket_buffer", bt.bucketBuffer) ||
-            !r.ints(tj, tp, "tensors", bt.tensors))
+            !r.ints(tj, tp, "tensors", bt.tensors) || !r.integer(tj, tp, "ranks", bt.ranks, 1))
           return done(false);
+        // The bucket holds every tensor, end to end (all-reduce), or one
+        // segment per rank of every tensor's chunk.
+        bool whole = kind == "reduce_scatter_start" || kind == "all_gather_wait";
+        bool sharded = kind.rfind("all_reduce", 0) != 0;
         int64_t packed = 0;
         DType dtype = c.buffers[bt.bucketBuffer].dtype;
         bool same = dtype == DType::F32 || dtype == DType::BF16;
         for (int64_t id : bt.tensors) {
           if (!bufferId(tp + "/tensors", id))
             return done(false);
-          packed += c.buffers[id].bytes;
+          int64_t n = c.buffers[id].bytes / elementBytes(dtype);
+          packed += !sharded ? n : bt.ranks * (whole ? ShardLayout::chunkOf(n, bt.ranks) : n);
           same &= c.buffers[id].dtype == dtype;
         }
-        if (bt.tensors.empty() || !same || packed != c.buffers[bt.bucketBuffer].bytes)
-          return done(r.fail(tp, "an all-reduce thunk packs f32 (or bf16) tensors of its "
-                                 "bucket buffer's type whose sizes add up to its size"));
-        if (kind == "all_reduce_start")
-          t.payload = AllReduceStart{bt};
-        else
-          t.payload = AllReduceWait{bt};
+        if (bt.tensors.empty() || !same || (!sharded && bt.ranks != 1) ||
+            packed * elementBytes(dtype) != c.buffers[bt.bucketBuffer].bytes)
+          return done(r.fail(tp, "a collective thunk packs f32 (or bf16) tensors of its "
+                                 "bucket buffer's type whose sizes (or chunks' over its ranks) "
+                                 "add up to its size"));
+        t.payload = kind == "all_reduce_start"       ? collective<AllReduceStart>(bt)
+                    : kind == "all_reduce_wait"      ? collective<AllReduceWait>(bt)
+                    : kind == "reduce_scatter_start" ? collective<ReduceScatterStart>(bt)
+                    : kind == "reduce_scatter_wait"  ? collective<ReduceScatterWait>(bt)
+                    : kind == "all_gather_start"     ? collective<AllGatherStart>(bt)
+                                                     : collective<AllGatherWait>(bt);
       } else {
         return done(r.fail(tp + "/kind", "unknown thunk kind '" + kind + "'"));
       }

@@ -22,7 +22,7 @@
 
 namespace kiln {
 
-constexpr int kArtifactVersion = 6;
+constexpr int kArtifactVersion = 7;
 
 struct ArtifactFile {
   int64_t bytes = 0;

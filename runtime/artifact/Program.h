@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct Buffer {
   Region region;
   int64_t offset = 0; // bytes into the region
   int64_t bytes = 0;
+  /// Sharded state (kiln-shard-optimizer): this rank's chunk of a tensor
+  /// of `wholeShape` over `shards` ranks; snapshots hold it whole.
+  int64_t shards = 0;
+  std::vector<int64_t> wholeShape;
 };
 
 /// One strided operand of a GEMM: element offset, leading dimension,
@@ -134,29 +139,63 @@ struct RandomFill {
   }
 };
 
-/// A gradient bucket's all-reduce (kiln.all_reduce): the start packs the
-/// f32 tensors into the bucket buffer, divided by the world size, and
-/// starts summing it over the ranks; the wait waits for it and unpacks the
-/// bucket into the tensors (the op's results).
+/// A bucket's collective, started and later waited for: the start packs
+/// tensors into the bucket buffer and starts the transfer, the wait waits
+/// and unpacks the bucket into tensors (the op's results).
+///  - all-reduce (kiln.all_reduce): packed end to end, divided by the world
+///    size, summed over the ranks: each result is its operand's mean.
+///  - reduce-scatter (kiln.reduce_scatter): whole tensors packed as a
+///    ShardLayout, divided by the world size; each rank unpacks the mean of
+///    its own segment: its chunk of every tensor.
+///  - all-gather (kiln.all_gather): each rank packs its chunks into its
+///    segment; after the gather each unpacks every segment: whole tensors.
 struct BucketTransfer {
   int64_t bucket = -1;       // the bucket's number, shared by the ranks
-  int64_t bucketBuffer = -1; // the packed f32 buffer
+  int64_t bucketBuffer = -1; // the packed buffer
   std::vector<int64_t> tensors;
+  int64_t ranks = 1; // reduce-scatter and all-gather: the segments
 };
-struct AllReduceStart : BucketTransfer {
-  static constexpr const char *kName = "all_reduce_start";
+struct CollectiveStart : BucketTransfer {
   template <class Self, class F> static void eachUse(Self &self, F &&f) {
     for (auto &id : self.tensors)
       f(id, Access::Read);
     f(self.bucketBuffer, Access::Write);
   }
 };
-struct AllReduceWait : BucketTransfer {
-  static constexpr const char *kName = "all_reduce_wait";
+struct CollectiveWait : BucketTransfer {
   template <class Self, class F> static void eachUse(Self &self, F &&f) {
     f(self.bucketBuffer, Access::Read);
     for (auto &id : self.tensors)
       f(id, Access::Write);
+  }
+};
+struct AllReduceStart : CollectiveStart {
+  static constexpr const char *kName = "all_reduce_start";
+};
+struct AllReduceWait : CollectiveWait {
+  static constexpr const char *kName = "all_reduce_wait";
+};
+struct ReduceScatterStart : CollectiveStart {
+  static constexpr const char *kName = "reduce_scatter_start";
+};
+struct ReduceScatterWait : CollectiveWait {
+  static constexpr const char *kName = "reduce_scatter_wait";
+};
+struct AllGatherStart : CollectiveStart {
+  static constexpr const char *kName = "all_gather_start";
+};
+struct AllGatherWait : CollectiveWait {
+  static constexpr const char *kName = "all_gather_wait";
+};
+
+/// This rank's chunk of a tensor every rank holds whole (kiln.shard):
+/// ShardLayout's chunk `rank` of `from`, zero-padded, into `to`.
+struct ShardSlice {
+  static constexpr const char *kName = "shard";
+  int64_t from = -1, to = -1, ranks = 1;
+  template <class Self, class F> static void eachUse(Self &self, F &&f) {
+    f(self.from, Access::Read);
+    f(self.to, Access::Write);
   }
 };
 
@@ -170,8 +209,9 @@ template <class... F> Overloaded(F...) -> Overloaded<F...>;
 /// One step of a program: its payload says what runs.
 struct Thunk {
   using Payload =
-      std::variant<KernelLaunch, GemmCall, ConvCall, CopyBytes, RandomFill, AllReduceStart,
-                   AllReduceWait>;
+      std::variant<KernelLaunch, GemmCall, ConvCall, CopyBytes, RandomFill, ShardSlice,
+                   AllReduceStart, AllReduceWait, ReduceScatterStart, ReduceScatterWait,
+                   AllGatherStart, AllGatherWait>;
   Payload payload;
   std::vector<std::string> ops; // the ops it came from (locations' names)
   // Work, for inspect and the benchmarks.
@@ -222,6 +262,21 @@ private:
     return found;
   }
 };
+
+/// A collective thunk's bucket (its start's or its wait's), else null.
+inline const BucketTransfer *bucketTransfer(const Thunk &t) {
+  return std::visit(
+      [](const auto &p) -> const BucketTransfer * {
+        if constexpr (std::is_base_of_v<BucketTransfer, std::decay_t<decltype(p)>>)
+          return &p;
+        else
+          return nullptr;
+      },
+      t.payload);
+}
+inline bool isCollectiveWait(const Thunk &t) {
+  return t.is<AllReduceWait>() || t.is<ReduceScatterWait>() || t.is<AllGatherWait>();
+}
 
 /// How the CUDA backend launches a kernel: a grid of blocks of `threads`
 /// threads; a block per row (a fused region's row spread over the block)

@@ -45,8 +45,9 @@ public:
   /// Starts summing the ranks' `data` (ranks·count elements) so that block
   /// `rank` of this rank's `data` holds that block's sum (the other blocks
   /// are left as they are or scratch). A block's sum has the bits the
-  /// all-reduce would give it (at any world size over TCP, at two ranks
-  /// over MPI and NCCL, whose orders may differ beyond that).
+  /// all-reduce would give it (at any world size over TCP and MPI, which
+  /// all-reduces the bucket; at two ranks over NCCL, whose orders may
+  /// differ beyond that).
   virtual void startReduceScatter(int64_t id, DType dtype, void *data, int64_t count) = 0;
   /// Starts giving every rank every rank's block of `data` (ranks·count
   /// elements; each rank's own block is its contribution).

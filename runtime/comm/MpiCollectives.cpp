@@ -38,15 +38,12 @@ public:
                    MPI_COMM_WORLD, &inFlight[bucket]);
   }
   void startReduceScatter(int64_t id, DType dtype, void *data, int64_t count) override {
-    checkCount(id, count * world_.size);
-    // Out of place into scratch (in place, MPI leaves the block at the
-    // start), copied to the rank's block at the wait.
-    int64_t bytes = count * elementBytes(dtype);
-    Scattered &s = scattered[id];
-    s.block = static_cast<char *>(data) + world_.rank * bytes;
-    s.scratch.resize(bytes);
-    MPI_Ireduce_scatter_block(data, s.scratch.data(), static_cast<int>(count), typeOf(dtype),
-                              sumOf(dtype), MPI_COMM_WORLD, &inFlight[id]);
+    // The whole bucket all-reduced in place: Open MPI 4.1's
+    // MPI_Ireduce_scatter_block took 90 ms for a 16.8 MB bucket over two
+    // ranks here (its progress reduces on the calling thread), its
+    // MPI_Iallreduce 7 ms. Twice the traffic of a reduce-scatter, and each
+    // block then has the all-reduce's bits at any world size.
+    startAllReduce(id, dtype, data, count * world_.size);
   }
   void startAllGather(int64_t id, DType dtype, void *data, int64_t count) override {
     checkCount(id, count * world_.size);
@@ -56,10 +53,6 @@ public:
   void wait(int64_t id) override {
     waitFor(inFlight.at(id), "collective " + std::to_string(id));
     inFlight.erase(id);
-    if (auto it = scattered.find(id); it != scattered.end()) {
-      std::memcpy(it->second.block, it->second.scratch.data(), it->second.scratch.size());
-      scattered.erase(it);
-    }
   }
   void progress() override {
     for (auto &[bucket, request] : inFlight) {
@@ -135,12 +128,6 @@ private:
   }
 
   std::map<int64_t, MPI_Request> inFlight;
-  /// A reduce-scatter's result until its wait, and where it goes.
-  struct Scattered {
-    char *block = nullptr;
-    std::vector<char> scratch;
-  };
-  std::map<int64_t, Scattered> scattered;
   MPI_Op bf16Op = MPI_OP_NULL;
 };
 

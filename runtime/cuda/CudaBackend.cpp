@@ -10,6 +10,7 @@
 // runs, into a staging area the next step copies it from.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/artifact/ShardLayout.h"
 #include "runtime/cuda/CudaDriver.h"
 #ifdef KILN_HAVE_CUDNN
 #include "runtime/cuda/CudnnConvolutions.h"
@@ -47,6 +48,11 @@ std::string thunkName(const Program &p, const std::vector<Kernel> &kernels, size
   for (size_t j = 0; j < t.ops.size() && j < 4; ++j)
     s += (j ? ", " : ": ") + t.ops[j];
   return s + (t.ops.size() > 4 ? ", ...)" : ")");
+}
+
+/// cuBLAS's name for a float dtype.
+cudaDataType_t cudaType(DType d) {
+  return d == DType::BF16 ? CUDA_R_16BF : d == DType::F16 ? CUDA_R_16F : CUDA_R_32F;
 }
 
 class CudaBackend final : public DeviceBackend {
@@ -97,6 +103,50 @@ private:
     return base(b.region) + b.offset;
   }
   template <typename Where> void gemm(const GemmCall &call, const Where &where);
+  int rank() const {
+    Collectives *comm = hooks.comm();
+    return comm ? comm->world().rank : 0;
+  }
+  /// Scales a packed bucket by 1/world (the sum is then the mean, as on
+  /// the CPU) and starts `start` on it (count: a segment's elements);
+  /// nothing at world size 1.
+  template <typename Where>
+  void startCollective(const BucketTransfer &t,
+                       void (Collectives::*start)(int64_t, DType, void *, int64_t),
+                       int64_t segments, const Where &where) {
+    Collectives *comm = hooks.comm();
+    if (!comm || comm->world().size == 1)
+      return;
+    const Buffer &packed = m.compiled.buffers[t.bucketBuffer];
+    int64_t n = packed.bytes / elementBytes(packed.dtype);
+    if (start != &Collectives::startAllGather) {
+      float scale = 1.0f / comm->world().size;
+      check(cublasScalEx_64(blas, n, &scale, CUDA_R_32F, device(t.bucketBuffer),
+                            cudaType(packed.dtype), 1, CUDA_R_32F),
+            where);
+    }
+    (comm->*start)(t.bucket, packed.dtype, device(t.bucketBuffer), n / segments);
+  }
+  void waitCollective(const BucketTransfer &t) {
+    Collectives *comm = hooks.comm();
+    if (comm && comm->world().size > 1)
+      comm->wait(t.bucket); // the compute stream waits, not the host
+  }
+  /// The copies into the bucket of `t` (`toBucket`) or out of it, each a
+  /// 2-D copy on the compute stream.
+  template <typename Where>
+  void copySegments(const std::vector<SegmentCopy> &copies, const BucketTransfer &t,
+                    bool toBucket, const Where &where) {
+    for (const SegmentCopy &c : copies) {
+      uint8_t *tensor = device(c.tensor) + c.tensorOffset;
+      uint8_t *bucket = device(t.bucketBuffer) + c.bucketOffset;
+      check(toBucket ? cudaMemcpy2DAsync(bucket, c.pitch, tensor, c.width, c.width, c.rows,
+                                         cudaMemcpyDeviceToDevice, compute)
+                     : cudaMemcpy2DAsync(tensor, c.width, bucket, c.pitch, c.width, c.rows,
+                                         cudaMemcpyDeviceToDevice, compute),
+            where);
+    }
+  }
   // `where` names the place for an error message: a string, or a callable
   // giving one, called only on an error, so launches build no names.
   template <typename Where> static std::string named(const Where &where) {
@@ -348,11 +398,6 @@ void CudaBackend::placeStaged() {
   discardStaged();
 }
 
-/// cuBLAS's name for a float dtype.
-cudaDataType_t cudaType(DType d) {
-  return d == DType::BF16 ? CUDA_R_16BF : d == DType::F16 ? CUDA_R_16F : CUDA_R_32F;
-}
-
 void CudaBackend::enqueue(int program, size_t first, size_t last) {
   const Program &p = m.compiled.programs[program];
   for (size_t i = first; i < last; ++i) {
@@ -397,9 +442,16 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
               const Buffer &b = m.compiled.buffers[r.buffer];
               upload(b.region, b.offset, hooks.hostData(b.id), b.bytes);
             },
+            [&](const ShardSlice &sh) {
+              const Buffer &from = m.compiled.buffers[sh.from], &to = m.compiled.buffers[sh.to];
+              int64_t e = elementBytes(from.dtype), chunk = to.bytes / e;
+              int64_t held = ShardLayout::held(from.bytes / e, chunk, rank());
+              check(cudaMemcpyAsync(device(sh.to), device(sh.from) + rank() * chunk * e, held * e,
+                                    cudaMemcpyDeviceToDevice, compute),
+                    here);
+              check(cudaMemsetAsync(device(sh.to) + held * e, 0, (chunk - held) * e, compute), here);
+            },
             [&](const AllReduceStart &a) {
-              Collectives *comm = hooks.comm();
-              int world = comm ? comm->world().size : 1;
               uint8_t *bucket = device(a.bucketBuffer);
               for (int64_t id : a.tensors) {
                 int64_t bytes = m.compiled.buffers[id].bytes;
@@ -408,21 +460,10 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                       here);
                 bucket += bytes;
               }
-              if (world > 1) {
-                // Pre-divided while packing, as on the CPU: the sum is then the mean.
-                const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
-                int64_t n = packed.bytes / elementBytes(packed.dtype);
-                float scale = 1.0f / world;
-                check(cublasScalEx_64(blas, n, &scale, CUDA_R_32F, device(a.bucketBuffer),
-                                      cudaType(packed.dtype), 1, CUDA_R_32F),
-                      here);
-                comm->startAllReduce(a.bucket, packed.dtype, device(a.bucketBuffer), n);
-              }
+              startCollective(a, &Collectives::startAllReduce, 1, here);
             },
             [&](const AllReduceWait &w) {
-              Collectives *comm = hooks.comm();
-              if (comm && comm->world().size > 1)
-                comm->wait(w.bucket); // the compute stream waits, not the host
+              waitCollective(w);
               const uint8_t *bucket = device(w.bucketBuffer);
               for (int64_t id : w.tensors) {
                 int64_t bytes = m.compiled.buffers[id].bytes;
@@ -431,6 +472,24 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
                       here);
                 bucket += bytes;
               }
+            },
+            [&](const ReduceScatterStart &a) {
+              const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
+              check(cudaMemsetAsync(device(a.bucketBuffer), 0, packed.bytes, compute), here);
+              copySegments(wholeTensorCopies(m.compiled.buffers, a), a, true, here);
+              startCollective(a, &Collectives::startReduceScatter, a.ranks, here);
+            },
+            [&](const ReduceScatterWait &w) {
+              waitCollective(w);
+              copySegments(ownChunkCopies(m.compiled.buffers, w, rank()), w, false, here);
+            },
+            [&](const AllGatherStart &a) {
+              copySegments(ownChunkCopies(m.compiled.buffers, a, rank()), a, true, here);
+              startCollective(a, &Collectives::startAllGather, a.ranks, here);
+            },
+            [&](const AllGatherWait &w) {
+              waitCollective(w);
+              copySegments(wholeTensorCopies(m.compiled.buffers, w), w, false, here);
             }},
         t.payload);
     if (syncEachThunk)

@@ -100,6 +100,18 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
 }
 
 bool Executor::useCollectives(std::unique_ptr<Collectives> &ranks, std::string &error) {
+  for (const Program &p : m.compiled.programs)
+    for (const Thunk &t : p.thunks) {
+      const BucketTransfer *b = bucketTransfer(t);
+      bool sharded = t.is<ShardSlice>() || (b && !t.is<AllReduceStart>() && !t.is<AllReduceWait>());
+      int64_t shards = t.is<ShardSlice>() ? t.as<ShardSlice>()->ranks : b ? b->ranks : 1;
+      if (sharded && shards != ranks->world().size) {
+        error = "the artifact shards the optimizer over " + std::to_string(shards) +
+                " ranks (kiln compile --shard-optimizer --ranks " + std::to_string(shards) +
+                "), not " + std::to_string(ranks->world().size);
+        return false;
+      }
+    }
   if (gpu && !(ranks = gpu->connect(std::move(ranks), error)))
     return false;
   comm = ranks.get();
@@ -173,6 +185,16 @@ bool Executor::setTensors(const TensorMap &tensors, const std::string &kind,
       return false;
     }
     const Buffer &b = m.compiled.buffers[id];
+    if (b.shards && t.shape == b.wholeShape && t.dtype == safetensorsDtype(b.dtype)) {
+      // Sharded state, saved whole: this rank's chunk, zero-padded.
+      int64_t e = elementBytes(b.dtype), chunk = b.bytes / e;
+      int64_t held = ShardLayout::held(int64_t(t.data.size()) / e, chunk, rank());
+      auto *out = static_cast<uint8_t *>(data(id));
+      std::memcpy(out, t.data.data() + rank() * chunk * e, held * e);
+      std::memset(out + held * e, 0, (chunk - held) * e);
+      toDevice(id);
+      continue;
+    }
     if (kind != "constant" && (t.shape != b.shape || t.dtype != safetensorsDtype(b.dtype))) {
       error = from + ": '" + name + "' has another shape or dtype than the model's";
       return false;
@@ -230,22 +252,63 @@ bool Executor::setNetworkTensors(const TensorMap &tensors, const std::string &fr
   return setTensors(params, "param", from, error) && setTensors(state, "state", from, error);
 }
 
-TensorMap Executor::tensors(const std::string &kind) const {
+TensorMap Executor::tensors(const std::string &kind, bool sharded) const {
   TensorMap out;
   for (const Buffer &b : m.compiled.buffers)
-    if (b.kind == kind) {
+    if (b.kind == kind && (sharded || !b.shards)) {
       fromDevice(b.id);
       StoredTensor t{safetensorsDtype(b.dtype), b.shape, {}};
       auto *p = static_cast<const uint8_t *>(data(b.id));
       t.data.assign(p, p + b.bytes);
+      if (b.shards)
+        t = wholeOf(b, t);
       out[b.name] = std::move(t);
     }
   return out;
 }
 
+/// Every rank's chunk of sharded buffer `b` (this rank's is `mine`), the
+/// padding dropped. Each element's bits travel as an integer in a double,
+/// summed with the other ranks' zeros: exact, negative zeros and NaNs too.
+StoredTensor Executor::wholeOf(const Buffer &b, const StoredTensor &mine) const {
+  int64_t e = elementBytes(b.dtype), chunk = b.bytes / e, elements = 1;
+  for (int64_t d : b.wholeShape)
+    elements *= d;
+  std::vector<double> all(chunk * worldSize(), 0.0);
+  for (int64_t i = 0; i < chunk; ++i) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, mine.data.data() + i * e, e);
+    all[rank() * chunk + i] = bits;
+  }
+  if (worldSize() > 1)
+    comm->allReduceSum(all.data(), int64_t(all.size()));
+  StoredTensor whole{mine.dtype, b.wholeShape, std::vector<uint8_t>(elements * e)};
+  for (int64_t i = 0; i < elements; ++i) {
+    auto bits = static_cast<uint32_t>(all[i]);
+    std::memcpy(whole.data.data() + i * e, &bits, e);
+  }
+  return whole;
+}
+
 /// Below this many bytes of traffic a kernel or a copy runs on the calling
 /// thread: splitting costs more than it saves.
 constexpr int64_t kInlineBytes = 128 << 10;
+
+/// n elements of `from` times `scale` into `to`: f32, or bf16 scaled in f32
+/// and rounded (exact for a power-of-two world size).
+static void copyScaled(DType dtype, const void *from, void *to, int64_t n, float scale) {
+  if (dtype == DType::BF16) {
+    auto *x = static_cast<const uint16_t *>(from);
+    auto *y = static_cast<uint16_t *>(to);
+    for (int64_t j = 0; j < n; ++j)
+      y[j] = floatToBf16(bf16ToFloat(x[j]) * scale);
+  } else {
+    auto *x = static_cast<const float *>(from);
+    auto *y = static_cast<float *>(to);
+    for (int64_t j = 0; j < n; ++j)
+      y[j] = x[j] * scale;
+  }
+}
 
 void Executor::runThunk(const Thunk &t, void **kernelArgs) {
   std::visit(
@@ -280,31 +343,26 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
             });
           },
           [&](const RandomFill &r) { fillRandom(r); },
+          [&](const ShardSlice &sh) {
+            const Buffer &from = m.compiled.buffers[sh.from], &to = m.compiled.buffers[sh.to];
+            int64_t e = elementBytes(from.dtype), chunk = to.bytes / e;
+            int64_t held = ShardLayout::held(from.bytes / e, chunk, rank());
+            auto *out = static_cast<uint8_t *>(data(sh.to));
+            std::memcpy(out, static_cast<const uint8_t *>(data(sh.from)) + rank() * chunk * e,
+                        held * e);
+            std::memset(out + held * e, 0, (chunk - held) * e);
+          },
           [&](const AllReduceStart &a) {
             // Pre-divided while packing, as DDP does: the sum is then the
-            // mean. A bf16 bucket (compressed gradients) is scaled in f32
-            // and rounded, exact for a power-of-two world size.
-            const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
+            // mean.
             auto *bucket = static_cast<uint8_t *>(data(a.bucketBuffer));
-            float scale = 1.0f / worldSize();
+            DType dtype = m.compiled.buffers[a.bucketBuffer].dtype;
             for (int64_t id : a.tensors) {
-              int64_t n = m.compiled.buffers[id].bytes / elementBytes(packed.dtype);
-              if (packed.dtype == DType::BF16) {
-                auto *x = static_cast<const uint16_t *>(data(id));
-                auto *y = reinterpret_cast<uint16_t *>(bucket);
-                for (int64_t j = 0; j < n; ++j)
-                  y[j] = floatToBf16(bf16ToFloat(x[j]) * scale);
-              } else {
-                auto *x = static_cast<const float *>(data(id));
-                auto *y = reinterpret_cast<float *>(bucket);
-                for (int64_t j = 0; j < n; ++j)
-                  y[j] = x[j] * scale;
-              }
-              bucket += m.compiled.buffers[id].bytes;
+              int64_t bytes = m.compiled.buffers[id].bytes;
+              copyScaled(dtype, data(id), bucket, bytes / elementBytes(dtype), 1.0f / worldSize());
+              bucket += bytes;
             }
-            if (worldSize() > 1)
-              comm->startAllReduce(a.bucket, packed.dtype, data(a.bucketBuffer),
-                                   packed.bytes / elementBytes(packed.dtype));
+            startCollective(a, &Collectives::startAllReduce, 1);
           },
           [&](const AllReduceWait &w) {
             if (worldSize() > 1)
@@ -315,8 +373,57 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
               std::memcpy(data(id), bucket, bytes);
               bucket += bytes;
             }
+          },
+          [&](const ReduceScatterStart &a) {
+            // Every rank's chunk of every tensor into its segment, divided
+            // by the world size; the padding zero.
+            const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
+            std::memset(data(a.bucketBuffer), 0, packed.bytes);
+            int64_t e = elementBytes(packed.dtype);
+            copySegments(wholeTensorCopies(m.compiled.buffers, a), a, true,
+                         [&](uint8_t *to, const uint8_t *from, int64_t bytes) {
+                           copyScaled(packed.dtype, from, to, bytes / e, 1.0f / worldSize());
+                         });
+            startCollective(a, &Collectives::startReduceScatter, a.ranks);
+          },
+          [&](const ReduceScatterWait &w) {
+            if (worldSize() > 1)
+              comm->wait(w.bucket);
+            copySegments(ownChunkCopies(m.compiled.buffers, w, rank()), w, false, std::memcpy);
+          },
+          [&](const AllGatherStart &a) {
+            copySegments(ownChunkCopies(m.compiled.buffers, a, rank()), a, true, std::memcpy);
+            startCollective(a, &Collectives::startAllGather, a.ranks);
+          },
+          [&](const AllGatherWait &w) {
+            if (worldSize() > 1)
+              comm->wait(w.bucket);
+            copySegments(wholeTensorCopies(m.compiled.buffers, w), w, false, std::memcpy);
           }},
       t.payload);
+}
+
+template <typename Copy>
+void Executor::copySegments(const std::vector<SegmentCopy> &copies, const BucketTransfer &t,
+                            bool toBucket, Copy &&copy) {
+  auto *bucket = static_cast<uint8_t *>(data(t.bucketBuffer));
+  for (const SegmentCopy &c : copies) {
+    auto *tensor = static_cast<uint8_t *>(data(c.tensor)) + c.tensorOffset;
+    for (int64_t r = 0; r < c.rows; ++r) {
+      uint8_t *row = bucket + c.bucketOffset + r * c.pitch, *part = tensor + r * c.width;
+      toBucket ? copy(row, part, c.width) : copy(part, row, c.width);
+    }
+  }
+}
+
+void Executor::startCollective(const BucketTransfer &t,
+                               void (Collectives::*start)(int64_t, DType, void *, int64_t),
+                               int64_t segments) {
+  if (worldSize() == 1)
+    return;
+  const Buffer &packed = m.compiled.buffers[t.bucketBuffer];
+  (comm->*start)(t.bucket, packed.dtype, data(t.bucketBuffer),
+                 packed.bytes / elementBytes(packed.dtype) / segments);
 }
 
 void Executor::fillRandom(const RandomFill &fill) {

@@ -13,6 +13,7 @@
 
 #include "runtime/artifact/Manifest.h"
 #include "runtime/artifact/Safetensors.h"
+#include "runtime/artifact/ShardLayout.h"
 #include "runtime/comm/Collectives.h"
 #include "runtime/exec/Blas.h"
 #include "runtime/exec/Convolution.h"
@@ -94,11 +95,15 @@ public:
   /// an unknown name or a shape mismatch.
   bool setTensors(const TensorMap &tensors, const std::string &kind, const std::string &from,
                   std::string &error);
-  /// Parameters or state as safetensors entries.
-  TensorMap tensors(const std::string &kind) const;
+  /// Parameters or state as safetensors entries. Sharded state
+  /// (--shard-optimizer) is gathered whole, which every rank must call
+  /// for; `sharded` false leaves it out (no collective).
+  TensorMap tensors(const std::string &kind, bool sharded = true) const;
   /// The networks' tensors as a PyTorch state_dict holds them (see
   /// networkTensors below).
-  TensorMap networkTensors() const { return kiln::networkTensors(tensors("param"), tensors("state")); }
+  TensorMap networkTensors() const {
+    return kiln::networkTensors(tensors("param"), tensors("state", false));
+  }
   /// Copies tensors named as networkTensors' in, each into its parameter
   /// or state buffer; false with `error` on any other name or a shape
   /// mismatch.
@@ -147,6 +152,17 @@ private:
   explicit Executor(int threads) : pool(threads) {}
   void runThunk(const Thunk &t, void **kernelArgs);
   void fillRandom(const RandomFill &fill);
+  StoredTensor wholeOf(const Buffer &b, const StoredTensor &mine) const;
+  /// copy(to, from, bytes) for each row of `copies`, into the bucket of
+  /// `t` (`toBucket`) or out of it.
+  template <typename Copy>
+  void copySegments(const std::vector<SegmentCopy> &copies, const BucketTransfer &t,
+                    bool toBucket, Copy &&copy);
+  /// Starts `start` on the packed bucket (count: a segment's elements);
+  /// nothing at world size 1.
+  void startCollective(const BucketTransfer &t,
+                       void (Collectives::*start)(int64_t, DType, void *, int64_t),
+                       int64_t segments);
   /// savedState <- parameters and state (save), or back.
   void copyTrainedState(bool save);
   /// Host mirror <-> GPU for a buffer (no-ops on the CPU).

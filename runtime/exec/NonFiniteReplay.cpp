@@ -89,10 +89,18 @@ bool Executor::trainedStateFinite() const {
     }
     copyRun();
   }
-  for (const Buffer &b : m.compiled.buffers)
-    if (trained(b) && !allFinite(b, data(b.id)))
-      return false;
-  return true;
+  bool finite = true, sharded = false;
+  for (const Buffer &b : m.compiled.buffers) {
+    sharded |= b.shards > 0;
+    finite = finite && (!trained(b) || allFinite(b, data(b.id)));
+  }
+  if (sharded && worldSize() > 1) {
+    // Each rank holds its own chunks: all replay or none.
+    double bad = finite ? 0 : 1;
+    comm->allReduceSum(&bad, 1);
+    finite = bad == 0;
+  }
+  return finite;
 }
 
 int64_t Executor::runUntilNonFinite(int program) {

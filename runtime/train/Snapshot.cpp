@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <set>
 #include <unistd.h>
 
 namespace kiln {
@@ -50,6 +51,25 @@ bool writeDurably(const std::string &path, const std::string &bytes, std::string
 
 } // namespace
 
+std::string trainingKey(const Manifest &m, int worldSize) {
+  std::set<std::string> entries, dtypes;
+  for (const Buffer &b : m.compiled.buffers) {
+    dtypes.insert(dtypeName(b.dtype));
+    if (b.kind != "param" && b.kind != "state")
+      continue;
+    std::string entry = b.kind + " " + b.name + " " + dtypeName(b.dtype);
+    for (int64_t d : b.shards ? b.wholeShape : b.shape)
+      entry += " " + std::to_string(d);
+    entries.insert(entry);
+  }
+  nlohmann::json key = {{"model", m.model},         {"data", m.data},
+                        {"train", m.train},         {"optimizer", m.optimizer},
+                        {"networks", m.networks},   {"global_batch", m.batchSize * worldSize},
+                        {"tensors", entries},       {"dtypes", dtypes}};
+  std::string text = key.dump();
+  return crc32Hex(crc32(text.data(), text.size(), 0));
+}
+
 std::vector<std::string> snapshotFiles(const std::string &runDir) {
   std::vector<std::string> files;
   std::error_code ec;
@@ -75,6 +95,7 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const Te
                 {"seed", std::to_string(info.seed)},
                 {"world_size", std::to_string(info.worldSize)},
                 {"artifact_crc32", info.artifactCrc},
+                {"training_key", info.trainingKey},
                 {"data_crc32", crc32Hex(dataCrc(all))}};
   char name[64];
   std::snprintf(name, sizeof name, "step-%09lld.safetensors", (long long)info.step);
@@ -135,18 +156,24 @@ bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected,
     info.seed = std::stoull(meta["seed"]);
     info.worldSize = std::stoi(meta["world_size"]);
     info.artifactCrc = meta["artifact_crc32"];
+    info.trainingKey = meta.count("training_key") ? meta["training_key"] : "";
     auto refuse = [&](const std::string &what, const std::string &was, const std::string &is) {
       error = *it + " was written by " + what + " " + was + ", this run has " + is +
-              ": resume with the same artifact, seed and world size, or use another --out";
+              ": resume with the same model, data, optimizer, global batch and seed, or use "
+              "another --out";
       return false;
     };
-    if (info.artifactCrc != expected.artifactCrc)
+    // The same training continues at another world size or sharding; a
+    // snapshot from before training keys needs the same artifact.
+    if (!info.trainingKey.empty() && info.trainingKey != expected.trainingKey)
+      return refuse("a training with key", info.trainingKey, expected.trainingKey);
+    if (info.trainingKey.empty() && info.artifactCrc != expected.artifactCrc)
       return refuse("the artifact with manifest CRC-32", info.artifactCrc, expected.artifactCrc);
-    if (info.seed != expected.seed)
-      return refuse("seed", std::to_string(info.seed), std::to_string(expected.seed));
-    if (info.worldSize != expected.worldSize)
+    if (info.trainingKey.empty() && info.worldSize != expected.worldSize)
       return refuse("world size", std::to_string(info.worldSize),
                     std::to_string(expected.worldSize));
+    if (info.seed != expected.seed)
+      return refuse("seed", std::to_string(info.seed), std::to_string(expected.seed));
     for (auto &[name, t] : all)
       (name.rfind("param:", 0) == 0 ? params : state)[name.substr(6)] = std::move(t);
     found = true;

@@ -4,8 +4,9 @@
 // ("param:NAME") and state tensor ("state:NAME": optimizer moments and
 // step counts, the DINO centre); its metadata holds the step (which fixes
 // the epoch, the sampler's position and every random draw, all keyed by
-// (seed, step)), the seed, the world size, the artifact's manifest CRC-32
-// and a CRC-32 of the tensor data. It is written to a temporary file,
+// (seed, step)), the seed, the world size, the artifact's manifest CRC-32,
+// the training key (what makes two artifacts train the same thing) and a
+// CRC-32 of the tensor data. Tensors are whole, sharded state too. It is written to a temporary file,
 // fsynced and renamed, so a kill at any moment leaves either the old set
 // or the new file whole.
 //
@@ -13,6 +14,7 @@
 #ifndef KILN_RUNTIME_TRAIN_SNAPSHOT_H
 #define KILN_RUNTIME_TRAIN_SNAPSHOT_H
 
+#include "runtime/artifact/Manifest.h"
 #include "runtime/artifact/Safetensors.h"
 
 #include <cstdint>
@@ -26,7 +28,15 @@ struct SnapshotInfo {
   uint64_t seed = 0;
   int worldSize = 1;
   std::string artifactCrc; // the manifest's CRC-32, hex
+  std::string trainingKey; // trainingKey(), hex
 };
+
+/// A CRC-32 over what fixes the training a step continues, whatever the
+/// world size and whether the optimizer is sharded: the model, its data,
+/// train, optimizer and networks sections, the global batch, and each
+/// parameter's and state's name, whole shape and type, and the buffer
+/// types (precision). A snapshot resumes in any run with the same key.
+std::string trainingKey(const Manifest &m, int worldSize);
 
 /// The snapshot files of `runDir` (RUNDIR/snapshots/step-*.safetensors),
 /// oldest first.
@@ -40,8 +50,9 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const Te
 /// The newest snapshot in `runDir` that reads back whole. Damaged ones
 /// (truncated, checksum, header) are skipped with a line in `warnings`
 /// naming the file and the damage. False with `error` when the newest good
-/// one belongs to another artifact, seed or world size; true with `found`
-/// false when there is none.
+/// one belongs to another training key (or, without a key, another
+/// artifact or world size) or seed; true with `found` false when there is
+/// none.
 bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected, bool &found,
                         SnapshotInfo &info, TensorMap &params, TensorMap &state,
                         std::vector<std::string> &warnings, std::string &error);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sys/resource.h>
 
 namespace kiln {
 namespace {
@@ -470,7 +471,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   int64_t total = options.steps ? std::min(*options.steps, epochs * perEpoch) : epochs * perEpoch;
 
   Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
-  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc};
+  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc,
+                        trainingKey(m, exec.worldSize())};
   int64_t first = 0;
   if (options.resume && !resumeFromSnapshot(exec, options, snapshot, first, error))
     return false;
@@ -588,12 +590,23 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     }
     // After the evaluation, so that a resumed run has the epoch's line.
     snapshot.step = step + 1;
-    if (snapshotNow && lead &&
-        !writeSnapshot(options.runDir, snapshot, exec.tensors("param"), exec.tensors("state"),
-                       options.keepSnapshots, error))
-      return false;
+    if (snapshotNow) {
+      TensorMap state = exec.tensors("state"); // every rank: sharded state is gathered
+      if (lead && !writeSnapshot(options.runDir, snapshot, exec.tensors("param"), state,
+                                 options.keepSnapshots, error))
+        return false;
+    }
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  TensorMap finalState = exec.tensors("state");
+  // The largest resident set of any rank (what sharding the optimizer
+  // state shrinks), gathered before the other ranks leave.
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  uint64_t peakRss = uint64_t(usage.ru_maxrss) * 1024;
+  if (exec.worldSize() > 1)
+    for (uint64_t r : exec.comm->allGather(peakRss))
+      peakRss = std::max(peakRss, r);
   if (!lead)
     return true;
   nlohmann::ordered_json summary = {{"model", m.model},
@@ -607,7 +620,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"device", exec.device() ? exec.device()->description() : "cpu"},
                                     {"ranks", exec.worldSize()},
                                     {"global_batch", batch},
-                                    {"skipped_images", loader->skipped()}};
+                                    {"skipped_images", loader->skipped()},
+                                    {"peak_rss_bytes", peakRss}};
   // Only what was measured: a run that never evaluated has no accuracy.
   if (result.testAccuracy >= 0)
     summary["test_accuracy"] = result.testAccuracy;
@@ -617,7 +631,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   std::ofstream(options.runDir + "/plot.svg")
       << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});
   if (!writeSafetensors(options.runDir + "/params.safetensors", exec.networkTensors(), error) ||
-      !writeSafetensors(options.runDir + "/state.safetensors", exec.tensors("state"), error))
+      !writeSafetensors(options.runDir + "/state.safetensors", finalState, error))
     return false;
   if (!options.quiet) {
     // Why there is no accuracy: a run stopped inside its first epoch

@@ -10,7 +10,9 @@ state tensor (the optimizer moments, the DINO centre).
 (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) instead of mpirun.
 --all-reduce-precision bf16 compiles every run, world size 1 too, with
 the gradients averaged in bf16 (then --bound is what bf16's rounding of
-the averaged gradients allows).
+the averaged gradients allows). --shard-optimizer compiles the runs at the
+given world sizes (1 may be one of them) with gradients and optimizer
+state sharded over the ranks; the world size 1 reference is not.
 
 Per tensor the relative error is max|a - b| / max|b| (b: world size 1);
 the bound is 1e-5. Summation order differs between world sizes, so
@@ -28,12 +30,11 @@ import array
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'pylib'))
-from ports import free_port  # noqa: E402
+from ranks import run_ranks  # noqa: E402
 from safetensors_entries import entries  # noqa: E402
 
 
@@ -45,29 +46,13 @@ def read_f32(path):
     return out
 
 
-def train(args, ranks, out):
+def train(args, ranks, out, shard=False):
     cmd = [args.kiln, 'train', args.model, '--steps', str(args.steps), '--batch-size',
            str(args.batch), '--data', 'synthetic:%d' % args.images, '--out', out,
-           '--threads', '1', '--quiet']
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+           '--threads', '1', '--quiet'] + (['--shard-optimizer'] if shard else [])
     if args.all_reduce_precision:
         cmd += ['--all-reduce-precision', args.all_reduce_precision]
-    if ranks > 1 and args.launcher == 'mpirun':
-        cmd = [args.mpirun, '--oversubscribe', '-n', str(ranks)] + cmd
-    if ranks > 1 and args.launcher == 'tcp':
-        port = str(free_port())
-        procs = [subprocess.Popen(cmd, env=dict(env, RANK=str(r), WORLD_SIZE=str(ranks),
-                                                LOCAL_RANK=str(r), LOCAL_WORLD_SIZE=str(ranks),
-                                                MASTER_ADDR='127.0.0.1', MASTER_PORT=port),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                 for r in range(ranks)]
-        outputs = [p.communicate(timeout=600)[0] for p in procs]
-        if any(p.returncode for p in procs):
-            sys.exit('world size %d (tcp) failed:\n%s' % (ranks, ''.join(outputs)))
-    else:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        if r.returncode != 0:
-            sys.exit('world size %d failed (%d):\n%s%s' % (ranks, r.returncode, r.stdout, r.stderr))
+    run_ranks(cmd, ranks, args.launcher, args.mpirun)
     tensors = read_f32(os.path.join(out, 'params.safetensors'))
     state = os.path.join(out, 'state.safetensors')
     if os.path.exists(state):
@@ -113,6 +98,7 @@ def main():
     ap.add_argument('--adamw-lr', type=float)
     ap.add_argument('--launcher', choices=['mpirun', 'tcp'], default='mpirun')
     ap.add_argument('--all-reduce-precision', choices=['f32', 'bf16'])
+    ap.add_argument('--shard-optimizer', action='store_true')
     args = ap.parse_args()
     args.mpirun = shutil.which('mpirun')
     if not args.mpirun and args.launcher == 'mpirun':
@@ -125,7 +111,7 @@ def main():
         noise = 2 * args.adamw_lr * args.steps if args.adamw_lr else 0.0
         ref = train(args, 1, os.path.join(work, 'ws1'))
         for n in args.world_sizes:
-            got = train(args, n, os.path.join(work, 'ws%d' % n))
+            got = train(args, n, os.path.join(work, 'ws%d' % n), args.shard_optimizer)
             if set(got) != set(ref):
                 print('world size %d: tensors differ: %s' % (n, sorted(set(got) ^ set(ref))))
                 return 1
@@ -136,8 +122,10 @@ def main():
                 exempt += n_exempt
                 elements += len(b)
             errors.sort(reverse=True)
-            print('world size %d (%s) vs 1 (%s, %d steps, global batch %d): worst %.2e (%s), '
-                  'median %.2e over %d tensors' % (n, args.launcher, os.path.basename(args.model),
+            print('world size %d (%s%s) vs 1 (%s, %d steps, global batch %d): worst %.2e (%s), '
+                  'median %.2e over %d tensors' % (n, args.launcher,
+                                                  ', sharded' if args.shard_optimizer else '',
+                                                  os.path.basename(args.model),
                                                   args.steps,
                                                   args.batch, errors[0][0], errors[0][1],
                                                   errors[len(errors) // 2][0], len(errors)))

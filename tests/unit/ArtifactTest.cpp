@@ -106,8 +106,9 @@ struct Compiled {
   }
 };
 
-void compileTiny(Compiled &c) {
-  c.module = test::importText(tinyClassifier(), "lower");
+void compileTiny(Compiled &c, const PipelineOptions &options = {},
+                 const std::string &graph = tinyClassifier()) {
+  c.module = test::importText(graph, "lower", options);
   ASSERT_TRUE(c.module);
   c.dir = fs::temp_directory_path() / ("kiln-tiny-" + std::to_string(::getpid()) + ".kiln");
   std::string error;
@@ -251,19 +252,25 @@ TEST(Artifact, ThunkUsesAreTheDataflow) {
   }
 }
 
+/// The manifest of `dir` as JSON, after checking that the runtime reads it
+/// back to the same JSON.
+nlohmann::ordered_json manifestRoundTrip(const std::string &dir) {
+  Manifest m, again;
+  std::string error;
+  EXPECT_TRUE(readManifest(dir + "/manifest.json", m, error)) << error;
+  auto body = manifestToJson(m);
+  EXPECT_TRUE(manifestFromJson(body, again, error)) << error;
+  EXPECT_EQ(manifestToJson(again), body);
+  return body;
+}
+
 /// The manifest's thunks, as the runtime reads them: the serialised
 /// payloads read back to the same JSON, and a manifest whose thunks break
 /// their contract is refused with the JSON path of the place.
 TEST(Artifact, ManifestThunksAreCheckedByPlace) {
   Compiled c;
   compileTiny(c);
-  Manifest m;
-  std::string error;
-  ASSERT_TRUE(readManifest(c.dir + "/manifest.json", m, error)) << error;
-  const auto body = manifestToJson(m);
-  Manifest again;
-  ASSERT_TRUE(manifestFromJson(body, again, error)) << error;
-  EXPECT_EQ(manifestToJson(again), body);
+  const auto body = manifestRoundTrip(c.dir);
 
   auto thunkOfKind = [&](const char *kind) {
     const auto &thunks = body["programs"][0]["thunks"];
@@ -289,9 +296,51 @@ TEST(Artifact, ManifestThunksAreCheckedByPlace) {
   expectThunkRefused(kernel + "/args/0/buffer", [](auto &v) { v = 99999; }, "no buffer 99999");
   expectThunkRefused(gemm, [](auto &v) { v.erase("c"); }, gemm + ": missing 'c'");
   expectThunkRefused(start + "/tensors", [](auto &v) { v.erase(v.size() - 1); },
-                "whose sizes add up to its size");
+                "add up to its size");
   expectThunkRefused(start + "/kind", [](auto &v) { v = "all_gather"; },
                 "unknown thunk kind 'all_gather'");
+}
+
+/// With --shard-optimizer: sharded state, the shard thunks and sharded
+/// buckets are read back as written, and each is checked against its
+/// buffers' sizes.
+TEST(Artifact, ShardedManifestIsChecked) {
+  Compiled c;
+  PipelineOptions options;
+  options.shardOptimizer = true;
+  auto graph = nlohmann::json::parse(tinyClassifier());
+  graph["optimizer"].erase("clip"); // sharded updates are elementwise
+  compileTiny(c, options, graph.dump());
+  const auto body = manifestRoundTrip(c.dir);
+
+  auto refused = [&](auto edit, const std::string &expected) {
+    auto damaged = body;
+    edit(damaged);
+    Manifest out;
+    std::string why;
+    EXPECT_FALSE(manifestFromJson(damaged, out, why)) << expected << ": accepted";
+    EXPECT_NE(why.find(expected), std::string::npos) << why;
+  };
+  auto &thunks = body["programs"][0]["thunks"];
+  auto at = [&](const char *kind) {
+    for (size_t i = 0; i < thunks.size(); ++i)
+      if (thunks[i]["kind"] == kind)
+        return i;
+    ADD_FAILURE() << "no " << kind << " thunk";
+    return size_t(0);
+  };
+  size_t shard = at("shard"), scatter = at("reduce_scatter_start"), gather = at("all_gather_wait");
+  refused([&](auto &j) { j["programs"][0]["thunks"][shard]["ranks"] = 2; },
+          "a shard thunk writes its input's chunk over its ranks");
+  refused([&](auto &j) { j["programs"][0]["thunks"][scatter]["ranks"] = 7; }, "add up to its size");
+  refused([&](auto &j) { j["programs"][0]["thunks"][gather]["tensors"].erase(0); },
+          "add up to its size");
+  for (auto &b : body["buffers"])
+    if (b.contains("shards")) {
+      int64_t id = b["id"];
+      refused([&](auto &j) { j["buffers"][id]["shards"] = 2; }, "over 2 ranks holds");
+      break;
+    }
 }
 
 } // namespace

@@ -59,7 +59,8 @@ OwningOpRef<ModuleOp> stepOf(
   return module;
 }
 
-OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &phase) {
+OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &phase,
+                                 const PipelineOptions &options) {
   namespace fs = std::filesystem;
   // Its paths as if it were in models/ ("imports": ["lib/losses.json"]),
   // the file itself in the temporary directory.
@@ -71,7 +72,7 @@ OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &pha
   fs::remove(file);
   if (!module)
     return nullptr;
-  if (failed(runPhases(*module, PipelineOptions(), findPhase(phase))))
+  if (failed(runPhases(*module, options, findPhase(phase))))
     return nullptr;
   return module;
 }

@@ -9,6 +9,7 @@
 #define KILN_TESTS_STEPTESTUTILS_H
 
 #include "Kiln/IR/KilnBuilder.h"
+#include "compiler/Pipeline/Phases.h"
 #include "compiler/Reference/ReferenceEvaluator.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -33,8 +34,8 @@ mlir::OwningOpRef<mlir::ModuleOp> stepOf(
 
 /// Imports a JSON graph given as text (written to a temporary file whose
 /// imports resolve against models/lib) and runs the phases up to `phase`.
-mlir::OwningOpRef<mlir::ModuleOp> importText(const std::string &json,
-                                             const std::string &phase);
+mlir::OwningOpRef<mlir::ModuleOp> importText(const std::string &json, const std::string &phase,
+                                             const PipelineOptions &options = {});
 
 /// Runs a textual pass pipeline on `module` ("func.func(kiln-autodiff),cse").
 bool runPipeline(mlir::ModuleOp module, const std::string &pipeline);

@@ -44,7 +44,7 @@ namespace kiln {
 namespace {
 
 /// Per bucket and step: the time its wait blocked (from the profile of the
-/// timed steps) against the bucket all-reduced alone, `steps` times (its
+/// timed steps) against the bucket's collective run alone, `steps` times (its
 /// median). A bucket is hidden by the part of its alone time its wait did
 /// not block; the first wait also absorbs the ranks' drift (the other rank
 /// arriving later), which only makes its bucket look less hidden.
@@ -55,16 +55,20 @@ nlohmann::ordered_json measureAllReduce(Executor &exec, int program, int64_t ste
   nlohmann::ordered_json perWait = nlohmann::ordered_json::array(),
                          perAlone = nlohmann::ordered_json::array();
   for (size_t i = 0; i < p.thunks.size(); ++i) {
-    const AllReduceWait *wait = p.thunks[i].as<AllReduceWait>();
-    if (!wait)
+    const Thunk &t = p.thunks[i];
+    if (!isCollectiveWait(t))
       continue;
+    const BucketTransfer *wait = bucketTransfer(t);
     const Buffer &packed = c.buffers[wait->bucketBuffer];
-    int64_t n = packed.bytes / elementBytes(packed.dtype);
+    int64_t n = packed.bytes / elementBytes(packed.dtype) / wait->ranks; // a segment
+    auto start = t.is<AllReduceWait>()       ? &Collectives::startAllReduce
+                 : t.is<ReduceScatterWait>() ? &Collectives::startReduceScatter
+                                             : &Collectives::startAllGather;
     std::vector<uint8_t> bucket(packed.bytes); // zeros: the time does not depend on values
     std::vector<double> times;
     for (int64_t r = 0; r < steps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      exec.comm->startAllReduce(wait->bucket, packed.dtype, bucket.data(), n);
+      (exec.comm->*start)(wait->bucket, packed.dtype, bucket.data(), n);
       exec.comm->wait(wait->bucket);
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }

@@ -119,6 +119,12 @@ cl::opt<int64_t> ranks("ranks",
                        cl::desc("Compile for data-parallel training on N ranks: the step "
                                 "takes the (global) batch size / N images"),
                        cl::value_desc("N"), cl::init(1), cl::cat(category));
+cl::opt<bool> shardOptimizer(
+    "shard-optimizer",
+    cl::desc("Shard gradients and optimizer state over the --ranks (ZeRO 1/2): each rank "
+             "updates its chunk of every parameter, then the ranks gather them "
+             "(kiln-shard-optimizer)"),
+    cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No message when the output is written"),
                     cl::cat(category));
 cl::opt<int64_t> batchSize("batch-size",
@@ -235,6 +241,7 @@ int kiln::compilerMain(int argc, char **argv) {
   pipeline.precision = precision;
   pipeline.recompute = recompute;
   pipeline.allReducePrecision = allReduceDType;
+  pipeline.shardOptimizer = shardOptimizer;
   pipeline.bucketSize = bucketSize;
   pipeline.firstBucketSize = firstBucketSize;
   pipeline.fusion = !noFusion;

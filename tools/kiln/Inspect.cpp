@@ -22,31 +22,38 @@
 namespace kiln {
 namespace {
 
-/// The data-parallel plan: per all-reduce bucket its tensors, type and size, and
-/// the work between its start and its wait, which runs while it is in
-/// flight.
+/// The data-parallel plan: per bucket its collective (an all-reduce, or
+/// with --shard-optimizer a reduce-scatter of gradients and an all-gather
+/// of parameters), tensors, type and size, and the work between its start
+/// and its wait, which runs while it is in flight.
 void printBuckets(const CompiledModel &c, const Program &p) {
   std::map<int64_t, size_t> starts;
   bool header = false;
   for (size_t i = 0; i < p.thunks.size(); ++i) {
-    if (const AllReduceStart *start = p.thunks[i].as<AllReduceStart>())
-      starts[start->bucket] = i;
-    const AllReduceWait *wait = p.thunks[i].as<AllReduceWait>();
+    const Thunk &t = p.thunks[i];
+    const BucketTransfer *wait = bucketTransfer(t);
     if (!wait)
       continue;
+    if (!isCollectiveWait(t)) {
+      starts[wait->bucket] = i;
+      continue;
+    }
     if (!header)
-      std::printf("\n  all-reduce buckets (averaged over the ranks; none at world size 1)\n"
-                  "  %6s %7s %5s %10s %7s %7s %16s\n", "bucket", "tensors", "type", "KB", "start",
-                  "wait", "overlap GFLOP");
+      std::printf("\n  collective buckets (gradients averaged over the ranks; none at world size 1)\n"
+                  "  %6s %7s %5s %10s %7s %7s %16s  %s\n", "bucket", "tensors", "type", "KB",
+                  "start", "wait", "overlap GFLOP", "collective");
     header = true;
     size_t start = starts[wait->bucket];
     int64_t flops = 0;
     for (size_t j = start + 1; j < i; ++j)
       flops += p.thunks[j].flops;
     const Buffer &bucket = c.buffers[wait->bucketBuffer];
-    std::printf("  %6lld %7zu %5s %10.1f %7zu %7zu %16.3f\n", (long long)wait->bucket,
+    std::string kind = t.kindName();
+    kind = kind.substr(0, kind.size() - 5); // less "_wait"
+    std::replace(kind.begin(), kind.end(), '_', '-');
+    std::printf("  %6lld %7zu %5s %10.1f %7zu %7zu %16.3f  %s\n", (long long)wait->bucket,
                 wait->tensors.size(), dtypeName(bucket.dtype), bucket.bytes / 1e3, start, i,
-                flops / 1e9);
+                flops / 1e9, kind.c_str());
   }
 }
 

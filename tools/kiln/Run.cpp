@@ -14,6 +14,7 @@
 #include "runtime/exec/NetworkFiles.h"
 #include "runtime/train/Schedule.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -113,6 +114,14 @@ int runMain(int argc, char **argv) {
     *exec->as<float>(s.buffer) =
         static_cast<float>(fixed.count(s.name) ? fixed[s.name] : evaluateSchedule(s.spec, clock));
 
+  if (args.flag("grads") &&
+      std::any_of(m.compiled.buffers.begin(), m.compiled.buffers.end(),
+                  [](const Buffer &b) { return b.shards > 0; })) {
+    std::fprintf(stderr, "kiln run: --grads: %s shards the optimizer (kiln compile "
+                         "--shard-optimizer): no rank holds a whole gradient; compile it "
+                         "without --shard-optimizer\n", args.positional[0].c_str());
+    return 2;
+  }
   exec->randomKey.step = it;
   exec->run(program);
 

@@ -24,7 +24,7 @@ const char *fillOf(const Thunk &t) {
     return "#9ecae1";
   if (t.is<GemmCall>() || t.is<ConvCall>())
     return "#fdae6b";
-  if (t.is<AllReduceStart>() || t.is<AllReduceWait>())
+  if (bucketTransfer(t))
     return "#fb6a4a";
   if (t.is<RandomFill>())
     return "#a1d99b";
@@ -59,6 +59,7 @@ std::string thunkShape(const Thunk &t) {
           },
           [](const CopyBytes &cp) { return std::to_string(cp.bytes) + " bytes"; },
           [](const RandomFill &r) { return "stream " + std::to_string(r.stream); },
+          [](const ShardSlice &s) { return "of " + std::to_string(s.ranks) + " ranks"; },
           [](const BucketTransfer &b) { return "bucket " + std::to_string(b.bucket); }},
       t.payload);
 }
@@ -68,7 +69,7 @@ std::string stepGraphDot(const CompiledModel &c, const Program &p) {
   dot << "digraph \"" << dotEscaped(p.entry) << "\" {\n"
       << "  rankdir=TB; node [shape=box, style=\"filled,rounded\", fontname=\"monospace\", "
          "fontsize=10];\n"
-      << "  // fill: blue region kernel, orange GEMM/conv, red all-reduce, green random, "
+      << "  // fill: blue region kernel, orange GEMM/conv, red collective, green random, "
          "grey copy; bold border: backward, dashed: optimizer update\n";
   std::map<int64_t, size_t> writer; // buffer -> the last thunk that wrote it
   for (size_t i = 0; i < p.thunks.size(); ++i) {

@@ -54,6 +54,8 @@ const char *kUsage =
     "                    instead of kept (default: the graph's train.recompute, else auto)\n"
     "  --all-reduce-precision P  f32 or bf16: the gradients' all-reduce (default:\n"
     "                    the graph's train.all_reduce_precision, else f32)\n"
+    "  --shard-optimizer gradients and optimizer state sharded over the ranks\n"
+    "                    (ZeRO 1/2): each rank updates 1/N of every parameter\n"
     "  --comm-timeout S  seconds a rank waits for the others before the job\n"
     "                    ends with an error (default 300)\n"
     "  --snapshot-every N  a snapshot every N steps (and at every epoch end) in\n"
@@ -87,6 +89,7 @@ struct CompileRequest {
   int ranks = 1;
   std::string cpu;
   bool cuda = false;
+  bool shardOptimizer = false;
 };
 
 /// Compiles through a temporary directory, so that a reader never sees
@@ -108,6 +111,8 @@ bool compileInPlace(const CompileRequest &request) {
     args.insert(args.end(), {"--recompute", *request.recompute});
   if (request.allReducePrecision)
     args.insert(args.end(), {"--all-reduce-precision", *request.allReducePrecision});
+  if (request.shardOptimizer)
+    args.push_back("--shard-optimizer");
   if (!request.cpu.empty())
     args.insert(args.end(), {"--cpu", request.cpu});
   if (request.cuda)
@@ -200,7 +205,7 @@ int trainMain(int argc, char **argv) {
             {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "eval-data",
              "loader-threads", "cpu", "bucket-size", "precision", "recompute", "all-reduce-precision", "comm-timeout", "snapshot-every",
              "keep-snapshots", "init-from", "init-network", "device", "eval-every"},
-            {"quiet", "resume", "no-eval", "help"});
+            {"quiet", "resume", "no-eval", "shard-optimizer", "help"});
   if (args.flag("help")) {
     std::printf(kUsage, kDataUsage);
     return 0;
@@ -251,19 +256,21 @@ int trainMain(int argc, char **argv) {
     std::filesystem::create_directories(options.runDir);
     CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize,
                            precision, recompute, allReducePrecision, w.size,
-                           args.value("cpu").value_or(""), cuda};
+                           args.value("cpu").value_or(""), cuda, args.flag("shard-optimizer")};
     if (!compileForRanks(request, *comm, options.quiet)) {
       if (!existed && w.rank == 0)
         std::filesystem::remove(options.runDir, ec); // only if still empty
       return 1; // the compiler printed why
     }
     artifact = request.artifact;
-  } else if (batch || bucketSize || precision || recompute || allReducePrecision) {
-    return usageError(std::string(batch         ? "--batch-size"
-                                  : bucketSize  ? "--bucket-size"
-                                  : precision   ? "--precision"
-                                  : recompute   ? "--recompute"
-                                                : "--all-reduce-precision") +
+  } else if (batch || bucketSize || precision || recompute || allReducePrecision ||
+             args.flag("shard-optimizer")) {
+    return usageError(std::string(batch                ? "--batch-size"
+                                  : bucketSize         ? "--bucket-size"
+                                  : precision          ? "--precision"
+                                  : recompute          ? "--recompute"
+                                  : allReducePrecision ? "--all-reduce-precision"
+                                                       : "--shard-optimizer") +
                       " needs MODEL.json: an artifact is already compiled");
   }
 
