@@ -263,6 +263,7 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
                 ? module->getAttrOfType<StringAttr>("kiln.name").getValue().str()
                 : "model";
   m.source = source;
+  m.trainingKey = options.trainingKey;
   m.cpu = cpu.cpu;
   m.cpuFeatures = cpu.features;
   auto batch = module->getAttrOfType<IntegerAttr>("kiln.batch_size");

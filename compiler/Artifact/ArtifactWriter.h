@@ -52,6 +52,8 @@ struct ArtifactOptions {
   /// The same step through the last IR phase without recomputation: its
   /// programs' arenas are planned too and recorded beside the real ones.
   mlir::ModuleOp withoutRecompute;
+  /// The manifest's training_key (kiln compile's; "": none).
+  std::string trainingKey;
 };
 
 /// Runs the back half on `module` (after the last IR phase) and, unless

@@ -5,6 +5,8 @@
 
 #include "Kiln/IR/KilnDTypes.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 #include <map>
 
 using namespace mlir;
@@ -120,8 +122,8 @@ static int64_t lastBucketRead(Operation *op, llvm::DenseMap<Operation *, int64_t
 /// The deferred update regions, several to a kernel, bucket after bucket
 /// (each waits only for its gradients' all-reduce): a region that reads
 /// another's result, or another bucket's, starts the next kernel. The
-/// sharded optimizer's all-gathers start after the kernels that make their
-/// chunks, before the first region that reads them (the EMA teacher's).
+/// sharded optimizer's all-gathers start right after the kernels that make
+/// their chunks (before any region that reads them: the EMA teacher's).
 void Planner::updateKernelThunks(MutableArrayRef<FusionPlan> deferred,
                                  std::vector<std::pair<AllGatherOp, Collective>> &gathers,
                                  Program &program) {
@@ -132,6 +134,22 @@ void Planner::updateKernelThunks(MutableArrayRef<FusionPlan> deferred,
   llvm::stable_sort(deferred, [&](const FusionPlan &a, const FusionPlan &b) {
     return bucketOf(a) < bucketOf(b);
   });
+  auto startGathers = [&](llvm::function_ref<bool(AllGatherOp)> which) {
+    for (auto &[op, c] : gathers)
+      if (op && which(op)) {
+        startCollective(std::move(c), program);
+        op = nullptr;
+      }
+  };
+  // A gather starts as soon as the kernels making its chunks have run, so
+  // that it travels while the next buckets' updates run.
+  llvm::DenseSet<Operation *> pending;
+  for (const FusionPlan &p : deferred)
+    pending.insert(p.op);
+  auto ready = [&](AllGatherOp g) {
+    return llvm::none_of(g->getOperands(),
+                         [&](Value v) { return pending.contains(v.getDefiningOp()); });
+  };
   SmallVector<FusionPlan> group;
   auto flush = [&] {
     if (group.empty())
@@ -146,14 +164,10 @@ void Planner::updateKernelThunks(MutableArrayRef<FusionPlan> deferred,
       return kind[a.op] < kind[b.op];
     });
     kernelThunk(group, program);
+    for (const FusionPlan &p : group)
+      pending.erase(p.op);
     group.clear();
-  };
-  auto startGathers = [&](llvm::function_ref<bool(AllGatherOp)> which) {
-    for (auto &[op, c] : gathers)
-      if (op && which(op)) {
-        startCollective(std::move(c), program);
-        op = nullptr;
-      }
+    startGathers(ready);
   };
   for (FusionPlan &plan : deferred) {
     bool readsGroup = llvm::any_of(plan.op.getInputs(), [&](Value v) {

@@ -5,6 +5,7 @@
 #include "compiler/Codegen/FusionKernel.h"
 #include "compiler/Transforms/FusionRegion.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -239,8 +240,14 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
   llvm::DenseMap<Value, int64_t> bufferOf;
   std::vector<std::pair<int64_t, int64_t>> updates; // (slot, value)
   SmallVector<FusionPlan> deferred;                   // update regions
+  llvm::DenseSet<Operation *> deferredOps;            // their ops
   std::vector<std::pair<AllGatherOp, Collective>> gathers; // after them
   for (Operation &op : fn.getBody().front()) {
+    if (!isa<FusionOp, UpdateParamOp, UpdateStateOp, OutputOp, LossOp, MetricOp, AllGatherOp>(op) &&
+        llvm::any_of(op.getOperands(),
+                     [&](Value v) { return deferredOps.contains(v.getDefiningOp()); }))
+      return op.emitError("codegen: '") << op.getName()
+                                         << "' reads an update region, which runs at the step's end";
     auto operands = [&] {
       SmallVector<int64_t> ids;
       for (Value v : op.getOperands())
@@ -306,10 +313,16 @@ LogicalResult Planner::selectThunks(func::FuncOp fn, const std::string &entry) {
       if (blockCopies(f, operands(), bufferOf, program))
         continue;
       FusionPlan region = prepareFusion(f, operands(), bufferOf);
-      if (isUpdateRegion(f))
+      // Updates, and what reads a sharded update's all-gather (which starts
+      // among them) or another deferred region, run at the step's end.
+      if (isUpdateRegion(f) || llvm::any_of(f.getInputs(), [&](Value v) {
+            return v.getDefiningOp<AllGatherOp>() || deferredOps.contains(v.getDefiningOp());
+          })) {
+        deferredOps.insert(f);
         deferred.push_back(std::move(region));
-      else
-        kernelThunk(region, program);
+        continue;
+      }
+      kernelThunk(region, program);
     } else if (isa<func::ReturnOp>(op)) {
       continue;
     } else if (isa<GradientOp>(op)) {

@@ -203,8 +203,11 @@ def KilnShardOptimizer : Pass<"kiln-shard-optimizer", "::mlir::ModuleOp"> {
     gradients.
 
     The chunks compute what the whole tensors did, element for element.
-    An op of the update that is not elementwise (clipping's and LARS's
-    norms, fp16 loss scaling's finiteness check) is refused, naming it.
+    A whole-tensor sum in the update (clipping's and LARS's norms, fp16
+    loss scaling's finiteness check) becomes this rank's partial sum,
+    averaged over the ranks by a `kiln.all_reduce` of its own and
+    multiplied by N. Any other op that is not elementwise is refused,
+    naming it.
 
     ```mlir
     // before, N = 4
@@ -278,8 +281,9 @@ def KilnCompressAllReduce : Pass<"kiln-compress-all-reduce", "::mlir::ModuleOp">
   let description = [{
     With precision `bf16` (the option, else the graph's
     `train.all_reduce_precision`; `f32`, the default, changes nothing),
-    each gradient bucket's `kiln.all_reduce` (those marked `gradients`)
-    sends its operands as bf16, as DDP's bf16_compress_hook does: half
+    each gradient bucket's `kiln.all_reduce` (those marked `gradients`;
+    with --shard-optimizer its `kiln.reduce_scatter`) sends its operands
+    as bf16, as DDP's bf16_compress_hook does: half
     the bytes on the wire, each gradient rounded to 8 significant bits
     (and, as the runtime divides by the world size while packing, once
     more where that size is not a power of two). The loss, metrics and

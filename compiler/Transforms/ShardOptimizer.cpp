@@ -4,14 +4,17 @@
 // reduce-scatter, the optimizer's update runs on this rank's chunk of each
 // parameter (its state kept as that chunk only), and an all-gather per
 // bucket gives every rank the whole updated parameters back. The update
-// is elementwise, so the chunks compute exactly what the whole tensors
-// did; whole gradients die at the reduce-scatter.
+// is elementwise, so the chunks compute what the whole tensors did; its
+// whole-tensor sums (norms) become partial sums added over the ranks.
+// Whole gradients die at the reduce-scatter.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/Passes.h"
 #include "compiler/Transforms/StepUtils.h"
 
+#include "Kiln/IR/KilnBuilder.h"
 #include "Kiln/IR/KilnDTypes.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "mlir/IR/IRMapping.h"
@@ -25,6 +28,12 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
+
+/// Whether `sum` adds up all of its operand into a scalar.
+bool sumsEverything(SumOp sum) {
+  return !sum.getKeepdim() &&
+         int64_t(sum.getAxes().size()) == cast<RankedTensorType>(sum.getInput().getType()).getRank();
+}
 
 RankedTensorType chunkOf(Type whole, int64_t ranks) {
   auto t = cast<RankedTensorType>(whole);
@@ -128,19 +137,23 @@ void ShardOptimizer::runOnOperation() {
 
   // 1. Each gradient bucket as a reduce-scatter. `kiln run --grads`
   // outputs die with the whole gradients.
-  SmallVector<Operation *> dead;
+  SmallVector<Operation *> dead; // users after what they use
+  llvm::DenseSet<Operation *> deadSet;
   for (AllReduceOp r : gradientBuckets) {
     OpBuilder b(r);
     auto scatter = b.create<ReduceScatterOp>(r.getLoc(), r.getValues(), r.getBucketAttr(),
                                              r.getBytesAttr(), b.getI64IntegerAttr(ranks),
                                              r.getGradientsAttr());
     dead.push_back(r);
+    deadSet.insert(r);
     for (auto [whole, part] : llvm::zip(r.getResults(), scatter.getResults())) {
       chunk[whole] = part;
       bucket[part] = r.getBucket();
       for (Operation *u : whole.getUsers())
-        if (auto o = dyn_cast<OutputOp>(u); o && o.getName().starts_with("gradient."))
+        if (auto o = dyn_cast<OutputOp>(u); o && o.getName().starts_with("gradient.")) {
           dead.push_back(o);
+          deadSet.insert(o);
+        }
     }
   }
 
@@ -148,7 +161,7 @@ void ShardOptimizer::runOnOperation() {
   llvm::MapVector<int64_t, SmallVector<UpdateParamOp>> updatesOf; // per bucket
   for (Operation &op : llvm::make_early_inc_range(step.getBody().front())) {
     bool readsChunk = llvm::any_of(op.getOperands(), [&](Value v) { return chunk.count(v); });
-    if (!readsChunk || llvm::is_contained(dead, &op))
+    if (!readsChunk || deadSet.contains(&op))
       continue;
     if (auto u = dyn_cast<UpdateParamOp>(op)) {
       updatesOf[bucket.lookup(chunk.lookup(u.getValue()))].push_back(u);
@@ -163,11 +176,26 @@ void ShardOptimizer::runOnOperation() {
       u.getValueMutable().assign(chunk.lookup(u.getValue()));
       continue;
     }
+    if (auto sum = dyn_cast<SumOp>(op); sum && sumsEverything(sum)) {
+      // A whole-tensor sum (a norm for clipping or LARS, fp16's finiteness
+      // check): this rank's chunk summed (the padding adds zeros), the
+      // partial sums averaged over the ranks, times the ranks.
+      OpBuilder b(&op);
+      KilnBuilder k(b, op.getLoc());
+      AllReduceOp partials = k.allReduce({k.sumAll(chunk.lookup(sum.getInput()))});
+      partials.setBucket(nextBucket++);
+      partials->setLoc(NameLoc::get(
+          b.getStringAttr("all_reduce(bucket " + std::to_string(partials.getBucket()) + ")"),
+          op.getLoc()));
+      sum.getResult().replaceAllUsesWith(
+          k.mul(partials.getResult(0), k.scalar(static_cast<double>(ranks))));
+      dead.push_back(&op);
+      continue;
+    }
     if (!isElementwiseMap(&op) || op.getNumResults() != 1) {
       op.emitError() << "'" << op.getName()
-                     << "' reads the averaged gradients but is not elementwise: "
-                        "--shard-optimizer takes SGD and AdamW without clipping or fp16 "
-                        "loss scaling";
+                     << "' reads the averaged gradients but is neither elementwise nor a "
+                        "whole-tensor sum: --shard-optimizer cannot split it over the ranks";
       return signalPassFailure();
     }
     int64_t last = -1;
@@ -183,7 +211,9 @@ void ShardOptimizer::runOnOperation() {
   }
 
   // 3. One all-gather per bucket after its last update; the parameters'
-  // sinks (and the EMA teacher after them) read the whole result.
+  // sinks (and the EMA teacher after them) read the whole result. Their
+  // numbers come after every bucket their updates read (the planner
+  // orders deferred update kernels by the last bucket they read).
   for (auto &[reduced, updates] : updatesOf) {
     SmallVector<Value> parts;
     SmallVector<Type> wholes;
@@ -206,8 +236,12 @@ void ShardOptimizer::runOnOperation() {
         wholes, parts, b.getI64IntegerAttr(nextBucket), b.getI64IntegerAttr(bytes),
         b.getI64IntegerAttr(ranks));
     ++nextBucket;
-    for (auto [u, whole] : llvm::zip(updates, gather.getResults()))
+    // Each sink after the gather (a frozen parameter's select, built just
+    // before its own sink, may come after an earlier one's).
+    for (auto [u, whole] : llvm::reverse(llvm::zip(updates, gather.getResults()))) {
       u.getValueMutable().assign(whole);
+      u->moveAfter(gather);
+    }
   }
 
   // 4. The whole update and the replaced state go.

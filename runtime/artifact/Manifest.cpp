@@ -180,6 +180,7 @@ json manifestToJson(const Manifest &m) {
           {"train", m.train},
           {"optimizer", m.optimizer},
           {"networks", m.networks},
+          {"training_key", m.trainingKey},
           {"files", files}};
 }
 
@@ -241,6 +242,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
     if (b.contains("shards")) {
       if (!r.integer(b, p, "shards", out.shards, 1) || !r.ints(b, p, "whole_shape", out.wholeShape))
         return done(false);
+      if (out.kind != "state" || region != "persistent")
+        return done(r.fail(p, "only persistent state is sharded"));
       int64_t whole = 1;
       for (int64_t d : out.wholeShape)
         whole *= d;
@@ -506,6 +509,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
   }
   m.data = body.value("data", json::object());
   m.train = body.value("train", json::object());
+  if (body.contains("training_key") && !r.string(body, "", "training_key", m.trainingKey))
+    return done(false);
   m.optimizer = body.value("optimizer", json::object());
   m.networks = body.value("networks", json::object());
   return done(true);

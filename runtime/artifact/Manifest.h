@@ -53,6 +53,11 @@ struct Manifest {
   };
   std::vector<Schedule> schedules;
   nlohmann::ordered_json data, train, optimizer, networks;
+  /// What a snapshot must match to resume in this artifact, whatever its
+  /// world size and sharding (kiln compile: a CRC-32 of the graph as
+  /// imported for one rank and of the options that change the numbers);
+  /// empty: the same artifact and world size.
+  std::string trainingKey;
   std::map<std::string, ArtifactFile> files;
 };
 

@@ -49,6 +49,21 @@ inline ShardLayout shardLayout(const std::vector<Buffer> &buffers, const BucketT
   return ShardLayout(chunks);
 }
 
+/// The ranks `model` shards its optimizer over (kiln compile
+/// --shard-optimizer --ranks N: its shard and reduce-scatter/all-gather
+/// thunks say N), or 0 when it does not.
+inline int64_t shardRanks(const CompiledModel &model) {
+  for (const Program &p : model.programs)
+    for (const Thunk &t : p.thunks) {
+      if (const ShardSlice *s = t.as<ShardSlice>())
+        return s->ranks;
+      const BucketTransfer *b = bucketTransfer(t);
+      if (b && !t.is<AllReduceStart>() && !t.is<AllReduceWait>())
+        return b->ranks;
+    }
+  return 0;
+}
+
 /// `rows` blocks of `width` bytes between tensor `tensor` (contiguous,
 /// from `tensorOffset`) and the bucket buffer (`pitch` apart, from
 /// `bucketOffset`): a cudaMemcpy2D, or a loop on the CPU.
@@ -66,6 +81,8 @@ inline std::vector<SegmentCopy> wholeTensorCopies(const std::vector<Buffer> &buf
   std::vector<SegmentCopy> copies;
   for (size_t i = 0; i < t.tensors.size(); ++i) {
     int64_t n = buffers[t.tensors[i]].bytes / e, c = layout.chunks[i];
+    if (c == 0)
+      continue; // nothing to move (the manifest admits no empty buffer)
     int64_t full = n / c, rest = n - full * c, at = layout.offsets[i] * e;
     if (full > 0)
       copies.push_back({t.tensors[i], 0, at, pitch, c * e, full});

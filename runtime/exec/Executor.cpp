@@ -99,19 +99,19 @@ std::unique_ptr<Executor> Executor::load(const std::string &dir, int threads,
   return e;
 }
 
+bool Executor::checkShardRanks(int world, std::string &error) const {
+  int64_t shards = shardRanks(m.compiled);
+  if (shards == 0 || shards == world)
+    return true;
+  error = "the artifact shards the optimizer over " + std::to_string(shards) +
+          " ranks (kiln compile --shard-optimizer --ranks " + std::to_string(shards) + "), not " +
+          std::to_string(world);
+  return false;
+}
+
 bool Executor::useCollectives(std::unique_ptr<Collectives> &ranks, std::string &error) {
-  for (const Program &p : m.compiled.programs)
-    for (const Thunk &t : p.thunks) {
-      const BucketTransfer *b = bucketTransfer(t);
-      bool sharded = t.is<ShardSlice>() || (b && !t.is<AllReduceStart>() && !t.is<AllReduceWait>());
-      int64_t shards = t.is<ShardSlice>() ? t.as<ShardSlice>()->ranks : b ? b->ranks : 1;
-      if (sharded && shards != ranks->world().size) {
-        error = "the artifact shards the optimizer over " + std::to_string(shards) +
-                " ranks (kiln compile --shard-optimizer --ranks " + std::to_string(shards) +
-                "), not " + std::to_string(ranks->world().size);
-        return false;
-      }
-    }
+  if (!checkShardRanks(ranks->world().size, error))
+    return false;
   if (gpu && !(ranks = gpu->connect(std::move(ranks), error)))
     return false;
   comm = ranks.get();

@@ -61,8 +61,12 @@ public:
   /// Makes `ranks` (the host transport, from connectRanks) what the
   /// all-reduce thunks use (`comm`); on a GPU it is first replaced by NCCL
   /// collectives over it (the NCCL id exchanged through it). The caller
-  /// keeps owning it. False with `error` (`ranks` then null).
+  /// keeps owning it. False with `error` (`ranks` then null), also when
+  /// checkShardRanks fails.
   bool useCollectives(std::unique_ptr<Collectives> &ranks, std::string &error);
+  /// False with `error` when the artifact shards its optimizer over
+  /// another number of ranks than `world` (kiln compile --shard-optimizer).
+  bool checkShardRanks(int world, std::string &error) const;
 
   /// The program with this entry ("train_step", "eval"), or -1.
   int program(const std::string &entry) const;

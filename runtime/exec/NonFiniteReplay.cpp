@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/exec/Executor.h"
 
+#include "runtime/artifact/ShardLayout.h"
+
 #include "runtime/artifact/LowFloat.h"
 
 #include <cstring>
@@ -89,12 +91,10 @@ bool Executor::trainedStateFinite() const {
     }
     copyRun();
   }
-  bool finite = true, sharded = false;
-  for (const Buffer &b : m.compiled.buffers) {
-    sharded |= b.shards > 0;
+  bool finite = true;
+  for (const Buffer &b : m.compiled.buffers)
     finite = finite && (!trained(b) || allFinite(b, data(b.id)));
-  }
-  if (sharded && worldSize() > 1) {
+  if (shardRanks(m.compiled) > 0 && worldSize() > 1) {
     // Each rank holds its own chunks: all replay or none.
     double bad = finite ? 0 : 1;
     comm->allReduceSum(&bad, 1);
@@ -107,13 +107,24 @@ int64_t Executor::runUntilNonFinite(int program) {
   const Program &p = m.compiled.programs[program];
   discardStaged(); // the step replayed reads the host's inputs
   uploadHostWritten(program);
+  // Sharded, the ranks compute different chunks: all stop at the first
+  // thunk where any rank's output is not finite, or one would wait in a
+  // collective for the others forever.
+  bool agree = worldSize() > 1 && shardRanks(m.compiled) > 0;
   for (size_t i = 0; i < p.thunks.size(); ++i) {
     runThunks(program, i, i + 1);
+    bool finite = true;
     for (int64_t out : p.thunks[i].written()) {
       fromDevice(out);
-      if (!allFinite(m.compiled.buffers[out], data(out)))
-        return i;
+      finite = finite && allFinite(m.compiled.buffers[out], data(out));
     }
+    if (agree) {
+      double bad = finite ? 0 : 1;
+      comm->allReduceSum(&bad, 1);
+      finite = bad == 0;
+    }
+    if (!finite)
+      return i;
   }
   return -1;
 }

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <set>
 #include <unistd.h>
 
 namespace kiln {
@@ -50,25 +49,6 @@ bool writeDurably(const std::string &path, const std::string &bytes, std::string
 }
 
 } // namespace
-
-std::string trainingKey(const Manifest &m, int worldSize) {
-  std::set<std::string> entries, dtypes;
-  for (const Buffer &b : m.compiled.buffers) {
-    dtypes.insert(dtypeName(b.dtype));
-    if (b.kind != "param" && b.kind != "state")
-      continue;
-    std::string entry = b.kind + " " + b.name + " " + dtypeName(b.dtype);
-    for (int64_t d : b.shards ? b.wholeShape : b.shape)
-      entry += " " + std::to_string(d);
-    entries.insert(entry);
-  }
-  nlohmann::json key = {{"model", m.model},         {"data", m.data},
-                        {"train", m.train},         {"optimizer", m.optimizer},
-                        {"networks", m.networks},   {"global_batch", m.batchSize * worldSize},
-                        {"tensors", entries},       {"dtypes", dtypes}};
-  std::string text = key.dump();
-  return crc32Hex(crc32(text.data(), text.size(), 0));
-}
 
 std::vector<std::string> snapshotFiles(const std::string &runDir) {
   std::vector<std::string> files;
@@ -157,19 +137,21 @@ bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected,
     info.worldSize = std::stoi(meta["world_size"]);
     info.artifactCrc = meta["artifact_crc32"];
     info.trainingKey = meta.count("training_key") ? meta["training_key"] : "";
+    // The same training (key) continues at another world size or sharding;
+    // where either run has no key, only the same artifact and world size.
+    bool keyed = !info.trainingKey.empty() && !expected.trainingKey.empty();
     auto refuse = [&](const std::string &what, const std::string &was, const std::string &is) {
       error = *it + " was written by " + what + " " + was + ", this run has " + is +
-              ": resume with the same model, data, optimizer, global batch and seed, or use "
-              "another --out";
+              (keyed ? ": resume with the same graph, global batch, precision and seed"
+                     : ": resume with the same artifact, seed and world size") +
+              ", or use another --out";
       return false;
     };
-    // The same training continues at another world size or sharding; a
-    // snapshot from before training keys needs the same artifact.
-    if (!info.trainingKey.empty() && info.trainingKey != expected.trainingKey)
+    if (keyed && info.trainingKey != expected.trainingKey)
       return refuse("a training with key", info.trainingKey, expected.trainingKey);
-    if (info.trainingKey.empty() && info.artifactCrc != expected.artifactCrc)
+    if (!keyed && info.artifactCrc != expected.artifactCrc)
       return refuse("the artifact with manifest CRC-32", info.artifactCrc, expected.artifactCrc);
-    if (info.trainingKey.empty() && info.worldSize != expected.worldSize)
+    if (!keyed && info.worldSize != expected.worldSize)
       return refuse("world size", std::to_string(info.worldSize),
                     std::to_string(expected.worldSize));
     if (info.seed != expected.seed)

@@ -14,7 +14,6 @@
 #ifndef KILN_RUNTIME_TRAIN_SNAPSHOT_H
 #define KILN_RUNTIME_TRAIN_SNAPSHOT_H
 
-#include "runtime/artifact/Manifest.h"
 #include "runtime/artifact/Safetensors.h"
 
 #include <cstdint>
@@ -28,15 +27,10 @@ struct SnapshotInfo {
   uint64_t seed = 0;
   int worldSize = 1;
   std::string artifactCrc; // the manifest's CRC-32, hex
-  std::string trainingKey; // trainingKey(), hex
+  std::string trainingKey; // the artifact's (Manifest::trainingKey), hex
 };
 
-/// A CRC-32 over what fixes the training a step continues, whatever the
-/// world size and whether the optimizer is sharded: the model, its data,
-/// train, optimizer and networks sections, the global batch, and each
-/// parameter's and state's name, whole shape and type, and the buffer
-/// types (precision). A snapshot resumes in any run with the same key.
-std::string trainingKey(const Manifest &m, int worldSize);
+
 
 /// The snapshot files of `runDir` (RUNDIR/snapshots/step-*.safetensors),
 /// oldest first.

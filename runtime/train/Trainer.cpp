@@ -471,8 +471,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   int64_t total = options.steps ? std::min(*options.steps, epochs * perEpoch) : epochs * perEpoch;
 
   Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
-  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc,
-                        trainingKey(m, exec.worldSize())};
+  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc, m.trainingKey};
   int64_t first = 0;
   if (options.resume && !resumeFromSnapshot(exec, options, snapshot, first, error))
     return false;

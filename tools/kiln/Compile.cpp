@@ -14,6 +14,7 @@
 #include "compiler/Pipeline/Phases.h"
 #include "compiler/Pipeline/Registration.h"
 #include "compiler/Transforms/StepUtils.h"
+#include "runtime/artifact/Crc32.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -180,6 +181,26 @@ bool dumpIR(ModuleOp module, const kiln::Phase &phase, std::string &indexText) {
   });
 }
 
+/// What a snapshot must match to resume in this artifact: a CRC-32 of the
+/// graph as imported for one rank (the global batch, every node, constant,
+/// parameter, schedule and section; not the file's path) and of the
+/// options that change the numbers. The same at every --ranks and with or
+/// without --shard-optimizer, so a run resumes across them.
+std::string trainingKeyOf(MLIRContext &context, const std::string &path, kiln::ImportOptions options,
+                          const kiln::PipelineOptions &pipeline) {
+  options.ranks = 1;
+  OwningOpRef<ModuleOp> module = kiln::importGraph(context, path, options);
+  if (!module)
+    return "";
+  (*module)->removeAttr("kiln.source");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  os << "\nprecision " << pipeline.precision << " all_reduce_precision "
+     << pipeline.allReducePrecision << " fusion " << pipeline.fusion;
+  return kiln::crc32Hex(kiln::crc32(text.data(), text.size(), 0));
+}
+
 bool writeText(llvm::StringRef path, llvm::StringRef text) {
   std::string error;
   auto file = openOutputFile(path, &error);
@@ -252,11 +273,11 @@ int kiln::compilerMain(int argc, char **argv) {
   context.loadAllAvailableDialects();
   GraphDiagnostics diagnostics(context);
 
-  ImportOptions options;
+  ImportOptions importOptions;
   if (batchSize.getNumOccurrences())
-    options.batchSize = batchSize;
-  options.ranks = ranks;
-  OwningOpRef<ModuleOp> module = importGraph(context, inputPath, options);
+    importOptions.batchSize = batchSize;
+  importOptions.ranks = ranks;
+  OwningOpRef<ModuleOp> module = importGraph(context, inputPath, importOptions);
   if (!module)
     return 1;
 
@@ -302,6 +323,7 @@ int kiln::compilerMain(int argc, char **argv) {
     ArtifactOptions options{cpu, dumpKernelsTo, target == "cuda",
                             noCache ? "" : defaultKernelCache(), &stats, last->name, {}};
     options.dumpKernel = dumpKernel;
+    options.trainingKey = trainingKeyOf(context, inputPath, importOptions, pipeline);
     if (withoutRecompute)
       options.withoutRecompute = *withoutRecompute;
     options.printKernels = !dumpPhasesTo.empty() || last->name == std::string("kernels");

@@ -10,11 +10,11 @@
 #include "Args.h"
 #include "Subcommands.h"
 
+#include "runtime/artifact/ShardLayout.h"
 #include "runtime/exec/Executor.h"
 #include "runtime/exec/NetworkFiles.h"
 #include "runtime/train/Schedule.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -114,9 +114,12 @@ int runMain(int argc, char **argv) {
     *exec->as<float>(s.buffer) =
         static_cast<float>(fixed.count(s.name) ? fixed[s.name] : evaluateSchedule(s.spec, clock));
 
-  if (args.flag("grads") &&
-      std::any_of(m.compiled.buffers.begin(), m.compiled.buffers.end(),
-                  [](const Buffer &b) { return b.shards > 0; })) {
+  // One rank: an artifact sharded over more would gather what no rank sent.
+  if (!exec->checkShardRanks(1, error)) {
+    std::fprintf(stderr, "kiln run: %s: %s\n", args.positional[0].c_str(), error.c_str());
+    return 2;
+  }
+  if (args.flag("grads") && shardRanks(m.compiled) > 0) {
     std::fprintf(stderr, "kiln run: --grads: %s shards the optimizer (kiln compile "
                          "--shard-optimizer): no rank holds a whole gradient; compile it "
                          "without --shard-optimizer\n", args.positional[0].c_str());

@@ -4,7 +4,8 @@
 // chunk of the mean, ⌈12 / 4⌉ = 3 of w's 12 elements and ⌈5 / 4⌉ = 2 of b's
 // 5. AdamW runs on the chunks: the parameter cut by kiln.shard, the moments
 // sharded state of 3 and 2 elements; the step count stays whole. One
-// all-gather (the next bucket number) gives the parameters back whole; the
+// all-gather (the next bucket number) gives the parameters back whole, their
+// sinks right after it; the
 // statistics bucket stays an all-reduce, and `gradient.*` outputs go.
 
 // CHECK-DAG: kiln.state "optimizer.exp_avg.w" {init = {kind = "zeros"}, shard_of = array<i64: 3, 4>, shards = 4 : i64} : tensor<3xf32>
@@ -20,9 +21,9 @@
 // CHECK-NEXT: kiln.mul
 // CHECK-NEXT: %[[B1:.*]] = kiln.sub %{{.*}}, %{{.*}} : tensor<2xf32>, tensor<2xf32>
 // CHECK-NEXT: %[[G:.*]]:2 = kiln.all_gather %[[W1]], %[[B1]] {bucket = 2 : i64, bytes = 68 : i64, ranks = 4 : i64} : tensor<3xf32>, tensor<2xf32> -> tensor<3x4xf32>, tensor<5xf32>
+// CHECK-NEXT: kiln.update_param "w" %[[G]]#0 : tensor<3x4xf32>
+// CHECK-NEXT: kiln.update_param "b" %[[G]]#1 : tensor<5xf32>
 // CHECK: kiln.update_state "optimizer.exp_avg.w" %{{.*}} : tensor<3xf32>
-// CHECK: kiln.update_param "w" %[[G]]#0 : tensor<3x4xf32>
-// CHECK: kiln.update_param "b" %[[G]]#1 : tensor<5xf32>
 // CHECK-NOT: kiln.output
 // CHECK-NOT: kiln.all_reduce {{.*}} gradients
 module attributes {kiln.ranks = 4 : i64, kiln.optimizer = {kind = "adamw", lr = 1.0e-03 : f64, weight_decay = 5.000000e-02 : f64}} {
