@@ -46,6 +46,19 @@ bool followsOperands(Operation *op) {
 
 bool isFloat(Value v) { return isa<FloatType>(getElementTypeOrSelf(v.getType())); }
 
+/// `v` as `elem`; a view's (a GEMM's operand reshaped to rows) as the view
+/// of its input's cast, the same values: that cast fuses into the region
+/// making the input, which then writes the narrow type only, and CSE shares
+/// it with other casts of the input.
+Value castOfView(OpBuilder &b, Value v, Type elem) {
+  auto r = v.getDefiningOp<ReshapeOp>();
+  if (!r || getElementTypeOrSelf(v.getType()) == elem)
+    return castTo(b, v, elem, v);
+  Value in = castOfView(b, r.getInput(), elem);
+  auto type = RankedTensorType::get(cast<RankedTensorType>(v.getType()).getShape(), elem);
+  return b.create<ReshapeOp>(r.getLoc(), type, in);
+}
+
 /// A constant adapts to the other operands, as a Python scalar does under
 /// autocast.
 bool isWeak(Value v) { return v.getDefiningOp<ConstantOp>() != nullptr; }
@@ -87,8 +100,12 @@ struct KilnAssignPrecision : kiln::impl::KilnAssignPrecisionBase<KilnAssignPreci
     }
     Type elem = runsLow ? low : f32;
     OpBuilder b(op);
-    for (OpOperand *o : floats)
-      o->set(castTo(b, o->get(), elem, o->get()));
+    for (OpOperand *o : floats) {
+      Value v = o->get();
+      o->set(castOfView(b, v, elem));
+      if (auto r = v.getDefiningOp<ReshapeOp>(); r && r->use_empty())
+        r.erase();
+    }
     if (runsLow)
       for (OpResult r : op->getResults())
         if (isFloat(r))

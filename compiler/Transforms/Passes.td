@@ -257,6 +257,9 @@ def KilnAssignPrecision : Pass<"kiln-assign-precision", "::mlir::ModuleOp"> {
     `kiln.cast` converts where the two meet. Parameters, optimizer state
     and the updates stay f32 (master weights); a parameter's low copy is
     one cast per step, shared by the forward and backward GEMMs after CSE.
+    A view's cast (a GEMM operand reshaped to rows) is the view of its
+    input's cast: the same values, but the cast fuses into the region that
+    makes the input, which then writes only the low precision.
 
     ```mlir
     // before
