@@ -13,6 +13,7 @@
 #include "Subcommands.h"
 
 #include "runtime/artifact/Manifest.h"
+#include "runtime/artifact/ShardLayout.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -202,6 +203,12 @@ int inspectMain(int argc, char **argv) {
   std::printf("artifact   %s (format %d)\nmodel      %s (from %s)\ncompiled   for CPU %s, batch %lld\n",
               args.positional[0].c_str(), m.version, m.model.c_str(), m.source.c_str(),
               m.cpu.c_str(), (long long)m.batchSize);
+  if (int64_t shards = shardRanks(c))
+    std::printf("sharded    gradients and optimizer state over %lld ranks (--shard-optimizer)\n",
+                (long long)shards);
+  if (!m.trainingKey.empty())
+    std::printf("training   key %s (a snapshot with this key resumes here)\n",
+                m.trainingKey.c_str());
   std::printf("parameters %lld tensors, %lld values, %.2f MB\n", (long long)byKind["param"].first,
               (long long)values, byKind["param"].second / 1e6);
   for (auto &[kind, cb] : byKind)
