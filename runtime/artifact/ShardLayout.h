@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace kiln {
@@ -90,6 +91,23 @@ inline std::vector<SegmentCopy> wholeTensorCopies(const std::vector<Buffer> &buf
       copies.push_back({t.tensors[i], full * c * e, at + full * pitch, pitch, rest * e, 1});
   }
   return copies;
+}
+
+/// The (byte offset, bytes) of every chunk's padding in a sharded bucket of
+/// whole tensors: what a reduce-scatter's packing must zero (the copies
+/// write the rest).
+inline std::vector<std::pair<int64_t, int64_t>> paddingOf(const std::vector<Buffer> &buffers,
+                                                          const BucketTransfer &t) {
+  ShardLayout layout = shardLayout(buffers, t, true);
+  int64_t e = elementBytes(buffers[t.bucketBuffer].dtype);
+  std::vector<std::pair<int64_t, int64_t>> padding;
+  for (size_t i = 0; i < t.tensors.size(); ++i) {
+    int64_t n = buffers[t.tensors[i]].bytes / e, c = layout.chunks[i];
+    for (int64_t r = 0; r < t.ranks; ++r)
+      if (int64_t held = ShardLayout::held(n, c, r); held < c)
+        padding.push_back({(r * layout.segment + layout.offsets[i] + held) * e, (c - held) * e});
+  }
+  return padding;
 }
 
 /// Each chunk tensor of `t` to or from its place in rank `rank`'s segment

@@ -378,7 +378,8 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
             // Every rank's chunk of every tensor into its segment, divided
             // by the world size; the padding zero.
             const Buffer &packed = m.compiled.buffers[a.bucketBuffer];
-            std::memset(data(a.bucketBuffer), 0, packed.bytes);
+            for (auto [offset, bytes] : paddingOf(m.compiled.buffers, a))
+              std::memset(static_cast<uint8_t *>(data(a.bucketBuffer)) + offset, 0, bytes);
             int64_t e = elementBytes(packed.dtype);
             copySegments(wholeTensorCopies(m.compiled.buffers, a), a, true,
                          [&](uint8_t *to, const uint8_t *from, int64_t bytes) {

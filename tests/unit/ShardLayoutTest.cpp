@@ -2,8 +2,9 @@
 //
 // The copy lists the CPU executor loops over and the CUDA backend issues as
 // 2-D copies, run here on the host for every rank of a simulated world:
-// the reduce-scatter's packing and unpacking must give each rank the sum of
-// its chunk of every tensor, the padding zero, and the all-gather's
+// the reduce-scatter's packing (over garbage, the padding zeroed by
+// paddingOf) and unpacking must give each rank the sum of its chunk of
+// every tensor, the padding zero, and the all-gather's
 // packing and unpacking must rebuild every tensor whole on every rank.
 // Sizes cover a tensor smaller than the world, exact and ragged chunks.
 //
@@ -74,7 +75,10 @@ TEST(ShardLayoutTest, ReduceScatterThenAllGatherRebuildsTheSum) {
         for (int64_t j = 0; j < elements[i]; ++j)
           tensors[i][j] = 1000.0f * r + 100.0f * i + j;
       }
-      std::vector<float> bucket(summed.size(), 0.0f);
+      // Packed over garbage: the copies and the padding must cover it.
+      std::vector<float> bucket(summed.size(), 1e30f);
+      for (auto [offset, bytes] : paddingOf(whole.buffers, whole.transfer))
+        std::memset(reinterpret_cast<uint8_t *>(bucket.data()) + offset, 0, bytes);
       run(wholeTensorCopies(whole.buffers, whole.transfer), tensors, bucket, true);
       for (size_t k = 0; k < bucket.size(); ++k)
         summed[k] += bucket[k]; // the reduce-scatter's sum, every segment
