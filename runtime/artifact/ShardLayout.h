@@ -38,6 +38,19 @@ struct ShardLayout {
   }
 };
 
+/// Rank `rank`'s chunk of a whole tensor of `wholeBytes` into a chunk of
+/// `chunkBytes` (kiln.shard, a snapshot's whole state): `bytes` copied
+/// from byte `from` of the tensor, the `padding` bytes after them zeroed.
+struct OwnChunk {
+  int64_t from, bytes, padding;
+};
+inline OwnChunk ownChunk(int64_t wholeBytes, int64_t chunkBytes, int64_t elementBytes,
+                         int64_t rank) {
+  int64_t chunk = chunkBytes / elementBytes;
+  int64_t held = ShardLayout::held(wholeBytes / elementBytes, chunk, rank) * elementBytes;
+  return {rank * chunkBytes, held, chunkBytes - held};
+}
+
 /// Bucket `t`'s layout, from its tensors, whole (`whole`) or its chunks.
 inline ShardLayout shardLayout(const std::vector<Buffer> &buffers, const BucketTransfer &t,
                                bool whole) {

@@ -443,13 +443,13 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
               upload(b.region, b.offset, hooks.hostData(b.id), b.bytes);
             },
             [&](const ShardSlice &sh) {
-              const Buffer &from = m.compiled.buffers[sh.from], &to = m.compiled.buffers[sh.to];
-              int64_t e = elementBytes(from.dtype), chunk = to.bytes / e;
-              int64_t held = ShardLayout::held(from.bytes / e, chunk, rank());
-              check(cudaMemcpyAsync(device(sh.to), device(sh.from) + rank() * chunk * e, held * e,
+              const Buffer &to = m.compiled.buffers[sh.to];
+              OwnChunk c = ownChunk(m.compiled.buffers[sh.from].bytes, to.bytes,
+                                    elementBytes(to.dtype), rank());
+              check(cudaMemcpyAsync(device(sh.to), device(sh.from) + c.from, c.bytes,
                                     cudaMemcpyDeviceToDevice, compute),
                     here);
-              check(cudaMemsetAsync(device(sh.to) + held * e, 0, (chunk - held) * e, compute), here);
+              check(cudaMemsetAsync(device(sh.to) + c.bytes, 0, c.padding, compute), here);
             },
             [&](const AllReduceStart &a) {
               uint8_t *bucket = device(a.bucketBuffer);

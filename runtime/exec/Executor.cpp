@@ -187,11 +187,7 @@ bool Executor::setTensors(const TensorMap &tensors, const std::string &kind,
     const Buffer &b = m.compiled.buffers[id];
     if (b.shards && t.shape == b.wholeShape && t.dtype == safetensorsDtype(b.dtype)) {
       // Sharded state, saved whole: this rank's chunk, zero-padded.
-      int64_t e = elementBytes(b.dtype), chunk = b.bytes / e;
-      int64_t held = ShardLayout::held(int64_t(t.data.size()) / e, chunk, rank());
-      auto *out = static_cast<uint8_t *>(data(id));
-      std::memcpy(out, t.data.data() + rank() * chunk * e, held * e);
-      std::memset(out + held * e, 0, (chunk - held) * e);
+      copyOwnChunk(t.data.data(), int64_t(t.data.size()), id);
       toDevice(id);
       continue;
     }
@@ -344,13 +340,8 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
           },
           [&](const RandomFill &r) { fillRandom(r); },
           [&](const ShardSlice &sh) {
-            const Buffer &from = m.compiled.buffers[sh.from], &to = m.compiled.buffers[sh.to];
-            int64_t e = elementBytes(from.dtype), chunk = to.bytes / e;
-            int64_t held = ShardLayout::held(from.bytes / e, chunk, rank());
-            auto *out = static_cast<uint8_t *>(data(sh.to));
-            std::memcpy(out, static_cast<const uint8_t *>(data(sh.from)) + rank() * chunk * e,
-                        held * e);
-            std::memset(out + held * e, 0, (chunk - held) * e);
+            copyOwnChunk(static_cast<const uint8_t *>(data(sh.from)),
+                         m.compiled.buffers[sh.from].bytes, sh.to);
           },
           [&](const AllReduceStart &a) {
             // Pre-divided while packing, as DDP does: the sum is then the
@@ -402,6 +393,14 @@ void Executor::runThunk(const Thunk &t, void **kernelArgs) {
             copySegments(wholeTensorCopies(m.compiled.buffers, w), w, false, std::memcpy);
           }},
       t.payload);
+}
+
+void Executor::copyOwnChunk(const uint8_t *whole, int64_t wholeBytes, int64_t to) {
+  const Buffer &b = m.compiled.buffers[to];
+  OwnChunk c = ownChunk(wholeBytes, b.bytes, elementBytes(b.dtype), rank());
+  auto *out = static_cast<uint8_t *>(data(to));
+  std::memcpy(out, whole + c.from, c.bytes);
+  std::memset(out + c.bytes, 0, c.padding);
 }
 
 template <typename Copy>

@@ -157,6 +157,8 @@ private:
   void runThunk(const Thunk &t, void **kernelArgs);
   void fillRandom(const RandomFill &fill);
   StoredTensor wholeOf(const Buffer &b, const StoredTensor &mine) const;
+  /// This rank's chunk of `whole` (`wholeBytes`) into buffer `to`, zero-padded.
+  void copyOwnChunk(const uint8_t *whole, int64_t wholeBytes, int64_t to);
   /// copy(to, from, bytes) for each row of `copies`, into the bucket of
   /// `t` (`toBucket`) or out of it.
   template <typename Copy>
