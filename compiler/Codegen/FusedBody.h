@@ -108,7 +108,10 @@ protected:
   }
   void storeElement(Value x, Value memref, Value index) {
     Type elem = cast<MemRefType>(memref.getType()).getElementType();
-    if (isLowFloat(elem))
+    auto widened = x.getDefiningOp<arith::ExtFOp>();
+    if (widened && widened.getIn().getType() == elem)
+      x = widened.getIn(); // rounding a widened value gives it back (LLVM keeps the round trip for NaNs)
+    else if (isLowFloat(elem))
       x = b.create<arith::TruncFOp>(loc, elem, x);
     b.create<memref::StoreOp>(loc, x, memref, index);
   }
@@ -241,7 +244,15 @@ protected:
   /// is yielded (see findEarlyOutputs), else in scratch.
   View scratch(Value v) {
     auto it = earlyOutputs.find(v);
-    return it == earlyOutputs.end() ? allocScratch(v) : outputView(it->second);
+    if (it == earlyOutputs.end())
+      return allocScratch(v);
+    View out = outputView(it->second);
+    if (fullShape(v) != fullShape(fusion.getResult(it->second))) {
+      // A reshape's input (see laidOutAs): both local parts are contiguous.
+      out.shape = dropDim(fullShape(v), parallelDim(v));
+      out.strides = rowMajorStrides(out.shape);
+    }
+    return out;
   }
 
   /// A contiguous scratch tensor for `v`'s local part.
@@ -317,6 +328,8 @@ protected:
       out.base = b.create<arith::MulIOp>(loc, row, idx(rm[p]));
     return out;
   }
+  bool rowIsContiguous(Value v);
+  Value laidOutAs(Value v);
   void findEarlyOutputs();
   bool isLazy(Operation *op);
 

@@ -634,6 +634,37 @@ static bool updatesInPlace(Value v) {
   });
 }
 
+/// Whether `v`'s local part is one contiguous run of its buffer: every
+/// dim before the parallel one has extent 1.
+bool FusedBody::rowIsContiguous(Value v) {
+  int64_t p = parallelDim(v);
+  Shape full = fullShape(v);
+  return llvm::all_of(ArrayRef<int64_t>(full).take_front(std::max<int64_t>(p, 0)),
+                      [](int64_t n) { return n == 1; });
+}
+
+/// The value whose local part has the same elements, in the same order, as
+/// yielded `v`'s: through stop_gradients, and through reshapes between
+/// contiguous local parts at the same offset of the buffer (a bf16 cast
+/// then reshaped to the GEMM's operand shape).
+Value FusedBody::laidOutAs(Value v) {
+  while (true) {
+    if (auto sg = v.getDefiningOp<StopGradientOp>()) {
+      v = sg.getInput();
+      continue;
+    }
+    auto r = v.getDefiningOp<ReshapeOp>();
+    if (!r)
+      return v;
+    Value in = r.getInput();
+    int64_t p = parallelDim(in), pr = parallelDim(v);
+    if ((p < 0) != (pr < 0) || !rowIsContiguous(in) || !rowIsContiguous(v) ||
+        (p >= 0 && rowMajorStrides(fullShape(in))[p] != rowMajorStrides(fullShape(v))[pr]))
+      return v;
+    v = in;
+  }
+}
+
 /// A value the region yields is built in its output rather than in scratch
 /// and then copied, when the op that makes it writes its result (every op
 /// but the views) and the output cannot take an input's place (only
@@ -641,9 +672,8 @@ static bool updatesInPlace(Value v) {
 /// row op or a reduction must read the whole row before writing it.
 void FusedBody::findEarlyOutputs() {
   auto yield = cast<YieldOp>(fusion.getBody().front().getTerminator());
-  for (auto [i, v] : llvm::enumerate(yield.getValues())) {
-    while (auto sg = v.getDefiningOp<StopGradientOp>())
-      v = sg.getInput();
+  for (auto [i, yielded] : llvm::enumerate(yield.getValues())) {
+    Value v = laidOutAs(yielded);
     Operation *def = v.getDefiningOp();
     bool inPlace = updatesInPlace(fusion.getResult(i));
     bool writes = def && !isa<ConstantOp, BroadcastOp, ReshapeOp, TransposeOp, SliceOp,
@@ -665,10 +695,7 @@ LogicalResult FusedBody::run() {
   loc = fusion.getLoc();
   auto yield = cast<YieldOp>(body.getTerminator());
   for (auto [i, v] : llvm::enumerate(yield.getValues())) {
-    Value root = v;
-    while (auto sg = root.getDefiningOp<StopGradientOp>())
-      root = sg.getInput();
-    auto early = earlyOutputs.find(root);
+    auto early = earlyOutputs.find(laidOutAs(v));
     if (early != earlyOutputs.end() && early->second == i)
       continue;
     View value = views.count(v) ? views[v]
