@@ -454,7 +454,7 @@ void Executor::runThunks(int program, size_t first, size_t last) {
   const Program &p = m.compiled.programs[program];
   if (gpu) {
     gpu->enqueue(program, first, last);
-    if (profile)
+    if (profile || trace)
       gpu->synchronize();
     return;
   }
@@ -502,18 +502,32 @@ void Executor::start(int program) {
     stagedProgram = -1;
     stagedBuffers.clear();
   }
-  if (!profile) {
+  if (!profile && !trace) {
     runThunks(program, 0, p.thunks.size());
-  } else {
-    if (thunkSeconds.size() != p.thunks.size())
-      thunkSeconds.assign(p.thunks.size(), 0.0);
-    for (size_t i = 0; i < p.thunks.size(); ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      runThunks(program, i, i + 1);
-      thunkSeconds[i] +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+    return;
   }
+  using Clock = std::chrono::steady_clock;
+  auto origin = Clock::now();
+  auto since = [&](Clock::time_point t) { return std::chrono::duration<double>(t - origin).count(); };
+  if (thunkSeconds.size() != p.thunks.size())
+    thunkSeconds.assign(p.thunks.size(), 0.0);
+  std::vector<ThreadPool::Span> spans;
+  pool.spans = trace ? &spans : nullptr;
+  for (size_t i = 0; i < p.thunks.size(); ++i) {
+    auto t0 = Clock::now();
+    runThunks(program, i, i + 1);
+    auto t1 = Clock::now();
+    if (profile)
+      thunkSeconds[i] += std::chrono::duration<double>(t1 - t0).count();
+    if (!trace)
+      continue;
+    trace->push_back({i, 0, since(t0), since(t1)});
+    for (const ThreadPool::Span &s : spans)
+      if (s.thread != 0)
+        trace->push_back({i, s.thread, since(s.begin), since(s.end)});
+    spans.clear();
+  }
+  pool.spans = nullptr;
 }
 
 void Executor::finish(int program) {

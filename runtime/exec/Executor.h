@@ -152,6 +152,17 @@ public:
   std::vector<double> thunkSeconds;
   bool profile = false;
 
+  /// What one thread did of a thunk in a traced run (seconds from the
+  /// run's start): thread 0 runs the thunks one after another (on a GPU,
+  /// each until the device is done), threads 1.. their share of its chunks.
+  struct TraceEvent {
+    size_t thunk;
+    int thread;
+    double begin, end;
+  };
+  /// When set, run() appends each thunk's events to it (kiln bench --trace).
+  std::vector<TraceEvent> *trace = nullptr;
+
 private:
   explicit Executor(int threads) : pool(threads) {}
   void runThunk(const Thunk &t, void **kernelArgs);

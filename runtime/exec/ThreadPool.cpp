@@ -5,7 +5,7 @@ namespace kiln {
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i)
-    workers.emplace_back([this] { work(); });
+    workers.emplace_back([this, i] { work(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -19,14 +19,29 @@ ThreadPool::~ThreadPool() {
     t.join();
 }
 
-void ThreadPool::drain() {
-  for (int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
+void ThreadPool::drain(int thread) {
+  Span span{thread, {}, {}};
+  for (int64_t i = next.fetch_add(1); i < total;) {
+    if (spans && span.begin == std::chrono::steady_clock::time_point{})
+      span.begin = std::chrono::steady_clock::now();
     (*job)(i);
+    // The next chunk is claimed before this one counts as done: run() may
+    // return (and the next run() set `total`) only after that.
+    int64_t claimed = next.fetch_add(1);
+    bool last = claimed >= total;
+    if (spans && last) {
+      span.end = std::chrono::steady_clock::now();
+      std::lock_guard<std::mutex> lock(spanMutex);
+      spans->push_back(span);
+    }
     done.fetch_add(1, std::memory_order_release);
+    if (last)
+      return;
+    i = claimed;
   }
 }
 
-void ThreadPool::work() {
+void ThreadPool::work(int thread) {
   uint64_t seen = 0;
   while (true) {
     // Spin a little: the next thunk usually follows within microseconds.
@@ -39,14 +54,17 @@ void ThreadPool::work() {
     seen = generation.load(std::memory_order_acquire);
     if (stop)
       return;
-    drain();
+    drain(thread);
   }
 }
 
 void ThreadPool::run(int64_t chunks, const std::function<void(int64_t)> &fn) {
   if (workers.empty() || chunks == 1) {
+    auto begin = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < chunks; ++i)
       fn(i);
+    if (spans)
+      spans->push_back({0, begin, std::chrono::steady_clock::now()});
     return;
   }
   {
@@ -58,7 +76,7 @@ void ThreadPool::run(int64_t chunks, const std::function<void(int64_t)> &fn) {
     generation.fetch_add(1, std::memory_order_release);
   }
   wake.notify_all();
-  drain();
+  drain(0);
   while (done.load(std::memory_order_acquire) < chunks)
     std::this_thread::yield();
 }

@@ -10,6 +10,7 @@
 #define KILN_RUNTIME_EXEC_THREADPOOL_H
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -33,9 +34,19 @@ public:
   /// returns when all are done.
   void run(int64_t chunks, const std::function<void(int64_t)> &fn);
 
+  /// What one thread did of a run(): from the start of its first chunk to
+  /// the end of its last. Thread 0 is the caller.
+  struct Span {
+    int thread;
+    std::chrono::steady_clock::time_point begin, end;
+  };
+  /// When set, every run() appends a Span per thread that ran part of it
+  /// (kiln bench --trace).
+  std::vector<Span> *spans = nullptr;
+
 private:
-  void work();
-  void drain();
+  void work(int thread);
+  void drain(int thread);
 
   std::vector<std::thread> workers;
   std::mutex mutex;
@@ -45,6 +56,7 @@ private:
   int64_t total = 0;
   const std::function<void(int64_t)> *job = nullptr;
   std::atomic<bool> stop{false};
+  std::mutex spanMutex;
 };
 
 } // namespace kiln

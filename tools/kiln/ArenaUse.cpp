@@ -1,9 +1,9 @@
 //===- ArenaUse.cpp - kiln inspect: what the arena holds, thunk by thunk ---===//
 #include "ArenaUse.h"
+#include "OutputFile.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 namespace kiln {
@@ -123,16 +123,7 @@ bool writeMemoryPlot(const CompiledModel &c, const Program &p, const std::string
   }
   svg << "</svg>\n";
 
-  std::string partial = path + ".tmp";
-  std::ofstream out(partial);
-  out << svg.str();
-  out.close();
-  if (out.fail() || std::rename(partial.c_str(), path.c_str()) != 0) {
-    std::remove(partial.c_str());
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
+  return writeFileAtomically(path, svg.str(), error);
 }
 
 } // namespace kiln

@@ -7,6 +7,8 @@
 // thunks) and the rate they run at, and the BLAS library in use. Optionally profiles where the time goes
 // per thunk kind.
 //
+// --trace FILE.json writes one more step as Chrome trace events (Trace.h).
+//
 // With --device cuda the step runs on the rank's GPU; --check first runs
 // every thunk of one step on the GPU and on the CPU from the same inputs
 // and reports the largest relative difference (exit 1 above --tolerance).
@@ -21,6 +23,7 @@
 #include "Args.h"
 #include "Dataset.h"
 #include "Subcommands.h"
+#include "Trace.h"
 
 #include "runtime/comm/Collectives.h"
 #include "runtime/data/Loader.h"
@@ -118,10 +121,12 @@ bool checkAgainstCpu(Executor &exec, int program, double tolerance) {
 } // namespace
 
 int benchMain(int argc, char **argv) {
-  Args args(argc, argv, {"steps", "warmup", "threads", "data", "loader-threads", "device", "tolerance"},
+  Args args(argc, argv,
+            {"steps", "warmup", "threads", "data", "loader-threads", "device", "tolerance", "trace"},
             {"profile", "bandwidth", "check", "help"});
   const char *usage = "usage: kiln bench OUT.kiln [--steps 30] [--warmup 5] [--threads N] "
                       "[--data PATH [--loader-threads N]] [--profile] [--bandwidth]\n"
+                      "                  [--trace FILE.json]\n"
                       "                  [--device cpu|cuda [--check [--tolerance 1e-5]]]\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
@@ -211,6 +216,22 @@ int benchMain(int argc, char **argv) {
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (i >= warmup)
       times.push_back(dt);
+  }
+  if (auto path = args.value("trace")) {
+    // One more step, each thunk timed per thread (Trace.h).
+    std::vector<Executor::TraceEvent> events;
+    bool profiled = exec->profile;
+    exec->profile = false;
+    exec->trace = &events;
+    feedStep(warmup + steps - 1);
+    exec->run(program);
+    exec->trace = nullptr;
+    exec->profile = profiled;
+    if (comm->world().rank == 0 &&
+        !writeTrace(m, program, events, exec->threads(), cuda, 0, *path, error)) {
+      std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
+      return 1;
+    }
   }
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
