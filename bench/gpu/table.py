@@ -31,6 +31,17 @@ def main():
         elif r.get('failed') or r.get('skipped'):
             print('%-22s %s' % (r.get('impl', r.get('bench', '?')),
                                 r.get('skipped', 'failed, exit %s' % r.get('exit'))))
+    fits = [r for r in rows if 'kernel_fit' in r]
+    if fits:
+        print('\nDINO\'s slowest kernels on the GPU: measured (profiled, synchronised per thunk) '
+              'against the bandwidth model (kiln inspect --target cuda)')
+        print('%6s %-44s %11s %11s %6s %9s %6s %5s' % ('thunk', 'region', 'measured us',
+                                                       'predicted', 'ratio', 'blocks',
+                                                       'occup', 'regs'))
+        for r in fits:
+            print('%6d %-44s %11.1f %11.1f %6.1f %9d %5.0f%% %5d' % (
+                r['thunk'], r['kernel_fit'], r['measured_us'], r['predicted_us'], r['ratio'],
+                r['blocks'], 100 * r['occupancy'], r['registers']))
     return 0
 
 

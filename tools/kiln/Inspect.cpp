@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Args.h"
 #include "ArenaUse.h"
+#include "GpuKernels.h"
 #include "StepGraph.h"
 #include "Subcommands.h"
 
@@ -133,10 +134,11 @@ bool printNode(const CompiledModel &c, const std::string &node) {
 } // namespace
 
 int inspectMain(int argc, char **argv) {
-  Args args(argc, argv, {"graph", "memory-plot", "program", "node"},
+  Args args(argc, argv, {"graph", "memory-plot", "program", "node", "target", "gpu"},
             {"thunks", "buffers", "help"});
   const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers] [--graph FILE]\n"
                       "                    [--memory-plot FILE.svg] [--program ENTRY]\n"
+                      "                    [--target cuda [--gpu h100|h200]]\n"
                       "  --thunks   every thunk: its kernel or shape, work, traffic, the buffers it\n"
                       "             reads and writes, the op it came from\n"
                       "  --buffers  per program the arena buffers with their first and last\n"
@@ -147,7 +149,10 @@ int inspectMain(int argc, char **argv) {
                       "  --memory-plot FILE.svg  the arena bytes live at each thunk, the peak,\n"
                       "             and the largest buffers' lifetimes labelled by node\n"
                       "  --node NAME  the thunks computing JSON node NAME (or its grad/update):\n"
-                      "             region, kernel, buffers read and written with lifetimes\n";
+                      "             region, kernel, buffers read and written with lifetimes\n"
+                      "  --target cuda  per kernel of a --target=cuda artifact: launch,\n"
+                      "             registers and spills (ptxas), occupancy, blocks against the\n"
+                      "             SMs, bytes and the time a bandwidth model predicts on --gpu\n";
   if (args.flag("help")) {
     std::fputs(usage, stdout);
     return 0;
@@ -164,6 +169,24 @@ int inspectMain(int argc, char **argv) {
     return 1;
   }
   const CompiledModel &c = m.compiled;
+  std::optional<GpuModel> gpu;
+  std::map<std::string, PtxasEntry> ptxas;
+  if (auto target = args.value("target")) {
+    gpu = gpuModel(args.value("gpu").value_or("h100"));
+    if (*target != "cuda" || !gpu) {
+      std::fprintf(stderr, "kiln inspect: --target takes cuda, --gpu h100 or h200\n%s", usage);
+      return 2;
+    }
+    if (std::find(m.cudaArchs.begin(), m.cudaArchs.end(), "sm_90") == m.cudaArchs.end()) {
+      std::fprintf(stderr, "kiln inspect: %s has no sm_90 PTX: compile it with --target=cuda\n",
+                   args.positional[0].c_str());
+      return 1;
+    }
+    if (!runPtxas(args.positional[0] + "/kernels.sm_90.ptx", ptxas, error)) {
+      std::fprintf(stderr, "kiln inspect: %s\n", error.c_str());
+      return 1;
+    }
+  }
   if (auto node = args.value("node")) {
     if (printNode(c, *node))
       return 0;
@@ -250,6 +273,8 @@ int inspectMain(int argc, char **argv) {
       std::printf("  %-22s %6lld %10.3f %10.1f\n", kind.c_str(), (long long)std::get<0>(v),
                   std::get<1>(v) / 1e9, std::get<2>(v) / 1e6);
     printBuckets(c, p);
+    if (gpu)
+      printGpuKernels(fitKernels(c, p, ptxas, *gpu), p, *gpu);
     if (args.flag("buffers"))
       printBuffers(c, p);
     if (!args.flag("thunks"))
