@@ -21,10 +21,49 @@ std::optional<int64_t> flatBatchStride(const GemmCall &g, const GemmOperand &o) 
 
 } // namespace
 
+#ifdef KILN_HAVE_DNNL
+bool CpuGemms::runBatchedOnednn(const GemmCall &g, DType operands, DType result, const void *a,
+                                const void *b, void *c, ThreadPool &pool) {
+  std::optional<int64_t> strideA = flatBatchStride(g, g.a), strideB = flatBatchStride(g, g.b),
+                         strideC = flatBatchStride(g, g.c);
+  int64_t batches = g.batches();
+  if (batches < 2 || !wholeMatricesPerThread(g, pool.size()) || !strideA || !strideB || !strideC)
+    return false;
+  onednn.reserve(pool.size());
+  DnnlMatmul::Shape s{g.a.transpose, g.b.transpose, g.m, g.n, g.k, g.a.ld, g.b.ld, g.c.ld};
+  s.strideA = *strideA, s.strideB = *strideB, s.strideC = *strideC;
+  int64_t in = elementBytes(operands), out = elementBytes(result);
+  int64_t chunks = std::min<int64_t>(batches, pool.size());
+  auto at = [](const void *p, int64_t offset, int64_t stride, int64_t b0, int64_t bytes) {
+    return static_cast<const char *>(p) + (offset + b0 * stride) * bytes;
+  };
+  pool.run(chunks, [&](int64_t i) {
+    int64_t b0 = batches * i / chunks;
+    DnnlMatmul::Shape part = s;
+    part.batch = batches * (i + 1) / chunks - b0;
+    onednn.run(i, operands, result, part, at(a, g.a.offset, s.strideA, b0, in),
+               at(b, g.b.offset, s.strideB, b0, in),
+               const_cast<char *>(at(c, g.c.offset, s.strideC, b0, out)));
+  });
+  return true;
+}
+#endif
+
 void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *a,
                    const void *b, void *c, const Blas &blas, ThreadPool &pool) {
   int64_t in = elementBytes(operands), out = elementBytes(result);
   if (operands == DType::F32 && result == DType::F32) {
+#ifdef KILN_HAVE_DNNL
+    // Many small products against a transposed B (attention's Q·Kᵀ and
+    // dO·Vᵀ): one oneDNN call per thread for its share. One sgemm call per
+    // product cost more than the product there (DINO, 2 threads: 10×10×16
+    // at 5 GFLOP/s against oneDNN's 26, 50×50×16 at 91 against 125), while
+    // OpenBLAS stays ahead on the untransposed ones (50×16×50: 193 against
+    // 128; 10×16×10: 57 against 38).
+    if (g.b.transpose && g.m * g.n * g.k <= kSmallProduct &&
+        runBatchedOnednn(g, operands, result, a, b, c, pool))
+      return;
+#endif
     runThreadedGemm(g, a, b, c, 4, 4, 4, pool,
                     [&](int64_t, int64_t rows, const void *ai, const void *bi, void *ci) {
                       blas.sgemm(g.a.transpose, g.b.transpose, rows, g.n, g.k,
@@ -36,29 +75,12 @@ void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *
   }
 #ifdef KILN_HAVE_DNNL
   if (operands == DType::BF16) {
+    // Each thread's matrices in one call: per-call overhead would rival
+    // the attention's 50×16×50 products.
+    if (runBatchedOnednn(g, operands, result, a, b, c, pool))
+      return;
     onednn.reserve(pool.size());
     DnnlMatmul::Shape s{g.a.transpose, g.b.transpose, g.m, g.n, g.k, g.a.ld, g.b.ld, g.c.ld};
-    std::optional<int64_t> strideA = flatBatchStride(g, g.a), strideB = flatBatchStride(g, g.b),
-                           strideC = flatBatchStride(g, g.c);
-    int64_t batches = g.batches();
-    if (batches > 1 && wholeMatricesPerThread(g, pool.size()) && strideA && strideB && strideC) {
-      // Each thread's matrices in one call: per-call overhead would rival
-      // the attention's 50×16×50 products.
-      s.strideA = *strideA, s.strideB = *strideB, s.strideC = *strideC;
-      int64_t chunks = std::min<int64_t>(batches, pool.size());
-      auto at = [](const void *p, int64_t offset, int64_t stride, int64_t b0, int64_t bytes) {
-        return static_cast<const char *>(p) + (offset + b0 * stride) * bytes;
-      };
-      pool.run(chunks, [&](int64_t i) {
-        int64_t b0 = batches * i / chunks;
-        DnnlMatmul::Shape part = s;
-        part.batch = batches * (i + 1) / chunks - b0;
-        onednn.run(i, operands, result, part, at(a, g.a.offset, s.strideA, b0, in),
-                   at(b, g.b.offset, s.strideB, b0, in),
-                   const_cast<char *>(at(c, g.c.offset, s.strideC, b0, out)));
-      });
-      return;
-    }
     runThreadedGemm(g, a, b, c, in, in, out, pool,
                     [&](int64_t slot, int64_t rows, const void *ai, const void *bi, void *ci) {
                       DnnlMatmul::Shape part = s;

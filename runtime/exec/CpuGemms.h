@@ -1,6 +1,7 @@
 //===- CpuGemms.h - Gemm thunks on the CPU ------------------------*- C++ -*-===//
 //
-// f32 GEMMs on OpenBLAS's sgemm; bf16 ones (kiln-assign-precision) on
+// f32 GEMMs on OpenBLAS's sgemm (many small ones against a transposed B
+// on oneDNN's batched matmul, when built with it); bf16 ones (kiln-assign-precision) on
 // oneDNN's matmul when kiln is built with it; f16 ones, and bf16 without
 // oneDNN, widen their operands to f32, multiply with sgemm and round the
 // result (the CPU has no f16 GEMM to call; the loss-scaling logic of fp16
@@ -29,6 +30,16 @@ public:
            void *c, const Blas &blas, ThreadPool &pool);
 
 private:
+#ifdef KILN_HAVE_DNNL
+  /// Batched products up to this many multiply-adds with B transposed go to
+  /// oneDNN in f32 too (CpuGemms::run says why).
+  static constexpr int64_t kSmallProduct = 50 * 50 * 16;
+  /// `g`'s products as one oneDNN call per thread (its share of the batch),
+  /// when the batch splits into whole matrices with flat strides; false
+  /// (nothing run) otherwise.
+  bool runBatchedOnednn(const GemmCall &g, DType operands, DType result, const void *a,
+                        const void *b, void *c, ThreadPool &pool);
+#endif
   // Per pool slot: the widened operands and result of the f32 fallback.
   std::vector<std::vector<float>> scratch;
 #ifdef KILN_HAVE_DNNL
