@@ -18,12 +18,15 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/ControlFlowSinkUtils.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/IR/LegacyPassManager.h"
@@ -152,6 +155,8 @@ private:
 /// Threads per block for `work` independent items: a multiple of the warp,
 /// at most 256 (enough to hide latency, small enough for many blocks).
 constexpr int32_t kMaxThreads = 256;
+/// The registers a thread-per-row kernel may use (see buildRowPerThread).
+constexpr int32_t kThreadPerRowRegisters = 255;
 int64_t threadsFor(int64_t work) {
   return std::clamp<int64_t>((work + 31) / 32 * 32, 32, kMaxThreads);
 }
@@ -208,6 +213,28 @@ LogicalResult buildRowPerBlock(func::FuncOp cpu, FusionOp fusion, gpu::GPUModule
   return success();
 }
 
+/// Moves each buffer's pointer, read from the kernel's table (its first
+/// argument, never written), and the view built on it into the loop that
+/// uses it alone. The CPU kernel reads them all at its start; on a GPU a
+/// multi-tensor update then kept some 170 pointers live across its
+/// per-tensor loops and spilled (164 bytes a thread, ptxas sm_90).
+void sinkBufferPointers(gpu::GPUFuncOp fn) {
+  Value table = fn.getArgument(0);
+  auto readsTable = [&](Operation *op) {
+    auto load = dyn_cast<LLVM::LoadOp>(op);
+    auto at = load ? load.getAddr().getDefiningOp<LLVM::GEPOp>() : nullptr;
+    return at && at.getBase() == table;
+  };
+  SmallVector<mlir::Region *> loops;
+  for (auto loop : fn.getBody().front().getOps<scf::ForOp>())
+    loops.push_back(&loop.getRegion());
+  DominanceInfo dominance(fn);
+  controlFlowSink(
+      loops, dominance,
+      [&](Operation *op, mlir::Region *) { return isMemoryEffectFree(op) || readsTable(op); },
+      [](Operation *op, mlir::Region *into) { op->moveBefore(&into->front(), into->front().begin()); });
+}
+
 /// The CPU kernel `cpu` on thread gid = blockIdx·blockDim + threadIdx, for
 /// rows [gid, min(gid + 1, rows)); its stack scratch (memref.alloca) and
 /// its CPU workspace (`cpuWorkspaceBytes`, read through its last argument)
@@ -261,6 +288,12 @@ void buildRowPerThread(func::FuncOp cpu, int64_t cpuWorkspaceBytes, gpu::GPUModu
     a.erase();
     offset += bytesOf(type);
   }
+  sinkBufferPointers(fn);
+  // A thread per row launches rows/256 blocks (24 for the supervised ViT's
+  // multi-tensor update), fewer than a GPU's SMs, so registers never limit
+  // its occupancy; left alone, ptxas aimed at 64 and spilled (164 bytes a
+  // thread on sm_90), while it needs 96.
+  fn->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(), b.getI32IntegerAttr(kThreadPerRowRegisters));
   launch = {kMaxThreads, false, slab}; // the runtime launches no more than the rows
 }
 
