@@ -189,12 +189,13 @@ int benchMain(int argc, char **argv) {
     return 1;
   }
   std::vector<data::Batch> batches;
-  for (int64_t i = 0; i < warmup + steps; ++i)
+  for (int64_t i = 0; i < warmup + steps; ++i) {
     batches.push_back(loader->get(0, i % loader->stepsPerEpoch()));
     if (!batches.back().error.empty()) {
       std::fprintf(stderr, "kiln bench: %s\n", batches.back().error.c_str());
       return 1;
     }
+  }
   auto feedStep = [&](int64_t i) {
     feedBatch(*exec, inputs, batches[i]);
     setSchedules(*exec, {i, 0, loader->stepsPerEpoch(), m.train.value("epochs", 1),
