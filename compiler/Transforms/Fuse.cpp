@@ -395,13 +395,9 @@ struct Fuse : kiln::impl::KilnFuseBase<Fuse> {
       return {};
     auto x = cast<RankedTensorType>(op->getOperand(0).getType());
     int64_t outer = *llvm::min_element(axes), along = chooseParallelDim(op);
-    if (along >= 0 && !reduction.keepsReducedDims()) { // the result's axis as x's
-      SmallVector<int64_t> kept;
-      for (int64_t d = 0; d < x.getRank(); ++d)
-        if (!llvm::is_contained(axes, d))
-          kept.push_back(d);
-      along = kept[along];
-    }
+    if (along >= 0) // the result's axis as x's
+      along = operandParallelDim(
+          op, 0, along, cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(along));
     if (x.getDimSize(outer) < 2 || along != x.getRank() - 1)
       return {};
     return splitReduction(op, outer);

@@ -288,6 +288,16 @@ struct GpuLaunch {
   int64_t threads = 0;
   bool rowPerBlock = false;
   int64_t workspaceBytesPerRow = 0;
+
+  /// The threads of a block launched for `rows` rows: a thread per row
+  /// takes no more than the rows need, rounded up to a warp.
+  int64_t blockThreads(int64_t rows) const {
+    return rowPerBlock ? threads : std::min(threads, (rows + 31) / 32 * 32);
+  }
+  /// The blocks launched for `rows` rows.
+  int64_t blocks(int64_t rows) const {
+    return rowPerBlock ? rows : (rows + blockThreads(rows) - 1) / blockThreads(rows);
+  }
 };
 
 struct Kernel {

@@ -410,11 +410,7 @@ void CudaBackend::enqueue(int program, size_t first, size_t last) {
               int64_t rows = k.rows;
               if (rows == 0)
                 return;
-              // A thread per row: no more threads per block than rows.
-              int64_t threads = launch.rowPerBlock
-                                    ? launch.threads
-                                    : std::min(launch.threads, (rows + 31) / 32 * 32);
-              int64_t blocks = launch.rowPerBlock ? rows : (rows + threads - 1) / threads;
+              int64_t threads = launch.blockThreads(rows), blocks = launch.blocks(rows);
               void *table = tables + tableAt[program][i];
               void *scratch = workspace;
               void *args[] = {&table, &rows, &scratch};

@@ -229,7 +229,7 @@ int benchMain(int argc, char **argv) {
     exec->trace = nullptr;
     exec->profile = profiled;
     if (comm->world().rank == 0 &&
-        !writeTrace(m, program, events, exec->threads(), cuda, 0, *path, error)) {
+        !writeTrace(m, program, events, exec->threads(), cuda, comm->world().rank, *path, error)) {
       std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
       return 1;
     }

@@ -96,10 +96,8 @@ std::vector<GpuKernelFit> fitKernels(const CompiledModel &c, const Program &p,
       continue;
     const Kernel &kernel = c.kernels[k->kernel];
     GpuKernelFit f{i, p.thunks[i].name, k->rows, 0, 0, {}, 0, 0, p.thunks[i].trafficBytes, 0};
-    // As CudaBackend::enqueue launches it.
-    f.threads = kernel.gpu.rowPerBlock ? kernel.gpu.threads
-                                       : std::min(kernel.gpu.threads, (f.rows + 31) / 32 * 32);
-    f.blocks = kernel.gpu.rowPerBlock ? f.rows : (f.rows + f.threads - 1) / f.threads;
+    f.threads = kernel.gpu.blockThreads(f.rows); // as CudaBackend::enqueue launches it
+    f.blocks = kernel.gpu.blocks(f.rows);
     if (auto e = ptxas.find(kernel.name); e != ptxas.end())
       f.ptxas = e->second;
     int64_t warps = (f.threads + 31) / 32;
