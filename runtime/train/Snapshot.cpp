@@ -2,9 +2,9 @@
 #include "runtime/train/Snapshot.h"
 
 #include "runtime/artifact/Crc32.h"
+#include "runtime/train/DurableFile.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -21,31 +21,6 @@ uint32_t dataCrc(const TensorMap &tensors) {
   for (auto &[name, t] : tensors)
     crc = crc32(t.data.data(), t.data.size(), crc);
   return crc;
-}
-
-/// Writes `bytes` to `path` and makes them durable; false with errno's text.
-bool writeDurably(const std::string &path, const std::string &bytes, std::string &why) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    why = std::strerror(errno);
-    return false;
-  }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      why = n < 0 ? std::strerror(errno) : "nothing written";
-      ::close(fd);
-      return false;
-    }
-    done += n;
-  }
-  bool ok = ::fsync(fd) == 0;
-  if (!ok)
-    why = std::strerror(errno);
-  return ::close(fd) == 0 && ok;
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 //===- ArenaUse.cpp - kiln inspect: what the arena holds, thunk by thunk ---===//
 #include "ArenaUse.h"
-#include "OutputFile.h"
+
+#include "runtime/train/DurableFile.h"
 
 #include <algorithm>
 #include <cstdio>

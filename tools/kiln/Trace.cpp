@@ -1,6 +1,7 @@
 //===- Trace.cpp - kiln bench --trace: one step as Chrome trace events ----===//
 #include "Trace.h"
-#include "OutputFile.h"
+
+#include "runtime/train/DurableFile.h"
 
 #include <nlohmann/json.hpp>
 
