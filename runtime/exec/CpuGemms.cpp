@@ -47,6 +47,19 @@ bool CpuGemms::runBatchedOnednn(const GemmCall &g, DType operands, DType result,
   });
   return true;
 }
+
+void CpuGemms::runRowsOnednn(const GemmCall &g, DType operands, DType result, const void *a,
+                             const void *b, void *c, ThreadPool &pool) {
+  int64_t in = elementBytes(operands), out = elementBytes(result);
+  onednn.reserve(pool.size());
+  DnnlMatmul::Shape s{g.a.transpose, g.b.transpose, g.m, g.n, g.k, g.a.ld, g.b.ld, g.c.ld};
+  runThreadedGemm(g, a, b, c, in, in, out, pool,
+                  [&](int64_t slot, int64_t rows, const void *ai, const void *bi, void *ci) {
+                    DnnlMatmul::Shape part = s;
+                    part.m = rows;
+                    onednn.run(slot, operands, result, part, ai, bi, ci);
+                  });
+}
 #endif
 
 void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *a,
@@ -63,6 +76,13 @@ void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *
     if (g.b.transpose && g.m * g.n * g.k <= kSmallProduct &&
         runBatchedOnednn(g, operands, result, a, b, c, pool))
       return;
+    // One product (the linear layers and their gradients): oneDNN's matmul
+    // beat sgemm by 10-40% at every such shape of the ViT steps (sup's
+    // GEMMs 36 → 30 ms, DINO's step 232 → 208 ms; docs/performance.md).
+    if (g.batches() == 1) {
+      runRowsOnednn(g, operands, result, a, b, c, pool);
+      return;
+    }
 #endif
     runThreadedGemm(g, a, b, c, 4, 4, 4, pool,
                     [&](int64_t, int64_t rows, const void *ai, const void *bi, void *ci) {
@@ -77,16 +97,8 @@ void CpuGemms::run(const GemmCall &g, DType operands, DType result, const void *
   if (operands == DType::BF16) {
     // Each thread's matrices in one call: per-call overhead would rival
     // the attention's 50×16×50 products.
-    if (runBatchedOnednn(g, operands, result, a, b, c, pool))
-      return;
-    onednn.reserve(pool.size());
-    DnnlMatmul::Shape s{g.a.transpose, g.b.transpose, g.m, g.n, g.k, g.a.ld, g.b.ld, g.c.ld};
-    runThreadedGemm(g, a, b, c, in, in, out, pool,
-                    [&](int64_t slot, int64_t rows, const void *ai, const void *bi, void *ci) {
-                      DnnlMatmul::Shape part = s;
-                      part.m = rows;
-                      onednn.run(slot, operands, result, part, ai, bi, ci);
-                    });
+    if (!runBatchedOnednn(g, operands, result, a, b, c, pool))
+      runRowsOnednn(g, operands, result, a, b, c, pool);
     return;
   }
 #endif

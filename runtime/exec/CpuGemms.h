@@ -1,8 +1,9 @@
 //===- CpuGemms.h - Gemm thunks on the CPU ------------------------*- C++ -*-===//
 //
-// f32 GEMMs on OpenBLAS's sgemm (many small ones against a transposed B
-// on oneDNN's batched matmul, when built with it); bf16 ones (kiln-assign-precision) on
-// oneDNN's matmul when kiln is built with it; f16 ones, and bf16 without
+// f32 GEMMs on oneDNN's matmul when kiln is built with it (single
+// products, and many small ones against a transposed B), else, and for the
+// other batched ones, on OpenBLAS's sgemm; bf16 ones (kiln-assign-precision)
+// on oneDNN's matmul when kiln is built with it; f16 ones, and bf16 without
 // oneDNN, widen their operands to f32, multiply with sgemm and round the
 // result (the CPU has no f16 GEMM to call; the loss-scaling logic of fp16
 // steps is what runs on the CPU). Every path accumulates in f32.
@@ -39,6 +40,9 @@ private:
   /// (nothing run) otherwise.
   bool runBatchedOnednn(const GemmCall &g, DType operands, DType result, const void *a,
                         const void *b, void *c, ThreadPool &pool);
+  /// `g` on oneDNN, one call per matrix and thread (runThreadedGemm's split).
+  void runRowsOnednn(const GemmCall &g, DType operands, DType result, const void *a,
+                     const void *b, void *c, ThreadPool &pool);
 #endif
   // Per pool slot: the widened operands and result of the f32 fallback.
   std::vector<std::vector<float>> scratch;

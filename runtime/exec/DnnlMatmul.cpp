@@ -1,4 +1,4 @@
-//===- DnnlMatmul.cpp - bf16 matrix products on oneDNN --------------------===//
+//===- DnnlMatmul.cpp - matrix products on oneDNN -------------------------===//
 #include "runtime/exec/DnnlMatmul.h"
 
 #include <algorithm>

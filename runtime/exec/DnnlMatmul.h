@@ -1,9 +1,10 @@
-//===- DnnlMatmul.h - bf16 matrix products on oneDNN ------------*- C++ -*-===//
+//===- DnnlMatmul.h - matrix products on oneDNN -----------------*- C++ -*-===//
 //
-// The GEMMs of a bf16 step (kiln-assign-precision): oneDNN's matmul with
-// bf16 operands, f32 accumulation and a bf16 or f32 result, on the
-// AVX512-BF16 instructions where the CPU has them (brg:avx512_core_bf16:
-// 1.9× its f32 matmul at 6400×256×64 on one EPYC core). Debian's OpenBLAS
+// oneDNN's matmul: the linear layers of an f32 step (faster than sgemm at
+// their shapes, CpuGemms.cpp) and every GEMM of a bf16 step
+// (kiln-assign-precision), bf16 operands with f32 accumulation and a bf16
+// or f32 result, on the AVX512-BF16 instructions where the CPU has them
+// (brg:avx512_core_bf16: 1.9× its f32 matmul at 6400×256×64 on one EPYC core). Debian's OpenBLAS
 // 0.3.21 is built without sbgemm, so oneDNN is the only bf16 GEMM there.
 // Primitives are single-threaded (kiln's pool splits the work, as for the
 // convolutions) and cached per shape and per pool slot; a thread's share
@@ -37,7 +38,7 @@ public:
   /// Makes room for pool slots [0, slots); before the pool runs.
   void reserve(int64_t slots);
 
-  /// The products of `s` in one call; A and B of dtype `in` (bf16), C of
+  /// The products of `s` in one call; A and B of dtype `in` (f32 or bf16), C of
   /// `out` (bf16 or f32), run by pool slot `slot`.
   void run(int64_t slot, DType in, DType out, const Shape &s, const void *a, const void *b,
            void *c);
