@@ -57,8 +57,17 @@ public:
   /// Lets in-flight all-reduces advance (MPI progresses only inside calls).
   virtual void progress() {}
 
+  /// Blocking, on host memory: every rank's `bytes`-byte block of `data`
+  /// (ranks·bytes; this rank's block is its contribution), exact bits:
+  /// gathering sharded state, set-up values.
+  virtual void allGatherBytes(void *data, int64_t bytes) = 0;
   /// Blocking, for set-up: every rank's `value`, by rank.
-  virtual std::vector<uint64_t> allGather(uint64_t value) = 0;
+  std::vector<uint64_t> allGather(uint64_t value) {
+    std::vector<uint64_t> all(world_.size);
+    all[world_.rank] = value;
+    allGatherBytes(all.data(), sizeof value);
+    return all;
+  }
   /// Blocking: sums `count` doubles in place (evaluation counts).
   virtual void allReduceSum(double *data, int64_t count) = 0;
 

@@ -60,13 +60,13 @@ public:
       MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     }
   }
-  std::vector<uint64_t> allGather(uint64_t value) override {
-    std::vector<uint64_t> all(world_.size);
+  void allGatherBytes(void *data, int64_t bytes) override {
+    if (bytes > INT_MAX)
+      fail("gathering " + std::to_string(bytes) + " bytes per rank: over MPI's count limit");
     MPI_Request request;
-    MPI_Iallgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD,
-                   &request);
-    waitFor(request, "gathering a value from every rank");
-    return all;
+    MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, static_cast<int>(bytes), MPI_BYTE,
+                   MPI_COMM_WORLD, &request);
+    waitFor(request, "gathering from every rank");
   }
   void allReduceSum(double *data, int64_t count) override {
     MPI_Request request;

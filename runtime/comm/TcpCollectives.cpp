@@ -50,11 +50,13 @@ struct Request {
   void *data = nullptr;
   int64_t count = 0;
   enum Kind { Sum, ReduceScatter, AllGather } kind = Sum;
-  enum Elem { F32, BF16, F64, U64 } elem = F32;
+  enum Elem { F32, BF16, F64, Byte } elem = F32;
   bool done = false;
 };
 
-size_t bytesOf(Request::Elem e) { return e == Request::BF16 ? 2 : e == Request::F32 ? 4 : 8; }
+size_t bytesOf(Request::Elem e) {
+  return e == Request::Byte ? 1 : e == Request::BF16 ? 2 : e == Request::F32 ? 4 : 8;
+}
 Request::Elem elemOf(DType d) { return d == DType::BF16 ? Request::BF16 : Request::F32; }
 
 class TcpCollectives final : public Collectives {
@@ -84,12 +86,9 @@ public:
     submit({id, data, count, Request::AllGather, elemOf(dtype)});
   }
   void wait(int64_t id) override { waitFor(id, "collective " + std::to_string(id)); }
-  std::vector<uint64_t> allGather(uint64_t value) override {
-    std::vector<uint64_t> all(world_.size);
-    all[world_.rank] = value;
-    int64_t id = submit({nextSetupId--, all.data(), 1, Request::AllGather, Request::U64});
-    waitFor(id, "gathering a value from every rank");
-    return all;
+  void allGatherBytes(void *data, int64_t bytes) override {
+    int64_t id = submit({nextSetupId--, data, bytes, Request::AllGather, Request::Byte});
+    waitFor(id, "gathering from every rank");
   }
   void allReduceSum(double *data, int64_t count) override {
     int64_t id = submit({nextSetupId--, data, count, Request::Sum, Request::F64});

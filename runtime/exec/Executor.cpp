@@ -264,25 +264,17 @@ TensorMap Executor::tensors(const std::string &kind, bool sharded) const {
 }
 
 /// Every rank's chunk of sharded buffer `b` (this rank's is `mine`), the
-/// padding dropped. Each element's bits travel as an integer in a double,
-/// summed with the other ranks' zeros: exact, negative zeros and NaNs too.
+/// padding dropped: one all-gather of the chunks' bytes, so the whole
+/// tensor's bytes is all it takes.
 StoredTensor Executor::wholeOf(const Buffer &b, const StoredTensor &mine) const {
-  int64_t e = elementBytes(b.dtype), chunk = b.bytes / e, elements = 1;
+  int64_t elements = 1;
   for (int64_t d : b.wholeShape)
     elements *= d;
-  std::vector<double> all(chunk * worldSize(), 0.0);
-  for (int64_t i = 0; i < chunk; ++i) {
-    uint32_t bits = 0;
-    std::memcpy(&bits, mine.data.data() + i * e, e);
-    all[rank() * chunk + i] = bits;
-  }
+  StoredTensor whole{mine.dtype, b.wholeShape, std::vector<uint8_t>(b.bytes * worldSize())};
+  std::memcpy(whole.data.data() + rank() * b.bytes, mine.data.data(), b.bytes);
   if (worldSize() > 1)
-    comm->allReduceSum(all.data(), int64_t(all.size()));
-  StoredTensor whole{mine.dtype, b.wholeShape, std::vector<uint8_t>(elements * e)};
-  for (int64_t i = 0; i < elements; ++i) {
-    auto bits = static_cast<uint32_t>(all[i]);
-    std::memcpy(whole.data.data() + i * e, &bits, e);
-  }
+    comm->allGatherBytes(whole.data.data(), b.bytes);
+  whole.data.resize(elements * elementBytes(b.dtype));
   return whole;
 }
 

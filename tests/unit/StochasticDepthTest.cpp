@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <unistd.h>
@@ -26,6 +27,7 @@ namespace {
 
 /// Rank `rank` of two that never communicate: each all-reduce leaves the
 /// rank's own share (its value / 2), so the two shares sum to the mean.
+/// A gather gives each rank its own value twice.
 class UnconnectedPair final : public Collectives {
 public:
   explicit UnconnectedPair(int rank) : Collectives(World{rank, 2, rank, 1, "test"}, 1) {}
@@ -33,7 +35,10 @@ public:
   void startReduceScatter(int64_t, DType, void *, int64_t) override {}
   void startAllGather(int64_t, DType, void *, int64_t) override {}
   void wait(int64_t) override {}
-  std::vector<uint64_t> allGather(uint64_t v) override { return {v, v}; }
+  void allGatherBytes(void *data, int64_t bytes) override { // the other block: a copy of ours
+    auto *blocks = static_cast<char *>(data);
+    std::memcpy(blocks + (1 - world_.rank) * bytes, blocks + world_.rank * bytes, bytes);
+  }
   void allReduceSum(double *, int64_t) override {}
   [[noreturn]] void fail(const std::string &message) override {
     ADD_FAILURE() << message;
