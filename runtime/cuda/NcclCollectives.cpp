@@ -46,7 +46,7 @@ public:
     if (state != ncclSuccess && state != ncclInProgress)
       fail(std::string("NCCL: ") + ncclGetErrorString(state) + ": " + ncclGetLastError(comm));
   }
-  std::vector<uint64_t> allGather(uint64_t value) override { return host->allGather(value); }
+  void allGatherBytes(void *data, int64_t bytes) override { host->allGatherBytes(data, bytes); }
   void allReduceSum(double *data, int64_t count) override { host->allReduceSum(data, count); }
   [[noreturn]] void fail(const std::string &message) override {
     if (comm)
