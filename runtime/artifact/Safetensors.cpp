@@ -15,10 +15,7 @@ int64_t dtypeBytes(const std::string &dtype) {
   return dtype == "U8" ? 1 : 0; // readable, though no buffer holds it
 }
 
-namespace {
-
-/// The 8-byte header length and the JSON header, padded so that the data
-/// after it is 8-byte aligned.
+/// The JSON header is padded so that the data after it is 8-byte aligned.
 std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata) {
   nlohmann::ordered_json header;
   int64_t offset = 0;
@@ -39,20 +36,11 @@ std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata
   return out + text;
 }
 
-} // namespace
-
-std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata) {
-  std::string out = safetensorsHeader(tensors, metadata);
-  for (auto &[name, t] : tensors)
-    out.append(reinterpret_cast<const char *>(t.data.data()), t.data.size());
-  return out;
-}
-
 bool writeSafetensors(const std::string &path, const TensorMap &tensors,
                       std::string &error) {
   // Tensor by tensor: no second copy of what may be gigabytes.
   std::ofstream out(path, std::ios::binary);
-  std::string header = safetensorsHeader(tensors, {});
+  std::string header = safetensorsHeader(tensors);
   out.write(header.data(), header.size());
   for (auto &[name, t] : tensors)
     out.write(reinterpret_cast<const char *>(t.data.data()), t.data.size());

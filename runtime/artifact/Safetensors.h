@@ -28,9 +28,10 @@ using TensorMap = std::map<std::string, StoredTensor>;
 /// String entries of the header's "__metadata__".
 using Metadata = std::map<std::string, std::string>;
 
-/// The file's bytes: header (with `metadata` and "format": "pt"), then the
-/// tensors' data, sorted by name.
-std::string serializeSafetensors(const TensorMap &tensors, const Metadata &metadata = {});
+/// The file's first bytes: the header's length and the header (with
+/// `metadata` and "format": "pt"); the tensors' data follows, sorted by
+/// name.
+std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata = {});
 
 /// Writes `tensors` (sorted by name) to `path`; false with `error` set.
 bool writeSafetensors(const std::string &path, const TensorMap &tensors,

@@ -9,12 +9,16 @@
 #define KILN_RUNTIME_TRAIN_DURABLEFILE_H
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace kiln {
 
-/// Writes `bytes` to `path` and makes them durable (fsync); false with
-/// errno's text in `why`.
-bool writeDurably(const std::string &path, const std::string &bytes, std::string &why);
+/// Writes `pieces`, one after another, to `path` and makes them durable
+/// (fsync); false with errno's text in `why`. Pieces, so that a snapshot
+/// is written from the tensors it holds, not from a copy of them all.
+bool writeDurably(const std::string &path, const std::vector<std::string_view> &pieces,
+                  std::string &why);
 
 /// Writes `bytes` to PATH.tmp-PID durably and renames it over `path`; false
 /// with `error` naming the path and the system's reason, nothing left

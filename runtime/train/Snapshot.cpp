@@ -35,16 +35,16 @@ std::vector<std::string> snapshotFiles(const std::string &runDir) {
   return files;
 }
 
-bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const TensorMap &params,
-                   const TensorMap &state, int keep, std::string &error) {
+bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, TensorMap params,
+                   TensorMap state, int keep, std::string &error) {
   fs::path dir = fs::path(runDir) / "snapshots";
   std::error_code ec;
   fs::create_directories(dir, ec);
   TensorMap all;
   for (auto &[name, t] : params)
-    all["param:" + name] = t;
+    all["param:" + name] = std::move(t);
   for (auto &[name, t] : state)
-    all["state:" + name] = t;
+    all["state:" + name] = std::move(t);
   Metadata meta{{"kiln_snapshot", "1"},
                 {"step", std::to_string(info.step)},
                 {"seed", std::to_string(info.seed)},
@@ -56,7 +56,11 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const Te
   std::snprintf(name, sizeof name, "step-%09lld.safetensors", (long long)info.step);
   fs::path final = dir / name, temporary = dir / (std::string(name) + ".tmp");
   std::string why;
-  if (!writeDurably(temporary, serializeSafetensors(all, meta), why)) {
+  std::string header = safetensorsHeader(all, meta);
+  std::vector<std::string_view> pieces{header};
+  for (auto &[name, t] : all)
+    pieces.emplace_back(reinterpret_cast<const char *>(t.data.data()), t.data.size());
+  if (!writeDurably(temporary, pieces, why)) {
     fs::remove(temporary, ec);
     auto files = snapshotFiles(runDir);
     error = "cannot write the snapshot " + final.string() + ": " + why + "; " +

@@ -38,8 +38,9 @@ std::vector<std::string> snapshotFiles(const std::string &runDir);
 
 /// Writes the snapshot of `info.step` into `runDir`/snapshots and keeps
 /// the newest `keep`; false with `error` (the previous snapshots intact).
-bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, const TensorMap &params,
-                   const TensorMap &state, int keep, std::string &error);
+/// Takes the tensors, which it writes without copying.
+bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, TensorMap params,
+                   TensorMap state, int keep, std::string &error);
 
 /// The newest snapshot in `runDir` that reads back whole. Damaged ones
 /// (truncated, checksum, header) are skipped with a line in `warnings`

@@ -591,7 +591,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     snapshot.step = step + 1;
     if (snapshotNow) {
       TensorMap state = exec.tensors("state"); // every rank: sharded state is gathered
-      if (lead && !writeSnapshot(options.runDir, snapshot, exec.tensors("param"), state,
+      if (lead && !writeSnapshot(options.runDir, snapshot, exec.tensors("param"), std::move(state),
                                  options.keepSnapshots, error))
         return false;
     }
