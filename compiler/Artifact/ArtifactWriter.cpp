@@ -14,7 +14,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <set>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +123,36 @@ bool initialTensors(ModuleOp module, uint64_t seed, const std::string &baseDir,
       ready[p.name] = llvm::ArrayRef<float>(p.values, p.count);
     }
   return true;
+}
+
+/// The fewest classes any one_hot of `in`'s values encodes them into (the
+/// labels' valid range), 0 when none does. Followed back into fusion
+/// regions and through integer ops of one operand (a reshape of the
+/// labels), not through argmax: an accuracy's one_hot of the predictions
+/// says nothing of an image input.
+int64_t oneHotClasses(InputOp in) {
+  int64_t classes = 0;
+  in->getParentOfType<func::FuncOp>().walk([&](OneHotOp oneHot) {
+    Value v = oneHot.getInput();
+    while (true) {
+      if (auto arg = dyn_cast<BlockArgument>(v)) { // into the fusion region
+        auto fusion = dyn_cast<FusionOp>(arg.getOwner()->getParentOp());
+        if (!fusion)
+          break;
+        v = fusion->getOperand(arg.getArgNumber());
+        continue;
+      }
+      Operation *def = v.getDefiningOp();
+      if (!def || def->getNumOperands() != 1 ||
+          !getElementTypeOrSelf(def->getOperand(0).getType()).isInteger())
+        break;
+      v = def->getOperand(0);
+    }
+    int64_t n = static_cast<int64_t>(oneHot.getNumClasses());
+    if (v.getDefiningOp() == in.getOperation() && (classes == 0 || n < classes))
+      classes = n;
+  });
+  return classes;
 }
 
 } // namespace
@@ -279,7 +312,8 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
       for (const Buffer &b : m.compiled.buffers)
         if (b.kind == "input" && b.name == name)
           m.inputs.push_back({entry, in.getName().str(),
-                              in.getSource() ? in.getSource()->str() : "", b.id});
+                              in.getSource() ? in.getSource()->str() : "", b.id,
+                              oneHotClasses(in)});
       if (entry == "eval")
         m.evalBatchSize = cast<RankedTensorType>(in.getType()).getDimSize(0);
     });
@@ -302,13 +336,21 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
   if (!writeManifest((tmp / "manifest.json").string(), m, error))
     return fail("");
 
-  // Swap into place: the old artifact (if any) goes only once the new one is whole.
+  // Into place atomically: a reader sees the old artifact or the new one,
+  // never neither (the two directories exchanged, then the old removed).
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(tmp, ec);
+    return true;
+  }
+  // Nothing there yet (ENOENT), or a file system that cannot exchange: the
+  // old artifact, if any, moves aside until the new one is in place.
   fs::path old = target;
   old += ".old-" + std::to_string(::getpid());
-  bool hadOld = fs::exists(target);
+  bool hadOld = errno != ENOENT && fs::exists(target);
   if (hadOld)
     fs::rename(target, old, ec);
-  fs::rename(tmp, target, ec);
+  if (!ec)
+    fs::rename(tmp, target, ec);
   if (ec) {
     if (hadOld)
       fs::rename(old, target);

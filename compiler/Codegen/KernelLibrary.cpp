@@ -3,6 +3,7 @@
 #include "compiler/Codegen/Bf16Conversions.h"
 #include "compiler/Codegen/KernelLineInfo.h"
 #include "compiler/Codegen/KernelObjects.h"
+#include "runtime/artifact/DurableFile.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -24,6 +25,7 @@
 
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -51,6 +53,13 @@ bool writeWith(const std::string &path, const std::function<void(llvm::raw_ostre
     return false;
   }
   fn(os);
+  os.close();
+  if (os.has_error()) { // e.g. a full disk; cleared, or LLVM would abort
+    error = "cannot write " + path + ": " + os.error().message();
+    os.clear_error();
+    llvm::sys::fs::remove(path);
+    return false;
+  }
   return true;
 }
 
@@ -65,7 +74,7 @@ std::string underName(std::string text, const std::string &symbol, const std::st
 } // namespace
 
 bool writeTextFile(const std::string &path, llvm::StringRef text, std::string &error) {
-  return writeWith(path, [&](llvm::raw_ostream &os) { os << text; }, error);
+  return writeFileAtomically(path, {std::string_view(text.data(), text.size())}, error);
 }
 
 void optimize(llvm::Module &module, llvm::TargetMachine &machine, llvm::OptimizationLevel level) {
@@ -125,6 +134,40 @@ CpuTarget resolveCpu(const std::string &requested) {
     features += std::string(features.empty() ? "" : ",") + (f.second ? "+" : "-") + f.first().str();
   t.features = features;
   return t;
+}
+
+/// LLVM's host target, registered once per process.
+static void initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+bool checkCpu(const std::string &requested, std::string &error) {
+  if (requested.empty() || requested == "host")
+    return true;
+  initializeNativeTarget();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return false;
+  // Asked of a generic subtarget: one made for an unknown CPU warns on stderr.
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(triple, "generic", ""));
+  if (!generic->isCPUStringValid(requested)) {
+    error = "'" + requested + "' is not a CPU LLVM knows for " + triple +
+            " (give 'host', or a name such as x86-64-v3, x86-64-v4, skylake-avx512, znver4)";
+    return false;
+  }
+  std::unique_ptr<llvm::MCSubtargetInfo> cpu(
+      target->createMCSubtargetInfo(triple, requested, ""));
+  if (!cpu->checkFeatures("+64bit")) {
+    error = "'" + requested + "' cannot run 64-bit code, which kiln's kernels are";
+    return false;
+  }
+  return true;
 }
 
 /// One file per kernel `dump` wants: NAME + suffix, written by the printer
@@ -213,11 +256,7 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
     return false;
   }
 
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
+  initializeNativeTarget();
   std::unique_ptr<llvm::TargetMachine> machine = cpuTargetMachine(target, error);
   if (!machine)
     return false;

@@ -56,6 +56,11 @@ void forEachInParallel(size_t jobs, const std::function<void(size_t)> &each);
 /// Resolves "host" to this machine's CPU name and features.
 CpuTarget resolveCpu(const std::string &requested);
 
+/// Whether `requested` (a --cpu value) names a CPU LLVM knows for the host
+/// triple that runs 64-bit code; false with `error` saying which is not
+/// so (LLVM itself would abort on either).
+bool checkCpu(const std::string &requested, std::string &error);
+
 /// Configures a pass manager of the back half before it runs (MLIR's
 /// command-line options, in kiln compile); failure stops the compile.
 using PassManagerSetup = std::function<mlir::LogicalResult(mlir::PassManager &)>;

@@ -1,5 +1,6 @@
 //===- Manifest.cpp - the artifact's manifest.json ------------------------===//
 #include "runtime/artifact/Manifest.h"
+#include "runtime/artifact/DurableFile.h"
 
 #include "runtime/artifact/Crc32.h"
 #include "runtime/artifact/ShardLayout.h"
@@ -155,9 +156,12 @@ json manifestToJson(const Manifest &m) {
                         {"thunks", thunks}, {"sinks", sinks}});
   }
   json inputs = json::array(), schedules = json::array(), files = json::object();
-  for (const auto &i : m.inputs)
+  for (const auto &i : m.inputs) {
     inputs.push_back({{"program", i.program}, {"name", i.name}, {"source", i.source},
                       {"buffer", i.buffer}});
+    if (i.classes > 0)
+      inputs.back()["classes"] = i.classes;
+  }
   for (const auto &s : m.schedules)
     schedules.push_back({{"name", s.name}, {"spec", s.spec}, {"buffer", s.buffer}});
   for (const auto &[name, f] : m.files)
@@ -486,6 +490,8 @@ bool manifestFromJson(const json &body, Manifest &m, std::string &error) {
         !r.string((*inputs)[i], p, "source", in.source) || !r.integer((*inputs)[i], p, "buffer", in.buffer) ||
         !bufferId(p, in.buffer))
       return done(false);
+    if ((*inputs)[i].contains("classes") && !r.integer((*inputs)[i], p, "classes", in.classes, 1))
+      return done(false);
     m.inputs.push_back(in);
   }
   for (size_t i = 0; i < schedules->size(); ++i) {
@@ -520,13 +526,7 @@ bool writeManifest(const std::string &path, const Manifest &m, std::string &erro
   json body = manifestToJson(m);
   std::string text = body.dump();
   json wrapped = {{"crc32", crc32(text.data(), text.size())}, {"manifest", body}};
-  std::ofstream out(path);
-  out << wrapped.dump(1) << "\n";
-  if (!out) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
+  return writeFileAtomically(path, {wrapped.dump(1) + "\n"}, error);
 }
 
 bool readManifest(const std::string &path, Manifest &m, std::string &error) {
@@ -538,9 +538,14 @@ bool readManifest(const std::string &path, Manifest &m, std::string &error) {
   std::stringstream ss;
   ss << in.rdbuf();
   json wrapped = json::parse(ss.str(), nullptr, false);
-  if (wrapped.is_discarded() || !wrapped.is_object() || !wrapped.contains("manifest") ||
-      !wrapped.contains("crc32") || !wrapped["crc32"].is_number_integer()) {
+  if (wrapped.is_discarded()) {
     error = path + ": not a valid manifest (truncated or not JSON)";
+    return false;
+  }
+  if (!wrapped.is_object() || !wrapped.contains("manifest") || !wrapped.contains("crc32") ||
+      !wrapped["crc32"].is_number_integer()) {
+    error = path + ": JSON, but not a kiln manifest (it has no \"crc32\" and \"manifest\"; "
+                   "kiln compile writes one into every artifact)";
     return false;
   }
   std::string text = wrapped["manifest"].dump();
@@ -553,6 +558,16 @@ bool readManifest(const std::string &path, Manifest &m, std::string &error) {
     return false;
   }
   return true;
+}
+
+bool isArtifactDirectory(const std::string &dir) {
+  std::ifstream in(dir + "/manifest.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json wrapped = json::parse(ss.str(), nullptr, false);
+  return wrapped.is_object() && wrapped.contains("manifest") &&
+         wrapped["manifest"].is_object() &&
+         wrapped["manifest"].value("format", "") == "kiln-artifact";
 }
 
 } // namespace kiln

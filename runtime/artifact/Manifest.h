@@ -44,6 +44,9 @@ struct Manifest {
   struct Input {
     std::string program, name, source;
     int64_t buffer;
+    /// Labels: the classes the graph one-hot encodes them into (values
+    /// must lie in [0, classes)); 0 when the input is not such labels.
+    int64_t classes = 0;
   };
   std::vector<Input> inputs;
   struct Schedule {
@@ -71,6 +74,11 @@ bool manifestFromJson(const nlohmann::ordered_json &body, Manifest &m, std::stri
 /// manifest.json: {"crc32": N, "manifest": body}.
 bool writeManifest(const std::string &path, const Manifest &m, std::string &error);
 bool readManifest(const std::string &path, Manifest &m, std::string &error);
+
+/// Whether `dir` is a directory kiln wrote as an artifact (its
+/// manifest.json says "format": "kiln-artifact", of any version), which a
+/// new compile may replace; nothing else is ever replaced.
+bool isArtifactDirectory(const std::string &dir);
 
 } // namespace kiln
 

@@ -1,13 +1,23 @@
 //===- Safetensors.cpp - read and write .safetensors files ----------------===//
 #include "runtime/artifact/Safetensors.h"
 
+#include "runtime/artifact/DurableFile.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace kiln {
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s;
+  for (int64_t d : shape)
+    s += (s.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + s + "]";
+}
 
 int64_t dtypeBytes(const std::string &dtype) {
   if (auto d = dtypeFromSafetensors(dtype))
@@ -36,23 +46,26 @@ std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata
   return out + text;
 }
 
-bool writeSafetensors(const std::string &path, const TensorMap &tensors,
-                      std::string &error) {
+bool writeSafetensors(const std::string &path, const TensorMap &tensors, std::string &error,
+                      const Metadata &metadata) {
   // Tensor by tensor: no second copy of what may be gigabytes.
-  std::ofstream out(path, std::ios::binary);
-  std::string header = safetensorsHeader(tensors);
-  out.write(header.data(), header.size());
+  std::string header = safetensorsHeader(tensors, metadata);
+  std::vector<std::string_view> pieces{header};
   for (auto &[name, t] : tensors)
-    out.write(reinterpret_cast<const char *>(t.data.data()), t.data.size());
-  if (!out) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
+    pieces.emplace_back(reinterpret_cast<const char *>(t.data.data()), t.data.size());
+  return writeFileAtomically(path, pieces, error);
 }
 
 bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error,
                      Metadata *metadata) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error = path + ": a directory, not a safetensors file" +
+            (std::filesystem::exists(path + "/params.safetensors", ec)
+                 ? " (a run directory? its weights are " + path + "/params.safetensors)"
+                 : std::string());
+    return false;
+  }
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     error = path + ": cannot open: " + std::strerror(errno);

@@ -33,15 +33,20 @@ using Metadata = std::map<std::string, std::string>;
 /// name.
 std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata = {});
 
-/// Writes `tensors` (sorted by name) to `path`; false with `error` set.
-bool writeSafetensors(const std::string &path, const TensorMap &tensors,
-                      std::string &error);
+/// Writes `tensors` (sorted by name) and `metadata` to `path` atomically
+/// (writeFileAtomically: a failure leaves what was there); false with
+/// `error` naming the path and the system's reason.
+bool writeSafetensors(const std::string &path, const TensorMap &tensors, std::string &error,
+                      const Metadata &metadata = {});
 
 /// Reads `path`, checking the header, dtypes, shapes against sizes and
 /// offsets against the file; false with `error` naming the file and what
 /// is wrong. `metadata`, when given, receives the header's string entries.
 bool readSafetensors(const std::string &path, TensorMap &tensors, std::string &error,
                      Metadata *metadata = nullptr);
+
+/// A shape for messages: "[128, 1, 28, 28]".
+std::string shapeText(const std::vector<int64_t> &shape);
 
 /// Bytes per element of a safetensors dtype, 0 if unknown.
 int64_t dtypeBytes(const std::string &dtype);

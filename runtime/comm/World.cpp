@@ -40,7 +40,14 @@ bool detectWorld(World &world, std::string &error,
   };
   world = World();
   for (const Launcher &l : launchers) {
-    if (!getenv(l.rank) || !getenv(l.size))
+    // Half of torchrun's pair is a mistake, not one rank alone (Slurm
+    // shells set SLURM_NTASKS without SLURM_PROCID: only srun sets both).
+    if (std::string(l.name) == "torchrun" && !getenv(l.rank) != !getenv(l.size)) {
+      error = std::string(getenv(l.rank) ? l.rank : l.size) + " is set but " +
+              (getenv(l.rank) ? l.size : l.rank) + " is not: set both, or neither to train alone";
+      return false;
+    }
+    if (!getenv(l.rank))
       continue;
     world.launcher = l.name;
     if (!readInt(getenv, l.rank, world.rank, error) ||

@@ -6,6 +6,8 @@
 #include "runtime/data/Random.h"
 #include "runtime/data/WebDataset.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 
 namespace kiln::data {
@@ -140,7 +142,16 @@ bool openDataset(const DataSpec &spec, Dataset &out, std::vector<std::string> &w
                  std::string &error) {
   std::string path = spec.path.empty() ? kFashionMnistDir : spec.path;
   if (path.rfind("synthetic:", 0) == 0) {
-    int64_t count = std::atoll(path.c_str() + 10);
+    // Generated in memory, 784 bytes an image: at most a million.
+    const char *digits = path.c_str() + 10;
+    char *end = nullptr;
+    errno = 0;
+    long long count = std::strtoll(digits, &end, 10);
+    if (end == digits || *end || errno || count < 1 || count > 1000000) {
+      error = path + ": synthetic:N needs N, the number of images, an integer from 1 "
+              "to 1000000";
+      return false;
+    }
     out = syntheticDataset(count, std::max<int64_t>(count / 6, 1), 7);
     return true;
   }

@@ -76,7 +76,12 @@ bool parseIdx(const std::string &name, const std::vector<uint8_t> &file,
     uint32_t dim = uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 |
                    uint32_t(p[2]) << 8 | p[3];
     out.dims.push_back(dim);
-    count *= dim;
+    if (__builtin_mul_overflow(count, uint64_t(dim), &count)) {
+      error = name + ": byte " + std::to_string(4 + 4 * d) +
+              ": the dimensions multiply past 2^64 elements, file has " +
+              std::to_string(file.size() - header) + " data bytes";
+      return false;
+    }
   }
   if (file.size() - header != count) {
     error = name + ": byte " + std::to_string(header) + ": header says " +

@@ -265,13 +265,54 @@ Batch Loader::get(int64_t epoch, int64_t step) {
   Batch b = std::move(ready.front().second);
   ready.pop_front();
   queueChanged.notify_all();
+  // A label the graph cannot encode would train on a row of zeros.
+  for (int64_t i = 0; i < b.count && options.classes > 0 && b.error.empty(); ++i)
+    if (b.labels[i] < 0 || b.labels[i] >= options.classes)
+      b.error = (source ? source->where : std::string("the training shards")) + ": label " +
+                std::to_string(b.labels[i]) + " is outside the graph's " +
+                std::to_string(options.classes) + " classes [0, " +
+                std::to_string(options.classes) + ")";
   return b;
+}
+
+bool fixedSizeFitsViews(const Source &source, const std::map<std::string, ViewSpec> &views,
+                        std::string &error) {
+  auto *array = dynamic_cast<const ArraySource *>(&source);
+  if (!array)
+    return true;
+  for (auto &[name, v] : views)
+    if (v.resize == 0 && v.scale[1] == 0 && !v.centerCrop &&
+        (array->height != v.size || array->width != v.size)) {
+      error = source.where + ": the images are " + std::to_string(array->width) + "x" +
+              std::to_string(array->height) + ", but input '" + name + "' takes " +
+              std::to_string(v.size) + "x" + std::to_string(v.size) +
+              " images and its view does not resize them (give the view a \"resize\" or "
+              "\"scale\", \"crop\": \"center\" for a centre crop, or data of its size)";
+      return false;
+    }
+  return true;
 }
 
 std::unique_ptr<Loader> makeTrainLoader(const Dataset &d, std::map<std::string, ViewSpec> views,
                                         int64_t batch, LoaderOptions options, std::string &error) {
+  auto atLeastOneBatch = [&](std::unique_ptr<Loader> loader) {
+    if (loader->stepsPerEpoch() >= 1)
+      return loader;
+    error = "the training set (" + std::to_string(d.trainSize()) +
+            " images) is smaller than one global batch of " +
+            std::to_string(batch * options.ranks);
+    return std::unique_ptr<Loader>();
+  };
+  if (d.train && !fixedSizeFitsViews(*d.train, views, error))
+    return nullptr;
+  if (d.train && options.classes > 0 && d.train->classes() > options.classes) {
+    error = d.train->where + ": labels up to " + std::to_string(d.train->classes() - 1) +
+            ", but the graph has " + std::to_string(options.classes) + " classes [0, " +
+            std::to_string(options.classes) + ")";
+    return nullptr;
+  }
   if (d.train)
-    return std::make_unique<Loader>(d.train, std::move(views), batch, options);
+    return atLeastOneBatch(std::make_unique<Loader>(d.train, std::move(views), batch, options));
   int64_t global = batch * options.ranks, shards = static_cast<int64_t>(d.trainShards.size());
   int64_t lanes = d.spec.lanes;
   for (int64_t k = 16; lanes == 0 && k >= 1; k /= 2)
@@ -288,7 +329,8 @@ std::unique_ptr<Loader> makeTrainLoader(const Dataset &d, std::map<std::string, 
   int64_t epochSteps = d.spec.epochSteps ? d.spec.epochSteps : d.trainSamples / global;
   auto stream = std::make_shared<ShardStream>(d.trainShards, lanes, d.spec.shuffleBuffer,
                                               options.seed, /*shuffle=*/true);
-  return std::make_unique<Loader>(stream, epochSteps, std::move(views), batch, options);
+  return atLeastOneBatch(
+      std::make_unique<Loader>(stream, epochSteps, std::move(views), batch, options));
 }
 
 std::unique_ptr<Loader> makeEvalLoader(const Dataset &d, bool test,

@@ -61,6 +61,7 @@ struct LoaderOptions {
   int threads = 1; // decode and augment threads (the producer included)
   int depth = 2;   // batches built ahead
   bool evaluation = false; // in order, last batch kept
+  int64_t classes = 0;     // > 0: a label outside [0, classes) is a batch error
 };
 
 class Loader {
@@ -119,10 +120,18 @@ private:
   std::thread producer;
 };
 
+/// Whether images of a fixed size (IDX, CIFAR) are the size of each view
+/// that neither resizes them nor asks for a centre crop (else they would
+/// be cropped or padded silently); false with `error` naming both sizes.
+/// Other sources fit.
+bool fixedSizeFitsViews(const Source &source, const std::map<std::string, ViewSpec> &views,
+                        std::string &error);
+
 /// The training loader of `d`: its source's permutations, or its shards'
 /// stream with `d.spec`'s lanes (default: the most, up to 16, that the
 /// shards, the global batch and the ranks allow). Null with `error` when
-/// the shards cannot be laned so.
+/// the shards cannot be laned so, or the data holds less than one global
+/// batch.
 std::unique_ptr<Loader> makeTrainLoader(const struct Dataset &d,
                                         std::map<std::string, ViewSpec> views, int64_t batch,
                                         LoaderOptions options, std::string &error);

@@ -142,6 +142,13 @@ bool parseView(const nlohmann::ordered_json &data, const std::string &name, View
       view.pad = value.get<int64_t>();
     else if (key == "resize")
       view.resize = value.get<int64_t>();
+    else if (key == "crop") {
+      view.centerCrop = value == "center";
+      if (!view.centerCrop) {
+        error = "view '" + name + "': crop must be 'center'";
+        return false;
+      }
+    }
     else if (key == "interpolation") {
       view.pil = true;
       ok = value == "bicubic" || value == "bilinear";

@@ -47,6 +47,7 @@ namespace kiln::data {
 struct ViewSpec {
   int64_t size = 28, pad = 0, count = 1, channels = 1, resize = 0;
   bool pil = false; // the 8-bit torchvision chain (interpolation given)
+  bool centerCrop = false; // "crop": "center": a smaller view of other-sized images, meant
   Filter filter = Filter::Bicubic;
   double scale[2] = {0, 0}; // RandomResizedCrop when scale[1] > 0
   double ratio[2] = {3.0 / 4.0, 4.0 / 3.0};

@@ -1,7 +1,9 @@
 //===- NetworkFiles.cpp - a frozen network's weights, read at train time --===//
 #include "runtime/exec/NetworkFiles.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 namespace kiln {
 namespace {
@@ -82,6 +84,43 @@ bool loadNetworkFiles(Executor &exec, const std::set<std::string> &given, std::s
       return false;
   }
   return true;
+}
+
+bool loadRunParams(Executor &exec, const std::string &path, bool allowPartial,
+                   std::string &error) {
+  TensorMap given;
+  if (!readSafetensors(path, given, error))
+    return false;
+  TensorMap model = exec.networkTensors();
+  std::set<std::string> networks;
+  for (auto &[name, t] : model)
+    networks.insert(name.substr(0, name.find('.')));
+  for (auto &[name, t] : given) {
+    if (model.count(name))
+      continue;
+    error = path + ": '" + name + "' is not a parameter or module state of this model";
+    for (const std::string &n : networks)
+      if (std::all_of(given.begin(), given.end(),
+                      [&](auto &e) { return model.count(n + "." + e.first) > 0; }))
+        error += " (the file's names lack the network prefix '" + n +
+                 ".', as kiln export writes them: kiln train --init-from reads such files)";
+    return false;
+  }
+  std::vector<std::string> missing;
+  for (auto &[name, t] : model)
+    if (!given.count(name))
+      missing.push_back(name);
+  if (!missing.empty() && !allowPartial) {
+    error = path + ": " + std::to_string(missing.size()) + " of the model's " +
+            std::to_string(model.size()) + " parameters and module state are missing (give "
+            "--allow-partial to keep their initial values):";
+    for (size_t i = 0; i < missing.size() && i < 10; ++i)
+      error += "\n  " + missing[i];
+    if (missing.size() > 10)
+      error += "\n  … and " + std::to_string(missing.size() - 10) + " more";
+    return false;
+  }
+  return exec.setNetworkTensors(given, path, error);
 }
 
 } // namespace kiln

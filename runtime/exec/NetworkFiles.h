@@ -24,6 +24,14 @@ namespace kiln {
 /// problem, and how to make the file.
 bool loadNetworkFiles(Executor &exec, const std::set<std::string> &given, std::string &error);
 
+/// Reads a run's parameters (params.safetensors: every network's
+/// parameters and module state, prefixed) into `exec`. Every one of the
+/// model's must be there unless `allowPartial`, and nothing else; false
+/// with `error` naming what is not the model's (with a hint when the names
+/// lack the network prefix, as kiln export writes them) or what is missing.
+bool loadRunParams(Executor &exec, const std::string &path, bool allowPartial,
+                   std::string &error);
+
 /// The networks that read their weights from a file.
 std::set<std::string> networksWithFiles(const Manifest &m);
 

@@ -2,12 +2,13 @@
 #include "runtime/train/Snapshot.h"
 
 #include "runtime/artifact/Crc32.h"
-#include "runtime/train/DurableFile.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
 
@@ -54,38 +55,27 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, TensorMa
                 {"data_crc32", crc32Hex(dataCrc(all))}};
   char name[64];
   std::snprintf(name, sizeof name, "step-%09lld.safetensors", (long long)info.step);
-  fs::path final = dir / name, temporary = dir / (std::string(name) + ".tmp");
-  std::string why;
-  std::string header = safetensorsHeader(all, meta);
-  std::vector<std::string_view> pieces{header};
-  for (auto &[name, t] : all)
-    pieces.emplace_back(reinterpret_cast<const char *>(t.data.data()), t.data.size());
-  if (!writeDurably(temporary, pieces, why)) {
-    fs::remove(temporary, ec);
+  std::string final = (dir / name).string();
+  if (!writeSafetensors(final, all, error, meta)) {
     auto files = snapshotFiles(runDir);
-    error = "cannot write the snapshot " + final.string() + ": " + why + "; " +
-            (files.empty() ? std::string("there is no earlier snapshot")
-                           : "the previous snapshot " + files.back() + " is intact");
+    error += files.empty() ? "; there is no earlier snapshot"
+                           : "; the previous snapshot " + files.back() + " is intact";
     return false;
-  }
-  fs::rename(temporary, final, ec);
-  if (ec) {
-    error = "cannot rename " + temporary.string() + " to " + final.string() + ": " + ec.message();
-    return false;
-  }
-  // The rename itself must survive a crash: sync the directory.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
   }
   auto files = snapshotFiles(runDir);
   for (size_t i = 0; i + keep < files.size(); ++i)
     fs::remove(files[i], ec);
-  // Temporary files of writes a kill interrupted.
-  for (auto &e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".tmp")
+  // Temporary files of writes a kill interrupted: only those of processes
+  // that are gone (the name ends in the writer's pid).
+  for (auto &e : fs::directory_iterator(dir, ec)) {
+    std::string file = e.path().filename().string();
+    size_t at = file.rfind(".tmp-");
+    if (at == std::string::npos)
+      continue;
+    pid_t writer = static_cast<pid_t>(std::atoll(file.c_str() + at + 5));
+    if (writer > 0 && ::kill(writer, 0) != 0 && errno == ESRCH)
       fs::remove(e.path(), ec);
+  }
   return true;
 }
 

@@ -1,6 +1,8 @@
 //===- Trainer.cpp - the training loop around a loaded artifact -----------===//
 #include "runtime/train/Trainer.h"
 
+#include "runtime/artifact/DurableFile.h"
+
 #include "runtime/data/Loader.h"
 #include "runtime/train/Knn.h"
 #include "runtime/train/LinearProbe.h"
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -117,6 +120,7 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
       continue;
     if (in.source == "label") {
       inputs.labelBuffer = in.buffer;
+      inputs.labelClasses = in.classes;
       continue;
     }
     if (in.source == "random") {
@@ -130,14 +134,8 @@ bool stepInputs(const Manifest &m, StepInputs &inputs, std::string &error) {
       return false;
     if (b.shape.size() != 4 || b.shape[0] != v.count * m.batchSize ||
         b.shape[1] != v.channels || b.shape[2] != v.size || b.shape[3] != v.size) {
-      auto dims = [](std::vector<int64_t> d) {
-        std::string s;
-        for (int64_t x : d)
-          s += (s.empty() ? "" : ", ") + std::to_string(x);
-        return "[" + s + "]";
-      };
-      error = "input '" + in.name + "' is " + dims(b.shape) + " but view '" + in.source +
-              "' makes " + dims({v.count * m.batchSize, v.channels, v.size, v.size}) +
+      error = "input '" + in.name + "' is " + shapeText(b.shape) + " but view '" + in.source +
+              "' makes " + shapeText({v.count * m.batchSize, v.channels, v.size, v.size}) +
               " (count × batch, channels 1 or 3, size, size)";
       return false;
     }
@@ -459,16 +457,15 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   loading.rank = exec.rank();
   loading.ranks = exec.worldSize();
   loading.threads = options.loaderThreads;
+  loading.classes = inputs.labelClasses;
   auto loader = data::makeTrainLoader(dataset, inputs.views, m.batchSize, loading, error);
   if (!loader)
     return false;
   int64_t perEpoch = loader->stepsPerEpoch();
-  if (perEpoch < 1) {
-    error = "the training set (" + std::to_string(dataset.trainSize()) +
-            " images) is smaller than one global batch of " + std::to_string(batch);
-    return false;
-  }
-  int64_t total = options.steps ? std::min(*options.steps, epochs * perEpoch) : epochs * perEpoch;
+  int64_t scheduled; // epochs × steps an epoch, saturating: --steps may cut it
+  if (__builtin_mul_overflow(epochs, perEpoch, &scheduled))
+    scheduled = INT64_MAX;
+  int64_t total = options.steps ? std::min(*options.steps, scheduled) : scheduled;
 
   Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
   SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc, m.trainingKey};
@@ -477,9 +474,15 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     return false;
   std::ofstream metrics;
   if (lead) {
-    std::filesystem::create_directories(options.runDir);
+    std::error_code ec;
+    std::filesystem::create_directories(options.runDir, ec);
     std::vector<std::string> kept = keptMetrics(options.runDir, first, lossCurve, accCurve);
     metrics.open(options.runDir + "/metrics.jsonl");
+    if (!metrics) {
+      error = "cannot write " + options.runDir + "/metrics.jsonl: " +
+              (ec ? ec.message() : std::string(std::strerror(errno)));
+      return false;
+    }
     for (const std::string &line : kept)
       metrics << line << "\n";
     metrics << std::flush;
@@ -626,11 +629,13 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     summary["test_accuracy"] = result.testAccuracy;
   if (result.testMse >= 0)
     summary["test_mse"] = result.testMse;
-  std::ofstream(options.runDir + "/summary.json") << summary.dump(2) << "\n";
-  std::ofstream(options.runDir + "/plot.svg")
-      << plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve});
+  // The summary last: its presence says the run's results are whole.
   if (!writeSafetensors(options.runDir + "/params.safetensors", exec.networkTensors(), error) ||
-      !writeSafetensors(options.runDir + "/state.safetensors", finalState, error))
+      !writeSafetensors(options.runDir + "/state.safetensors", finalState, error) ||
+      !writeFileAtomically(options.runDir + "/plot.svg",
+                           {plotSvg(m.model + " (" + options.runDir + ")", {lossCurve, accCurve})},
+                           error) ||
+      !writeFileAtomically(options.runDir + "/summary.json", {summary.dump(2) + "\n"}, error))
     return false;
   if (!options.quiet) {
     // Why there is no accuracy: a run stopped inside its first epoch

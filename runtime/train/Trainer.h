@@ -56,6 +56,7 @@ struct StepInputs {
   std::map<std::string, data::ViewSpec> views;
   std::map<std::string, int64_t> viewBuffers;
   int64_t labelBuffer = -1;
+  int64_t labelClasses = 0; // the labels' range [0, labelClasses), 0: unchecked
   /// Inputs with source "random" (benchmark graphs): filled once.
   std::vector<int64_t> randomBuffers;
 };

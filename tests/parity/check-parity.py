@@ -168,8 +168,16 @@ def main():
                '--iteration', str(info['it']), '--outputs', out_path]
     if state:
         command += ['--state', os.path.join(work, 'state.safetensors')]
+    if args.obj == 'dino':
+        # The reference's last_layer.weight_g is frozen at 1 (norm_last_layer)
+        # and not in its parameters; kiln's starts at the same 1.
+        command.append('--allow-partial')
+    # The schedules the graph has (kiln run refuses others); the rest are
+    # constants in the graph.
+    manifest = json.load(open(os.path.join(artifact, 'manifest.json')))['manifest']
+    scheduled = {s['name'] for s in manifest['schedules']}
     for ours, theirs in SCHEDULES.items():
-        if theirs in info:
+        if theirs in info and ours in scheduled:
             command += ['--schedule', '%s=%.10g' % (ours, info[theirs])]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     got = read(out_path)

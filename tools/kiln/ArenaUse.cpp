@@ -1,7 +1,7 @@
 //===- ArenaUse.cpp - kiln inspect: what the arena holds, thunk by thunk ---===//
 #include "ArenaUse.h"
 
-#include "runtime/train/DurableFile.h"
+#include "runtime/artifact/DurableFile.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -124,7 +124,7 @@ bool writeMemoryPlot(const CompiledModel &c, const Program &p, const std::string
   }
   svg << "</svg>\n";
 
-  return writeFileAtomically(path, svg.str(), error);
+  return writeFileAtomically(path, {svg.str()}, error);
 }
 
 } // namespace kiln

@@ -20,11 +20,12 @@
 // the communication hidden behind backward.
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
+#include "CommandLine.h"
 #include "Dataset.h"
 #include "Subcommands.h"
 #include "Trace.h"
 
+#include "runtime/artifact/DurableFile.h"
 #include "runtime/comm/Collectives.h"
 #include "runtime/data/Loader.h"
 #include "runtime/exec/Executor.h"
@@ -37,6 +38,7 @@
 #include <cmath>
 #include <numeric>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -118,32 +120,45 @@ bool checkAgainstCpu(Executor &exec, int program, double tolerance) {
   return over == 0;
 }
 
+/// Batches kept for the timed steps, reused in turn.
+constexpr int64_t kBatchRing = 16;
+
+volatile std::sig_atomic_t interrupted = 0;
+
 } // namespace
 
 int benchMain(int argc, char **argv) {
-  Args args(argc, argv,
-            {"steps", "warmup", "threads", "data", "loader-threads", "device", "tolerance", "trace"},
-            {"profile", "bandwidth", "check", "help"});
-  const char *usage = "usage: kiln bench OUT.kiln [--steps 30] [--warmup 5] [--threads N] "
-                      "[--data PATH [--loader-threads N]] [--profile] [--bandwidth]\n"
-                      "                  [--trace FILE.json]\n"
-                      "                  [--device cpu|cuda [--check [--tolerance 1e-5]]]\n";
-  if (args.flag("help")) {
-    std::fputs(usage, stdout);
-    return 0;
-  }
-  int64_t steps = args.integer("steps", 1).value_or(30);
-  int64_t warmup = args.integer("warmup", 0).value_or(5);
-  auto threads = args.integer("threads", 1);
-  bool cuda = args.cuda();
-  double tolerance = std::atof(args.value("tolerance").value_or("1e-5").c_str());
-  if (args.flag("check") && !cuda && args.ok())
-    args.error = "--check compares the GPU with the CPU: give --device cuda";
-  if (!args.ok() || args.positional.size() != 1) {
-    std::fprintf(stderr, "kiln bench: %s\n%s", args.ok() ? "give one OUT.kiln" : args.error.c_str(),
-                 usage);
-    return 2;
-  }
+  CommandLine cl("bench", "Times the train step: median, 90th percentile, images/s, peak "
+                          "memory (one JSON line).");
+  std::string artifact;
+  std::optional<int64_t> stepsOption, warmupOption, threads;
+  std::optional<std::string> device, tracePath;
+  std::optional<double> toleranceOption;
+  bool profile = false, bandwidth = false, check = false;
+  DataOptions data;
+  cl.positional("OUT.kiln", artifact, "the artifact");
+  cl.integer("--steps", stepsOption, 1, 1000000, "timed steps (default 30)");
+  cl.integer("--warmup", warmupOption, 0, 1000000, "untimed steps first (default 5)");
+  cl.integer("--threads", threads, 1, 1024,
+             "threads per rank (default: all cores / ranks on this machine)");
+  data.declare(cl);
+  cl.flag("--profile", profile, "time per kind of thunk and the slowest thunks");
+  cl.flag("--bandwidth", bandwidth, "also measure this machine's copy bandwidth");
+  cl.text("--trace", tracePath, "write one more step as Chrome trace events (Perfetto) to FILE")
+      ->type_name("FILE");
+  cl.choice("--device", device, {"cpu", "cuda"}, "cpu (default) or cuda (GPU LOCAL_RANK)");
+  cl.flag("--check", check, "compare every thunk of one step on the GPU with the CPU");
+  cl.number("--tolerance", toleranceOption, 0, 1, "--check's largest relative difference "
+                                                   "(default 1e-5)");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  int64_t steps = stepsOption.value_or(30), warmup = warmupOption.value_or(5);
+  double tolerance = toleranceOption.value_or(1e-5);
+  bool cuda = device == "cuda";
+  if (check && !cuda)
+    return cl.usageError("--check compares the GPU with the CPU: give --device cuda");
+  if (std::string why; tracePath && !mayReplace(*tracePath, OutputKind::TraceJson, why))
+    return cl.usageError("--trace " + *tracePath + ": " + why);
   std::string error;
   World world;
   std::unique_ptr<Collectives> comm;
@@ -152,7 +167,7 @@ int benchMain(int argc, char **argv) {
     return 1;
   }
   int ranks = comm->world().size;
-  auto exec = Executor::load(args.positional[0],
+  auto exec = Executor::load(artifact,
                              threads ? *threads
                                      : std::max<int>(1, std::thread::hardware_concurrency() /
                                                             comm->world().localSize),
@@ -160,7 +175,7 @@ int benchMain(int argc, char **argv) {
   if (exec && !exec->useCollectives(comm, error))
     exec.reset();
   data::Dataset dataset;
-  if (!exec || !loadDataset(exec->manifest().data, args, dataset, error)) {
+  if (!exec || !loadDataset(exec->manifest().data, data, dataset, error)) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
     return 1;
   }
@@ -182,14 +197,17 @@ int benchMain(int argc, char **argv) {
   loading.seed = 1;
   loading.rank = comm->world().rank;
   loading.ranks = ranks;
-  loading.threads = loaderThreads(args, exec->threads(), comm->world().localSize);
+  loading.threads = loaderThreads(data, exec->threads(), comm->world().localSize);
+  loading.classes = inputs.labelClasses;
   auto loader = data::makeTrainLoader(dataset, inputs.views, m.batchSize, loading, error);
   if (!loader) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
     return 1;
   }
+  // Built before timing, so that no loader thread competes with the step;
+  // a ring of them, so that memory does not grow with --steps.
   std::vector<data::Batch> batches;
-  for (int64_t i = 0; i < warmup + steps; ++i) {
+  for (int64_t i = 0; i < std::min<int64_t>(warmup + steps, kBatchRing); ++i) {
     batches.push_back(loader->get(0, i % loader->stepsPerEpoch()));
     if (!batches.back().error.empty()) {
       std::fprintf(stderr, "kiln bench: %s\n", batches.back().error.c_str());
@@ -197,18 +215,22 @@ int benchMain(int argc, char **argv) {
     }
   }
   auto feedStep = [&](int64_t i) {
-    feedBatch(*exec, inputs, batches[i]);
+    feedBatch(*exec, inputs, batches[i % batches.size()]);
     setSchedules(*exec, {i, 0, loader->stepsPerEpoch(), m.train.value("epochs", 1),
                          m.batchSize * ranks});
   };
-  if (args.flag("check")) {
+  if (check) {
     feedStep(0);
     if (!checkAgainstCpu(*exec, program, tolerance))
       return 1;
   }
-  exec->profile = args.flag("profile") || (ranks > 1 && !cuda);
+  exec->profile = profile || (ranks > 1 && !cuda);
+  // One rank stops at Ctrl-C and reports the steps timed so far (ranks
+  // could stop at different steps, so a job ends as the signal says).
+  if (ranks == 1)
+    std::signal(SIGINT, [](int) { interrupted = 1; });
   std::vector<double> times;
-  for (int64_t i = 0; i < warmup + steps; ++i) {
+  for (int64_t i = 0; i < warmup + steps && !interrupted; ++i) {
     feedStep(i);
     if (i == warmup && exec->profile)
       exec->thunkSeconds.assign(exec->thunkSeconds.size(), 0.0);
@@ -218,7 +240,7 @@ int benchMain(int argc, char **argv) {
     if (i >= warmup)
       times.push_back(dt);
   }
-  if (auto path = args.value("trace")) {
+  if (tracePath) {
     // One more step, each thunk timed per thread (Trace.h).
     std::vector<Executor::TraceEvent> events;
     bool profiled = exec->profile;
@@ -229,10 +251,19 @@ int benchMain(int argc, char **argv) {
     exec->trace = nullptr;
     exec->profile = profiled;
     if (comm->world().rank == 0 &&
-        !writeTrace(m, program, events, exec->threads(), cuda, comm->world().rank, *path, error)) {
+        !writeTrace(m, program, events, exec->threads(), cuda, comm->world().rank, *tracePath, error)) {
       std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
       return 1;
     }
+  }
+  if (times.empty()) {
+    std::fprintf(stderr, "kiln bench: interrupted before a timed step\n");
+    return 130;
+  }
+  if (interrupted) {
+    std::fprintf(stderr, "kiln bench: interrupted: %zu of %lld steps timed\n", times.size(),
+                 (long long)steps);
+    steps = static_cast<int64_t>(times.size());
   }
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
@@ -262,7 +293,7 @@ int benchMain(int argc, char **argv) {
     out["all_reduce"] = measureAllReduce(*exec, program, steps);
   if (comm->world().rank != 0)
     return 0;
-  if (args.flag("profile")) {
+  if (profile) {
     std::map<std::string, double> perKind;
     const Program &p = m.compiled.programs[program];
     for (size_t i = 0; i < p.thunks.size(); ++i) {
@@ -288,7 +319,7 @@ int benchMain(int argc, char **argv) {
     }
     out["slowest_thunks"] = top;
   }
-  if (args.flag("bandwidth")) {
+  if (bandwidth) {
     // Copy bandwidth (bytes read + written), 256 MiB split over the threads.
     size_t n = 64 << 20;
     std::vector<float> src(n, 1.0f), dst(n);
@@ -304,8 +335,10 @@ int benchMain(int argc, char **argv) {
     }
     out["copy_gb_per_s"] = 2.0 * n * 4 / best / 1e9;
   }
+  if (interrupted)
+    out["interrupted"] = true;
   std::printf("%s\n", out.dump().c_str());
-  return 0;
+  return interrupted ? 130 : 0;
 }
 
 } // namespace kiln

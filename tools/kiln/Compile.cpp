@@ -8,6 +8,7 @@
 #include "Build.h"
 #include "CompilerProcess.h"
 #include "compiler/Artifact/ArtifactWriter.h"
+#include "compiler/Codegen/KernelLibrary.h"
 #include "compiler/Codegen/KernelObjects.h"
 
 #include "compiler/Import/GraphImporter.h"
@@ -15,6 +16,8 @@
 #include "compiler/Pipeline/Registration.h"
 #include "compiler/Transforms/StepUtils.h"
 #include "runtime/artifact/Crc32.h"
+#include "runtime/artifact/DurableFile.h"
+#include "runtime/artifact/Manifest.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -150,6 +153,45 @@ int fail(const llvm::Twine &message, int code) {
   return code;
 }
 
+/// Whether -o may be written: never the input graph, a directory, or,
+/// for an artifact, anything but an earlier artifact (or an empty
+/// directory); false with the reason.
+bool outputMayBeWritten(bool artifact, std::string &why) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (outputPath == "-" || !fs::exists(outputPath.getValue(), ec))
+    return true;
+  if (kiln::sameFile(outputPath, inputPath)) {
+    why = "that is the input graph; refusing to write over it";
+    return false;
+  }
+  bool directory = fs::is_directory(outputPath.getValue(), ec);
+  if (artifact && directory &&
+      (fs::is_empty(outputPath.getValue(), ec) || kiln::isArtifactDirectory(outputPath)))
+    return true;
+  if (artifact || directory) {
+    why = std::string(directory ? "a directory" : "a file") +
+          " that is not a kiln artifact is there; refusing to replace it (remove it or "
+          "choose another path)";
+    return false;
+  }
+  return kiln::mayReplace(outputPath, kiln::OutputKind::Text, why);
+}
+
+/// Writes `text` to `path` (written whole or not at all, with the
+/// system's reason), or to stdout for "-".
+bool writeText(llvm::StringRef path, llvm::StringRef text) {
+  if (path == "-") {
+    llvm::outs() << text;
+    return true;
+  }
+  std::string error;
+  if (kiln::writeFileAtomically(path.str(), {std::string_view(text.data(), text.size())}, error))
+    return true;
+  fail(error, 1);
+  return false;
+}
+
 /// Writes DIR/NN-PHASE.EXT: a header line, then what `body` prints.
 bool dumpPhase(const kiln::Phase &phase, llvm::StringRef ext, std::string &indexText,
                llvm::function_ref<void(llvm::raw_ostream &)> body) {
@@ -158,16 +200,13 @@ bool dumpPhase(const kiln::Phase &phase, llvm::StringRef ext, std::string &index
   llvm::raw_svector_ostream(name) << llvm::format("%02u", index) << "-" << phase.name << ext;
   llvm::SmallString<256> path(dumpPhasesTo.getValue());
   llvm::sys::path::append(path, name);
-  std::string error;
-  auto file = openOutputFile(path, &error);
-  if (!file) {
-    fail("cannot write " + path + ": " + error, 1);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "// kiln: after phase '" << phase.name << "' (" << phase.description << ") of "
+     << inputPath << "\n";
+  body(os);
+  if (!writeText(path, text))
     return false;
-  }
-  file->os() << "// kiln: after phase '" << phase.name << "' (" << phase.description
-             << ") of " << inputPath << "\n";
-  body(file->os());
-  file->keep();
   indexText += (name + "  " + phase.description + "\n").str();
   return true;
 }
@@ -201,17 +240,6 @@ std::string trainingKeyOf(MLIRContext &context, const std::string &path, kiln::I
   return kiln::crc32Hex(kiln::crc32(text.data(), text.size(), 0));
 }
 
-bool writeText(llvm::StringRef path, llvm::StringRef text) {
-  std::string error;
-  auto file = openOutputFile(path, &error);
-  if (!file) {
-    fail("cannot write " + path + ": " + error, 1);
-    return false;
-  }
-  file->os() << text;
-  file->keep();
-  return true;
-}
 
 } // namespace
 
@@ -224,7 +252,10 @@ int kiln::compilerMain(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv, kOverview);
+  // Its messages say "kiln compile: ...", as the other subcommands' do.
+  std::vector<const char *> args(argv, argv + argc);
+  args[0] = "kiln compile";
+  cl::ParseCommandLineOptions(argc, args.data(), kOverview);
 
   if (listPhases) {
     for (const Phase &p : kilnPhases())
@@ -258,6 +289,13 @@ int kiln::compilerMain(int argc, char **argv) {
     return fail("--recompute must be none or auto, not '" + recompute + "'", 2);
   if (allReduceDType.getNumOccurrences() && allReduceDType != "f32" && allReduceDType != "bf16")
     return fail("--all-reduce-precision must be f32 or bf16, not '" + allReduceDType + "'", 2);
+  if (std::string why; !kiln::checkCpu(cpu, why))
+    return fail("--cpu: " + why, 2);
+  if (std::string why; !outputMayBeWritten(artifact, why))
+    return fail("-o " + outputPath + ": " + why, 2);
+  if (std::string why;
+      !dumpPlanTo.empty() && !kiln::mayReplace(dumpPlanTo, kiln::OutputKind::Text, why))
+    return fail("--dump-plan-to " + dumpPlanTo + ": " + why, 2);
   PipelineOptions pipeline;
   pipeline.precision = precision;
   pipeline.recompute = recompute;
@@ -377,12 +415,12 @@ int kiln::compilerMain(int argc, char **argv) {
                    << outputPath << "\n";
     return 0;
   }
-  auto out = openOutputFile(outputPath, &error);
-  if (!out)
-    return fail("cannot write " + outputPath + ": " + error, 1);
-  module->print(out->os());
-  out->os() << "\n";
-  out->keep();
+  std::string ir;
+  llvm::raw_string_ostream irStream(ir);
+  module->print(irStream);
+  irStream << "\n";
+  if (!writeText(outputPath, ir))
+    return 1;
   if (outputPath != "-")
     llvm::errs() << "kiln compile: wrote the IR after phase '" << last->name
                  << "' to " << outputPath << "\n";

@@ -15,9 +15,10 @@
 //   loader alone, images/s (bench/data compares it with torchvision).
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
+#include "CommandLine.h"
 #include "Dataset.h"
 
+#include "runtime/artifact/DurableFile.h"
 #include "runtime/data/Decode.h"
 #include "runtime/data/Loader.h"
 #include "runtime/data/Random.h"
@@ -36,18 +37,6 @@
 
 namespace kiln {
 namespace {
-
-const char *kUsage =
-    "usage: kiln data convert SRC DST [--shard-size N] [--seed S | --keep-order]\n"
-    "       kiln data stats SRC [--loader-threads N]\n"
-    "       kiln data bench MODEL.json [--data PATH] [--loader-threads N] [--batches 20]\n"
-    "                       [--batch-size B]\n"
-    "\n"
-    "  SRC               a folder of IDX files or CIFAR batches, a folder of class\n"
-    "                    folders of images (or one with train/ and val/ inside)\n"
-    "  --shard-size N    samples per shard (default 10000)\n"
-    "  --seed S          the order samples are written in (default 0)\n"
-    "  --keep-order      write samples in the source's order instead\n";
 
 int fail(const std::string &message) {
   std::fprintf(stderr, "kiln data: %s\n", message.c_str());
@@ -126,20 +115,35 @@ bool writeShards(const data::Source &source, const std::string &dst, const std::
   return true;
 }
 
-int convert(Args &args) {
-  int64_t shardSize = args.integer("shard-size", 1).value_or(10000);
-  std::optional<uint64_t> seed = args.integer("seed", 0).value_or(0);
-  if (args.flag("keep-order"))
-    seed.reset();
-  if (!args.ok() || args.positional.size() != 3)
-    return fail((args.ok() ? std::string("give SRC and DST") : args.error) + "\n\n" + kUsage);
-  std::string dst = args.positional[2], error;
+int convert(int argc, char **argv) {
+  CommandLine cl("data convert", "Writes a dataset as WebDataset tar shards, in a seeded order.");
+  std::string src, dst;
+  std::optional<int64_t> shardSizeOption, seedOption;
+  bool keepOrder = false;
+  cl.positional("SRC", src,
+                "a folder of IDX files or CIFAR batches, a folder of class folders of images (or "
+                "one with train/ and val/ inside)");
+  cl.positional("DST", dst, "the folder the shards go to");
+  cl.integer("--shard-size", shardSizeOption, 1, 100000000, "samples per shard (default 10000)");
+  cl.integer("--seed", seedOption, 0, INT64_MAX, "the order samples are written in (default 0)");
+  cl.flag("--keep-order", keepOrder, "write samples in the source's order instead");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  if (keepOrder && seedOption)
+    return cl.usageError("--seed and --keep-order exclude each other");
+  int64_t shardSize = shardSizeOption.value_or(10000);
+  std::optional<uint64_t> seed;
+  if (!keepOrder)
+    seed = seedOption.value_or(0);
+  std::string error;
   data::Dataset d;
   std::vector<std::string> warnings;
-  if (!data::openDataset({"", args.positional[1], "", data::CifarLabels::Fine}, d, warnings, error))
+  if (!data::openDataset({"", src, "", data::CifarLabels::Fine}, d, warnings, error))
     return fail(error);
   if (!d.train)
-    return fail(args.positional[1] + ": already shards");
+    return fail(src + ": already shards");
+  if (sameFile(src, dst))
+    return cl.usageError("DST " + dst + " is SRC; the shards go to a folder of their own");
   for (const std::string &w : warnings)
     std::fprintf(stderr, "kiln data: warning: %s\n", w.c_str());
   std::error_code ec;
@@ -201,17 +205,23 @@ void tally(const data::Source &s, int64_t first, int64_t last, Tally &t) {
   }
 }
 
-int stats(Args &args) {
-  int threads = loaderThreads(args, 0, 1);
-  if (!args.ok() || args.positional.size() != 2)
-    return fail((args.ok() ? std::string("give SRC") : args.error) + "\n\n" + kUsage);
+int stats(int argc, char **argv) {
+  CommandLine cl("data stats", "A dataset's image sizes, and its mean and std per channel.");
+  std::string src;
+  DataOptions options;
+  cl.positional("SRC", src, "a folder of IDX files or CIFAR batches, or of class folders of images");
+  cl.integer("--loader-threads", options.loaderThreads, 1, 1024,
+             "threads decoding images (default: all cores)");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  int threads = loaderThreads(options, 0, 1);
   data::Dataset d;
   std::vector<std::string> warnings;
   std::string error;
-  if (!data::openDataset({"", args.positional[1], "", data::CifarLabels::Fine}, d, warnings, error))
+  if (!data::openDataset({"", src, "", data::CifarLabels::Fine}, d, warnings, error))
     return fail(error);
   if (!d.train)
-    return fail(args.positional[1] + ": shards are not read by stats (give the data they were made from)");
+    return fail(src + ": shards are not read by stats (give the data they were made from)");
   const data::Source &s = *d.train;
   Tally t;
   ThreadPool pool(threads);
@@ -273,21 +283,28 @@ bool graphViews(const std::string &path, nlohmann::ordered_json &data,
   return true;
 }
 
-int bench(Args &args) {
-  int threads = loaderThreads(args, 0, 1);
-  int64_t batches = args.integer("batches", 1).value_or(20);
-  auto batchSize = args.integer("batch-size", 1);
-  if (!args.ok() || args.positional.size() != 2)
-    return fail((args.ok() ? std::string("give MODEL.json") : args.error) + "\n\n" + kUsage);
+int bench(int argc, char **argv) {
+  CommandLine cl("data bench", "The loader alone on a graph's views: images/s.");
+  std::string model;
+  std::optional<int64_t> batchesOption, batchSize;
+  DataOptions options;
+  cl.positional("MODEL.json", model, "the graph whose views and batch are loaded");
+  options.declare(cl);
+  cl.integer("--batches", batchesOption, 1, 1000000, "batches timed (default 20)");
+  cl.integer("--batch-size", batchSize, 1, 1 << 20, "images a batch (default: the graph's)");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  int threads = loaderThreads(options, 0, 1);
+  int64_t batches = batchesOption.value_or(20);
   nlohmann::ordered_json graphData;
   std::map<std::string, data::ViewSpec> views;
   int64_t batch = 0;
   std::string error;
-  if (!graphViews(args.positional[1], graphData, views, batch, error))
+  if (!graphViews(model, graphData, views, batch, error))
     return fail(error);
   batch = batchSize.value_or(batch);
   data::Dataset d;
-  if (!loadDataset(graphData, args, d, error))
+  if (!loadDataset(graphData, options, d, error))
     return fail(error);
   data::LoaderOptions o;
   o.threads = threads;
@@ -315,19 +332,24 @@ int bench(Args &args) {
 } // namespace
 
 int dataMain(int argc, char **argv) {
-  Args args(argc, argv, {"shard-size", "seed", "loader-threads", "data", "batches", "batch-size"},
-            {"keep-order", "help"});
-  if (args.flag("help") || args.positional.empty()) {
-    std::fputs(kUsage, args.flag("help") ? stdout : stderr);
-    return args.flag("help") ? 0 : 2;
-  }
-  if (args.positional[0] == "convert")
-    return convert(args);
-  if (args.positional[0] == "stats")
-    return stats(args);
-  if (args.positional[0] == "bench")
-    return bench(args);
-  return fail("unknown data command '" + args.positional[0] + "' (convert, stats or bench)\n\n" + kUsage);
+  const char *usage = "usage: kiln data convert|stats|bench ... ('kiln data COMMAND --help')\n"
+                      "  convert SRC DST  a dataset as WebDataset tar shards\n"
+                      "  stats SRC        its image sizes, mean and std\n"
+                      "  bench MODEL.json the loader alone, images/s\n";
+  std::string command = argc > 1 ? argv[1] : "";
+  if (command == "convert")
+    return convert(argc - 1, argv + 1);
+  if (command == "stats")
+    return stats(argc - 1, argv + 1);
+  if (command == "bench")
+    return bench(argc - 1, argv + 1);
+  bool help = command == "--help" || command == "-h";
+  if (!help)
+    std::fprintf(stderr, "kiln data: %s\n",
+                 command.empty() ? "give a command"
+                                 : ("unknown command '" + command + "'").c_str());
+  std::fputs(usage, help ? stdout : stderr);
+  return help ? 0 : 2;
 }
 
 } // namespace kiln

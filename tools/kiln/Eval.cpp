@@ -6,7 +6,7 @@
 // parameters or a run's (RUNDIR/params.safetensors). Prints one JSON line.
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
+#include "CommandLine.h"
 #include "Dataset.h"
 #include "Subcommands.h"
 
@@ -17,48 +17,45 @@
 #include <thread>
 
 namespace kiln {
-namespace {
-
-const char *kUsage =
-    "usage: kiln eval OUT.kiln [--params FILE] [--data PATH] [--threads N] [--device cpu|cuda]\n"
-    "\n"
-    "  --params FILE     parameters to evaluate (a run's params.safetensors);\n"
-    "                    default: the artifact's initial ones\n"
-    "  --threads N       threads (default: all cores)\n"
-    "  --device D        cpu (default) or cuda (GPU 0; the artifact compiled --target=cuda)\n"
-    "%s";
-
-} // namespace
 
 int evalMain(int argc, char **argv) {
-  Args args(argc, argv, {"params", "data", "eval-data", "loader-threads", "threads", "device"},
-            {"help"});
-  if (args.flag("help")) {
-    std::printf(kUsage, kDataUsage);
-    return 0;
-  }
-  auto threads = args.integer("threads", 1);
-  bool cuda = args.cuda();
-  if (!args.ok() || args.positional.size() != 1) {
-    std::fprintf(stderr, "kiln eval: %s\n\n", args.ok() ? "give one OUT.kiln" : args.error.c_str());
-    std::fprintf(stderr, kUsage, kDataUsage);
-    return 2;
-  }
+  CommandLine cl("eval", "The evaluation the graph's train.eval names, on an artifact's "
+                         "parameters or a run's; prints one JSON line.");
+  std::string artifact;
+  std::optional<std::string> params, device;
+  std::optional<int64_t> threads;
+  bool allowPartial = false;
+  DataOptions data;
+  cl.positional("OUT.kiln", artifact, "the artifact");
+  cl.text("--params", params,
+          "parameters to evaluate (a run's params.safetensors); default: the artifact's "
+          "initial ones")
+      ->type_name("FILE");
+  cl.flag("--allow-partial", allowPartial,
+          "let --params lack some of the model's tensors (they keep their initial values)");
+  cl.integer("--threads", threads, 1, 1024, "threads (default: all cores)");
+  cl.choice("--device", device, {"cpu", "cuda"},
+            "cpu (default) or cuda (GPU 0; the artifact compiled --target=cuda)");
+  data.declare(cl);
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  if (allowPartial && !params)
+    return cl.usageError("--allow-partial needs --params");
+  bool cuda = device == "cuda";
   std::string error;
   int n = threads ? *threads : std::max(1u, std::thread::hardware_concurrency());
-  auto exec = Executor::load(args.positional[0], n, error, cuda ? 0 : -1);
+  auto exec = Executor::load(artifact, n, error, cuda ? 0 : -1);
   if (!exec) {
     std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
     return 1;
   }
   if (exec->program("eval") < 0) {
     std::fprintf(stderr, "kiln eval: %s has no evaluation (the graph names no train.eval)\n",
-                 args.positional[0].c_str());
+                 artifact.c_str());
     return 1;
   }
-  if (auto path = args.value("params")) {
-    TensorMap t;
-    if (!readSafetensors(*path, t, error) || !exec->setNetworkTensors(t, *path, error)) {
+  if (params) {
+    if (!loadRunParams(*exec, *params, allowPartial, error)) {
       std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
       return 1;
     }
@@ -67,9 +64,8 @@ int evalMain(int argc, char **argv) {
     return 1;
   }
   data::Dataset dataset;
-  int loaders = loaderThreads(args, exec->threads(), 1);
-  if (!args.ok() || !loadDataset(exec->manifest().data, args, dataset, error)) {
-    error = args.ok() ? error : args.error;
+  int loaders = loaderThreads(data, exec->threads(), 1);
+  if (!loadDataset(exec->manifest().data, data, dataset, error)) {
     std::fprintf(stderr, "kiln eval: %s\n", error.c_str());
     return 1;
   }

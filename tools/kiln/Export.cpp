@@ -8,21 +8,21 @@
 // has not finished, its newest snapshot.
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
+#include "CommandLine.h"
 #include "Subcommands.h"
 
+#include "runtime/artifact/DurableFile.h"
 #include "runtime/artifact/Safetensors.h"
 #include "runtime/exec/Executor.h"
 #include "runtime/train/Snapshot.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 
 namespace kiln {
 namespace {
-
-const char *kUsage = "usage: kiln export RUNDIR -o weights.safetensors [--network NAME]\n";
 
 /// RUNDIR/params.safetensors, else the parameters and module state of the
 /// newest snapshot.
@@ -50,22 +50,46 @@ bool readRunParams(const std::string &runDir, TensorMap &params, std::string &fr
   return true;
 }
 
+/// Whether `out` lies outside `runDir` and is not a directory: the run's
+/// own files (its parameters, snapshots) are never written over, and the
+/// weights go to a file beside the run, not into it.
+bool outsideRun(const std::string &runDir, const std::string &out, std::string &why) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) {
+    why = "is a directory; give the file to write";
+    return false;
+  }
+  fs::path run = fs::weakly_canonical(runDir, ec), file = fs::weakly_canonical(out, ec);
+  if (run.filename().empty()) // "run/"
+    run = run.parent_path();
+  auto [r, f] = std::mismatch(run.begin(), run.end(), file.begin(), file.end());
+  if (r == run.end()) {
+    why = "is inside the run directory " + runDir +
+          ", whose files kiln train owns; write the export elsewhere";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int exportMain(int argc, char **argv) {
-  Args args(argc, argv, {"o", "network"}, {"help"});
-  if (args.flag("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (!args.ok() || args.positional.size() != 1 || !args.value("o")) {
-    std::fprintf(stderr, "kiln export: %s\n%s",
-                 !args.ok() ? args.error.c_str() : "give RUNDIR and -o FILE", kUsage);
-    return 2;
-  }
+  CommandLine cl("export", "One network's trained weights and module state as safetensors, "
+                           "under the names a PyTorch module of the same structure uses.");
+  std::string runDir, out;
+  std::optional<std::string> networkName;
+  cl.positional("RUNDIR", runDir, "a kiln train --out directory");
+  cl.app.add_option("-o", out, "the safetensors file to write")->required();
+  cl.text("--network", networkName, "the network (default: the run's only one)")->type_name("NAME");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  if (std::string why; !outsideRun(runDir, out, why) ||
+                        !mayReplace(out, OutputKind::Safetensors, why))
+    return cl.usageError("-o " + out + ": " + why);
   TensorMap params;
   std::string from, error;
-  if (!readRunParams(args.positional[0], params, from, error)) {
+  if (!readRunParams(runDir, params, from, error)) {
     std::fprintf(stderr, "kiln export: %s\n", error.c_str());
     return 1;
   }
@@ -75,7 +99,7 @@ int exportMain(int argc, char **argv) {
   std::string list;
   for (const std::string &n : networks)
     list += (list.empty() ? "" : ", ") + n;
-  std::string network = args.value("network").value_or(networks.size() == 1 ? *networks.begin() : "");
+  std::string network = networkName.value_or(networks.size() == 1 ? *networks.begin() : "");
   if (!networks.count(network)) {
     std::fprintf(stderr, "kiln export: %s: %s (networks: %s)\n", from.c_str(),
                  network.empty() ? "several networks, give --network NAME"
@@ -83,16 +107,16 @@ int exportMain(int argc, char **argv) {
                  list.c_str());
     return network.empty() ? 2 : 1;
   }
-  TensorMap out;
+  TensorMap weights;
   for (auto &[name, t] : params)
     if (name.rfind(network + ".", 0) == 0)
-      out[name.substr(network.size() + 1)] = t;
-  if (!writeSafetensors(*args.value("o"), out, error)) {
+      weights[name.substr(network.size() + 1)] = t;
+  if (!writeSafetensors(out, weights, error)) {
     std::fprintf(stderr, "kiln export: %s\n", error.c_str());
     return 1;
   }
-  std::fprintf(stderr, "kiln export: %zu tensors of network '%s' from %s to %s\n", out.size(),
-               network.c_str(), from.c_str(), args.value("o")->c_str());
+  std::fprintf(stderr, "kiln export: %zu tensors of network '%s' from %s to %s\n", weights.size(),
+               network.c_str(), from.c_str(), out.c_str());
   return 0;
 }
 

@@ -7,12 +7,13 @@
 // buffers each reads and writes.
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
+#include "CommandLine.h"
 #include "ArenaUse.h"
 #include "GpuKernels.h"
 #include "StepGraph.h"
 #include "Subcommands.h"
 
+#include "runtime/artifact/DurableFile.h"
 #include "runtime/artifact/Manifest.h"
 #include "runtime/artifact/ShardLayout.h"
 
@@ -134,69 +135,71 @@ bool printNode(const CompiledModel &c, const std::string &node) {
 } // namespace
 
 int inspectMain(int argc, char **argv) {
-  Args args(argc, argv, {"graph", "memory-plot", "program", "node", "target", "gpu"},
-            {"thunks", "buffers", "help"});
-  const char *usage = "usage: kiln inspect OUT.kiln [--thunks] [--buffers] [--graph FILE]\n"
-                      "                    [--memory-plot FILE.svg] [--program ENTRY]\n"
-                      "                    [--target cuda [--gpu h100|h200]]\n"
-                      "  --thunks   every thunk: its kernel or shape, work, traffic, the buffers it\n"
-                      "             reads and writes, the op it came from\n"
-                      "  --buffers  per program the arena buffers with their first and last\n"
-                      "             thunk and the peak live set; the persistent buffers\n"
-                      "  --graph FILE  the step as a graph of regions, GEMMs and collectives\n"
-                      "             (FILE.dot, or .svg/.png/.pdf drawn by Graphviz's dot);\n"
-                      "             --program eval for the evaluation entry\n"
-                      "  --memory-plot FILE.svg  the arena bytes live at each thunk, the peak,\n"
-                      "             and the largest buffers' lifetimes labelled by node\n"
-                      "  --node NAME  the thunks computing JSON node NAME (or its grad/update):\n"
-                      "             region, kernel, buffers read and written with lifetimes\n"
-                      "  --target cuda  per kernel of a --target=cuda artifact: launch,\n"
-                      "             registers and spills (ptxas), occupancy, blocks against the\n"
-                      "             SMs, bytes and the time a bandwidth model predicts on --gpu\n";
-  if (args.flag("help")) {
-    std::fputs(usage, stdout);
-    return 0;
-  }
-  if (!args.ok() || args.positional.size() != 1) {
-    std::fprintf(stderr, "kiln inspect: %s\n%s",
-                 args.ok() ? "give one OUT.kiln" : args.error.c_str(), usage);
-    return 2;
-  }
+  CommandLine cl("inspect", "What an artifact holds and will do.");
+  std::string artifact;
+  std::optional<std::string> graph, memoryPlot, entryName, node, target, gpuName;
+  bool thunks = false, buffers = false;
+  cl.positional("OUT.kiln", artifact, "the artifact");
+  cl.flag("--thunks", thunks,
+          "every thunk: its kernel or shape, work, traffic, the buffers it reads and writes, the "
+          "op it came from");
+  cl.flag("--buffers", buffers,
+          "per program the arena buffers with their first and last thunk and the peak live "
+          "set; the persistent buffers");
+  cl.text("--graph", graph,
+          "the step as a graph of regions, GEMMs and collectives (FILE.dot, or "
+          ".svg/.png/.pdf drawn by Graphviz's dot)")->type_name("FILE");
+  cl.text("--memory-plot", memoryPlot,
+          "the arena bytes live at each thunk, the peak, and the largest buffers' "
+          "lifetimes labelled by node")->type_name("FILE");
+  cl.text("--program", entryName,
+          "the program --graph and --memory-plot draw (default train_step; eval)")
+      ->type_name("ENTRY");
+  cl.text("--node", node,
+          "the thunks computing JSON node NAME (or its grad/update): region, kernel, "
+          "buffers read and written with lifetimes")->type_name("NAME");
+  cl.choice("--target", target, {"cuda"},
+            "per kernel of a --target=cuda artifact: launch, registers and spills (ptxas), "
+            "occupancy, blocks against the SMs, bytes and the time a bandwidth model predicts "
+            "on --gpu");
+  cl.choice("--gpu", gpuName, {"h100", "h200"}, "the GPU --target cuda models (default h100)");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  if (gpuName && !target)
+    return cl.usageError("--gpu needs --target cuda");
+  for (auto [option, path] : {std::pair{"--graph", &graph}, {"--memory-plot", &memoryPlot}})
+    if (std::string why; *path && !mayReplace(**path, OutputKind::Drawing, why))
+      return cl.usageError(std::string(option) + " " + **path + ": " + why);
   Manifest m;
   std::string error;
-  if (!readManifest(args.positional[0] + "/manifest.json", m, error)) {
+  if (!readManifest(artifact + "/manifest.json", m, error)) {
     std::fprintf(stderr, "kiln inspect: %s\n", error.c_str());
     return 1;
   }
   const CompiledModel &c = m.compiled;
   std::optional<GpuModel> gpu;
   std::map<std::string, PtxasEntry> ptxas;
-  if (auto target = args.value("target")) {
-    gpu = gpuModel(args.value("gpu").value_or("h100"));
-    if (*target != "cuda" || !gpu) {
-      std::fprintf(stderr, "kiln inspect: --target takes cuda, --gpu h100 or h200\n%s", usage);
-      return 2;
-    }
+  if (target) {
+    gpu = gpuModel(gpuName.value_or("h100"));
     if (std::find(m.cudaArchs.begin(), m.cudaArchs.end(), "sm_90") == m.cudaArchs.end()) {
       std::fprintf(stderr, "kiln inspect: %s has no sm_90 PTX: compile it with --target=cuda\n",
-                   args.positional[0].c_str());
+                   artifact.c_str());
       return 1;
     }
-    if (!runPtxas(args.positional[0] + "/kernels.sm_90.ptx", ptxas, error)) {
+    if (!runPtxas(artifact + "/kernels.sm_90.ptx", ptxas, error)) {
       std::fprintf(stderr, "kiln inspect: %s\n", error.c_str());
       return 1;
     }
   }
-  if (auto node = args.value("node")) {
+  if (node) {
     if (printNode(c, *node))
       return 0;
     std::fprintf(stderr, "kiln inspect: no thunk computes node '%s' (--thunks lists them)\n",
                  node->c_str());
     return 1;
   }
-  auto graph = args.value("graph"), memoryPlot = args.value("memory-plot");
   if (graph || memoryPlot) {
-    std::string entry = args.value("program").value_or("train_step");
+    std::string entry = entryName.value_or("train_step");
     auto p = std::find_if(c.programs.begin(), c.programs.end(),
                           [&](const Program &q) { return q.entry == entry; });
     if (p == c.programs.end()) {
@@ -224,7 +227,7 @@ int inspectMain(int argc, char **argv) {
       values += b.bytes / elementBytes(b.dtype);
   }
   std::printf("artifact   %s (format %d)\nmodel      %s (from %s)\ncompiled   for CPU %s, batch %lld\n",
-              args.positional[0].c_str(), m.version, m.model.c_str(), m.source.c_str(),
+              artifact.c_str(), m.version, m.model.c_str(), m.source.c_str(),
               m.cpu.c_str(), (long long)m.batchSize);
   if (int64_t shards = shardRanks(c))
     std::printf("sharded    gradients and optimizer state over %lld ranks (--shard-optimizer)\n",
@@ -275,9 +278,9 @@ int inspectMain(int argc, char **argv) {
     printBuckets(c, p);
     if (gpu)
       printGpuKernels(fitKernels(c, p, ptxas, *gpu), p, *gpu);
-    if (args.flag("buffers"))
+    if (buffers)
       printBuffers(c, p);
-    if (!args.flag("thunks"))
+    if (!thunks)
       continue;
     // A kernel thunk by its region's name, and the kernel it runs where an
     // earlier region's identical kernel serves it.
@@ -299,7 +302,7 @@ int inspectMain(int argc, char **argv) {
                   uses(t, Access::Write).c_str());
     }
   }
-  if (args.flag("buffers")) {
+  if (buffers) {
     std::printf("\n  persistent buffers (live for the whole run)\n  %5s %12s %12s %-5s %-8s %s\n",
                 "id", "offset", "bytes", "dtype", "kind", "name");
     for (const Buffer &b : c.buffers)

@@ -1,7 +1,7 @@
 //===- Trace.cpp - kiln bench --trace: one step as Chrome trace events ----===//
 #include "Trace.h"
 
-#include "runtime/train/DurableFile.h"
+#include "runtime/artifact/DurableFile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -89,7 +89,7 @@ bool writeTrace(const Manifest &m, int program, const std::vector<Executor::Trac
                                     {"thunks", p.thunks.size()},
                                     {"threads", threads},
                                     {"device", cuda ? "cuda" : "cpu"}}}};
-  return writeFileAtomically(path, trace.dump(1) + "\n", error);
+  return writeFileAtomically(path, {trace.dump(1) + "\n"}, error);
 }
 
 } // namespace kiln

@@ -10,7 +10,7 @@
 // artifact, and an error on one rank ends them all.
 //
 //===----------------------------------------------------------------------===//
-#include "Args.h"
+#include "CommandLine.h"
 #include "CompilerProcess.h"
 #include "Dataset.h"
 #include "Subcommands.h"
@@ -21,8 +21,9 @@
 #include "runtime/train/Snapshot.h"
 #include "runtime/train/Trainer.h"
 
-#include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -32,53 +33,6 @@
 
 namespace kiln {
 namespace {
-
-const char *kUsage =
-    "usage: kiln train MODEL.json | OUT.kiln [options]\n"
-    "\n"
-    "  --epochs N        train N epochs (default: the graph's train.epochs)\n"
-    "  --steps N         stop after N steps\n"
-    "  --batch-size N    global batch size, split over the ranks (compiling\n"
-    "                    MODEL.json only: shapes are static)\n"
-    "  --seed N          data order and augmentation seed (default: train.seed)\n"
-    "  --threads N       threads per rank (default: all cores / ranks on this machine)\n"
-    "  --out RUNDIR      run directory (default: run): metrics.jsonl, summary.json,\n"
-    "                    plot.svg, params.safetensors, model.kiln\n"
-    "%s"
-    "  --cpu CPU         compile the kernels for CPU ('host', or an LLVM CPU name)\n"
-    "  --device D        cpu (default) or cuda: one GPU per rank (LOCAL_RANK), NCCL\n"
-    "                    between ranks; MODEL.json is then compiled --target=cuda\n"
-    "  --bucket-size B   bytes per gradient all-reduce bucket (default 25 MiB)\n"
-    "  --precision P     f32, bf16 or fp16 (default: the graph's train.precision)\n"
-    "  --recompute R     none or auto: cheap activations recomputed in backward\n"
-    "                    instead of kept (default: the graph's train.recompute, else auto)\n"
-    "  --all-reduce-precision P  f32 or bf16: the gradients' all-reduce (default:\n"
-    "                    the graph's train.all_reduce_precision, else f32)\n"
-    "  --shard-optimizer gradients and optimizer state sharded over the ranks\n"
-    "                    (ZeRO 1/2): each rank updates 1/N of every parameter\n"
-    "  --comm-timeout S  seconds a rank waits for the others before the job\n"
-    "                    ends with an error (default 300)\n"
-    "  --snapshot-every N  a snapshot every N steps (and at every epoch end) in\n"
-    "                    RUNDIR/snapshots\n"
-    "  --keep-snapshots K  keep the newest K snapshots (default 3)\n"
-    "  --resume          go on from the newest good snapshot in RUNDIR (exactly:\n"
-    "                    the same parameters as an uninterrupted run); fresh if none\n"
-    "  --init-from FILE  start from these weights (safetensors: the model's names,\n"
-    "                    or one network's as kiln export writes them)\n"
-    "  --init-network NAME  the network FILE's unprefixed names belong to\n"
-    "  --eval-every N    evaluate every N epochs and at the end (default: the\n"
-    "                    graph's train.eval.every_epochs, else every epoch)\n"
-    "  --no-eval         train without evaluating\n"
-    "  --quiet           no progress lines\n"
-    "\n"
-    "Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set\n"
-    "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT per process.\n";
-
-int usageError(const std::string &message) {
-  std::fprintf(stderr, "kiln train: %s\n\n", message.c_str());
-  std::fprintf(stderr, kUsage, kDataUsage);
-  return 2;
-}
 
 /// What kiln-compile is asked for: MODEL.json into `artifact`, for the
 /// global batch (when given) split over `ranks`.
@@ -92,14 +46,10 @@ struct CompileRequest {
   bool shardOptimizer = false;
 };
 
-/// Compiles through a temporary directory, so that a reader never sees
-/// half an artifact; replaces an old one.
+/// Compiles `request.model` into `request.artifact` (kiln-compile swaps a
+/// finished artifact in atomically: a reader never sees half of one).
 bool compileInPlace(const CompileRequest &request) {
-  // Beside the artifact (one file system, so the rename is atomic), and
-  // ending in .kiln, which is what makes the compiler write an artifact.
-  std::string temporary = request.artifact.substr(0, request.artifact.size() - 5) + ".tmp-" +
-                          std::to_string(::getpid()) + ".kiln";
-  std::vector<std::string> args{request.model, "-o", temporary, "--quiet", "--ranks",
+  std::vector<std::string> args{request.model, "-o", request.artifact, "--quiet", "--ranks",
                                 std::to_string(request.ranks)};
   if (request.batchSize)
     args.insert(args.end(), {"--batch-size", std::to_string(*request.batchSize)});
@@ -117,20 +67,7 @@ bool compileInPlace(const CompileRequest &request) {
     args.insert(args.end(), {"--cpu", request.cpu});
   if (request.cuda)
     args.push_back("--target=cuda");
-  if (runCompiler(args) != 0) {
-    std::filesystem::remove_all(temporary);
-    return false;
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(request.artifact, ec);
-  std::filesystem::rename(temporary, request.artifact, ec);
-  if (ec) {
-    std::filesystem::remove_all(temporary);
-    std::fprintf(stderr, "kiln train: cannot move the artifact to %s: %s\n",
-                 request.artifact.c_str(), ec.message().c_str());
-    return false;
-  }
-  return true;
+  return runCompiler(args) == 0;
 }
 
 /// Rank 0 compiles; then, on machines that do not share rank 0's run
@@ -157,7 +94,7 @@ bool compileForRanks(const CompileRequest &request, Collectives &comm, bool quie
 /// names as the model's, or one network's without its prefix (kiln
 /// export); every name must be one of them with that shape, else all
 /// mismatches are listed.
-bool initFrom(Executor &exec, const std::string &path, std::optional<std::string> network,
+bool initWeightsFrom(Executor &exec, const std::string &path, std::optional<std::string> network,
               std::string &error) {
   TensorMap given, params = exec.networkTensors();
   if (!readSafetensors(path, given, error))
@@ -190,6 +127,21 @@ bool initFrom(Executor &exec, const std::string &path, std::optional<std::string
   return exec.setNetworkTensors(renamed, path, error);
 }
 
+/// Creates the run directory `dir` (and its parents) if it is not there;
+/// false with `error` saying why it cannot be (no permission, a read-only
+/// or virtual file system).
+bool makeRunDirectory(const std::string &dir, std::string &error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || ::access(dir.c_str(), W_OK) != 0) {
+    error = "--out " + dir + ": cannot create or write the run directory: " +
+            (ec ? ec.message() : std::string(std::strerror(errno)));
+    return false;
+  }
+  return true;
+}
+
 /// Stops with `message` on every rank (one rank: just this one).
 int failRanks(Collectives *comm, const std::string &message) {
   if (comm && comm->world().size > 1)
@@ -201,45 +153,89 @@ int failRanks(Collectives *comm, const std::string &message) {
 } // namespace
 
 int trainMain(int argc, char **argv) {
-  Args args(argc, argv,
-            {"epochs", "steps", "batch-size", "seed", "threads", "out", "data", "eval-data",
-             "loader-threads", "cpu", "bucket-size", "precision", "recompute", "all-reduce-precision", "comm-timeout", "snapshot-every",
-             "keep-snapshots", "init-from", "init-network", "device", "eval-every"},
-            {"quiet", "resume", "no-eval", "shard-optimizer", "help"});
-  if (args.flag("help")) {
-    std::printf(kUsage, kDataUsage);
-    return 0;
-  }
+  CommandLine cl("train", "Compiles MODEL.json (into RUNDIR/model.kiln) or loads OUT.kiln and "
+                          "trains it.");
   TrainOptions options;
-  options.epochs = args.integer("epochs", 1);
-  options.steps = args.integer("steps", 1);
-  options.seed = args.integer("seed", 0);
-  auto threads = args.integer("threads", 1);
-  auto batch = args.integer("batch-size", 1);
-  auto bucketSize = args.integer("bucket-size", 1);
-  std::optional<std::string> precision = args.value("precision");
-  std::optional<std::string> recompute = args.value("recompute");
-  std::optional<std::string> allReducePrecision = args.value("all-reduce-precision");
-  auto timeout = args.integer("comm-timeout", 1);
-  options.snapshotEvery = args.integer("snapshot-every", 1).value_or(0);
-  options.evalEvery = args.integer("eval-every", 1);
-  options.noEval = args.flag("no-eval");
-  options.keepSnapshots = static_cast<int>(args.integer("keep-snapshots", 1).value_or(3));
-  options.resume = args.flag("resume");
-  bool cuda = args.cuda();
-  if (!args.ok())
-    return usageError(args.error);
-  if (args.positional.size() != 1)
-    return usageError("give one MODEL.json or OUT.kiln");
-  options.runDir = args.value("out").value_or("run");
-  options.quiet = args.flag("quiet");
+  std::string artifact;
+  std::optional<int64_t> threads, batch, bucketSize, timeout, snapshotEvery, keepSnapshots;
+  std::optional<std::string> out, precision, recompute, allReducePrecision, device, cpu, initFrom,
+      initNetwork;
+  bool shardOptimizer = false;
+  DataOptions data;
+  cl.positional("MODEL", artifact, "MODEL.json (compiled first) or OUT.kiln");
+  cl.integer("--epochs", options.epochs, 1, 1000000,
+             "train N epochs (default: the graph's train.epochs)");
+  cl.integer("--steps", options.steps, 1, kMaxSteps, "stop after N steps");
+  cl.integer("--batch-size", batch, 1, 1 << 20,
+             "global batch size, split over the ranks (compiling MODEL.json only: shapes are "
+             "static)");
+  cl.integer("--seed", options.seed, 0, INT64_MAX,
+             "data order and augmentation seed (default: train.seed)");
+  cl.integer("--threads", threads, 1, 1024,
+             "threads per rank (default: all cores / ranks on this machine)");
+  cl.text("--out", out,
+          "run directory (default: run): metrics.jsonl, summary.json, plot.svg, "
+          "params.safetensors, model.kiln")->type_name("DIR");
+  data.declare(cl);
+  cl.text("--cpu", cpu, "compile the kernels for CPU ('host', or an LLVM CPU name)")
+      ->type_name("CPU");
+  cl.choice("--device", device, {"cpu", "cuda"},
+            "cpu (default) or cuda: one GPU per rank (LOCAL_RANK), NCCL between ranks; "
+            "MODEL.json is then compiled --target=cuda");
+  cl.integer("--bucket-size", bucketSize, 1, int64_t(1) << 40,
+             "bytes per gradient all-reduce bucket (default 25 MiB)");
+  cl.choice("--precision", precision, {"f32", "bf16", "fp16"},
+            "the step's precision (default: the graph's train.precision)");
+  cl.choice("--recompute", recompute, {"none", "auto"},
+            "cheap activations recomputed in backward instead of kept (default: the graph's "
+            "train.recompute, else auto)");
+  cl.choice("--all-reduce-precision", allReducePrecision, {"f32", "bf16"},
+            "the gradients' all-reduce (default: the graph's train.all_reduce_precision, else "
+            "f32)");
+  cl.flag("--shard-optimizer", shardOptimizer,
+          "gradients and optimizer state sharded over the ranks (ZeRO 1/2): each rank updates "
+          "1/N of every parameter");
+  cl.integer("--comm-timeout", timeout, 1, 7 * 86400,
+             "seconds a rank waits for the others before the job ends with an error (default "
+             "300)");
+  cl.integer("--snapshot-every", snapshotEvery, 1, kMaxSteps,
+             "a snapshot every N steps (and at every epoch end) in RUNDIR/snapshots");
+  cl.integer("--keep-snapshots", keepSnapshots, 1, 1000, "keep the newest N snapshots (default 3)");
+  cl.flag("--resume", options.resume,
+          "go on from the newest good snapshot in RUNDIR (exactly: the same parameters as an "
+          "uninterrupted run); fresh if none");
+  cl.text("--init-from", initFrom,
+          "start from these weights (safetensors: the model's names, or one network's as kiln "
+          "export writes them)")->type_name("FILE");
+  cl.text("--init-network", initNetwork, "the network the --init-from file's unprefixed names "
+                                         "belong to")->type_name("NAME");
+  cl.integer("--eval-every", options.evalEvery, 1, 1000000,
+             "evaluate every N epochs and at the end (default: the graph's "
+             "train.eval.every_epochs, else every epoch)");
+  cl.flag("--no-eval", options.noEval, "train without evaluating");
+  cl.flag("--quiet", options.quiet, "no progress lines");
+  cl.footer("Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set RANK, "
+            "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT per process.");
+  if (auto status = cl.parse(argc, argv))
+    return *status;
+  if (initNetwork && !initFrom)
+    return cl.usageError("--init-network needs --init-from");
+  if (std::error_code ec; std::filesystem::is_directory(artifact, ec) && !isArtifactPath(artifact))
+    return cl.usageError(
+        artifact + " is a directory, not MODEL.json or OUT.kiln" +
+        (std::filesystem::exists(artifact + "/model.kiln", ec)
+             ? " (a run directory: its artifact is " + artifact + "/model.kiln; to go on with "
+               "the run, give --out " + artifact + " --resume)"
+             : std::string()));
+  bool cuda = device == "cuda";
+  options.runDir = out.value_or("run");
+  options.snapshotEvery = snapshotEvery.value_or(0);
+  options.keepSnapshots = static_cast<int>(keepSnapshots.value_or(3));
 
-  // A file-size limit (ulimit -f) must fail the write, not kill the run.
-  std::signal(SIGXFSZ, SIG_IGN);
   std::string error;
   World world;
   if (!detectWorld(world, error))
-    return usageError(error);
+    return cl.usageError(error);
   std::unique_ptr<Collectives> comm = connectRanks(world, timeout.value_or(300), error);
   if (!comm) {
     std::fprintf(stderr, "kiln train: rank %d: %s\n", world.rank, error.c_str());
@@ -248,15 +244,17 @@ int trainMain(int argc, char **argv) {
   const World w = comm->world(); // a copy: comm is replaced by NCCL's on a GPU
   options.quiet |= w.rank != 0;
 
-  std::string artifact = args.positional[0];
+  std::error_code ec;
+  bool existed = std::filesystem::exists(options.runDir, ec);
+  if (existed && !std::filesystem::is_directory(options.runDir, ec))
+    return cl.usageError("--out " + options.runDir + ": a file is there, not a run directory");
   if (!isArtifactPath(artifact)) {
     // A graph that does not compile leaves no run directory behind.
-    std::error_code ec;
-    bool existed = std::filesystem::exists(options.runDir, ec);
-    std::filesystem::create_directories(options.runDir);
+    if (w.rank == 0 && !makeRunDirectory(options.runDir, error))
+      return failRanks(comm.get(), error);
     CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize,
                            precision, recompute, allReducePrecision, w.size,
-                           args.value("cpu").value_or(""), cuda, args.flag("shard-optimizer")};
+                           cpu.value_or(""), cuda, shardOptimizer};
     if (!compileForRanks(request, *comm, options.quiet)) {
       if (!existed && w.rank == 0)
         std::filesystem::remove(options.runDir, ec); // only if still empty
@@ -264,8 +262,8 @@ int trainMain(int argc, char **argv) {
     }
     artifact = request.artifact;
   } else if (batch || bucketSize || precision || recompute || allReducePrecision ||
-             args.flag("shard-optimizer")) {
-    return usageError(std::string(batch                ? "--batch-size"
+             shardOptimizer) {
+    return cl.usageError(std::string(batch                ? "--batch-size"
                                   : bucketSize         ? "--bucket-size"
                                   : precision          ? "--precision"
                                   : recompute          ? "--recompute"
@@ -286,10 +284,10 @@ int trainMain(int argc, char **argv) {
   // A frozen network's init_from (a teacher) is read now, unless --init-from
   // gives it or a snapshot to resume from has it.
   std::set<std::string> given;
-  if (auto init = args.value("init-from")) {
-    if (!initFrom(*exec, *init, args.value("init-network"), error))
+  if (initFrom) {
+    if (!initWeightsFrom(*exec, *initFrom, initNetwork, error))
       return failRanks(comm.get(), error);
-    given = args.value("init-network") ? std::set<std::string>{*args.value("init-network")}
+    given = initNetwork ? std::set<std::string>{*initNetwork}
                                        : networksWithFiles(exec->manifest());
   }
   bool resuming = options.resume && !snapshotFiles(options.runDir).empty();
@@ -319,8 +317,8 @@ int trainMain(int argc, char **argv) {
     }
 
   data::Dataset dataset;
-  options.loaderThreads = loaderThreads(args, exec->threads(), w.localSize);
-  if (!loadDataset(exec->manifest().data, args, dataset, error))
+  options.loaderThreads = loaderThreads(data, exec->threads(), w.localSize);
+  if (!loadDataset(exec->manifest().data, data, dataset, error))
     return failRanks(comm.get(), error);
   if (!options.quiet)
     std::fprintf(stderr,

@@ -5,8 +5,11 @@
 //===----------------------------------------------------------------------===//
 #include "Subcommands.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 
 namespace {
 
@@ -54,9 +57,22 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  // A file-size limit (ulimit -f) fails a write, which is then reported
+  // and undone, instead of killing the process halfway through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   for (const Subcommand &s : kSubcommands)
-    if (!std::strcmp(argv[1], s.name))
-      return s.main(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], s.name)) {
+      // Every expected failure is reported where it happens; this is the
+      // last line against an unexpected one ending in abort().
+      try {
+        return s.main(argc - 1, argv + 1);
+      } catch (const std::bad_alloc &) {
+        std::fprintf(stderr, "kiln %s: out of memory\n", s.name);
+      } catch (const std::exception &e) {
+        std::fprintf(stderr, "kiln %s: internal error: %s\n", s.name, e.what());
+      }
+      return 1;
+    }
   std::fprintf(stderr, "kiln: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

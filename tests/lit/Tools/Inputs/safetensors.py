@@ -1,6 +1,8 @@
 """Writes a batch for the tiny classifier, or lists a safetensors file.
 
-  safetensors.py batch OUT      image (4,1,8,8) F32 and label (4,) I32
+  safetensors.py batch OUT [--label L L L L] [--label-dtype F32]
+                                image (4,1,8,8) F32 and label (4,) I32
+                                (labels 0 1 2 3 unless given)
   safetensors.py list FILE      one line per tensor: name dtype shape
 """
 import json
@@ -27,10 +29,13 @@ def read_header(path):
 
 
 if sys.argv[1] == "batch":
+    args = sys.argv[3:]
+    labels = [int(x) for x in args[args.index("--label") + 1:][:4]] if "--label" in args else [0, 1, 2, 3]
+    dtype = args[args.index("--label-dtype") + 1] if "--label-dtype" in args else "I32"
     rng = random.Random(0)
     image = struct.pack("<256f", *[rng.uniform(-1, 1) for _ in range(256)])
-    label = struct.pack("<4i", 0, 1, 2, 3)
-    write(sys.argv[2], {"image": ("F32", [4, 1, 8, 8], image), "label": ("I32", [4], label)})
+    label = struct.pack("<4f" if dtype == "F32" else "<4i", *labels)
+    write(sys.argv[2], {"image": ("F32", [4, 1, 8, 8], image), "label": (dtype, [4], label)})
 else:
     for name, entry in sorted(read_header(sys.argv[2]).items()):
         if name != "__metadata__":
