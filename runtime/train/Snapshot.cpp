@@ -52,6 +52,7 @@ bool writeSnapshot(const std::string &runDir, const SnapshotInfo &info, TensorMa
                 {"world_size", std::to_string(info.worldSize)},
                 {"artifact_crc32", info.artifactCrc},
                 {"training_key", info.trainingKey},
+                {"run_id", info.runId},
                 {"data_crc32", crc32Hex(dataCrc(all))}};
   char name[64];
   std::snprintf(name, sizeof name, "step-%09lld.safetensors", (long long)info.step);
@@ -101,11 +102,22 @@ bool loadNewestSnapshot(const std::string &runDir, const SnapshotInfo &expected,
                          ": checksum mismatch (the file was modified or damaged)");
       continue;
     }
+    // Only this run's: a snapshot copied in from another run, even of the
+    // same artifact and seed, would continue that run instead.
+    if (meta["run_id"] != expected.runId) {
+      warnings.push_back("skipping " + *it + ": it belongs to " +
+                         (meta["run_id"].empty() ? std::string("a run without an id (kiln before "
+                                                               "run ids)")
+                                                 : "run " + meta["run_id"]) +
+                         ", not to this directory's run " + expected.runId);
+      continue;
+    }
     info.step = std::stoll(meta["step"]);
     info.seed = std::stoull(meta["seed"]);
     info.worldSize = std::stoi(meta["world_size"]);
     info.artifactCrc = meta["artifact_crc32"];
     info.trainingKey = meta.count("training_key") ? meta["training_key"] : "";
+    info.runId = meta["run_id"];
     // The same training (key) continues at another world size or sharding;
     // where either run has no key, only the same artifact and world size.
     bool keyed = !info.trainingKey.empty() && !expected.trainingKey.empty();

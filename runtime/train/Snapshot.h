@@ -28,6 +28,7 @@ struct SnapshotInfo {
   int worldSize = 1;
   std::string artifactCrc; // the manifest's CRC-32, hex
   std::string trainingKey; // the artifact's (Manifest::trainingKey), hex
+  std::string runId;       // the run directory's (run.json); others' are skipped
 };
 
 

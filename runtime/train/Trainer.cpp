@@ -60,8 +60,8 @@ bool resumeFromSnapshot(Executor &exec, const TrainOptions &options, const Snaps
         return false;
       }
   if (lead && !options.quiet && found)
-    std::fprintf(stderr, "kiln train: resuming after step %lld from %s/snapshots\n",
-                 (long long)first, options.runDir.c_str());
+    std::fprintf(stderr, "kiln train: resuming run %s after step %lld from %s/snapshots\n",
+                 options.runId.c_str(), (long long)first, options.runDir.c_str());
   else if (lead && !options.quiet)
     std::fprintf(stderr, "kiln train: no snapshot in %s/snapshots: starting fresh\n",
                  options.runDir.c_str());
@@ -92,6 +92,26 @@ std::string nonFiniteReport(Executor &exec, int program, double loss, int64_t st
          (snapshots.empty() ? "No snapshot was written (--snapshot-every N keeps progress)."
                             : "The last good snapshot is " + snapshots.back() + ".");
 }
+
+/// metrics.jsonl, replaced whole (writeFileAtomically) rather than appended
+/// to, so that a kill at any moment leaves a consistent earlier file: at
+/// most every 2 seconds, and whenever asked (epoch ends, evaluations, the
+/// run's end).
+class MetricsLog {
+public:
+  explicit MetricsLog(std::string path) : path(std::move(path)) {}
+  void add(const std::string &line) { text += line + "\n"; }
+  bool flush(bool now, std::string &error) {
+    if (!now && Clock::now() - written < std::chrono::seconds(2))
+      return true;
+    written = Clock::now();
+    return writeFileAtomically(path, {text}, error);
+  }
+
+private:
+  std::string path, text;
+  Clock::time_point written;
+};
 
 /// The lines of an earlier metrics.jsonl up to step `upTo` (none when 0),
 /// with the curves they draw.
@@ -468,24 +488,19 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   int64_t total = options.steps ? std::min(*options.steps, scheduled) : scheduled;
 
   Series lossCurve{"training loss", "step", {}}, accCurve{"test accuracy (%)", "epoch", {}};
-  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc, m.trainingKey};
+  SnapshotInfo snapshot{0, seed, exec.worldSize(), options.artifactCrc, m.trainingKey,
+                        options.runId};
   int64_t first = 0;
   if (options.resume && !resumeFromSnapshot(exec, options, snapshot, first, error))
     return false;
-  std::ofstream metrics;
+  MetricsLog metrics(options.runDir + "/metrics.jsonl");
   if (lead) {
     std::error_code ec;
     std::filesystem::create_directories(options.runDir, ec);
-    std::vector<std::string> kept = keptMetrics(options.runDir, first, lossCurve, accCurve);
-    metrics.open(options.runDir + "/metrics.jsonl");
-    if (!metrics) {
-      error = "cannot write " + options.runDir + "/metrics.jsonl: " +
-              (ec ? ec.message() : std::string(std::strerror(errno)));
+    for (const std::string &line : keptMetrics(options.runDir, first, lossCurve, accCurve))
+      metrics.add(line);
+    if (!metrics.flush(true, error))
       return false;
-    }
-    for (const std::string &line : kept)
-      metrics << line << "\n";
-    metrics << std::flush;
   }
   int64_t lossBuffer = exec.sinkBuffer(program, "loss", "loss");
   std::vector<std::pair<std::string, int64_t>> metricBuffers;
@@ -544,8 +559,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
         record[name] = *exec.as<float>(id);
       record["images_per_s"] = ips;
       record["elapsed_s"] = elapsed;
-      if (lead)
-        metrics << record.dump() << "\n" << std::flush;
+      if (lead && (metrics.add(record.dump()), !metrics.flush(endOfEpoch, error)))
+        return false;
       lossCurve.points.push_back({double(step + 1), windowLoss / windowSteps});
       result.imagesPerSecond = ips;
       if (!options.quiet && lead) {
@@ -582,8 +597,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
         accCurve.points.push_back({double(epoch + 1), 100 * eval.accuracy});
         nlohmann::ordered_json record{{"epoch", epoch + 1}, {"step", step + 1}};
         record.update(evalResultJson(eval));
-        if (lead)
-          metrics << record.dump() << "\n" << std::flush;
+        if (lead && (metrics.add(record.dump()), !metrics.flush(true, error)))
+          return false;
         if (!options.quiet && lead)
           std::fprintf(stderr, "epoch %lld: test accuracy %.2f%%%s\n", (long long)epoch + 1,
                        100 * eval.accuracy,
@@ -593,12 +608,16 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     // After the evaluation, so that a resumed run has the epoch's line.
     snapshot.step = step + 1;
     if (snapshotNow) {
+      if (lead && !metrics.flush(true, error)) // a resume keeps the lines up to here
+        return false;
       TensorMap state = exec.tensors("state"); // every rank: sharded state is gathered
       if (lead && !writeSnapshot(options.runDir, snapshot, exec.tensors("param"), std::move(state),
                                  options.keepSnapshots, error))
         return false;
     }
   }
+  if (lead && !metrics.flush(true, error))
+    return false;
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   TensorMap finalState = exec.tensors("state");
   // The largest resident set of any rank (what sharding the optimizer

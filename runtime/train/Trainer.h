@@ -28,6 +28,9 @@ namespace kiln {
 struct TrainOptions {
   std::optional<int64_t> epochs, steps, seed;
   std::string runDir = "run";
+  /// The run's id (RunDirectory): written into every snapshot; --resume
+  /// takes only snapshots of this run.
+  std::string runId;
   bool quiet = false;
   /// Snapshots (runtime/train/Snapshot.h) every N steps (0: none) and at
   /// every epoch end, keeping the newest `keepSnapshots`.

@@ -111,7 +111,8 @@ def main():
         noise = 2 * args.adamw_lr * args.steps if args.adamw_lr else 0.0
         ref = train(args, 1, os.path.join(work, 'ws1'))
         for n in args.world_sizes:
-            got = train(args, n, os.path.join(work, 'ws%d' % n), args.shard_optimizer)
+            got = train(args, n, os.path.join(work, 'ws%d%s' % (n, '-sharded' * args.shard_optimizer)),
+                        args.shard_optimizer)
             if set(got) != set(ref):
                 print('world size %d: tensors differ: %s' % (n, sorted(set(got) ^ set(ref))))
                 return 1

@@ -193,7 +193,7 @@ def export(args, torch, torchvision):
     model = os.path.join(args.source_dir, 'models', 'resnet18-fm-sup.json')
     run = os.path.join(work, 'run')
     subprocess.run([args.kiln, 'train', model, '--steps', '2', '--batch-size', '16', '--threads', '2',
-                    '--data', 'synthetic:64', '--out', run, '--quiet'], check=True)
+                    '--data', 'synthetic:64', '--out', run, '--quiet', '--overwrite'], check=True)
     weights = os.path.join(work, 'resnet18.safetensors')
     subprocess.run([args.kiln, 'export', run, '-o', weights], check=True, stderr=subprocess.DEVNULL)
     net = small_stem_resnet(torch, torchvision, 'resnet18', 1, 10)

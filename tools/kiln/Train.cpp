@@ -18,6 +18,7 @@
 #include "runtime/artifact/Crc32.h"
 #include "runtime/comm/Collectives.h"
 #include "runtime/exec/NetworkFiles.h"
+#include "runtime/train/RunDirectory.h"
 #include "runtime/train/Snapshot.h"
 #include "runtime/train/Trainer.h"
 
@@ -29,7 +30,6 @@
 #include <set>
 #include <optional>
 #include <thread>
-#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -127,19 +127,14 @@ bool initWeightsFrom(Executor &exec, const std::string &path, std::optional<std:
   return exec.setNetworkTensors(renamed, path, error);
 }
 
-/// Creates the run directory `dir` (and its parents) if it is not there;
-/// false with `error` saying why it cannot be (no permission, a read-only
-/// or virtual file system).
-bool makeRunDirectory(const std::string &dir, std::string &error) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || ::access(dir.c_str(), W_OK) != 0) {
-    error = "--out " + dir + ": cannot create or write the run directory: " +
-            (ec ? ec.message() : std::string(std::strerror(errno)));
-    return false;
-  }
-  return true;
+/// The run's id on every rank: rank 0's, from the run directory it holds.
+std::string sharedRunId(const RunDirectory *run, Collectives &comm) {
+  constexpr int64_t kBytes = 32;
+  std::vector<char> ids(kBytes * comm.world().size, 0);
+  if (run)
+    run->runId().copy(&ids[kBytes * comm.world().rank], kBytes - 1);
+  comm.allGatherBytes(ids.data(), kBytes);
+  return std::string(ids.data()); // rank 0's block, NUL-terminated
 }
 
 /// Stops with `message` on every rank (one rank: just this one).
@@ -201,6 +196,9 @@ int trainMain(int argc, char **argv) {
   cl.integer("--snapshot-every", snapshotEvery, 1, kMaxSteps,
              "a snapshot every N steps (and at every epoch end) in RUNDIR/snapshots");
   cl.integer("--keep-snapshots", keepSnapshots, 1, 1000, "keep the newest N snapshots (default 3)");
+  bool overwrite = false;
+  cl.flag("--overwrite", overwrite,
+          "replace the run in RUNDIR: all of its files are removed before anything starts");
   cl.flag("--resume", options.resume,
           "go on from the newest good snapshot in RUNDIR (exactly: the same parameters as an "
           "uninterrupted run); fresh if none");
@@ -220,6 +218,9 @@ int trainMain(int argc, char **argv) {
     return *status;
   if (initNetwork && !initFrom)
     return cl.usageError("--init-network needs --init-from");
+  if (overwrite && options.resume)
+    return cl.usageError("--resume goes on with the run in RUNDIR, --overwrite replaces it: "
+                         "give one");
   if (std::error_code ec; std::filesystem::is_directory(artifact, ec) && !isArtifactPath(artifact))
     return cl.usageError(
         artifact + " is a directory, not MODEL.json or OUT.kiln" +
@@ -248,18 +249,37 @@ int trainMain(int argc, char **argv) {
   bool existed = std::filesystem::exists(options.runDir, ec);
   if (existed && !std::filesystem::is_directory(options.runDir, ec))
     return cl.usageError("--out " + options.runDir + ": a file is there, not a run directory");
-  if (!isArtifactPath(artifact)) {
-    // A graph that does not compile leaves no run directory behind.
-    if (w.rank == 0 && !makeRunDirectory(options.runDir, error))
+  // Rank 0 owns the run directory: locked for this process's lifetime,
+  // another run there refused unless resumed or overwritten. A directory
+  // made here goes again if the run fails before its first step.
+  std::unique_ptr<RunDirectory> runDirectory;
+  struct RemoveIfMade {
+    std::string dir;
+    bool keep = true;
+    ~RemoveIfMade() {
+      if (!keep)
+        std::filesystem::remove_all(dir);
+    }
+  } made{options.runDir, existed || w.rank != 0};
+  if (w.rank == 0) {
+    std::vector<std::string> notes;
+    runDirectory = RunDirectory::open(options.runDir,
+                                      options.resume ? RunDirectory::Existing::Resume
+                                      : overwrite    ? RunDirectory::Existing::Overwrite
+                                                     : RunDirectory::Existing::Refuse,
+                                      error, notes);
+    for (const std::string &note : notes)
+      std::fprintf(stderr, "kiln train: note: %s\n", note.c_str());
+    if (!runDirectory)
       return failRanks(comm.get(), error);
+  }
+  options.runId = sharedRunId(runDirectory.get(), *comm);
+  if (!isArtifactPath(artifact)) {
     CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize,
                            precision, recompute, allReducePrecision, w.size,
                            cpu.value_or(""), cuda, shardOptimizer};
-    if (!compileForRanks(request, *comm, options.quiet)) {
-      if (!existed && w.rank == 0)
-        std::filesystem::remove(options.runDir, ec); // only if still empty
+    if (!compileForRanks(request, *comm, options.quiet))
       return 1; // the compiler printed why
-    }
     artifact = request.artifact;
   } else if (batch || bucketSize || precision || recompute || allReducePrecision ||
              shardOptimizer) {
@@ -329,6 +349,20 @@ int trainMain(int argc, char **argv) {
                  exec->device() ? exec->device()->description().c_str()
                                 : (std::to_string(exec->threads()) + " threads per rank").c_str(),
                  options.loaderThreads);
+  if (w.rank == 0 && !runDirectory->resumed()) {
+    std::string command = "kiln";
+    for (int i = 0; i < argc; ++i)
+      command += std::string(" ") + argv[i];
+    nlohmann::ordered_json record = {
+        {"command", command},
+        {"model", exec->manifest().model},
+        {"artifact_crc32", options.artifactCrc},
+        {"seed", options.seed.value_or(exec->manifest().train.value("seed", 0))},
+        {"world_size", w.size}};
+    if (!runDirectory->writeRecord(record, error))
+      return failRanks(comm.get(), error);
+  }
+  made.keep = true; // from here on the directory holds this run
   TrainResult result;
   if (!train(*exec, dataset, options, result, error))
     return failRanks(comm.get(), error);
