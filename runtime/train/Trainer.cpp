@@ -549,6 +549,15 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     result.steps = step + 1;
     windowLoss += loss;
     ++windowSteps;
+    // A stop signal on any rank ends the run after this step on all of them.
+    int stop = options.stopSignal ? options.stopSignal->load() : 0;
+    if (options.stopSignal && exec.worldSize() > 1)
+      for (uint64_t s : exec.comm->allGather(static_cast<uint64_t>(stop)))
+        stop = std::max(stop, static_cast<int>(s));
+    if (stop) {
+      result.stoppedBy = stop;
+      total = step + 1;
+    }
     bool endOfEpoch = inEpoch == perEpoch - 1 || step + 1 == total;
     if ((step + 1) % logEvery == 0 || endOfEpoch) {
       double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -584,7 +593,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     }
     bool snapshotNow = endOfEpoch || (options.snapshotEvery && (step + 1) % options.snapshotEvery == 0);
     // Every evalEvery-th epoch, and at the end of the run.
-    if (endOfEpoch && evalEvery > 0 && ((epoch + 1) % evalEvery == 0 || step + 1 == total)) {
+    if (endOfEpoch && evalEvery > 0 && !stop &&
+        ((epoch + 1) % evalEvery == 0 || step + 1 == total)) {
       std::string evalError;
       EvalResult eval = evaluate(exec, dataset, options.loaderThreads, evalError);
       if (!evalError.empty()) {
@@ -643,6 +653,8 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"global_batch", batch},
                                     {"skipped_images", loader->skipped()},
                                     {"peak_rss_bytes", peakRss}};
+  if (result.stoppedBy)
+    summary["stopped_by_signal"] = result.stoppedBy;
   // Only what was measured: a run that never evaluated has no accuracy.
   if (result.testAccuracy >= 0)
     summary["test_accuracy"] = result.testAccuracy;

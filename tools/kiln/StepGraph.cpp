@@ -2,10 +2,12 @@
 #include "StepGraph.h"
 #include "CompilerProcess.h"
 
+#include "runtime/artifact/DurableFile.h"
+
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <sstream>
+#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -109,13 +111,7 @@ bool writeStepGraph(const CompiledModel &c, const Program &p, const std::string 
   std::string dot = stepGraphDot(c, p);
   size_t ext = path.rfind('.');
   std::string format = ext == std::string::npos ? "" : path.substr(ext + 1);
-  auto write = [&](const std::string &file) {
-    std::ofstream out(file);
-    out << dot;
-    if (!out)
-      error = "cannot write " + file;
-    return static_cast<bool>(out);
-  };
+  auto write = [&](const std::string &file) { return writeFileAtomically(file, {dot}, error); };
   if (format == "dot" || format == "gv")
     return write(path);
   if (format != "svg" && format != "png" && format != "pdf") {
@@ -123,7 +119,8 @@ bool writeStepGraph(const CompiledModel &c, const Program &p, const std::string 
     return false;
   }
   // Drawn beside the target and renamed over it: no partial file on failure.
-  std::string dotFile = path + ".tmp.dot", drawn = path + ".tmp", spawnError;
+  std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  std::string dotFile = temporary + ".dot", drawn = temporary, spawnError;
   if (!write(dotFile))
     return false;
   // dot has no "--": a file name that starts with '-' is given as ./-...

@@ -22,13 +22,18 @@
 #include "runtime/train/Snapshot.h"
 #include "runtime/train/Trainer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
-#include <set>
+#include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 namespace kiln {
@@ -127,6 +132,56 @@ bool initWeightsFrom(Executor &exec, const std::string &path, std::optional<std:
   return exec.setNetworkTensors(renamed, path, error);
 }
 
+/// The status of a run stopped by a signal with its snapshot written: "go
+/// on with --resume" for a requeue script, apart from success (0), failure
+/// (1) and a bad command line (2). EX_TEMPFAIL of sysexits.h.
+constexpr int kStoppedForResume = 75;
+
+std::atomic<int> stopSignal{0};
+
+/// The first stop signal asks the run to end after the step in flight; a
+/// second one ends the process at once (the snapshot being written is a
+/// temporary file; the previous one stays whole).
+void onStopSignal(int signal) {
+  if (stopSignal.exchange(signal) != 0) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+/// Installs onStopSignal for `names` ("TERM,INT,USR1"; "none"): false with
+/// `error` for a name it does not know.
+bool handleStopSignals(const std::string &names, std::string &error) {
+  const std::map<std::string, int> known = {
+      {"TERM", SIGTERM}, {"INT", SIGINT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
+  if (names == "none")
+    return true;
+  std::stringstream list(names);
+  for (std::string name; std::getline(list, name, ',');) {
+    auto it = known.find(name.rfind("SIG", 0) == 0 ? name.substr(3) : name);
+    if (it == known.end()) {
+      error = "--stop-signals: '" + name + "' is not one of TERM, INT, USR1, USR2, HUP (or none)";
+      return false;
+    }
+    std::signal(it->second, onStopSignal);
+  }
+  return true;
+}
+
+/// Once a stop signal arrived, ends the process after `seconds` if the run
+/// has not stopped by then (a cluster's grace period before SIGKILL).
+void watchStopDeadline(int64_t seconds) {
+  std::thread([seconds] {
+    while (stopSignal.load() == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
+    std::fprintf(stderr, "kiln train: the stop did not finish within --stop-deadline %lld s: "
+                         "ending now; the previous snapshot stays\n",
+                 (long long)seconds);
+    std::_Exit(1);
+  }).detach();
+}
+
 /// The run's id on every rank: rank 0's, from the run directory it holds.
 std::string sharedRunId(const RunDirectory *run, Collectives &comm) {
   constexpr int64_t kBytes = 32;
@@ -211,6 +266,14 @@ int trainMain(int argc, char **argv) {
              "evaluate every N epochs and at the end (default: the graph's "
              "train.eval.every_epochs, else every epoch)");
   cl.flag("--no-eval", options.noEval, "train without evaluating");
+  std::optional<std::string> stopSignals;
+  std::optional<int64_t> stopDeadline;
+  cl.text("--stop-signals", stopSignals,
+          "signals that stop the run after the step in flight with a snapshot, status 75 "
+          "(default TERM,INT,USR1; none)")
+      ->type_name("LIST");
+  cl.integer("--stop-deadline", stopDeadline, 1, 86400,
+             "seconds a stop may take before the process ends anyway (default 60)");
   cl.flag("--quiet", options.quiet, "no progress lines");
   cl.footer("Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set RANK, "
             "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT per process.");
@@ -228,12 +291,16 @@ int trainMain(int argc, char **argv) {
              ? " (a run directory: its artifact is " + artifact + "/model.kiln; to go on with "
                "the run, give --out " + artifact + " --resume)"
              : std::string()));
+  std::string error;
+  if (!handleStopSignals(stopSignals.value_or("TERM,INT,USR1"), error))
+    return cl.usageError(error);
+  watchStopDeadline(stopDeadline.value_or(60));
+  options.stopSignal = &stopSignal;
   bool cuda = device == "cuda";
   options.runDir = out.value_or("run");
   options.snapshotEvery = snapshotEvery.value_or(0);
   options.keepSnapshots = static_cast<int>(keepSnapshots.value_or(3));
 
-  std::string error;
   World world;
   if (!detectWorld(world, error))
     return cl.usageError(error);
@@ -366,6 +433,14 @@ int trainMain(int argc, char **argv) {
   TrainResult result;
   if (!train(*exec, dataset, options, result, error))
     return failRanks(comm.get(), error);
+  if (result.stoppedBy) {
+    if (w.rank == 0)
+      std::fprintf(stderr,
+                   "kiln train: stopped by signal %d after step %lld: snapshot in %s/snapshots; "
+                   "go on with the same command and --resume\n",
+                   result.stoppedBy, (long long)result.steps, options.runDir.c_str());
+    return kStoppedForResume;
+  }
   if (w.rank == 0 && result.testAccuracy >= 0)
     std::printf("test accuracy: %.2f%%\n", 100 * result.testAccuracy);
   if (w.rank == 0 && result.testMse >= 0)
