@@ -14,7 +14,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -342,11 +341,11 @@ bool writeArtifact(ModuleOp module, const std::string &out, const ArtifactOption
     fs::remove_all(tmp, ec);
     return true;
   }
-  // Nothing there yet (ENOENT), or a file system that cannot exchange: the
+  // Nothing there yet, or a file system that cannot exchange: the
   // old artifact, if any, moves aside until the new one is in place.
   fs::path old = target;
   old += ".old-" + std::to_string(::getpid());
-  bool hadOld = errno != ENOENT && fs::exists(target);
+  bool hadOld = fs::exists(target);
   if (hadOld)
     fs::rename(target, old, ec);
   if (!ec)

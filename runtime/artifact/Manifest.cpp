@@ -562,9 +562,7 @@ bool readManifest(const std::string &path, Manifest &m, std::string &error) {
 
 bool isArtifactDirectory(const std::string &dir) {
   std::ifstream in(dir + "/manifest.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json wrapped = json::parse(ss.str(), nullptr, false);
+  json wrapped = json::parse(in, nullptr, false);
   return wrapped.is_object() && wrapped.contains("manifest") &&
          wrapped["manifest"].is_object() &&
          wrapped["manifest"].value("format", "") == "kiln-artifact";

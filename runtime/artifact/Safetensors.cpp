@@ -25,7 +25,11 @@ int64_t dtypeBytes(const std::string &dtype) {
   return dtype == "U8" ? 1 : 0; // readable, though no buffer holds it
 }
 
-/// The JSON header is padded so that the data after it is 8-byte aligned.
+namespace {
+
+/// The file's first bytes: the header's length and the JSON header (with
+/// `metadata` and "format": "pt"), padded so that the tensors' data after
+/// it, sorted by name, is 8-byte aligned.
 std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata) {
   nlohmann::ordered_json header;
   int64_t offset = 0;
@@ -45,6 +49,8 @@ std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata
     out[i] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i));
   return out + text;
 }
+
+} // namespace
 
 bool writeSafetensors(const std::string &path, const TensorMap &tensors, std::string &error,
                       const Metadata &metadata) {

@@ -28,11 +28,6 @@ using TensorMap = std::map<std::string, StoredTensor>;
 /// String entries of the header's "__metadata__".
 using Metadata = std::map<std::string, std::string>;
 
-/// The file's first bytes: the header's length and the header (with
-/// `metadata` and "format": "pt"); the tensors' data follows, sorted by
-/// name.
-std::string safetensorsHeader(const TensorMap &tensors, const Metadata &metadata = {});
-
 /// Writes `tensors` (sorted by name) and `metadata` to `path` atomically
 /// (writeFileAtomically: a failure leaves what was there); false with
 /// `error` naming the path and the system's reason.

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -44,9 +43,7 @@ std::string hostName() {
 
 nlohmann::ordered_json readJson(const std::string &path) {
   std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::ordered_json::parse(text.str(), nullptr, false);
+  auto j = nlohmann::ordered_json::parse(in, nullptr, false);
   return j.is_object() ? j : nlohmann::ordered_json::object();
 }
 
@@ -74,8 +71,9 @@ std::string describeRun(const std::string &dir) {
   if (summary.contains("steps"))
     parts.push_back("finished after " + std::to_string(summary.value("steps", 0)) + " steps");
   auto snapshots = snapshotFiles(dir);
-  parts.push_back(snapshots.empty() ? "no snapshot"
-                                    : "last snapshot " + fs::path(snapshots.back()).filename().string());
+  parts.push_back(snapshots.empty()
+                      ? "no snapshot"
+                      : "last snapshot " + fs::path(snapshots.back()).filename().string());
   std::string text;
   for (const std::string &p : parts)
     text += (text.empty() ? "" : "; ") + p;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>

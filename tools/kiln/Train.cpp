@@ -25,7 +25,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +34,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 namespace kiln {
 namespace {
@@ -138,24 +138,39 @@ bool initWeightsFrom(Executor &exec, const std::string &path, std::optional<std:
 constexpr int kStoppedForResume = 75;
 
 std::atomic<int> stopSignal{0};
+unsigned stopDeadlineSeconds = 60;
 
-/// The first stop signal asks the run to end after the step in flight; a
-/// second one ends the process at once (the snapshot being written is a
-/// temporary file; the previous one stays whole).
+/// The first stop signal asks the run to end after the step in flight and
+/// sets an alarm at --stop-deadline; a second one ends the process at once
+/// (the snapshot being written is a temporary file; the previous one stays
+/// whole).
 void onStopSignal(int signal) {
   if (stopSignal.exchange(signal) != 0) {
     std::signal(signal, SIG_DFL);
     std::raise(signal);
   }
+  ::alarm(stopDeadlineSeconds);
 }
 
-/// Installs onStopSignal for `names` ("TERM,INT,USR1"; "none"): false with
-/// `error` for a name it does not know.
-bool handleStopSignals(const std::string &names, std::string &error) {
+/// The stop did not finish within --stop-deadline (a cluster's grace period
+/// before SIGKILL): say so and end, keeping the previous snapshot.
+void onStopDeadline(int) {
+  const char message[] = "kiln train: the stop did not finish within --stop-deadline: ending "
+                         "now; the previous snapshot stays\n";
+  (void)!::write(STDERR_FILENO, message, sizeof message - 1); // async-signal-safe
+  std::_Exit(1);
+}
+
+/// Installs onStopSignal for `names` ("TERM,INT,USR1"; "none"), the stop
+/// taking at most `deadline` seconds: false with `error` for a name it does
+/// not know.
+bool handleStopSignals(const std::string &names, int64_t deadline, std::string &error) {
   const std::map<std::string, int> known = {
       {"TERM", SIGTERM}, {"INT", SIGINT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
   if (names == "none")
     return true;
+  stopDeadlineSeconds = static_cast<unsigned>(deadline);
+  std::signal(SIGALRM, onStopDeadline);
   std::stringstream list(names);
   for (std::string name; std::getline(list, name, ',');) {
     auto it = known.find(name.rfind("SIG", 0) == 0 ? name.substr(3) : name);
@@ -166,20 +181,6 @@ bool handleStopSignals(const std::string &names, std::string &error) {
     std::signal(it->second, onStopSignal);
   }
   return true;
-}
-
-/// Once a stop signal arrived, ends the process after `seconds` if the run
-/// has not stopped by then (a cluster's grace period before SIGKILL).
-void watchStopDeadline(int64_t seconds) {
-  std::thread([seconds] {
-    while (stopSignal.load() == 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::this_thread::sleep_for(std::chrono::seconds(seconds));
-    std::fprintf(stderr, "kiln train: the stop did not finish within --stop-deadline %lld s: "
-                         "ending now; the previous snapshot stays\n",
-                 (long long)seconds);
-    std::_Exit(1);
-  }).detach();
 }
 
 /// The run's id on every rank: rank 0's, from the run directory it holds.
@@ -292,9 +293,8 @@ int trainMain(int argc, char **argv) {
                "the run, give --out " + artifact + " --resume)"
              : std::string()));
   std::string error;
-  if (!handleStopSignals(stopSignals.value_or("TERM,INT,USR1"), error))
+  if (!handleStopSignals(stopSignals.value_or("TERM,INT,USR1"), stopDeadline.value_or(60), error))
     return cl.usageError(error);
-  watchStopDeadline(stopDeadline.value_or(60));
   options.stopSignal = &stopSignal;
   bool cuda = device == "cuda";
   options.runDir = out.value_or("run");
