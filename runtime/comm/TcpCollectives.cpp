@@ -1,8 +1,8 @@
 //===- TcpCollectives.cpp - collectives over sockets to rank 0 -------------===//
 //
 // For torchrun-style launches (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)
-// without MPI: rank 0 listens on MASTER_PORT and every other rank connects
-// to it. An all-reduce is a star: each rank sends its bucket to rank 0,
+// without MPI: every other rank connects to rank 0 and proves it belongs
+// to the job (runtime/comm/Rendezvous.h). An all-reduce is a star: each rank sends its bucket to rank 0,
 // which sums them in rank order (the same bits whatever the arrival order)
 // and sends the sum back. A communication thread does the socket work in
 // the order the buckets start, so the compute thread only waits. Every
@@ -17,12 +17,10 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/comm/Transports.h"
 
+#include "runtime/comm/Rendezvous.h"
+
 #include "runtime/artifact/LowFloat.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -248,110 +246,12 @@ private:
   std::thread thread;
 };
 
-void tuneSocket(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-std::string endpoint(const World &w) {
-  return w.masterAddr + ":" + std::to_string(w.masterPort);
-}
-
-/// Rank 0: listen on MASTER_PORT and accept every other rank, each of
-/// which says its rank first.
-bool acceptPeers(const World &w, double timeout, std::vector<int> &peers, std::string &error) {
-  int listener = socket(AF_INET6, SOCK_STREAM, 0);
-  int zero = 0, one = 1;
-  setsockopt(listener, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in6 addr{};
-  addr.sin6_family = AF_INET6;
-  addr.sin6_addr = in6addr_any;
-  addr.sin6_port = htons(w.masterPort);
-  if (bind(listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
-      listen(listener, w.size) != 0) {
-    error = "rank 0 cannot listen on port " + std::to_string(w.masterPort) + ": " +
-            std::strerror(errno) + " (choose a free MASTER_PORT)";
-    close(listener);
-    return false;
-  }
-  auto deadline = Clock::now() + std::chrono::duration<double>(timeout);
-  for (int joined = 1; joined < w.size;) {
-    pollfd pfd{listener, POLLIN, 0};
-    int left = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-    if (left <= 0 || poll(&pfd, 1, std::max(left, 1)) == 0) {
-      error = "rank 0: only " + std::to_string(joined - 1) + " of " + std::to_string(w.size - 1) +
-              " other ranks connected to port " + std::to_string(w.masterPort) + " within " +
-              std::to_string(int(timeout)) + " s (are they running with the same MASTER_ADDR, "
-              "MASTER_PORT and WORLD_SIZE?)";
-      close(listener);
-      return false;
-    }
-    int fd = accept(listener, nullptr, nullptr);
-    int32_t rank = -1;
-    if (fd < 0 || recv(fd, &rank, 4, MSG_WAITALL) != 4 || rank < 1 || rank >= w.size ||
-        peers[rank] >= 0) {
-      if (fd >= 0)
-        close(fd);
-      continue; // not one of ours, or a duplicate rank
-    }
-    tuneSocket(fd);
-    peers[rank] = fd;
-    ++joined;
-  }
-  close(listener);
-  return true;
-}
-
-/// The other ranks: resolve MASTER_ADDR and connect, retrying while rank 0
-/// is not listening yet.
-bool connectToRoot(const World &w, double timeout, std::vector<int> &peers, std::string &error) {
-  addrinfo hints{}, *found = nullptr;
-  hints.ai_socktype = SOCK_STREAM;
-  std::string port = std::to_string(w.masterPort);
-  if (int rc = getaddrinfo(w.masterAddr.c_str(), port.c_str(), &hints, &found)) {
-    error = "cannot resolve MASTER_ADDR '" + w.masterAddr + "': " + gai_strerror(rc) +
-            " (check the host name, /etc/hosts and DNS on this machine)";
-    return false;
-  }
-  auto deadline = Clock::now() + std::chrono::duration<double>(timeout);
-  std::string last;
-  for (;;) {
-    for (addrinfo *a = found; a; a = a->ai_next) {
-      int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-      if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-        int32_t rank = w.rank;
-        if (send(fd, &rank, 4, MSG_NOSIGNAL) == 4) {
-          freeaddrinfo(found);
-          tuneSocket(fd);
-          peers[0] = fd;
-          return true;
-        }
-      }
-      last = std::strerror(errno);
-      if (fd >= 0)
-        close(fd);
-    }
-    if (Clock::now() > deadline)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  freeaddrinfo(found);
-  error = "cannot connect to rank 0 at " + endpoint(w) + " within " +
-          std::to_string(int(timeout)) + " s: " + last +
-          " (is rank 0 running? is MASTER_PORT right and open in the firewall?)";
-  return false;
-}
-
 } // namespace
 
 std::unique_ptr<Collectives> connectTcp(const World &world, double timeoutSeconds,
                                         std::string &error) {
   std::vector<int> peers(world.size, -1);
-  bool ok = world.rank == 0 ? acceptPeers(world, timeoutSeconds, peers, error)
-                            : connectToRoot(world, timeoutSeconds, peers, error);
-  if (!ok)
+  if (!rendezvous(world, timeoutSeconds, peers, error))
     return nullptr;
   return std::make_unique<TcpCollectives>(world, timeoutSeconds, std::move(peers));
 }

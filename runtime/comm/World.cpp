@@ -1,7 +1,13 @@
 //===- World.cpp - this process's place among the ranks -------------------===//
 #include "runtime/comm/World.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace kiln {
 namespace {
@@ -21,6 +27,46 @@ bool readInt(const std::function<const char *(const char *)> &getenv, const char
     return false;
   }
   value = static_cast<int>(v);
+  return true;
+}
+
+/// KILN_JOB_SECRET, or the contents of the file KILN_JOB_SECRET_FILE names
+/// (without trailing line breaks), which only its owner may read.
+bool readSecret(const std::function<const char *(const char *)> &getenv, std::string &secret,
+                std::string &error) {
+  const char *file = getenv("KILN_JOB_SECRET_FILE");
+  if (const char *text = getenv("KILN_JOB_SECRET"); text && *text) {
+    if (file) {
+      error = "KILN_JOB_SECRET and KILN_JOB_SECRET_FILE are both set: give one";
+      return false;
+    }
+    secret = text;
+    return true;
+  }
+  if (!file)
+    return true;
+  struct stat st{};
+  std::ifstream in(file, std::ios::binary);
+  if (!in || ::stat(file, &st) != 0) {
+    error = std::string("KILN_JOB_SECRET_FILE ") + file + ": cannot read it: " + std::strerror(errno);
+    return false;
+  }
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+    error = std::string("KILN_JOB_SECRET_FILE ") + file + " may be read by others (mode " + mode +
+            "): chmod 600 " + file;
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+    secret.pop_back();
+  if (secret.empty()) {
+    error = std::string("KILN_JOB_SECRET_FILE ") + file + " is empty";
+    return false;
+  }
   return true;
 }
 
@@ -76,6 +122,13 @@ bool detectWorld(World &world, std::string &error,
       error = "MASTER_PORT=" + std::to_string(world.masterPort) + " is not a port (1-65535)";
       return false;
     }
+    for (const char *name : {"KILN_JOB_ID", "SLURM_JOB_ID", "TORCHELASTIC_RUN_ID"})
+      if (const char *id = getenv(name); id && *id && world.jobId.empty()) {
+        world.jobId = id;
+        world.jobIdFrom = name;
+      }
+    if (!readSecret(getenv, world.secret, error))
+      return false;
   }
   return true;
 }

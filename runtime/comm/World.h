@@ -25,11 +25,23 @@ struct World {
   /// torchrun-style only: where rank 0 listens.
   std::string masterAddr;
   int masterPort = 0;
+  /// torchrun-style only, what the rendezvous checks (runtime/comm/
+  /// Handshake.h): the job (KILN_JOB_ID, else SLURM_JOB_ID, else
+  /// TORCHELASTIC_RUN_ID; empty: derived from MASTER_ADDR:MASTER_PORT and
+  /// the model) and the variable it came from; the secret from
+  /// KILN_JOB_SECRET or the file KILN_JOB_SECRET_FILE names (empty: none).
+  std::string jobId, jobIdFrom, secret;
+  /// Set by the command: the CRC-32 of what this rank runs (the artifact's
+  /// manifest, or MODEL.json with the compile options), and whether rank 0
+  /// listens on every interface rather than MASTER_ADDR's (--listen-any).
+  uint32_t modelCrc = 0;
+  bool listenAny = false;
 };
 
 /// The world described by `getenv` (the process environment by default);
 /// false with `error` naming the variable when one is malformed or the
-/// values disagree (a rank outside [0, size)).
+/// values disagree (a rank outside [0, size)), or when the secret's file
+/// cannot be read or others may read it.
 bool detectWorld(World &world, std::string &error,
                  const std::function<const char *(const char *)> &getenv = nullptr);
 

@@ -515,7 +515,26 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
   // then too (staged), so the host mirror holds it only if it must.
   data::Batch next = loader->get(first / perEpoch, first % perEpoch);
   bool staged = false;
+  auto enter = [&](StopRequest::Phase phase) {
+    if (options.stop)
+      options.stop->enter(phase);
+  };
+  // The stop word every rank agrees on: the first nonzero in rank order.
+  auto agreedStop = [&] {
+    int stop = options.stop ? options.stop->word() : 0;
+    if (!options.stop || exec.worldSize() == 1)
+      return stop;
+    std::vector<uint64_t> words = exec.comm->allGather(static_cast<uint64_t>(stop));
+    auto asked = std::find_if(words.begin(), words.end(), [](uint64_t w) { return w != 0; });
+    return asked == words.end() ? 0 : static_cast<int>(*asked);
+  };
+  auto stopAfter = [&](int64_t step, int stop) {
+    result.stoppedBy = StopRequest::signalOf(stop);
+    result.stopPhase = StopRequest::phaseOf(stop);
+    total = step + 1;
+  };
   for (int64_t step = first; step < total; ++step) {
+    enter(StopRequest::Stepping);
     int64_t epoch = step / perEpoch, inEpoch = step % perEpoch;
     data::Batch b = std::move(next);
     if (!b.error.empty()) {
@@ -548,16 +567,18 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
     result.steps = step + 1;
     windowLoss += loss;
     ++windowSteps;
-    // A stop signal on any rank ends the run after this step on all of them.
-    int stop = options.stopSignal ? options.stopSignal->load() : 0;
-    if (options.stopSignal && exec.worldSize() > 1)
-      for (uint64_t s : exec.comm->allGather(static_cast<uint64_t>(stop)))
-        stop = std::max(stop, static_cast<int>(s));
-    if (stop) {
-      result.stoppedBy = stop;
-      total = step + 1;
-    }
+    // A stop signal on any rank ends the run after this step on all of
+    // them (the first such rank's signal and phase are reported).
+    int stop = agreedStop();
+    if (stop)
+      stopAfter(step, stop);
     bool endOfEpoch = inEpoch == perEpoch - 1 || step + 1 == total;
+    // Every evalEvery-th epoch, and at the end of the run; a stop signal
+    // from here on counts as received during the evaluation.
+    bool evaluateNow = endOfEpoch && evalEvery > 0 && !stop &&
+                       ((epoch + 1) % evalEvery == 0 || step + 1 == total);
+    if (evaluateNow)
+      enter(StopRequest::Evaluating);
     if ((step + 1) % logEvery == 0 || endOfEpoch) {
       double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       double window = std::chrono::duration<double>(Clock::now() - windowStart).count();
@@ -591,9 +612,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
       windowLoss = 0;
     }
     bool snapshotNow = endOfEpoch || (options.snapshotEvery && (step + 1) % options.snapshotEvery == 0);
-    // Every evalEvery-th epoch, and at the end of the run.
-    if (endOfEpoch && evalEvery > 0 && !stop &&
-        ((epoch + 1) % evalEvery == 0 || step + 1 == total)) {
+    if (evaluateNow) {
       std::string evalError;
       EvalResult eval = evaluate(exec, dataset, options.loaderThreads, evalError);
       if (!evalError.empty()) {
@@ -613,10 +632,16 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                        100 * eval.accuracy,
                        eval.mse >= 0 ? (", test MSE " + std::to_string(eval.mse)).c_str() : "");
       }
+      // A stop asked during the evaluation ends the run here, with this
+      // step's snapshot (an epoch's end always writes one); after the last
+      // step there is nothing left to stop.
+      if (step + 1 < total && (stop = agreedStop()))
+        stopAfter(step, stop);
     }
     // After the evaluation, so that a resumed run has the epoch's line.
     snapshot.step = step + 1;
     if (snapshotNow) {
+      enter(StopRequest::Snapshotting);
       if (lead && !metrics.flush(true, error)) // a resume keeps the lines up to here
         return false;
       TensorMap state = exec.tensors("state"); // every rank: sharded state is gathered
@@ -625,6 +650,7 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
         return false;
     }
   }
+  enter(StopRequest::Finishing);
   if (lead && !metrics.flush(true, error))
     return false;
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -652,8 +678,13 @@ bool train(Executor &exec, const data::Dataset &dataset, const TrainOptions &opt
                                     {"global_batch", batch},
                                     {"skipped_images", loader->skipped()},
                                     {"peak_rss_bytes", peakRss}};
-  if (result.stoppedBy)
+  if (result.stoppedBy) {
     summary["stopped_by_signal"] = result.stoppedBy;
+    summary["stop_received_during"] = StopRequest::phaseName(result.stopPhase);
+    // From this rank's signal (none if it came to another rank) to here.
+    if (double taken = options.stop->secondsSinceRequest(); taken > 0)
+      summary["stop_seconds"] = taken;
+  }
   // Only what was measured: a run that never evaluated has no accuracy.
   if (result.testAccuracy >= 0)
     summary["test_accuracy"] = result.testAccuracy;

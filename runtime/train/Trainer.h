@@ -18,6 +18,7 @@
 #include "runtime/data/Loader.h"
 #include "runtime/exec/Executor.h"
 #include "runtime/train/Schedule.h"
+#include "runtime/train/StopRequest.h"
 
 #include <nlohmann/json.hpp>
 
@@ -46,15 +47,16 @@ struct TrainOptions {
   /// and at the end of the run; or not at all.
   std::optional<int64_t> evalEvery;
   bool noEval = false;
-  /// Set to a signal's number when one asks the run to stop (Train.cpp's
-  /// handlers): the run ends after the step in flight, every rank at the
-  /// same step, with a snapshot, the summary and the plot.
-  const std::atomic<int> *stopSignal = nullptr;
+  /// Where Train.cpp's signal handlers ask the run to stop: it ends after
+  /// the step in flight, every rank at the same step, with a snapshot, the
+  /// summary and the plot. The trainer records its phase there as it goes.
+  StopRequest *stop = nullptr;
 };
 
 struct TrainResult {
   int64_t steps = 0;
   int stoppedBy = 0; // the signal that stopped the run early, 0 if none
+  int stopPhase = 0; // what the run did when it came (StopRequest::Phase)
   double firstLoss = 0, lastLoss = 0, testAccuracy = -1, testMse = -1, imagesPerSecond = 0;
 };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Ranks given different artifacts stop at start with an error naming both
-# CRCs, before any step (two torchrun-style ranks on this machine: one runs
+# Ranks given different artifacts stop at start, at the rendezvous, with an
+# error naming both CRCs, before any step and without waiting for
+# --comm-timeout (two torchrun-style ranks on this machine: one runs
 # the supervised model compiled for batch 16, the other for batch 8).
 #   check-artifact-mismatch.sh KILN MODEL.json
 set -u
@@ -16,15 +17,20 @@ run() { # rank artifact
     >"$work/log$1" 2>&1
   echo $? >"$work/rc$1"
 }
+start=$SECONDS
 run 0 "$work/a.kiln" & run 1 "$work/b.kiln" & wait
+took=$((SECONDS - start))
 cat "$work/log0" "$work/log1"
 rc0=$(cat "$work/rc0") rc1=$(cat "$work/rc1")
 if [ "$rc0" = 0 ] || [ "$rc1" = 0 ] || [ "$rc0" = 124 ] || [ "$rc1" = 124 ]; then
   echo "FAIL: expected both ranks to stop with an error (exit codes $rc0, $rc1)"; exit 1
 fi
-grep -q "the ranks run different artifacts: rank 0's .*a.kiln/manifest.json has CRC-32 [0-9a-f]*, rank 1's [0-9a-f]*" "$work/log0" ||
+grep -q "rank 0: the ranks run different models: rank 1 runs another model (CRC-32 [0-9a-f]*, rank 0's [0-9a-f]*)" "$work/log0" ||
   { echo "FAIL: rank 0 did not name the mismatch"; exit 1; }
+if [ "$took" -ge 30 ]; then
+  echo "FAIL: the ranks took $took s to stop (--comm-timeout 60: they waited for it)"; exit 1
+fi
 if [ -e "$work/run0/metrics.jsonl" ]; then
   echo "FAIL: a step ran"; exit 1
 fi
-echo "ranks with different artifacts stopped at start (exit codes $rc0, $rc1)"
+echo "ranks with different artifacts stopped at start in $took s (exit codes $rc0, $rc1)"

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -48,26 +49,42 @@ float bf16ValueOf(int r, int64_t j) {
   return float(int(j % (3 + 2 * r)) - (1 + r)) / 256;
 }
 
-/// Runs `rank(comm, r)` on `ranks` threads, each connected as rank r;
-/// false with the first rank's error when one cannot connect.
-::testing::AssertionResult runRanks(int ranks,
-                                    const std::function<void(Collectives &, int)> &rank) {
+/// Runs `rank(comm, r)` on `ranks` threads, each connected as rank r (its
+/// World as `setup` leaves it) within `timeout` seconds; returns each
+/// rank's connection error ("" if it joined) and seconds to connect.
+std::vector<std::pair<std::string, double>>
+connectThreads(int ranks, const std::function<void(Collectives &, int)> &rank,
+               const std::function<void(World &)> &setup = nullptr, double timeout = 30) {
   int port = freePort();
-  std::vector<std::string> errors(ranks);
+  std::vector<std::pair<std::string, double>> results(ranks);
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
       World w;
       w.rank = r, w.size = ranks, w.launcher = "torchrun";
       w.masterAddr = "127.0.0.1", w.masterPort = port;
-      if (auto comm = connectRanks(w, 30, errors[r]))
+      if (setup)
+        setup(w);
+      auto start = std::chrono::steady_clock::now();
+      auto comm = connectRanks(w, timeout, results[r].first);
+      results[r].second =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (comm)
         rank(*comm, r);
     });
   for (std::thread &t : threads)
     t.join();
+  return results;
+}
+
+/// connectThreads, every rank required to join.
+::testing::AssertionResult runRanks(int ranks,
+                                    const std::function<void(Collectives &, int)> &rank,
+                                    const std::function<void(World &)> &setup = nullptr) {
+  auto results = connectThreads(ranks, rank, setup);
   for (int r = 0; r < ranks; ++r)
-    if (!errors[r].empty())
-      return ::testing::AssertionFailure() << "rank " << r << ": " << errors[r];
+    if (!results[r].first.empty())
+      return ::testing::AssertionFailure() << "rank " << r << ": " << results[r].first;
   return ::testing::AssertionSuccess();
 }
 
@@ -159,6 +176,52 @@ TEST(TcpCollectives, AllGatherGivesEveryRankEveryBlock) {
       ASSERT_EQ(bf16[r][j], floatToBf16(bf16ValueOf(owner, j)))
           << "rank " << r << ", element " << j;
     }
+}
+
+/// The handshake between threads: with one secret on every rank the job
+/// forms and sums; a rank with another secret is turned away (it says
+/// rank 0 did not prove the secret), and rank 0 gives up at its timeout.
+TEST(TcpCollectives, RanksWithTheSecretJoinOthersAreTurnedAway) {
+  std::vector<double> sums(kRanks, 0);
+  ASSERT_TRUE(runRanks(kRanks, [&](Collectives &comm, int r) {
+    double x = r + 1;
+    comm.allReduceSum(&x, 1);
+    sums[r] = x;
+  }, [](World &w) { w.secret = "s3cret", w.jobId = "job-1", w.modelCrc = 7; }));
+  EXPECT_EQ(sums, std::vector<double>(kRanks, 6.0));
+
+  auto results = connectThreads(kRanks, [](Collectives &, int) {}, [](World &w) {
+    w.secret = w.rank == 1 ? "guess" : "s3cret";
+  }, /*timeout=*/2);
+  EXPECT_NE(results[1].first.find("did not prove the job secret"), std::string::npos)
+      << results[1].first;
+  EXPECT_NE(results[0].first.find("only 1 of 2 other ranks joined"), std::string::npos)
+      << results[0].first;
+  EXPECT_GE(results[0].second, 2.0);
+  EXPECT_LT(results[0].second, 3.0); // the timeout holds
+}
+
+/// What differs between a rank and rank 0 is named on the refused rank.
+TEST(TcpCollectives, RefusedRanksSayWhatDiffers) {
+  struct Case {
+    std::function<void(World &)> differ;
+    std::string said;
+  };
+  std::vector<Case> cases = {
+      {[](World &w) { w.modelCrc = 0xabc; },
+       "rank 1 runs another model (CRC-32 00000abc, rank 0's 00000007)"},
+      {[](World &w) { w.jobId = "another"; }, "it belongs to another job"},
+      {[](World &w) { w.secret = "only-here"; }, "it has a job secret and rank 0 none"},
+  };
+  for (const Case &c : cases) {
+    auto results = connectThreads(2, [](Collectives &, int) {}, [&](World &w) {
+      w.jobId = "job", w.modelCrc = 7;
+      if (w.rank == 1)
+        c.differ(w);
+    }, /*timeout=*/1);
+    EXPECT_NE(results[1].first.find(c.said), std::string::npos) << results[1].first;
+    EXPECT_NE(results[1].first.find("rank 0 turned this rank away"), std::string::npos);
+  }
 }
 
 } // namespace

@@ -27,6 +27,7 @@
 
 #include "runtime/artifact/DurableFile.h"
 #include "runtime/comm/Collectives.h"
+#include "runtime/comm/Rendezvous.h"
 #include "runtime/data/Loader.h"
 #include "runtime/exec/Executor.h"
 #include "runtime/train/Schedule.h"
@@ -162,7 +163,9 @@ int benchMain(int argc, char **argv) {
   std::string error;
   World world;
   std::unique_ptr<Collectives> comm;
-  if (!detectWorld(world, error) || !(comm = connectRanks(world, 300, error))) {
+  bool worldKnown = detectWorld(world, error);
+  world.modelCrc = modelCrcOf(artifact, "");
+  if (!worldKnown || !(comm = connectRanks(world, 300, error))) {
     std::fprintf(stderr, "kiln bench: %s\n", error.c_str());
     return 1;
   }

@@ -3,6 +3,7 @@
 #include "Subcommands.h"
 
 #include <cerrno>
+#include <csignal>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -29,8 +30,18 @@ int runProcess(const std::string &program, const std::vector<std::string> &args,
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid;
+  // The child starts with no signal blocked (kiln train blocks its stop
+  // signals in every thread, and a mask is inherited).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   // No shell: arguments reach the program as they are.
-  if (int rc = posix_spawnp(&pid, program.c_str(), nullptr, nullptr, argv.data(), environ)) {
+  int rc = posix_spawnp(&pid, program.c_str(), nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (rc) {
     error = "cannot run " + program + ": " + std::strerror(rc);
     return -1;
   }

@@ -17,6 +17,7 @@
 
 #include "runtime/artifact/Crc32.h"
 #include "runtime/comm/Collectives.h"
+#include "runtime/comm/Rendezvous.h"
 #include "runtime/exec/NetworkFiles.h"
 #include "runtime/train/RunDirectory.h"
 #include "runtime/train/Snapshot.h"
@@ -137,40 +138,55 @@ bool initWeightsFrom(Executor &exec, const std::string &path, std::optional<std:
 /// (1) and a bad command line (2). EX_TEMPFAIL of sysexits.h.
 constexpr int kStoppedForResume = 75;
 
-std::atomic<int> stopSignal{0};
-unsigned stopDeadlineSeconds = 60;
+StopRequest stopRequest;
 
-/// The first stop signal asks the run to end after the step in flight and
-/// sets an alarm at --stop-deadline; a second one ends the process at once
-/// (the snapshot being written is a temporary file; the previous one stays
-/// whole).
-void onStopSignal(int signal) {
-  if (stopSignal.exchange(signal) != 0) {
-    std::signal(signal, SIG_DFL);
-    std::raise(signal);
+/// The stop signals are blocked in every thread (the mask is set before
+/// any thread starts, and threads inherit it) and taken by one thread in
+/// sigwait: no compute thread is ever interrupted (a SIGTERM landing in a
+/// worker mid-GEMM crashed oneDNN, about one stop in ten), no system call
+/// returns EINTR, and what a stop does needs no async-signal safety. The
+/// first signal asks the run to end after the step in flight and starts
+/// the --stop-deadline clock; a second one ends the process at once with
+/// that signal (the snapshot being written is a temporary file; the
+/// previous one stays whole); the deadline passing (a cluster's grace
+/// period before SIGKILL) ends it with status 1, keeping the previous
+/// snapshot.
+void takeStopSignals(sigset_t signals, int64_t deadlineSeconds) {
+  int signal = 0;
+  while (sigwait(&signals, &signal) != 0 || !stopRequest.request(signal))
+    ;
+  timespec wait{static_cast<time_t>(deadlineSeconds), 0};
+  for (;;) {
+    int second = sigtimedwait(&signals, nullptr, &wait);
+    if (second > 0) {
+      std::signal(second, SIG_DFL);
+      sigset_t only;
+      sigemptyset(&only);
+      sigaddset(&only, second);
+      pthread_sigmask(SIG_UNBLOCK, &only, nullptr); // pending again: ends the process
+      raise(second);
+    }
+    if (second < 0 && errno == EAGAIN) {
+      std::fprintf(stderr, "kiln train: the stop did not finish within --stop-deadline (%lld s): "
+                           "ending now; the previous snapshot stays\n",
+                   (long long)deadlineSeconds);
+      std::_Exit(1);
+    }
+    // EINTR: another signal's handler ran; wait for the rest of the deadline.
+    wait.tv_sec = std::max<time_t>(0, deadlineSeconds - time_t(stopRequest.secondsSinceRequest()));
   }
-  ::alarm(stopDeadlineSeconds);
 }
 
-/// The stop did not finish within --stop-deadline (a cluster's grace period
-/// before SIGKILL): say so and end, keeping the previous snapshot.
-void onStopDeadline(int) {
-  const char message[] = "kiln train: the stop did not finish within --stop-deadline: ending "
-                         "now; the previous snapshot stays\n";
-  (void)!::write(STDERR_FILENO, message, sizeof message - 1); // async-signal-safe
-  std::_Exit(1);
-}
-
-/// Installs onStopSignal for `names` ("TERM,INT,USR1"; "none"), the stop
-/// taking at most `deadline` seconds: false with `error` for a name it does
-/// not know.
+/// Blocks the stop signals `names` ("TERM,INT,USR1"; "none") and starts
+/// the thread that takes them, the stop taking at most `deadline` seconds:
+/// false with `error` for a name it does not know. Before any other thread.
 bool handleStopSignals(const std::string &names, int64_t deadline, std::string &error) {
   const std::map<std::string, int> known = {
       {"TERM", SIGTERM}, {"INT", SIGINT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
   if (names == "none")
     return true;
-  stopDeadlineSeconds = static_cast<unsigned>(deadline);
-  std::signal(SIGALRM, onStopDeadline);
+  sigset_t signals;
+  sigemptyset(&signals);
   std::stringstream list(names);
   for (std::string name; std::getline(list, name, ',');) {
     auto it = known.find(name.rfind("SIG", 0) == 0 ? name.substr(3) : name);
@@ -178,8 +194,10 @@ bool handleStopSignals(const std::string &names, int64_t deadline, std::string &
       error = "--stop-signals: '" + name + "' is not one of TERM, INT, USR1, USR2, HUP (or none)";
       return false;
     }
-    std::signal(it->second, onStopSignal);
+    sigaddset(&signals, it->second);
   }
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread(takeStopSignals, signals, deadline).detach();
   return true;
 }
 
@@ -246,6 +264,9 @@ int trainMain(int argc, char **argv) {
   cl.flag("--shard-optimizer", shardOptimizer,
           "gradients and optimizer state sharded over the ranks (ZeRO 1/2): each rank updates "
           "1/N of every parameter");
+  bool listenAny = false;
+  cl.flag("--listen-any", listenAny,
+          "torchrun-style: rank 0 listens on every interface, not only MASTER_ADDR's");
   cl.integer("--comm-timeout", timeout, 1, 7 * 86400,
              "seconds a rank waits for the others before the job ends with an error (default "
              "300)");
@@ -275,6 +296,10 @@ int trainMain(int argc, char **argv) {
       ->type_name("LIST");
   cl.integer("--stop-deadline", stopDeadline, 1, 86400,
              "seconds a stop may take before the process ends anyway (default 60)");
+  bool requeue = false;
+  cl.flag("--requeue", requeue,
+          "after a stop by signal, ask SLURM to requeue the job (scontrol requeue "
+          "$SLURM_JOB_ID); with --resume the requeued job goes on by itself");
   cl.flag("--quiet", options.quiet, "no progress lines");
   cl.footer("Data parallel: mpirun -n N kiln train ..., srun kiln train ..., or set RANK, "
             "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT per process.");
@@ -292,10 +317,17 @@ int trainMain(int argc, char **argv) {
              ? " (a run directory: its artifact is " + artifact + "/model.kiln; to go on with "
                "the run, give --out " + artifact + " --resume)"
              : std::string()));
+  const char *slurmJob = std::getenv("SLURM_JOB_ID");
+  if (requeue && !options.resume)
+    return cl.usageError("--requeue needs --resume: the requeued job runs this same command, "
+                         "which must go on with the run");
+  if (requeue && (!slurmJob || !*slurmJob))
+    return cl.usageError("--requeue asks SLURM to requeue the job, but SLURM_JOB_ID is not set "
+                         "(run it inside sbatch)");
   std::string error;
   if (!handleStopSignals(stopSignals.value_or("TERM,INT,USR1"), stopDeadline.value_or(60), error))
     return cl.usageError(error);
-  options.stopSignal = &stopSignal;
+  options.stop = &stopRequest;
   bool cuda = device == "cuda";
   options.runDir = out.value_or("run");
   options.snapshotEvery = snapshotEvery.value_or(0);
@@ -304,6 +336,16 @@ int trainMain(int argc, char **argv) {
   World world;
   if (!detectWorld(world, error))
     return cl.usageError(error);
+  world.listenAny = listenAny;
+  // The compile options that make the artifact: one string, in order.
+  std::string compileOptions;
+  for (const auto &option : {batch ? std::to_string(*batch) : "", bucketSize ? std::to_string(*bucketSize) : "",
+                             precision.value_or(""), recompute.value_or(""),
+                             allReducePrecision.value_or(""), cpu.value_or(""),
+                             std::string(cuda ? "cuda" : "cpu"),
+                             std::string(shardOptimizer ? "sharded" : "")})
+    compileOptions += option + ";";
+  world.modelCrc = modelCrcOf(artifact, compileOptions);
   std::unique_ptr<Collectives> comm = connectRanks(world, timeout.value_or(300), error);
   if (!comm) {
     std::fprintf(stderr, "kiln train: rank %d: %s\n", world.rank, error.c_str());
@@ -434,11 +476,27 @@ int trainMain(int argc, char **argv) {
   if (!train(*exec, dataset, options, result, error))
     return failRanks(comm.get(), error);
   if (result.stoppedBy) {
-    if (w.rank == 0)
-      std::fprintf(stderr,
-                   "kiln train: stopped by signal %d after step %lld: snapshot in %s/snapshots; "
-                   "go on with the same command and --resume\n",
-                   result.stoppedBy, (long long)result.steps, options.runDir.c_str());
+    if (w.rank != 0)
+      return kStoppedForResume;
+    char taken[32] = "";
+    if (double seconds = stopRequest.secondsSinceRequest(); seconds > 0)
+      std::snprintf(taken, sizeof taken, " in %.2f s", seconds);
+    std::fprintf(stderr,
+                 "kiln train: stopped by signal %d (received during %s) after step %lld%s: "
+                 "snapshot in %s/snapshots; go on with the same command and --resume\n",
+                 result.stoppedBy, StopRequest::phaseName(result.stopPhase),
+                 (long long)result.steps, taken, options.runDir.c_str());
+    if (requeue) {
+      // The requeued job runs the batch script again: this command with
+      // --resume goes on from the snapshot just written.
+      int rc = runProcess("scontrol", {"requeue", slurmJob}, error);
+      if (rc == 0)
+        std::fprintf(stderr, "kiln train: asked SLURM to requeue job %s\n", slurmJob);
+      else
+        std::fprintf(stderr, "kiln train: scontrol requeue %s failed (%s): requeue the job by "
+                             "hand\n",
+                     slurmJob, rc < 0 ? error.c_str() : ("status " + std::to_string(rc)).c_str());
+    }
     return kStoppedForResume;
   }
   if (w.rank == 0 && result.testAccuracy >= 0)

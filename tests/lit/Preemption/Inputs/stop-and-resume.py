@@ -1,9 +1,10 @@
 """Trains ARTIFACT into RUNDIR for STEPS steps, sends SIGNAL once the run
 holds its directory and has trained a while, checks the clean stop (status
 75, the message, summary.json's stopped_by_signal, fewer steps than asked),
-then goes on with --resume to STEPS. Prints the step it stopped at.
+then goes on with --resume to STEPS. Prints kiln's messages about the
+stop and the step it stopped at. EXTRA options go to both runs.
 
-  stop-and-resume.py KILN ARTIFACT RUNDIR SIGNAL STEPS
+  stop-and-resume.py KILN ARTIFACT RUNDIR SIGNAL STEPS [EXTRA...]
 """
 import json
 import os
@@ -13,8 +14,8 @@ import sys
 import time
 
 kiln, artifact, run, name, steps = sys.argv[1:6]
-common = [kiln, 'train', artifact, '--steps', steps, '--epochs', '100', '--data', 'synthetic:6400', '--threads', '1',
-          '--quiet', '--no-eval', '--out', run]
+common = [kiln, 'train', artifact, '--steps', steps, '--epochs', '100', '--data', 'synthetic:6400',
+          '--threads', '1', '--quiet', '--no-eval', '--out', run] + sys.argv[6:]
 p = subprocess.Popen(common, stderr=subprocess.PIPE, text=True)
 lock = os.path.join(run, 'run.lock')
 for _ in range(300):
@@ -29,5 +30,6 @@ if p.returncode != 75 or 'stopped by signal' not in err:
     sys.exit('FAIL: status %d, stderr:\n%s' % (p.returncode, err))
 if summary.get('stopped_by_signal') != getattr(signal, 'SIG' + name) or summary['steps'] >= int(steps):
     sys.exit('FAIL: summary %s' % summary)
+print('\n'.join(line for line in err.splitlines() if line.startswith('kiln train:')))
 print('stopped after step %d of %s' % (summary['steps'], steps))
-subprocess.run(common + ['--resume'], check=True)
+subprocess.run(common + ([] if '--resume' in common else ['--resume']), check=True)
