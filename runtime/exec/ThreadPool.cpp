@@ -19,25 +19,44 @@ ThreadPool::~ThreadPool() {
     t.join();
 }
 
-void ThreadPool::drain(int thread) {
-  Span span{thread, {}, {}};
-  for (int64_t i = next.fetch_add(1); i < total;) {
-    if (spans && span.begin == std::chrono::steady_clock::time_point{})
-      span.begin = std::chrono::steady_clock::now();
-    (*job)(i);
-    // The next chunk is claimed before this one counts as done: run() may
-    // return (and the next run() set `total`) only after that.
-    int64_t claimed = next.fetch_add(1);
-    bool last = claimed >= total;
-    if (spans && last) {
+namespace {
+constexpr uint64_t kChunkBits = 0xffffffffu;
+uint64_t tagOf(uint64_t generation) { return generation << 32; }
+} // namespace
+
+bool ThreadPool::claim(uint64_t gen, int64_t &chunk) {
+  for (;;) {
+    uint64_t c = claims.load();
+    if ((c & ~kChunkBits) != tagOf(gen) || int64_t(c & kChunkBits) >= total.load())
+      return false;
+    if (claims.compare_exchange_weak(c, c + 1)) {
+      chunk = int64_t(c & kChunkBits);
+      return true;
+    }
+  }
+}
+
+void ThreadPool::drain(int thread, uint64_t gen) {
+  int64_t chunk;
+  if (!claim(gen, chunk))
+    return;
+  Span span{thread, std::chrono::steady_clock::now(), {}};
+  for (;;) {
+    (*job.load())(chunk);
+    // The next chunk is claimed, and the span recorded, before this one
+    // counts as done: once all are done run() returns and its caller may
+    // read the spans or start the next run.
+    int64_t next;
+    bool more = claim(gen, next);
+    if (!more && spans) {
       span.end = std::chrono::steady_clock::now();
       std::lock_guard<std::mutex> lock(spanMutex);
       spans->push_back(span);
     }
     done.fetch_add(1, std::memory_order_release);
-    if (last)
+    if (!more)
       return;
-    i = claimed;
+    chunk = next;
   }
 }
 
@@ -54,7 +73,7 @@ void ThreadPool::work(int thread) {
     seen = generation.load(std::memory_order_acquire);
     if (stop)
       return;
-    drain(thread);
+    drain(thread, seen);
   }
 }
 
@@ -67,16 +86,20 @@ void ThreadPool::run(int64_t chunks, const std::function<void(int64_t)> &fn) {
       spans->push_back({0, begin, std::chrono::steady_clock::now()});
     return;
   }
+  uint64_t gen;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    job = &fn;
-    total = chunks;
+    // The new tag first: from here no claim of an earlier run succeeds,
+    // whatever total and job it then reads.
+    gen = generation.load() + 1;
+    claims.store(tagOf(gen));
+    total.store(chunks);
+    job.store(&fn);
     done.store(0);
-    next.store(0);
-    generation.fetch_add(1, std::memory_order_release);
+    generation.store(gen, std::memory_order_release);
   }
   wake.notify_all();
-  drain(0);
+  drain(0, gen);
   while (done.load(std::memory_order_acquire) < chunks)
     std::this_thread::yield();
 }

@@ -46,15 +46,25 @@ public:
 
 private:
   void work(int thread);
-  void drain(int thread);
+  /// Runs chunks of run() number `generation` until none is left.
+  void drain(int thread, uint64_t generation);
+  /// Takes the next chunk of run() number `generation`: false when none
+  /// is left or that run is over.
+  bool claim(uint64_t generation, int64_t &chunk);
 
   std::vector<std::thread> workers;
   std::mutex mutex;
   std::condition_variable wake;
   std::atomic<uint64_t> generation{0};
-  std::atomic<int64_t> next{0}, done{0};
-  int64_t total = 0;
-  const std::function<void(int64_t)> *job = nullptr;
+  /// The run's generation (high 32 bits) and its next unclaimed chunk: a
+  /// chunk is claimed by a compare-and-swap that checks both, so a thread
+  /// still draining an earlier run (descheduled, or interrupted by a
+  /// signal, between reading and claiming) can never take a chunk of this
+  /// one: that ran the chunk twice, counted it twice, and let run() return
+  /// while the chunk still ran.
+  std::atomic<uint64_t> claims{0};
+  std::atomic<int64_t> total{0}, done{0};
+  std::atomic<const std::function<void(int64_t)> *> job{nullptr};
   std::atomic<bool> stop{false};
   std::mutex spanMutex;
 };

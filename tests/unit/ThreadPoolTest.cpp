@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
+#include <unistd.h>
 #include <atomic>
 #include <thread>
 
@@ -63,4 +65,43 @@ TEST(ThreadPool, EveryChunkRunsOnceAcrossRuns) {
       spans.clear();
     }
   }
+}
+
+/// The same while signals interrupt the threads and more threads than
+/// cores compete: a worker stopped between reading the chunk counter and
+/// claiming took a chunk of the next run, ran it twice and let run()
+/// return while it still ran (kiln train crashed in oneDNN when SIGTERM
+/// came mid-step, about one run in ten).
+TEST(ThreadPool, EveryChunkRunsOnceWhileSignalsInterruptTheThreads) {
+  struct sigaction action {}, previous{};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  ASSERT_EQ(sigaction(SIGUSR2, &action, &previous), 0);
+  ThreadPool pool(2 * std::max(2u, std::thread::hardware_concurrency()));
+  std::atomic<bool> running{true};
+  std::thread sender([&] {
+    while (running.load()) {
+      ::kill(::getpid(), SIGUSR2); // to any thread: often a worker
+      std::this_thread::yield();
+    }
+  });
+  int doubled = 0, early = 0;
+  for (int r = 0; r < 100000 && !doubled && !early; ++r) {
+    int64_t chunks = 2 + r % 9;
+    std::vector<std::atomic<int>> hits(chunks), finished(chunks);
+    pool.run(chunks, [&](int64_t i) {
+      hits[i].fetch_add(1);
+      finished[i].fetch_add(1);
+    });
+    for (int64_t i = 0; i < chunks; ++i) {
+      doubled += hits[i].load() != 1;
+      early += finished[i].load() != 1;
+    }
+  }
+  running = false;
+  sender.join();
+  sigaction(SIGUSR2, &previous, nullptr);
+  EXPECT_EQ(doubled, 0) << "a chunk ran twice or never";
+  EXPECT_EQ(early, 0) << "run() returned before a chunk had finished";
 }
