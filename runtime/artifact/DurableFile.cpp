@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <filesystem>
 #include <unistd.h>
 
@@ -58,6 +59,8 @@ void syncDirectoryOf(const std::string &path) {
 
 bool writeFileAtomically(const std::string &path, const std::vector<std::string_view> &pieces,
                          std::string &error) {
+  if (isDevNull(path))
+    return true; // a rename would replace the device itself
   std::string partial = path + ".tmp-" + std::to_string(::getpid()), why;
   bool ok = writeDurably(partial, pieces, why);
   if (ok && std::rename(partial.c_str(), path.c_str()) != 0) {
@@ -78,9 +81,16 @@ bool sameFile(const std::string &a, const std::string &b) {
   return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
+bool isDevNull(const std::string &path) {
+  // By inode: std::filesystem::equivalent refuses two character devices.
+  struct stat a {}, b {};
+  return ::stat(path.c_str(), &a) == 0 && ::stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 bool mayReplace(const std::string &path, OutputKind kind, std::string &why) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
+  if (!std::filesystem::exists(path, ec) || isDevNull(path))
     return true;
   if (!std::filesystem::is_regular_file(path, ec)) {
     why = "something other than a file is there; refusing to replace it";

@@ -20,7 +20,8 @@ namespace kiln {
 /// renames it over `path` and syncs the directory. Pieces, so that a
 /// snapshot is written from the tensors it holds, not from a copy of them
 /// all. False with `error` naming the path and the system's reason
-/// (errno), nothing left behind and `path` as it was.
+/// (errno), nothing left behind and `path` as it was. /dev/null takes
+/// the output and keeps nothing (`-o /dev/null`).
 bool writeFileAtomically(const std::string &path, const std::vector<std::string_view> &pieces,
                          std::string &error);
 
@@ -34,9 +35,12 @@ enum class OutputKind {
 };
 
 /// Whether `path` may be written as an output of `kind`: nothing is there,
-/// or an earlier output of that kind is; false with `why` otherwise (a
-/// directory, a graph, data, weights of another kind).
+/// /dev/null is, or an earlier output of that kind is; false with `why`
+/// otherwise (a directory, a graph, data, weights of another kind).
 bool mayReplace(const std::string &path, OutputKind kind, std::string &why);
+
+/// Whether `path` is /dev/null (by any name).
+bool isDevNull(const std::string &path);
 
 /// Whether `a` and `b` name one existing file (an output that would be
 /// written over an input).
