@@ -18,6 +18,7 @@
 #include "runtime/cuda/NcclCollectives.h"
 #include "runtime/exec/CublasPlan.h"
 #include "runtime/exec/DeviceBackend.h"
+#include "runtime/exec/DeviceWait.h"
 #include "runtime/exec/GpuForRank.h"
 
 #include <cublas_v2.h>
@@ -25,12 +26,10 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <type_traits>
 
 namespace kiln {
@@ -521,20 +520,15 @@ void CudaBackend::synchronize() {
     return;
   }
   // Polled, so that a dead or stalled rank ends the job instead of hanging it.
-  auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    cudaError_t e = cudaStreamQuery(compute);
-    if (e == cudaSuccess)
-      return;
-    if (e != cudaErrorNotReady)
-      check(e, "the GPU step (KILN_CUDA_SYNC=1 names the thunk that failed)");
-    comm->progress();
-    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (waited > comm->timeout())
-      comm->fail("the GPU step did not finish within " + std::to_string((int)comm->timeout()) +
-                 " s: an NCCL all-reduce is stuck (a rank died or stalled)");
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
-  }
+  waitForDevice(
+      *comm,
+      [&] {
+        cudaError_t e = cudaStreamQuery(compute);
+        if (e != cudaSuccess && e != cudaErrorNotReady)
+          check(e, "the GPU step (KILN_CUDA_SYNC=1 names the thunk that failed)");
+        return e == cudaSuccess;
+      },
+      "the GPU step", "an NCCL all-reduce is stuck (a rank died or stalled)");
 }
 
 std::unique_ptr<Collectives> CudaBackend::connect(std::unique_ptr<Collectives> host,
