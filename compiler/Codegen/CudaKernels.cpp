@@ -147,6 +147,7 @@ protected:
   }
 
   void sync() override { b.create<gpu::BarrierOp>(loc); }
+  bool accumulatesWholeRows() const override { return false; }
 
 private:
   Value workspace, slab;

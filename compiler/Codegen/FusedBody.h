@@ -132,6 +132,12 @@ protected:
   }
   /// After each op: GPU threads wait for each other's writes.
   virtual void sync() {}
+  /// Whether a reduction across rows (the last local dim kept, as a bias
+  /// gradient's sum over the batch) adds whole rows into the result in
+  /// place, the inner loop along contiguous memory (CPU: it vectorises),
+  /// rather than each kept element folding its column in a register (GPU:
+  /// a thread per column, reads coalesced across the warp, one store).
+  virtual bool accumulatesWholeRows() const { return true; }
   /// Loops whose iterations are independent (spread over a GPU block).
   virtual void loops(ArrayRef<int64_t> shape, const std::function<void(ValueRange)> &fn) {
     serialLoops(shape, fn);

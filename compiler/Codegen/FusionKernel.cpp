@@ -63,15 +63,29 @@ void FusedBody::emitReduce(ReductionOpInterface op) {
   if (reducesAcrossRows(op)) {
     View acc{out.memref, out.base, kept, outKept, nullptr};
     bool isMax = isa<ReduceMaxOp>(op);
-    loops(kept, [&](ValueRange c) { store(acc, c, f32(isMax ? -INFINITY : 0.0)); });
+    Value init = f32(isMax ? -INFINITY : 0.0);
+    auto combine = [&](Value a, Value x) -> Value {
+      return isMax ? reductionMax(b, loc, a, x) : b.create<arith::AddFOp>(loc, a, x).getResult();
+    };
+    // Either way the rows are added in order: the same sums.
+    if (!accumulatesWholeRows()) {
+      loops(kept, [&](ValueRange c) {
+        View column = in;
+        column.base = at(in, c, keptStrides);
+        Value v = serialFold(red, {init}, [&](ValueRange a, ValueRange r) -> SmallVector<Value> {
+          return {combine(a[0], load(column, r, redStrides))};
+        })[0];
+        store(acc, c, isa<MeanOp>(op) ? b.create<arith::MulFOp>(loc, v, f32(1.0 / count)).getResult()
+                                      : v);
+      });
+      views[op->getResult(0)] = out;
+      return;
+    }
+    loops(kept, [&](ValueRange c) { store(acc, c, init); });
     serialLoops(red, [&](ValueRange r) {
       View rowIn = in;
       rowIn.base = at(in, r, redStrides);
-      loops(kept, [&](ValueRange c) {
-        Value x = load(rowIn, c, keptStrides), a = load(acc, c);
-        store(acc, c, isMax ? reductionMax(b, loc, a, x)
-                            : b.create<arith::AddFOp>(loc, a, x).getResult());
-      });
+      loops(kept, [&](ValueRange c) { store(acc, c, combine(load(acc, c), load(rowIn, c, keptStrides))); });
     });
     if (isa<MeanOp>(op))
       loops(kept, [&](ValueRange c) {
