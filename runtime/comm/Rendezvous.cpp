@@ -96,7 +96,7 @@ bool openListeners(const World &w, std::vector<int> &listeners, std::string &err
   std::string port = std::to_string(w.masterPort);
   if (int rc = getaddrinfo(w.listenAny ? nullptr : w.masterAddr.c_str(), port.c_str(), &hints,
                            &found)) {
-    error = "rank 0 cannot resolve MASTER_ADDR '" + w.masterAddr + "': " + gai_strerror(rc);
+    error = "cannot resolve MASTER_ADDR '" + w.masterAddr + "': " + gai_strerror(rc);
     return false;
   }
   std::string tried, failure;
@@ -122,10 +122,10 @@ bool openListeners(const World &w, std::vector<int> &listeners, std::string &err
   }
   freeaddrinfo(found);
   if (listeners.empty()) {
-    error = elsewhere ? "rank 0 cannot listen at MASTER_ADDR " + w.masterAddr + " (" + tried +
+    error = elsewhere ? "cannot listen at MASTER_ADDR " + w.masterAddr + " (" + tried +
                             "): not an address of this machine; start rank 0 on that host, or "
                             "give --listen-any to listen on every interface"
-                      : "rank 0 cannot listen on " + failure + " (choose a free MASTER_PORT)";
+                      : "cannot listen on " + failure + " (choose a free MASTER_PORT)";
     return false;
   }
   // Debian's /etc/hosts maps the host's own name to 127.0.1.1: a name
@@ -165,13 +165,13 @@ public:
     std::vector<Knock> knocks;
     while (joined < w.size - 1) {
       if (!misconfigured.empty()) {
-        error = "rank 0: the ranks run different models: " + misconfigured;
+        error = "the ranks run different models: " + misconfigured;
         for (Knock &k : knocks)
           close(k.fd);
         return false;
       }
       if (Clock::now() >= deadline) {
-        error = "rank 0: only " + std::to_string(joined) + " of " + std::to_string(w.size - 1) +
+        error = "only " + std::to_string(joined) + " of " + std::to_string(w.size - 1) +
                 " other ranks joined on port " + std::to_string(w.masterPort) + " within " +
                 std::to_string(int(timeout)) + " s (are they running with the same MASTER_ADDR, "
                 "MASTER_PORT, WORLD_SIZE, job id and secret?" +
@@ -190,7 +190,7 @@ public:
         wake = std::min(wake, k.deadline);
       }
       if (poll(fds.data(), fds.size(), millisecondsUntil(wake)) < 0 && errno != EINTR) {
-        error = std::string("rank 0: poll: ") + std::strerror(errno);
+        error = std::string("poll: ") + std::strerror(errno);
         return false;
       }
       for (size_t i = 0; i < listeners.size(); ++i)
