@@ -82,10 +82,11 @@ bool sameFile(const std::string &a, const std::string &b) {
 }
 
 bool isDevNull(const std::string &path) {
-  // By inode: std::filesystem::equivalent refuses two character devices.
+  // By device number: std::filesystem::equivalent refuses two character
+  // devices, and a container's /dev/null may be another node of 1:3.
   struct stat a {}, b {};
   return ::stat(path.c_str(), &a) == 0 && ::stat("/dev/null", &b) == 0 && S_ISCHR(a.st_mode) &&
-         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+         S_ISCHR(b.st_mode) && a.st_rdev == b.st_rdev;
 }
 
 bool mayReplace(const std::string &path, OutputKind kind, std::string &why) {

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 namespace kiln {
 namespace {
@@ -89,38 +90,54 @@ bool sendNow(int fd, const std::vector<uint8_t> &bytes) {
 /// Rank 0's sockets: one per local address MASTER_ADDR resolves to, or one
 /// on every interface (--listen-any).
 bool openListeners(const World &w, std::vector<int> &listeners, std::string &error) {
-  addrinfo hints{}, *found = nullptr;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | (w.listenAny ? AI_PASSIVE : 0);
-  hints.ai_family = w.listenAny ? AF_INET6 : AF_UNSPEC;
-  std::string port = std::to_string(w.masterPort);
-  if (int rc = getaddrinfo(w.listenAny ? nullptr : w.masterAddr.c_str(), port.c_str(), &hints,
-                           &found)) {
-    error = "cannot resolve MASTER_ADDR '" + w.masterAddr + "': " + gai_strerror(rc);
+  std::string port = std::to_string(w.masterPort), tried, failure;
+  bool onlyLoopback = true, elsewhere = true;
+  // Binds every address of `family` that getaddrinfo gives; false if it
+  // cannot resolve.
+  auto listenOn = [&](int family) {
+    addrinfo hints{}, *found = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (w.listenAny ? AI_PASSIVE : 0);
+    hints.ai_family = family;
+    if (int rc = getaddrinfo(w.listenAny ? nullptr : w.masterAddr.c_str(), port.c_str(), &hints,
+                             &found)) {
+      error = "cannot resolve MASTER_ADDR '" + w.masterAddr + "': " + gai_strerror(rc);
+      return false;
+    }
+    for (addrinfo *a = found; a; a = a->ai_next) {
+      std::string address = addressOf(a->ai_addr, a->ai_addrlen);
+      tried += (tried.empty() ? "" : ", ") + address;
+      int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      int one = 1, zero = 0;
+      bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+                // IPv4 clients too, as v4-mapped addresses
+                (!w.listenAny || a->ai_family != AF_INET6 ||
+                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) == 0) &&
+                bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0;
+      if (!ok) {
+        int why = errno;
+        elsewhere &= why == EADDRNOTAVAIL;
+        failure = address + ": " + std::strerror(why);
+        if (fd >= 0)
+          close(fd);
+        continue;
+      }
+      setBlocking(fd, false);
+      onlyLoopback &= isLoopback(a->ai_addr);
+      listeners.push_back(fd);
+    }
+    freeaddrinfo(found);
+    return true;
+  };
+  // --listen-any: one dual-stack IPv6 socket, or IPv4 where the machine
+  // has no IPv6 (ipv6.disable=1).
+  if (w.listenAny) {
+    listenOn(AF_INET6);
+    if (listeners.empty() && !listenOn(AF_INET))
+      return false;
+  } else if (!listenOn(AF_UNSPEC)) {
     return false;
   }
-  std::string tried, failure;
-  bool onlyLoopback = true, elsewhere = true;
-  for (addrinfo *a = found; a; a = a->ai_next) {
-    std::string address = addressOf(a->ai_addr, a->ai_addrlen);
-    tried += (tried.empty() ? "" : ", ") + address;
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    int one = 1, zero = 0;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (w.listenAny) // IPv4 clients too, as v4-mapped addresses
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    if (fd < 0 || bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-      elsewhere &= errno == EADDRNOTAVAIL;
-      failure = address + ": " + std::strerror(errno);
-      if (fd >= 0)
-        close(fd);
-      continue;
-    }
-    setBlocking(fd, false);
-    onlyLoopback &= isLoopback(a->ai_addr);
-    listeners.push_back(fd);
-  }
-  freeaddrinfo(found);
   if (listeners.empty()) {
     error = elsewhere ? "cannot listen at MASTER_ADDR " + w.masterAddr + " (" + tried +
                             "): not an address of this machine; start rank 0 on that host, or "
@@ -163,24 +180,30 @@ public:
   bool admit(const std::vector<int> &listeners, double timeout, std::string &error) {
     auto deadline = after(timeout);
     std::vector<Knock> knocks;
+    // Every connection closed, the joined ranks' too: they then end.
+    auto giveUp = [&](std::string why) {
+      error = std::move(why);
+      for (Knock &k : knocks)
+        if (k.fd >= 0)
+          close(k.fd);
+      for (int &fd : peers)
+        if (fd >= 0)
+          close(std::exchange(fd, -1));
+      return false;
+    };
     while (joined < w.size - 1) {
-      if (!misconfigured.empty()) {
-        error = "the ranks run different models: " + misconfigured;
-        for (Knock &k : knocks)
-          close(k.fd);
-        return false;
-      }
-      if (Clock::now() >= deadline) {
-        error = "only " + std::to_string(joined) + " of " + std::to_string(w.size - 1) +
-                " other ranks joined on port " + std::to_string(w.masterPort) + " within " +
-                std::to_string(int(timeout)) + " s (are they running with the same MASTER_ADDR, "
-                "MASTER_PORT, WORLD_SIZE, job id and secret?" +
-                (strangers ? " " + std::to_string(strangers) + " connection(s) turned away, "
-                             "see above" : std::string()) + ")";
-        for (Knock &k : knocks)
-          close(k.fd);
-        return false;
-      }
+      if (!misconfigured.empty())
+        return giveUp("the ranks run different models: " + misconfigured);
+      if (Clock::now() >= deadline)
+        return giveUp("only " + std::to_string(joined) + " of " + std::to_string(w.size - 1) +
+                      " other ranks joined on port " + std::to_string(w.masterPort) + " within " +
+                      std::to_string(int(timeout)) +
+                      " s (are they running with the same MASTER_ADDR, MASTER_PORT, WORLD_SIZE, "
+                      "job id and secret?" +
+                      (strangers ? " " + std::to_string(strangers) +
+                                       " connection(s) turned away, see above"
+                                 : std::string()) +
+                      ")");
       std::vector<pollfd> fds;
       auto wake = deadline;
       for (int fd : listeners)
@@ -189,10 +212,8 @@ public:
         fds.push_back({k.fd, POLLIN, 0});
         wake = std::min(wake, k.deadline);
       }
-      if (poll(fds.data(), fds.size(), millisecondsUntil(wake)) < 0 && errno != EINTR) {
-        error = std::string("poll: ") + std::strerror(errno);
-        return false;
-      }
+      if (poll(fds.data(), fds.size(), millisecondsUntil(wake)) < 0 && errno != EINTR)
+        return giveUp(std::string("poll: ") + std::strerror(errno));
       for (size_t i = 0; i < listeners.size(); ++i)
         if (fds[i].revents)
           acceptAll(listeners[i], deadline, knocks);
@@ -221,8 +242,13 @@ private:
       socklen_t length = sizeof from;
       int fd = accept4(listener, reinterpret_cast<sockaddr *>(&from), &length,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0)
-        return; // EAGAIN: none left
+      if (fd < 0) {
+        // EAGAIN: none left. Out of descriptors (EMFILE): the listener
+        // stays readable, so pause rather than spin until some close.
+        if (errno == EMFILE || errno == ENFILE)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return;
+      }
       Knock k;
       k.fd = fd;
       k.from = addressOf(reinterpret_cast<sockaddr *>(&from), length);
@@ -484,7 +510,7 @@ bool rendezvous(const World &w, double timeoutSeconds, std::vector<int> &peers,
   if (w.secret.empty())
     std::fprintf(stderr,
                  "kiln: rank 0: warning: no KILN_JOB_SECRET: any host that reaches port %d and "
-                 "knows the job id can join this job (set KILN_JOB_SECRET or "
+                 "knows the job id can join this job or end it (set KILN_JOB_SECRET or "
                  "KILN_JOB_SECRET_FILE on every rank; docs/distributed.md)\n",
                  w.masterPort);
   bool ok = Doorkeeper(w, peers).admit(listeners, timeoutSeconds, error);

@@ -1,6 +1,8 @@
 //===- ThreadPool.cpp - fork-join parallel loops for thunks ---------------===//
 #include "runtime/exec/ThreadPool.h"
 
+#include <cassert>
+
 namespace kiln {
 
 ThreadPool::ThreadPool(int threads) {
@@ -86,6 +88,8 @@ void ThreadPool::run(int64_t chunks, const std::function<void(int64_t)> &fn) {
       spans->push_back({0, begin, std::chrono::steady_clock::now()});
     return;
   }
+  // The chunk index has 32 bits of the claim word (see claims).
+  assert(uint64_t(chunks) <= kChunkBits && "too many chunks for one run");
   uint64_t gen;
   {
     std::lock_guard<std::mutex> lock(mutex);

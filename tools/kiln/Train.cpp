@@ -139,6 +139,10 @@ bool initWeightsFrom(Executor &exec, const std::string &path, std::optional<std:
 constexpr int kStoppedForResume = 75;
 
 StopRequest stopRequest;
+/// Set once a stopped run's snapshot and summary are written: a signal
+/// after that (the SIGTERM `scontrol requeue` sends the job) ends the
+/// process as the clean stop it is, and the deadline no longer applies.
+std::atomic<bool> stopWritten{false};
 
 /// The stop signals are blocked in every thread (the mask is set before
 /// any thread starts, and threads inherit it) and taken by one thread in
@@ -158,6 +162,12 @@ void takeStopSignals(sigset_t signals, int64_t deadlineSeconds) {
   timespec wait{static_cast<time_t>(deadlineSeconds), 0};
   for (;;) {
     int second = sigtimedwait(&signals, nullptr, &wait);
+    if (stopWritten.load()) {
+      if (second > 0)
+        std::_Exit(kStoppedForResume);
+      wait = {3600, 0};
+      continue;
+    }
     if (second > 0) {
       std::signal(second, SIG_DFL);
       sigset_t only;
@@ -476,6 +486,7 @@ int trainMain(int argc, char **argv) {
   if (!train(*exec, dataset, options, result, error))
     return failRanks(comm.get(), error);
   if (result.stoppedBy) {
+    stopWritten = true;
     if (w.rank != 0)
       return kStoppedForResume;
     char taken[32] = "";
