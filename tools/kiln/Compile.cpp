@@ -410,7 +410,7 @@ int kiln::compilerMain(int argc, char **argv) {
   if (!last->onIR()) {
     if (!writeText(outputPath, text))
       return 1;
-    if (outputPath != "-")
+    if (outputPath != "-" && !quiet)
       llvm::errs() << "kiln compile: wrote the dump of phase '" << last->name << "' to "
                    << outputPath << "\n";
     return 0;
@@ -421,10 +421,10 @@ int kiln::compilerMain(int argc, char **argv) {
   irStream << "\n";
   if (!writeText(outputPath, ir))
     return 1;
-  if (outputPath != "-")
+  if (outputPath != "-" && !quiet)
     llvm::errs() << "kiln compile: wrote the IR after phase '" << last->name
                  << "' to " << outputPath << "\n";
-  if (!dumpPhasesTo.empty())
+  if (!dumpPhasesTo.empty() && !quiet)
     llvm::errs() << "kiln compile: IR after each phase in " << dumpPhasesTo
                  << "/ (index: " << dumpPhasesTo << "/index.txt)\n";
   return 0;
