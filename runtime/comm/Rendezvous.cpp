@@ -3,6 +3,7 @@
 
 #include "runtime/artifact/Crc32.h"
 #include "runtime/comm/Handshake.h"
+#include "runtime/comm/Sockets.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,7 +26,7 @@ namespace kiln {
 namespace {
 
 namespace hs = handshake;
-using Clock = std::chrono::steady_clock;
+using Clock = SocketClock;
 
 /// Handshakes rank 0 carries at once; more connections are closed at once
 /// (a flood must not exhaust the process's descriptors).
@@ -36,11 +37,6 @@ constexpr int kLoggedStrangers = 20;
 Clock::time_point after(double seconds) {
   return Clock::now() +
          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
-int millisecondsUntil(Clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
-  return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 1 << 30));
 }
 
 void setBlocking(int fd, bool blocking) {
@@ -346,29 +342,9 @@ private:
   std::string misconfigured; // a proven rank runs another model: the job stops
 };
 
-/// Waits until `fd` is ready for `events` or `deadline` passes.
-bool ready(int fd, short events, Clock::time_point deadline) {
-  pollfd pfd{fd, events, 0};
-  int rc;
-  while ((rc = poll(&pfd, 1, millisecondsUntil(deadline))) < 0 && errno == EINTR)
-    ;
-  return rc > 0;
-}
-
-/// Sends or receives exactly `size` bytes before `deadline`.
-bool transferAll(int fd, uint8_t *data, size_t size, bool send, Clock::time_point deadline) {
-  while (size > 0) {
-    if (!ready(fd, send ? POLLOUT : POLLIN, deadline))
-      return false;
-    ssize_t n = send ? ::send(fd, data, size, MSG_NOSIGNAL) : recv(fd, data, size, 0);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-      return false;
-    if (n > 0) {
-      data += n;
-      size -= n;
-    }
-  }
-  return true;
+/// Moves exactly `size` bytes before `deadline` (false otherwise).
+bool transferred(int fd, void *data, size_t size, bool send, Clock::time_point deadline) {
+  return transferAll(fd, data, size, send, deadline).outcome == Transfer::Done;
 }
 
 enum class Knocked { Joined, Refused, Retry };
@@ -384,8 +360,8 @@ Knocked knock(const World &w, int fd, Clock::time_point deadline, std::string &w
   hello.nonce = hs::freshNonce();
   std::vector<uint8_t> bytes = hs::encode(hello);
   std::vector<uint8_t> answer(hs::kReplyBytes);
-  if (!transferAll(fd, bytes.data(), bytes.size(), true, deadline) ||
-      !transferAll(fd, answer.data(), answer.size(), false, deadline)) {
+  if (!transferred(fd, bytes.data(), bytes.size(), true, deadline) ||
+      !transferred(fd, answer.data(), answer.size(), false, deadline)) {
     why = "the connection closed or stayed silent before rank 0 answered the handshake "
           "(is another program on MASTER_PORT?)";
     return Knocked::Retry;
@@ -412,8 +388,8 @@ Knocked knock(const World &w, int fd, Clock::time_point deadline, std::string &w
   hs::Digest proof = hs::mac(w.secret, "rank", bytes, reply.nonce);
   uint8_t final[hs::kFinalBytes];
   hs::Verdict verdict;
-  if (!transferAll(fd, proof.data(), proof.size(), true, deadline) ||
-      !transferAll(fd, final, sizeof final, false, deadline) ||
+  if (!transferred(fd, proof.data(), proof.size(), true, deadline) ||
+      !transferred(fd, final, sizeof final, false, deadline) ||
       !hs::decode(final, sizeof final, verdict, why)) {
     why = "rank 0 ended the handshake without a verdict";
     return Knocked::Refused;
@@ -434,7 +410,7 @@ int connectBefore(const addrinfo *a, Clock::time_point deadline) {
   int error = 0;
   socklen_t length = sizeof error;
   if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
-      (errno == EINPROGRESS && ready(fd, POLLOUT, deadline) &&
+      (errno == EINPROGRESS && waitReady(fd, POLLOUT, deadline) &&
        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0))
     return fd;
   int saved = error ? error : errno;

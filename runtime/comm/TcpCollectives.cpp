@@ -18,10 +18,10 @@
 #include "runtime/comm/Transports.h"
 
 #include "runtime/comm/Rendezvous.h"
+#include "runtime/comm/Sockets.h"
 
 #include "runtime/artifact/LowFloat.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -213,26 +213,17 @@ private:
   /// Sends or receives exactly `bytes` to or from `peer` (rank 0's socket
   /// on the others) before the deadline.
   std::string transfer(int peer, void *data, size_t bytes, bool send) {
-    int fd = peers[peer];
-    auto deadline = Clock::now() + std::chrono::duration<double>(timeoutSeconds);
-    auto *p = static_cast<char *>(data);
+    Transfer t = transferAll(peers[peer], data, bytes, send,
+                             Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(timeoutSeconds)));
     std::string who = "rank " + std::to_string(world_.rank == 0 ? peer : 0);
-    while (bytes > 0) {
-      pollfd pfd{fd, static_cast<short>(send ? POLLOUT : POLLIN), 0};
-      int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-      if (left <= 0 || poll(&pfd, 1, std::max(left, 1)) == 0)
-        return who + " sent nothing for " + std::to_string(int(timeoutSeconds)) +
-               " s: it stalls or died";
-      ssize_t n = send ? ::send(fd, p, bytes, MSG_NOSIGNAL) : recv(fd, p, bytes, 0);
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-        return who + " closed its connection" + (n < 0 ? std::string(" (") + std::strerror(errno) + ")" : "") +
-               ": it died or failed (see its output)";
-      if (n > 0) {
-        p += n;
-        bytes -= n;
-      }
-    }
+    if (t.outcome == Transfer::TimedOut)
+      return who + " sent nothing for " + std::to_string(int(timeoutSeconds)) +
+             " s: it stalls or died";
+    if (t.outcome == Transfer::Closed)
+      return who + " closed its connection" +
+             (t.error ? std::string(" (") + std::strerror(t.error) + ")" : "") +
+             ": it died or failed (see its output)";
     return "";
   }
 
