@@ -52,11 +52,10 @@ struct CompileRequest {
   bool shardOptimizer = false;
 };
 
-/// Compiles `request.model` into `request.artifact` (kiln-compile swaps a
-/// finished artifact in atomically: a reader never sees half of one).
-bool compileInPlace(const CompileRequest &request) {
-  std::vector<std::string> args{request.model, "-o", request.artifact, "--quiet", "--ranks",
-                                std::to_string(request.ranks)};
+/// kiln-compile's options for `request` (what makes the artifact, apart
+/// from the model and where it goes).
+std::vector<std::string> compileOptions(const CompileRequest &request) {
+  std::vector<std::string> args{"--ranks", std::to_string(request.ranks)};
   if (request.batchSize)
     args.insert(args.end(), {"--batch-size", std::to_string(*request.batchSize)});
   if (request.bucketSize)
@@ -73,6 +72,15 @@ bool compileInPlace(const CompileRequest &request) {
     args.insert(args.end(), {"--cpu", request.cpu});
   if (request.cuda)
     args.push_back("--target=cuda");
+  return args;
+}
+
+/// Compiles `request.model` into `request.artifact` (kiln-compile swaps a
+/// finished artifact in atomically: a reader never sees half of one).
+bool compileInPlace(const CompileRequest &request) {
+  std::vector<std::string> args{request.model, "-o", request.artifact, "--quiet"};
+  for (std::string &option : compileOptions(request))
+    args.push_back(std::move(option));
   return runCompiler(args) == 0;
 }
 
@@ -347,15 +355,13 @@ int trainMain(int argc, char **argv) {
   if (!detectWorld(world, error))
     return cl.usageError(error);
   world.listenAny = listenAny;
-  // The compile options that make the artifact: one string, in order.
-  std::string compileOptions;
-  for (const auto &option : {batch ? std::to_string(*batch) : "", bucketSize ? std::to_string(*bucketSize) : "",
-                             precision.value_or(""), recompute.value_or(""),
-                             allReducePrecision.value_or(""), cpu.value_or(""),
-                             std::string(cuda ? "cuda" : "cpu"),
-                             std::string(shardOptimizer ? "sharded" : "")})
-    compileOptions += option + ";";
-  world.modelCrc = modelCrcOf(artifact, compileOptions);
+  CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize,
+                         precision, recompute, allReducePrecision, world.size,
+                         cpu.value_or(""), cuda, shardOptimizer};
+  std::string optionsText;
+  for (const std::string &option : compileOptions(request))
+    optionsText += option + " ";
+  world.modelCrc = modelCrcOf(artifact, optionsText);
   std::unique_ptr<Collectives> comm = connectRanks(world, timeout.value_or(300), error);
   if (!comm) {
     std::fprintf(stderr, "kiln train: rank %d: %s\n", world.rank, error.c_str());
@@ -394,9 +400,6 @@ int trainMain(int argc, char **argv) {
   }
   options.runId = sharedRunId(runDirectory.get(), *comm);
   if (!isArtifactPath(artifact)) {
-    CompileRequest request{artifact, options.runDir + "/model.kiln", batch, bucketSize,
-                           precision, recompute, allReducePrecision, w.size,
-                           cpu.value_or(""), cuda, shardOptimizer};
     if (!compileForRanks(request, *comm, options.quiet))
       return 1; // the compiler printed why
     artifact = request.artifact;
