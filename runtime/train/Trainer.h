@@ -47,7 +47,7 @@ struct TrainOptions {
   /// and at the end of the run; or not at all.
   std::optional<int64_t> evalEvery;
   bool noEval = false;
-  /// Where Train.cpp's signal handlers ask the run to stop: it ends after
+  /// Where Train.cpp's signal thread asks the run to stop: it ends after
   /// the step in flight, every rank at the same step, with a snapshot, the
   /// summary and the plot. The trainer records its phase there as it goes.
   StopRequest *stop = nullptr;
