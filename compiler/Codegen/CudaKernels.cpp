@@ -311,13 +311,9 @@ std::string libdevicePath() {
 
 } // namespace
 
-bool emitPtx(ModuleOp kernelModule,
-             const std::map<std::string, Operation *> &fusionKernels,
-             const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
-             const std::string &cacheDir, bool lineInfo, TimingScope &timing,
-             std::map<std::string, std::string> &ptx, std::string &error,
-             const PassManagerSetup &setupPassManager) {
-  TimingScope stage = timing.nest("lower to NVVM");
+OwningOpRef<ModuleOp> buildGpuKernels(ModuleOp kernelModule,
+                                      const std::map<std::string, Operation *> &fusionKernels,
+                                      std::vector<Kernel> &kernels, std::string &error) {
   MLIRContext *ctx = kernelModule.getContext();
   ctx->loadDialect<gpu::GPUDialect, NVVM::NVVMDialect, LLVM::LLVMDialect, scf::SCFDialect,
                    math::MathDialect, memref::MemRefDialect, arith::ArithDialect,
@@ -330,16 +326,47 @@ bool emitPtx(ModuleOp kernelModule,
     auto cpu = kernelModule.lookupSymbol<func::FuncOp>(k.name);
     if (!cpu) {
       error = "no kernel '" + k.name + "' in the kernel module";
-      return false;
+      return nullptr;
     }
     auto fusion = fusionKernels.find(k.name);
     if (fusion == fusionKernels.end()) {
       buildRowPerThread(cpu, k.workspaceBytes, gpuModule, k.gpu);
     } else if (failed(buildRowPerBlock(cpu, cast<FusionOp>(fusion->second), gpuModule, k.gpu))) {
       error = "kernel '" + k.name + "': a fused region has an op the CUDA codegen does not handle";
-      return false;
+      return nullptr;
     }
   }
+  // Structured loops become blocks first: the all-reduce lowering splits
+  // the block it is in, which inside an scf.for (a serial loop's fold)
+  // would leave the loop with several blocks, which scf.for forbids.
+  PassManager toBranches(ctx);
+  toBranches.nest<gpu::GPUModuleOp>().addPass(createConvertSCFToCFPass());
+  if (failed(toBranches.run(*container))) {
+    error = "the GPU kernels' loops did not lower";
+    return nullptr;
+  }
+  RewritePatternSet patterns(ctx);
+  populateMathPolynomialApproximationPatterns(patterns);
+  populateGpuAllReducePatterns(patterns);
+  if (failed(applyPatternsAndFoldGreedily(*container, std::move(patterns)))) {
+    error = "GPU reductions and math did not lower";
+    return nullptr;
+  }
+  return container;
+}
+
+bool emitPtx(ModuleOp kernelModule,
+             const std::map<std::string, Operation *> &fusionKernels,
+             const std::vector<std::string> &archs, std::vector<Kernel> &kernels,
+             const std::string &cacheDir, bool lineInfo, TimingScope &timing,
+             std::map<std::string, std::string> &ptx, std::string &error,
+             const PassManagerSetup &setupPassManager) {
+  TimingScope stage = timing.nest("lower to NVVM");
+  MLIRContext *ctx = kernelModule.getContext();
+  OwningOpRef<ModuleOp> container = buildGpuKernels(kernelModule, fusionKernels, kernels, error);
+  if (!container)
+    return false;
+  auto gpuModule = *container->getOps<gpu::GPUModuleOp>().begin();
   // Each architecture's PTX, cached under a hash of the kernels as built
   // here: recompiling unchanged kernels skips the lowering and LLVM.
   std::string libdevice = libdevicePath(), key; // the kernels' key, hashed once
@@ -360,13 +387,6 @@ bool emitPtx(ModuleOp kernelModule,
   if (caching && ptx.size() == archs.size())
     return true;
   ptx.clear();
-  RewritePatternSet patterns(ctx);
-  populateMathPolynomialApproximationPatterns(patterns);
-  populateGpuAllReducePatterns(patterns);
-  if (failed(applyPatternsAndFoldGreedily(*container, std::move(patterns)))) {
-    error = "GPU reductions and math did not lower";
-    return false;
-  }
   PassManager pm(ctx);
   pm.enableTiming(stage);
   if (setupPassManager && failed(setupPassManager(pm))) {
@@ -374,7 +394,6 @@ bool emitPtx(ModuleOp kernelModule,
     return false;
   }
   auto &onGpu = pm.nest<gpu::GPUModuleOp>();
-  onGpu.addPass(createConvertSCFToCFPass());
   onGpu.addPass(createConvertGpuOpsToNVVMOps()); // math functions -> libdevice calls
   onGpu.addPass(createConvertMathToLLVMPass());    // what is left (fma)
   onGpu.addPass(createReconcileUnrealizedCastsPass());

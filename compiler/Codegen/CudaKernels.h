@@ -25,6 +25,7 @@
 #include "runtime/artifact/Program.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/Timing.h"
 
 #include <map>
@@ -32,6 +33,18 @@
 #include <vector>
 
 namespace kiln {
+
+/// Every kernel of `kernelModule` as a gpu.func in the gpu.module
+/// "kiln_kernels" of the returned container, with each kernel's launch in
+/// `kernels[i].gpu`: the IR emitPtx lowers to NVVM, its loops already
+/// branches, its block-wide folds warp shuffles, shared memory and
+/// barriers, its math functions polynomials (GpuBlockEmulationTest runs
+/// it on the CPU under an emulation of block execution). Null with
+/// `error`.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildGpuKernels(mlir::ModuleOp kernelModule,
+                const std::map<std::string, mlir::Operation *> &fusionKernels,
+                std::vector<Kernel> &kernels, std::string &error);
 
 /// PTX for every kernel of `kernelModule` (KernelEmitter::module(); it is
 /// not changed), per architecture ("sm_80" -> PTX text), and each kernel's

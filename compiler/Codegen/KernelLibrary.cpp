@@ -185,6 +185,39 @@ static bool dumpKernels(const KernelDumpRequest &dump, const char *suffix, ForEa
   return ok;
 }
 
+bool lowerKernelsToLLVMDialect(ModuleOp kernels, TimingScope &timing, std::string &error,
+                               const PassManagerSetup &setupPassManager) {
+  MLIRContext *ctx = kernels.getContext();
+  // Math functions as polynomials (vectorisable), bf16 conversions as
+  // integer arithmetic (Bf16Conversions.h), then everything to LLVM.
+  RewritePatternSet approximations(ctx);
+  populateMathPolynomialApproximationPatterns(approximations);
+  populateBf16ConversionPatterns(approximations);
+  if (failed(applyPatternsAndFoldGreedily(kernels, std::move(approximations)))) {
+    error = "math approximation did not converge";
+    return false;
+  }
+  PassManager pm(ctx);
+  pm.enableTiming(timing);
+  if (setupPassManager && failed(setupPassManager(pm))) {
+    error = "MLIR's pass-manager options do not apply to the kernel lowering";
+    return false;
+  }
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  if (failed(pm.run(kernels))) {
+    error = "lowering the kernels to the LLVM dialect failed";
+    return false;
+  }
+  return true;
+}
+
 /// A kernel as a module of its own with the declarations it may call, and
 /// each op's location (which node of the graph it computes) as an alias
 /// listed at the end.
@@ -209,33 +242,8 @@ static bool compileToObjects(ModuleOp kernels, const CpuTarget &target,
                              const PassManagerSetup &setupPassManager) {
   MLIRContext *ctx = kernels.getContext();
   TimingScope stage = timing.nest("lower to the LLVM dialect");
-  // Math functions as polynomials (vectorisable), bf16 conversions as
-  // integer arithmetic (Bf16Conversions.h), then everything to LLVM.
-  RewritePatternSet approximations(ctx);
-  populateMathPolynomialApproximationPatterns(approximations);
-  populateBf16ConversionPatterns(approximations);
-  if (failed(applyPatternsAndFoldGreedily(kernels, std::move(approximations)))) {
-    error = "math approximation did not converge";
+  if (!lowerKernelsToLLVMDialect(kernels, stage, error, setupPassManager))
     return false;
-  }
-  PassManager pm(ctx);
-  pm.enableTiming(stage);
-  if (setupPassManager && failed(setupPassManager(pm))) {
-    error = "MLIR's pass-manager options do not apply to the kernel lowering";
-    return false;
-  }
-  pm.addPass(createConvertSCFToCFPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
-  if (failed(pm.run(kernels))) {
-    error = "lowering the kernels to the LLVM dialect failed";
-    return false;
-  }
   if (!dumpKernels(dump, ".llvm.mlir", [&](auto &&write) {
         for (auto fn : kernels.getOps<LLVM::LLVMFuncOp>())
           if (!fn.isExternal())

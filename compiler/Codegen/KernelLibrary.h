@@ -65,6 +65,14 @@ bool checkCpu(const std::string &requested, std::string &error);
 /// command-line options, in kiln compile); failure stops the compile.
 using PassManagerSetup = std::function<mlir::LogicalResult(mlir::PassManager &)>;
 
+/// Lowers the kernel module (scf/arith/math/memref/func) to the LLVM
+/// dialect as the CPU build does: math as polynomials, bf16 conversions as
+/// integer arithmetic, then everything to LLVM. Timed under `timing`. False
+/// with `error`.
+bool lowerKernelsToLLVMDialect(mlir::ModuleOp kernels, mlir::TimingScope &timing,
+                               std::string &error,
+                               const PassManagerSetup &setupPassManager = {});
+
 /// Where kernel dumps go (`dir`; none if empty) and which: every kernel,
 /// or only `kernel`'s files.
 struct KernelDumpRequest {

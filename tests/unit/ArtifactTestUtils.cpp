@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -17,17 +16,11 @@ namespace kiln::test {
 std::string compileArtifact(const std::string &path, const nlohmann::json &train,
                             const ArtifactOptions &options, std::string &error,
                             const nlohmann::json &patch) {
-  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + path);
-  nlohmann::json g = nlohmann::json::parse(in);
+  nlohmann::json g = nlohmann::json::parse(shippedGraphText(path));
   g["train"].update(train);
   if (!patch.is_null())
     g.merge_patch(patch);
-  std::string text = g.dump();
-  // importText resolves imports against models/lib.
-  for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"})
-    for (size_t at; (at = text.find(from)) != std::string::npos;)
-      text.replace(at, std::strlen(from), "\"lib/");
-  auto module = importText(text, "lower");
+  auto module = importText(g.dump(), "lower");
   static int count = 0;
   std::string dir = std::filesystem::temp_directory_path() /
                     ("kiln-" + std::filesystem::path(path).stem().string() + "-" +

@@ -20,11 +20,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 namespace {
 
@@ -42,16 +40,7 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
   std::string ptxas = KILN_PTXAS;
   if (ptxas.empty() || !llvm::sys::fs::exists(ptxas))
     GTEST_SKIP() << "no ptxas (the CUDA toolkit) on this machine: PTX is not checked";
-  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + GetParam());
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string json = text.str();
-  // Imports in the shipped graphs are relative to models/.
-  for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"}) {
-    for (size_t at; (at = json.find(from)) != std::string::npos;)
-      json.replace(at, std::strlen(from), "\"lib/");
-  }
-  auto module = kiln::test::importText(json, "lower");
+  auto module = kiln::test::importText(kiln::test::shippedGraphText(GetParam()), "lower");
   ASSERT_TRUE(module);
   kiln::KernelEmitter emitter(*module->getContext());
   kiln::StepPlan plan;

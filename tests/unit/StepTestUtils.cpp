@@ -14,8 +14,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 using namespace mlir;
@@ -57,6 +59,18 @@ OwningOpRef<ModuleOp> stepOf(
   b.create<func::ReturnOp>(loc);
   EXPECT_TRUE(succeeded(mlir::verify(*module)));
   return module;
+}
+
+std::string shippedGraphText(const std::string &path) {
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/" + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string json = text.str();
+  // Imports in the shipped graphs are relative to models/.
+  for (const char *from : {"\"../../models/lib/", "\"../../../../models/lib/"})
+    for (size_t at; (at = json.find(from)) != std::string::npos;)
+      json.replace(at, std::strlen(from), "\"lib/");
+  return json;
 }
 
 OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &phase,

@@ -37,6 +37,10 @@ mlir::OwningOpRef<mlir::ModuleOp> stepOf(
 mlir::OwningOpRef<mlir::ModuleOp> importText(const std::string &json, const std::string &phase,
                                              const PipelineOptions &options = {});
 
+/// The shipped graph at `path` (relative to the source tree) as text, its
+/// imports rewritten to resolve as importText resolves them (models/lib).
+std::string shippedGraphText(const std::string &path);
+
 /// Runs a textual pass pipeline on `module` ("func.func(kiln-autodiff),cse").
 bool runPipeline(mlir::ModuleOp module, const std::string &pipeline);
 

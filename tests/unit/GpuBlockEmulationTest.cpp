@@ -1,0 +1,224 @@
+//===- GpuBlockEmulationTest.cpp - CUDA kernels under adversarial block schedules ===//
+//
+// Every kernel of each shipped model, as the CUDA backend builds it
+// (buildGpuKernels: the same thread-to-element mappings, block-wide folds
+// and barriers the PTX has), runs on the CPU under the block emulator
+// (BlockEmulator.h) with three schedules of its threads, and must write
+// what the CPU kernel writes for the same rows from the same random
+// buffers. A barrier missing between two phases that map threads to
+// elements differently (a pad's fill and copy), or a shared buffer reused
+// before every warp has read it (a fold in a serial loop), makes some
+// schedule write another value; threads waiting at different barriers fail
+// the run. No GPU is needed: this is how those races are caught here.
+//
+//===----------------------------------------------------------------------===//
+#include "BlockEmulator.h"
+#include "StepTestUtils.h"
+
+#include "compiler/Codegen/CudaKernels.h"
+#include "compiler/Codegen/StepPlanner.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <tuple>
+
+namespace {
+
+using namespace kiln;
+using namespace kiln::test;
+
+/// A CPU kernel `k(void **buffers, int64 begin, int64 end, char *workspace)`.
+using CpuKernelFn = void (*)(void **, int64_t, int64_t, char *);
+
+/// A launch's argument buffers, those that overlap in the arena or the
+/// persistent region overlapping here the same way: each maximal run of
+/// overlapping arguments is one piece of memory.
+struct ArgumentMemory {
+  struct Piece {
+    Region region;
+    int64_t offset; // of its first byte there
+    std::vector<char> bytes;
+  };
+  std::vector<Piece> pieces;
+
+  ArgumentMemory(const CompiledModel &model, const KernelLaunch &launch, std::mt19937 &rng) {
+    std::vector<std::tuple<Region, int64_t, int64_t>> spans;
+    for (const KernelLaunch::Arg &a : launch.args) {
+      const Buffer &b = model.buffers[a.buffer];
+      spans.emplace_back(b.region, b.offset, b.offset + b.bytes);
+    }
+    std::sort(spans.begin(), spans.end());
+    for (auto [region, begin, end] : spans) {
+      if (pieces.empty() || pieces.back().region != region ||
+          pieces.back().offset + (int64_t)pieces.back().bytes.size() <= begin)
+        pieces.push_back({region, begin, {}});
+      Piece &p = pieces.back();
+      p.bytes.resize(std::max<int64_t>(p.bytes.size(), end - p.offset));
+    }
+    // Floats uniform in [-1, 1); integers (labels, indices, flags) 0.
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (const KernelLaunch::Arg &a : launch.args) {
+      const Buffer &b = model.buffers[a.buffer];
+      char *at = data(b);
+      for (int64_t i = 0; i < b.bytes / elementBytes(b.dtype); ++i) {
+        float x = uniform(rng);
+        if (b.dtype == DType::F32) {
+          std::memcpy(at + 4 * i, &x, 4);
+        } else if (b.dtype == DType::BF16) {
+          uint32_t bits;
+          std::memcpy(&bits, &x, 4);
+          uint16_t high = bits >> 16;
+          std::memcpy(at + 2 * i, &high, 2);
+        } else if (b.dtype == DType::F16) {
+          _Float16 h = static_cast<_Float16>(x);
+          std::memcpy(at + 2 * i, &h, 2);
+        }
+      }
+    }
+  }
+
+  char *data(const Buffer &b) {
+    for (Piece &p : pieces)
+      if (p.region == b.region && p.offset <= b.offset &&
+          b.offset < p.offset + (int64_t)p.bytes.size())
+        return p.bytes.data() + (b.offset - p.offset);
+    return nullptr;
+  }
+
+  std::vector<void *> table(const CompiledModel &model, const KernelLaunch &launch) {
+    std::vector<void *> pointers;
+    for (const KernelLaunch::Arg &a : launch.args)
+      pointers.push_back(data(model.buffers[a.buffer]));
+    return pointers;
+  }
+};
+
+/// Element `i` of a float buffer of `dtype`, widened.
+double element(const char *at, DType dtype, int64_t i) {
+  if (dtype == DType::F32) {
+    float x;
+    std::memcpy(&x, at + 4 * i, 4);
+    return x;
+  }
+  if (dtype == DType::F16) {
+    _Float16 h;
+    std::memcpy(&h, at + 2 * i, 2);
+    return static_cast<double>(h);
+  }
+  uint16_t high;
+  std::memcpy(&high, at + 2 * i, 2);
+  uint32_t bits = uint32_t(high) << 16;
+  float x;
+  std::memcpy(&x, &bits, 4);
+  return x;
+}
+
+/// Expects `b` the same after both runs: integers exactly; floats within
+/// what another summation order gives (a block's tree of partial sums
+/// against the CPU's serial loop), NaN with NaN. A race writes a wrong
+/// element, not a rounding.
+void expectSame(const Buffer &b, const char *cpu, const char *gpu, const std::string &where) {
+  if (!info(b.dtype).isFloat) {
+    EXPECT_EQ(std::memcmp(cpu, gpu, b.bytes), 0) << where << ": " << b.name << " differs";
+    return;
+  }
+  double tolerance = b.dtype == DType::F32 ? 1e-3 : 2e-2;
+  int64_t wrong = 0, first = -1;
+  for (int64_t i = 0; i < b.bytes / elementBytes(b.dtype); ++i) {
+    double x = element(cpu, b.dtype, i), y = element(gpu, b.dtype, i);
+    if (!(std::isnan(x) && std::isnan(y)) &&
+        !(std::abs(x - y) <= tolerance * std::max({1.0, std::abs(x), std::abs(y)})) && wrong++ == 0)
+      first = i;
+  }
+  EXPECT_EQ(wrong, 0) << where << ": " << b.name << "[" << first << "] is "
+                      << (first < 0 ? 0 : element(gpu, b.dtype, first)) << " on the GPU, "
+                      << (first < 0 ? 0 : element(cpu, b.dtype, first)) << " on the CPU";
+}
+
+class GpuKernelsOnEmulatedBlocks : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(GpuKernelsOnEmulatedBlocks, WriteWhatTheCpuKernelsWrite) {
+  auto module = importText(shippedGraphText(GetParam()), "lower");
+  ASSERT_TRUE(module);
+  KernelEmitter emitter(*module->getContext());
+  StepPlan plan;
+  ASSERT_TRUE(mlir::succeeded(selectThunks(*module, plan)));
+  planBuffers(plan);
+  ASSERT_TRUE(mlir::succeeded(emitKernels(plan, emitter)));
+  CompiledModel &model = plan.model;
+  std::string error;
+  auto gpuKernels = buildGpuKernels(emitter.module(), emitter.fusionKernels, model.kernels, error);
+  ASSERT_TRUE(gpuKernels) << error;
+  auto emulated = emulatedKernels(*gpuKernels, error);
+  ASSERT_TRUE(emulated) << error;
+  mlir::TimingScope untimed;
+  ASSERT_TRUE(lowerKernelsToLLVMDialect(emitter.module(), untimed, error)) << error;
+  ASSERT_TRUE(lowerKernelsToLLVMDialect(*emulated, untimed, error)) << error;
+  auto cpu = KernelJit::create(emitter.module(), error);
+  ASSERT_TRUE(cpu) << error;
+  auto gpu = KernelJit::create(*emulated, error);
+  ASSERT_TRUE(gpu) << error;
+
+  std::mt19937 rng(7);
+  std::set<int64_t> seen;
+  int64_t blocksRun = 0;
+  for (const Program &program : model.programs)
+    for (const Thunk &thunk : program.thunks) {
+      const KernelLaunch *launch = thunk.as<KernelLaunch>();
+      if (!launch || launch->rows == 0 || !seen.insert(launch->kernel).second)
+        continue;
+      const Kernel &k = model.kernels[launch->kernel];
+      auto cpuKernel = reinterpret_cast<CpuKernelFn>(cpu->lookup(k.name));
+      auto gpuKernel = reinterpret_cast<GpuKernelFn>(gpu->lookup(k.name));
+      ASSERT_TRUE(cpuKernel && gpuKernel) << k.name;
+      int64_t rows = launch->rows, threads = k.gpu.blockThreads(rows), blocks = k.gpu.blocks(rows);
+      // The first, a middle and the last block: the CPU kernel computes
+      // the same rows.
+      std::set<int64_t> chosen{0, blocks / 2, blocks - 1};
+      ArgumentMemory initial(model, *launch, rng);
+      for (Schedule schedule : {Schedule::Ascending, Schedule::Descending, Schedule::Random}) {
+        ArgumentMemory onCpu = initial, onGpu = initial;
+        std::vector<void *> cpuTable = onCpu.table(model, *launch),
+                            gpuTable = onGpu.table(model, *launch);
+        std::vector<char> cpuWorkspace(k.workspaceBytes + 64),
+            gpuWorkspace(rows * k.gpu.workspaceBytesPerRow + 64);
+        for (int64_t block : chosen) {
+          int64_t begin = k.gpu.rowPerBlock ? block : block * threads;
+          int64_t end = k.gpu.rowPerBlock ? block + 1 : std::min(rows, begin + threads);
+          cpuKernel(cpuTable.data(), begin, end, cpuWorkspace.data());
+          ASSERT_TRUE(runBlock(gpuKernel, gpuTable.data(), rows, gpuWorkspace.data(), block,
+                               blocks, threads, schedule, blocksRun++, error))
+              << k.name << " (" << k.op << "), block " << block << ": " << error;
+        }
+        std::string where = k.name + " (" + k.op + "), " + std::to_string(threads) +
+                            " threads, schedule " + std::to_string(int(schedule));
+        std::set<int64_t> compared;
+        for (const KernelLaunch::Arg &a : launch->args) {
+          const Buffer &b = model.buffers[a.buffer];
+          if (compared.insert(a.buffer).second)
+            expectSame(b, onCpu.data(b), onGpu.data(b), where);
+        }
+      }
+    }
+  EXPECT_GT(blocksRun, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Graphs, GpuKernelsOnEmulatedBlocks,
+                         ::testing::Values("models/vit-fm-sup.json", "models/vit-fm-dino.json",
+                                           "models/vit-fm-sd.json", "models/vit-fm-mtl.json",
+                                           "models/resnet20-fm-sup.json",
+                                           "tests/unit/Inputs/fold-in-serial-loop.json"),
+                         [](const auto &info) {
+                           std::string name = std::filesystem::path(info.param).stem().string();
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+} // namespace
