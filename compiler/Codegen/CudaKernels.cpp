@@ -1,6 +1,7 @@
 //===- CudaKernels.cpp - PTX for every kernel of a step -------------------===//
 #include "compiler/Codegen/CudaKernels.h"
 
+#include "compiler/Codegen/ErfApproximation.h"
 #include "compiler/Codegen/FusedBody.h"
 #include "compiler/Codegen/KernelLibrary.h"
 #include "compiler/Codegen/KernelLineInfo.h"
@@ -346,6 +347,7 @@ OwningOpRef<ModuleOp> buildGpuKernels(ModuleOp kernelModule,
     return nullptr;
   }
   RewritePatternSet patterns(ctx);
+  populateErfApproximationPatterns(patterns); // as on the CPU
   populateMathPolynomialApproximationPatterns(patterns);
   populateGpuAllReducePatterns(patterns);
   if (failed(applyPatternsAndFoldGreedily(*container, std::move(patterns)))) {

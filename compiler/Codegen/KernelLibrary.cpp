@@ -1,6 +1,7 @@
 //===- KernelLibrary.cpp - kernels to LLVM IR, object file, .so -----------===//
 #include "compiler/Codegen/KernelLibrary.h"
 #include "compiler/Codegen/Bf16Conversions.h"
+#include "compiler/Codegen/ErfApproximation.h"
 #include "compiler/Codegen/KernelLineInfo.h"
 #include "compiler/Codegen/KernelObjects.h"
 #include "runtime/artifact/DurableFile.h"
@@ -188,9 +189,11 @@ static bool dumpKernels(const KernelDumpRequest &dump, const char *suffix, ForEa
 bool lowerKernelsToLLVMDialect(ModuleOp kernels, TimingScope &timing, std::string &error,
                                const PassManagerSetup &setupPassManager) {
   MLIRContext *ctx = kernels.getContext();
-  // Math functions as polynomials (vectorisable), bf16 conversions as
-  // integer arithmetic (Bf16Conversions.h), then everything to LLVM.
+  // Math functions as polynomials (vectorisable; erf as one rational
+  // function, ErfApproximation.h), bf16 conversions as integer arithmetic
+  // (Bf16Conversions.h), then everything to LLVM.
   RewritePatternSet approximations(ctx);
+  populateErfApproximationPatterns(approximations);
   populateMathPolynomialApproximationPatterns(approximations);
   populateBf16ConversionPatterns(approximations);
   if (failed(applyPatternsAndFoldGreedily(kernels, std::move(approximations)))) {

@@ -7,14 +7,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Export.h"
 
-#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
-#include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "llvm/IR/Module.h"
-#include "llvm/Support/TargetSelect.h"
 
 #include <random>
 #include <vector>
@@ -228,8 +221,10 @@ int32_t kiln_emu_shuffle_valid(int32_t offset, int32_t width, int32_t mode) {
 }
 }
 
-/// The emulator's functions, by the names emulatedKernels calls.
-const std::pair<const char *, void *> kHooks[] = {
+} // namespace
+
+std::vector<JitSymbol> emulatorSymbols() {
+  return {
     {"kiln_emu_thread_id", reinterpret_cast<void *>(&kiln_emu_thread_id)},
     {"kiln_emu_block_id", reinterpret_cast<void *>(&kiln_emu_block_id)},
     {"kiln_emu_block_dim", reinterpret_cast<void *>(&kiln_emu_block_dim)},
@@ -238,9 +233,8 @@ const std::pair<const char *, void *> kHooks[] = {
     {"kiln_emu_barrier", reinterpret_cast<void *>(&kiln_emu_barrier)},
     {"kiln_emu_shuffle", reinterpret_cast<void *>(&kiln_emu_shuffle)},
     {"kiln_emu_shuffle_valid", reinterpret_cast<void *>(&kiln_emu_shuffle_valid)},
-};
-
-} // namespace
+  };
+}
 
 OwningOpRef<ModuleOp> emulatedKernels(ModuleOp container, std::string &error) {
   MLIRContext *ctx = container.getContext();
@@ -345,60 +339,6 @@ OwningOpRef<ModuleOp> emulatedKernels(ModuleOp container, std::string &error) {
     }
   }
   return out;
-}
-
-std::unique_ptr<KernelJit> KernelJit::create(ModuleOp llvmDialect, std::string &error) {
-  auto fail = [&](llvm::Error e) {
-    error = llvm::toString(std::move(e));
-    return nullptr;
-  };
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  registerBuiltinDialectTranslation(*llvmDialect.getContext());
-  registerLLVMDialectTranslation(*llvmDialect.getContext());
-  auto context = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> module = translateModuleToLLVMIR(llvmDialect, *context, "kernels");
-  if (!module) {
-    error = "translating to LLVM IR failed";
-    return nullptr;
-  }
-  auto machine = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!machine)
-    return fail(machine.takeError());
-  // Compiled quickly: the kernels run once.
-  machine->setCodeGenOptLevel(llvm::CodeGenOptLevel::None);
-  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*machine)).create();
-  if (!jit)
-    return fail(jit.takeError());
-  module->setDataLayout((*jit)->getDataLayout());
-  llvm::orc::JITDylib &lib = (*jit)->getMainJITDylib();
-  llvm::orc::SymbolMap hooks;
-  for (auto [name, address] : kHooks)
-    hooks[(*jit)->mangleAndIntern(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
-                                            llvm::JITSymbolFlags::Exported};
-  if (auto e = lib.define(llvm::orc::absoluteSymbols(std::move(hooks))))
-    return fail(std::move(e));
-  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      (*jit)->getDataLayout().getGlobalPrefix());
-  if (!process)
-    return fail(process.takeError());
-  lib.addGenerator(std::move(*process));
-  if (auto e = (*jit)->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context))))
-    return fail(std::move(e));
-  auto made = std::unique_ptr<KernelJit>(new KernelJit);
-  made->jit = std::move(*jit);
-  return made;
-}
-
-KernelJit::~KernelJit() = default;
-
-void *KernelJit::lookup(const std::string &name) {
-  auto address = jit->lookup(name);
-  if (!address) {
-    llvm::consumeError(address.takeError());
-    return nullptr;
-  }
-  return address->toPtr<void *>();
 }
 
 bool runBlock(GpuKernelFn fn, void **buffers, int64_t rows, char *workspace, int64_t block,

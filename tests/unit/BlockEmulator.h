@@ -17,16 +17,14 @@
 #ifndef KILN_TESTS_BLOCKEMULATOR_H
 #define KILN_TESTS_BLOCKEMULATOR_H
 
+#include "KernelJit.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
 #include <cstdint>
 #include <memory>
 #include <string>
-
-namespace llvm::orc {
-class LLJIT;
-} // namespace llvm::orc
 
 namespace kiln::test {
 
@@ -37,18 +35,8 @@ namespace kiln::test {
 /// not handle.
 mlir::OwningOpRef<mlir::ModuleOp> emulatedKernels(mlir::ModuleOp container, std::string &error);
 
-/// A module in the LLVM dialect compiled for this CPU, its external calls
-/// resolved against the emulator and this process (libm).
-class KernelJit {
-public:
-  static std::unique_ptr<KernelJit> create(mlir::ModuleOp llvmDialect, std::string &error);
-  ~KernelJit();
-  /// The address of function `name`, or null.
-  void *lookup(const std::string &name);
-
-private:
-  std::unique_ptr<llvm::orc::LLJIT> jit;
-};
+/// The emulator's functions emulatedKernels' calls go to, for KernelJit.
+std::vector<JitSymbol> emulatorSymbols();
 
 /// How a block's runnable threads are ordered.
 enum class Schedule {

@@ -161,9 +161,9 @@ TEST_P(GpuKernelsOnEmulatedBlocks, WriteWhatTheCpuKernelsWrite) {
   mlir::TimingScope untimed;
   ASSERT_TRUE(lowerKernelsToLLVMDialect(emitter.module(), untimed, error)) << error;
   ASSERT_TRUE(lowerKernelsToLLVMDialect(*emulated, untimed, error)) << error;
-  auto cpu = KernelJit::create(emitter.module(), error);
+  auto cpu = KernelJit::create(emitter.module(), {}, error);
   ASSERT_TRUE(cpu) << error;
-  auto gpu = KernelJit::create(*emulated, error);
+  auto gpu = KernelJit::create(*emulated, emulatorSymbols(), error);
   ASSERT_TRUE(gpu) << error;
 
   std::mt19937 rng(7);
