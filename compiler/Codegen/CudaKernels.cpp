@@ -337,24 +337,35 @@ OwningOpRef<ModuleOp> buildGpuKernels(ModuleOp kernelModule,
       return nullptr;
     }
   }
+  return container;
+}
+
+bool lowerGpuFolds(ModuleOp container, TimingScope &timing, std::string &error,
+                   const PassManagerSetup &setupPassManager) {
+  MLIRContext *ctx = container.getContext();
   // Structured loops become blocks first: the all-reduce lowering splits
   // the block it is in, which inside an scf.for (a serial loop's fold)
   // would leave the loop with several blocks, which scf.for forbids.
   PassManager toBranches(ctx);
+  toBranches.enableTiming(timing);
+  if (setupPassManager && failed(setupPassManager(toBranches))) {
+    error = "MLIR's pass-manager options do not apply to the NVVM lowering";
+    return false;
+  }
   toBranches.nest<gpu::GPUModuleOp>().addPass(createConvertSCFToCFPass());
-  if (failed(toBranches.run(*container))) {
+  if (failed(toBranches.run(container))) {
     error = "the GPU kernels' loops did not lower";
-    return nullptr;
+    return false;
   }
   RewritePatternSet patterns(ctx);
   populateErfApproximationPatterns(patterns); // as on the CPU
   populateMathPolynomialApproximationPatterns(patterns);
   populateGpuAllReducePatterns(patterns);
-  if (failed(applyPatternsAndFoldGreedily(*container, std::move(patterns)))) {
+  if (failed(applyPatternsAndFoldGreedily(container, std::move(patterns)))) {
     error = "GPU reductions and math did not lower";
-    return nullptr;
+    return false;
   }
-  return container;
+  return true;
 }
 
 bool emitPtx(ModuleOp kernelModule,
@@ -389,6 +400,8 @@ bool emitPtx(ModuleOp kernelModule,
   if (caching && ptx.size() == archs.size())
     return true;
   ptx.clear();
+  if (!lowerGpuFolds(*container, stage, error, setupPassManager))
+    return false;
   PassManager pm(ctx);
   pm.enableTiming(stage);
   if (setupPassManager && failed(setupPassManager(pm))) {

@@ -36,15 +36,20 @@ namespace kiln {
 
 /// Every kernel of `kernelModule` as a gpu.func in the gpu.module
 /// "kiln_kernels" of the returned container, with each kernel's launch in
-/// `kernels[i].gpu`: the IR emitPtx lowers to NVVM, its loops already
-/// branches, its block-wide folds warp shuffles, shared memory and
-/// barriers, its math functions polynomials (GpuBlockEmulationTest runs
-/// it on the CPU under an emulation of block execution). Null with
+/// `kernels[i].gpu` (emitPtx keys its PTX cache on this IR). Null with
 /// `error`.
 mlir::OwningOpRef<mlir::ModuleOp>
 buildGpuKernels(mlir::ModuleOp kernelModule,
                 const std::map<std::string, mlir::Operation *> &fusionKernels,
                 std::vector<Kernel> &kernels, std::string &error);
+
+/// The kernels of `container` (buildGpuKernels') as emitPtx lowers them to
+/// NVVM: loops as branches, block-wide folds (gpu.all_reduce) as warp
+/// shuffles, shared memory and barriers, math functions as polynomials.
+/// GpuBlockEmulationTest runs this IR on the CPU under an emulation of
+/// block execution. Timed under `timing`. False with `error`.
+bool lowerGpuFolds(mlir::ModuleOp container, mlir::TimingScope &timing, std::string &error,
+                   const PassManagerSetup &setupPassManager = {});
 
 /// PTX for every kernel of `kernelModule` (KernelEmitter::module(); it is
 /// not changed), per architecture ("sm_80" -> PTX text), and each kernel's

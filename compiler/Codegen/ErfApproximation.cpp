@@ -4,7 +4,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/TypeUtilities.h"
+#include "mlir/IR/BuiltinTypes.h"
 
 using namespace mlir;
 
@@ -26,14 +26,14 @@ struct ErfAsRational : OpRewritePattern<math::ErfOp> {
 
   LogicalResult matchAndRewrite(math::ErfOp op, PatternRewriter &b) const override {
     Type type = op.getType();
-    if (!getElementTypeOrSelf(type).isF32())
+    auto vector = dyn_cast<VectorType>(type);
+    if (!(type.isF32() || (vector && vector.getElementType().isF32() && !vector.isScalable())))
       return failure();
     Location loc = op.getLoc();
     auto constant = [&](float v) -> Value {
-      auto attr = b.getF32FloatAttr(v);
-      if (auto vector = dyn_cast<VectorType>(type))
+      if (vector)
         return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vector, v));
-      return b.create<arith::ConstantOp>(loc, attr);
+      return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v));
     };
     auto clamp = [&](Value v, float bound) {
       // maximumf/minimumf propagate NaN: erf(NaN) is NaN.

@@ -10,6 +10,8 @@
 
 
 #include <random>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace mlir;
@@ -21,8 +23,6 @@ constexpr int kWarp = 32;
 constexpr int64_t kSharedBytes = 48 << 10; // a block's static shared memory
 constexpr size_t kStackBytes = 256 << 10;
 
-enum ShuffleMode : int32_t { Xor, Down, Up, Index };
-
 struct Fiber {
   enum State { Ready, AtBarrier, AtShuffle, Done };
   void *stack; // its saved stack pointer while another runs
@@ -33,11 +33,13 @@ struct Fiber {
 /// A warp's shuffle exchange: lanes write slots[generation & 1], wait for
 /// the others, then read; the next shuffle uses the other half. A shuffle
 /// of `width` lanes is one among lanes [0, width) (the NVVM lowering's
-/// member mask).
+/// member mask): it completes when every member has arrived.
 struct Warp {
   float slots[2][kWarp];
-  int arrived = 0, width = kWarp;
+  uint32_t arrived = 0; // a bit per member lane waiting at the shuffle
+  int width = kWarp;
   uint32_t generation = 0;
+  std::string error; // what a lane did that a GPU leaves undefined
 };
 
 struct BlockRun {
@@ -101,15 +103,25 @@ struct BlockRun {
       atBarrier = 0;
     }
     Warp &warp = warps[t / kWarp];
-    int first = t / kWarp * kWarp, lanes = 0;
-    for (int u = first; u < first + warp.width; ++u)
-      lanes += fibers[u].state != Fiber::Done;
-    if (warp.arrived > 0 && warp.arrived == lanes) {
-      for (int u = first; u < first + kWarp; ++u)
-        if (fibers[u].state == Fiber::AtShuffle) {
-          fibers[u].state = Fiber::Ready;
-          setReady(u);
-        }
+    int first = t / kWarp * kWarp;
+    if (!warp.error.empty()) {
+      error = "warp " + std::to_string(t / kWarp) + ": " + warp.error;
+      return false;
+    }
+    if (warp.arrived == 0)
+      return true;
+    uint32_t members = warp.width == kWarp ? ~0u : (1u << warp.width) - 1;
+    for (int lane = 0; lane < warp.width; ++lane)
+      if (fibers[first + lane].state == Fiber::Done) {
+        error = "lane " + std::to_string(lane) + " of warp " + std::to_string(t / kWarp) +
+                " ended while its warp shuffles with it";
+        return false;
+      }
+    if (warp.arrived == members) {
+      for (int lane = 0; lane < warp.width; ++lane) {
+        fibers[first + lane].state = Fiber::Ready;
+        setReady(first + lane);
+      }
       warp.arrived = 0;
       ++warp.generation;
     }
@@ -119,10 +131,22 @@ struct BlockRun {
 
 BlockRun *active = nullptr; // the block whose thread is running
 
-/// Fiber stacks, kept across blocks (pages are touched only as used).
-std::vector<std::unique_ptr<char[]>> &stacks() {
-  static std::vector<std::unique_ptr<char[]>> kept;
+/// Fiber stacks, kept across blocks (pages are touched only as used),
+/// each above a page no thread may touch: an overflow faults instead of
+/// writing into another thread's stack.
+std::vector<char *> &stacks() {
+  static std::vector<char *> kept;
   return kept;
+}
+
+char *newStack() {
+  long page = sysconf(_SC_PAGESIZE);
+  void *at = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (at == MAP_FAILED)
+    return nullptr;
+  mprotect(at, page, PROT_NONE);
+  return static_cast<char *>(at) + page;
 }
 
 // Switching threads: swapcontext saves the signal mask (a system call)
@@ -179,16 +203,6 @@ void *freshStack(char *top) {
   return sp;
 }
 
-/// The lane `lane` reads from in a shuffle, as gpu.shuffle defines it.
-int32_t sourceLane(int32_t lane, int32_t offset, int32_t mode) {
-  switch (mode) {
-  case Xor: return lane ^ offset;
-  case Down: return lane + offset;
-  case Up: return lane - offset;
-  default: return offset;
-  }
-}
-
 extern "C" {
 int64_t kiln_emu_thread_id() { return active->current; }
 int64_t kiln_emu_block_id() { return active->block; }
@@ -202,22 +216,29 @@ void kiln_emu_barrier(int64_t id) {
   wait();
 }
 
-float kiln_emu_shuffle(float value, int32_t offset, int32_t width, int32_t mode) {
+/// gpu.shuffle xor: lane i reads lane i ^ offset's value, valid when that
+/// is a member (below `width`).
+float kiln_emu_shuffle_xor(float value, int32_t offset, int32_t width) {
   int lane = active->current % kWarp;
   Warp &w = active->warps[active->current / kWarp];
+  if (lane >= width || width < 1 || width > kWarp)
+    w.error = "lane " + std::to_string(lane) + " shuffles among " + std::to_string(width) +
+              " lanes, of which it is none";
+  else if (w.arrived != 0 && width != w.width)
+    w.error = "lanes shuffle among " + std::to_string(w.width) + " and " +
+              std::to_string(width) + " lanes at once";
   int half = w.generation & 1;
   w.slots[half][lane] = value;
   w.width = width;
-  ++w.arrived;
+  w.arrived |= 1u << lane;
   self().state = Fiber::AtShuffle;
   wait();
-  int32_t from = sourceLane(lane, offset, mode);
-  return from >= 0 && from < width ? w.slots[half][from] : value;
+  int32_t from = lane ^ offset;
+  return from < width ? w.slots[half][from] : value;
 }
 
-int32_t kiln_emu_shuffle_valid(int32_t offset, int32_t width, int32_t mode) {
-  int32_t from = sourceLane(active->current % kWarp, offset, mode);
-  return from >= 0 && from < width;
+int32_t kiln_emu_shuffle_xor_valid(int32_t offset, int32_t width) {
+  return ((active->current % kWarp) ^ offset) < width;
 }
 }
 
@@ -231,8 +252,8 @@ std::vector<JitSymbol> emulatorSymbols() {
     {"kiln_emu_grid_dim", reinterpret_cast<void *>(&kiln_emu_grid_dim)},
     {"kiln_emu_shared", reinterpret_cast<void *>(&kiln_emu_shared)},
     {"kiln_emu_barrier", reinterpret_cast<void *>(&kiln_emu_barrier)},
-    {"kiln_emu_shuffle", reinterpret_cast<void *>(&kiln_emu_shuffle)},
-    {"kiln_emu_shuffle_valid", reinterpret_cast<void *>(&kiln_emu_shuffle_valid)},
+    {"kiln_emu_shuffle_xor", reinterpret_cast<void *>(&kiln_emu_shuffle_xor)},
+    {"kiln_emu_shuffle_xor_valid", reinterpret_cast<void *>(&kiln_emu_shuffle_xor_valid)},
   };
 }
 
@@ -256,8 +277,8 @@ OwningOpRef<ModuleOp> emulatedKernels(ModuleOp container, std::string &error) {
     declare(id, {}, {index});
   declare("kiln_emu_shared", {i64}, {ptr});
   declare("kiln_emu_barrier", {i64}, {});
-  declare("kiln_emu_shuffle", {f32, i32, i32, i32}, {f32});
-  declare("kiln_emu_shuffle_valid", {i32, i32, i32}, {i32});
+  declare("kiln_emu_shuffle_xor", {f32, i32, i32}, {f32});
+  declare("kiln_emu_shuffle_xor_valid", {i32, i32}, {i32});
   int64_t barriers = 0;
   for (gpu::GPUFuncOp kernel : (*gpuModules.begin()).getOps<gpu::GPUFuncOp>()) {
     if (kernel.getNumPrivateAttributions() > 0) {
@@ -274,6 +295,11 @@ OwningOpRef<ModuleOp> emulatedKernels(ModuleOp container, std::string &error) {
     while (entry.getNumArguments() > inputs) {
       BlockArgument memory = entry.getArgument(inputs);
       auto type = cast<MemRefType>(memory.getType());
+      if (type.getRank() != 1) {
+        error = kernel.getName().str() + ": workgroup memory of rank " +
+                std::to_string(type.getRank()) + " is not emulated";
+        return nullptr;
+      }
       Value offset = eb.create<LLVM::ConstantOp>(loc, i64, eb.getI64IntegerAttr(sharedOffset));
       Value p = eb.create<func::CallOp>(loc, "kiln_emu_shared", TypeRange{ptr}, ValueRange{offset})
                     .getResult(0);
@@ -318,16 +344,14 @@ OwningOpRef<ModuleOp> emulatedKernels(ModuleOp container, std::string &error) {
              {ob.create<arith::ConstantIntOp>(l, barriers++, 64).getResult()});
       else if (isa<gpu::ReturnOp>(op))
         ob.create<func::ReturnOp>(l);
-      else if (auto s = dyn_cast<gpu::ShuffleOp>(op); s && s.getValue().getType() == f32) {
-        int32_t mode = s.getMode() == gpu::ShuffleMode::XOR    ? Xor
-                       : s.getMode() == gpu::ShuffleMode::DOWN ? Down
-                       : s.getMode() == gpu::ShuffleMode::UP   ? Up
-                                                               : Index;
-        SmallVector<Value> lanes{s.getOffset(), s.getWidth(), i32Of(mode)};
-        SmallVector<Value> args{s.getValue()};
-        args.append(lanes);
-        s.getShuffleResult().replaceAllUsesWith(call("kiln_emu_shuffle", {f32}, args).getResult(0));
-        Value valid = call("kiln_emu_shuffle_valid", {i32}, lanes).getResult(0);
+      else if (auto s = dyn_cast<gpu::ShuffleOp>(op);
+               s && s.getMode() == gpu::ShuffleMode::XOR && s.getValue().getType() == f32) {
+        // The all-reduce lowering's only kind; others are reported below.
+        SmallVector<Value> lanes{s.getOffset(), s.getWidth()};
+        s.getShuffleResult().replaceAllUsesWith(
+            call("kiln_emu_shuffle_xor", {f32}, {s.getValue(), s.getOffset(), s.getWidth()})
+                .getResult(0));
+        Value valid = call("kiln_emu_shuffle_xor_valid", {i32}, lanes).getResult(0);
         s.getValid().replaceAllUsesWith(
             ob.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, valid, i32Of(0)).getResult());
       } else {
@@ -343,14 +367,26 @@ OwningOpRef<ModuleOp> emulatedKernels(ModuleOp container, std::string &error) {
 
 bool runBlock(GpuKernelFn fn, void **buffers, int64_t rows, char *workspace, int64_t block,
               int64_t blocks, int threads, Schedule schedule, uint64_t seed, std::string &error) {
+  if (threads <= 0 || threads % kWarp != 0) {
+    error = std::to_string(threads) + " threads: a block is whole warps";
+    return false;
+  }
   BlockRun run{fn, buffers, rows, workspace, block, blocks, threads};
   run.fibers.resize(threads);
-  run.warps.resize((threads + kWarp - 1) / kWarp);
-  run.shared.assign(kSharedBytes, 0);
-  while (stacks().size() < (size_t)threads)
-    stacks().emplace_back(new char[kStackBytes]);
+  run.warps.resize(threads / kWarp);
+  // Shared memory starts as garbage on a GPU: NaN here, so that a slot
+  // read before any thread wrote it shows.
+  run.shared.assign(kSharedBytes, char(0xff));
+  while (stacks().size() < (size_t)threads) {
+    char *stack = newStack();
+    if (!stack) {
+      error = "no memory for a thread's stack";
+      return false;
+    }
+    stacks().push_back(stack);
+  }
   for (int t = 0; t < threads; ++t) {
-    run.fibers[t].stack = freshStack(stacks()[t].get() + kStackBytes);
+    run.fibers[t].stack = freshStack(stacks()[t] + kStackBytes);
   }
   run.live = threads;
   run.ready.assign((threads + 63) / 64, 0);

@@ -29,10 +29,10 @@
 namespace kiln::test {
 
 /// Every gpu.func of `container`'s gpu.module as a func.func of the same
-/// name and signature in a new module, with gpu.thread_id, block_id,
-/// block_dim, grid_dim, barrier and shuffle as calls to the emulator and
-/// workgroup memory taken from it. Null with `error` naming an op it does
-/// not handle.
+/// name and signature in a new module (the bodies are moved out of
+/// `container`), with gpu.thread_id, block_id, block_dim, grid_dim,
+/// barrier and xor shuffles as calls to the emulator and 1-D workgroup
+/// memory taken from it. Null with `error` naming what it does not handle.
 mlir::OwningOpRef<mlir::ModuleOp> emulatedKernels(mlir::ModuleOp container, std::string &error);
 
 /// The emulator's functions emulatedKernels' calls go to, for KernelJit.
@@ -51,7 +51,8 @@ using GpuKernelFn = void (*)(void **, int64_t, char *);
 /// Runs block `block` of a `blocks`-block grid of kernel `fn` with
 /// `threads` threads (a multiple of 32) under `schedule`. False with
 /// `error` on a deadlock (threads at different barriers, a shuffle its
-/// warp never completes).
+/// warp never completes) or a shuffle a GPU leaves undefined (a lane
+/// outside its width, a member lane that ended, widths that disagree).
 bool runBlock(GpuKernelFn fn, void **buffers, int64_t rows, char *workspace, int64_t block,
               int64_t blocks, int threads, Schedule schedule, uint64_t seed, std::string &error);
 

@@ -1,9 +1,10 @@
 //===- GpuBlockEmulationTest.cpp - CUDA kernels under adversarial block schedules ===//
 //
 // Every kernel of each shipped model, as the CUDA backend builds it
-// (buildGpuKernels: the same thread-to-element mappings, block-wide folds
-// and barriers the PTX has), runs on the CPU under the block emulator
-// (BlockEmulator.h) with three schedules of its threads, and must write
+// (buildGpuKernels and lowerGpuFolds: the same thread-to-element mappings,
+// block-wide folds and barriers the PTX has), runs on the CPU under the
+// block emulator (BlockEmulator.h) with three schedules of its threads, at
+// its first launch, for its first, middle and last block, and must write
 // what the CPU kernel writes for the same rows from the same random
 // buffers. A barrier missing between two phases that map threads to
 // elements differently (a pad's fill and copy), or a shared buffer reused
@@ -17,6 +18,7 @@
 
 #include "compiler/Codegen/CudaKernels.h"
 #include "compiler/Codegen/StepPlanner.h"
+#include "runtime/artifact/LowFloat.h"
 
 #include <gtest/gtest.h>
 
@@ -24,7 +26,6 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <random>
 #include <set>
 #include <tuple>
@@ -62,25 +63,16 @@ struct ArgumentMemory {
       Piece &p = pieces.back();
       p.bytes.resize(std::max<int64_t>(p.bytes.size(), end - p.offset));
     }
-    // Floats uniform in [-1, 1); integers (labels, indices, flags) 0.
-    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    // Floats uniform in [0.25, 1.25): positive, so square roots, logarithms
+    // and Adam's second moments stay finite and sums do not cancel (the
+    // comparison below is mostly relative); integers (labels, indices,
+    // flags) 0.
+    std::uniform_real_distribution<float> uniform(0.25f, 1.25f);
     for (const KernelLaunch::Arg &a : launch.args) {
       const Buffer &b = model.buffers[a.buffer];
-      char *at = data(b);
-      for (int64_t i = 0; i < b.bytes / elementBytes(b.dtype); ++i) {
-        float x = uniform(rng);
-        if (b.dtype == DType::F32) {
-          std::memcpy(at + 4 * i, &x, 4);
-        } else if (b.dtype == DType::BF16) {
-          uint32_t bits;
-          std::memcpy(&bits, &x, 4);
-          uint16_t high = bits >> 16;
-          std::memcpy(at + 2 * i, &high, 2);
-        } else if (b.dtype == DType::F16) {
-          _Float16 h = static_cast<_Float16>(x);
-          std::memcpy(at + 2 * i, &h, 2);
-        }
-      }
+      if (info(b.dtype).isFloat)
+        for (int64_t i = 0; i < b.bytes / elementBytes(b.dtype); ++i)
+          setFloatAt(data(b), b.dtype, i, uniform(rng));
     }
   }
 
@@ -100,51 +92,40 @@ struct ArgumentMemory {
   }
 };
 
-/// Element `i` of a float buffer of `dtype`, widened.
-double element(const char *at, DType dtype, int64_t i) {
-  if (dtype == DType::F32) {
-    float x;
-    std::memcpy(&x, at + 4 * i, 4);
-    return x;
-  }
-  if (dtype == DType::F16) {
-    _Float16 h;
-    std::memcpy(&h, at + 2 * i, 2);
-    return static_cast<double>(h);
-  }
-  uint16_t high;
-  std::memcpy(&high, at + 2 * i, 2);
-  uint32_t bits = uint32_t(high) << 16;
-  float x;
-  std::memcpy(&x, &bits, 4);
-  return x;
-}
-
 /// Expects `b` the same after both runs: integers exactly; floats within
 /// what another summation order gives (a block's tree of partial sums
-/// against the CPU's serial loop), NaN with NaN. A race writes a wrong
-/// element, not a rounding.
+/// against the CPU's serial loop), 1e-4 of the value and 1e-4 of the
+/// inputs' scale (1: a normalisation's x - mean cancels to a few 1e-6 of
+/// it) in f32, a bf16 rounding of both in bf16; NaN with NaN but not
+/// everywhere (a buffer that is all NaN checks nothing). A race writes a
+/// wrong element, not a rounding.
 void expectSame(const Buffer &b, const char *cpu, const char *gpu, const std::string &where) {
   if (!info(b.dtype).isFloat) {
     EXPECT_EQ(std::memcmp(cpu, gpu, b.bytes), 0) << where << ": " << b.name << " differs";
     return;
   }
-  double tolerance = b.dtype == DType::F32 ? 1e-3 : 2e-2;
-  int64_t wrong = 0, first = -1;
-  for (int64_t i = 0; i < b.bytes / elementBytes(b.dtype); ++i) {
-    double x = element(cpu, b.dtype, i), y = element(gpu, b.dtype, i);
+  double relative = b.dtype == DType::F32 ? 1e-4 : 1e-2, absolute = relative;
+  int64_t n = b.bytes / elementBytes(b.dtype), wrong = 0, first = -1, nans = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double x = floatAt(cpu, b.dtype, i), y = floatAt(gpu, b.dtype, i);
+    nans += std::isnan(x) && std::isnan(y);
     if (!(std::isnan(x) && std::isnan(y)) &&
-        !(std::abs(x - y) <= tolerance * std::max({1.0, std::abs(x), std::abs(y)})) && wrong++ == 0)
+        !(std::abs(x - y) <= relative * std::max(std::abs(x), std::abs(y)) + absolute) &&
+        wrong++ == 0)
       first = i;
   }
   EXPECT_EQ(wrong, 0) << where << ": " << b.name << "[" << first << "] is "
-                      << (first < 0 ? 0 : element(gpu, b.dtype, first)) << " on the GPU, "
-                      << (first < 0 ? 0 : element(cpu, b.dtype, first)) << " on the CPU";
+                      << (first < 0 ? 0 : floatAt(gpu, b.dtype, first)) << " on the GPU, "
+                      << (first < 0 ? 0 : floatAt(cpu, b.dtype, first)) << " on the CPU";
+  EXPECT_LT(nans, n) << where << ": " << b.name << " is NaN everywhere";
 }
 
 class GpuKernelsOnEmulatedBlocks : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(GpuKernelsOnEmulatedBlocks, WriteWhatTheCpuKernelsWrite) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the block emulator switches stacks behind AddressSanitizer's back";
+#endif
   auto module = importText(shippedGraphText(GetParam()), "lower");
   ASSERT_TRUE(module);
   KernelEmitter emitter(*module->getContext());
@@ -156,9 +137,10 @@ TEST_P(GpuKernelsOnEmulatedBlocks, WriteWhatTheCpuKernelsWrite) {
   std::string error;
   auto gpuKernels = buildGpuKernels(emitter.module(), emitter.fusionKernels, model.kernels, error);
   ASSERT_TRUE(gpuKernels) << error;
+  mlir::TimingScope untimed;
+  ASSERT_TRUE(lowerGpuFolds(*gpuKernels, untimed, error)) << error;
   auto emulated = emulatedKernels(*gpuKernels, error);
   ASSERT_TRUE(emulated) << error;
-  mlir::TimingScope untimed;
   ASSERT_TRUE(lowerKernelsToLLVMDialect(emitter.module(), untimed, error)) << error;
   ASSERT_TRUE(lowerKernelsToLLVMDialect(*emulated, untimed, error)) << error;
   auto cpu = KernelJit::create(emitter.module(), {}, error);
