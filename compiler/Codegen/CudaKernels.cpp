@@ -35,6 +35,7 @@
 #include "llvm/Linker/Linker.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/IR/Module.h"
@@ -154,13 +155,21 @@ private:
   Value workspace, slab;
 };
 
-/// Threads per block for `work` independent items: a multiple of the warp,
-/// at most 256 (enough to hide latency, small enough for many blocks).
+/// Threads per block for `work` independent items of a block-per-row
+/// kernel: a power-of-two number of warps, at most 256 threads (enough to
+/// hide latency, small enough for many blocks). The power of two is for
+/// the folds: MLIR's all-reduce lowering ends with every lane of its
+/// second stage (one per warp) storing its sum to the same shared slot,
+/// and its xor butterfly leaves them all the full sum only when the warps
+/// are a power of two. With 5 warps (a 3×3 convolution's 144 weights per
+/// row), lanes 1-3 hold partial sums and the slot held whichever lane
+/// stored last (GpuBlockEmulationTest, resnet-fm-dino, random schedule).
 constexpr int32_t kMaxThreads = 256;
 /// The registers a thread-per-row kernel may use (see buildRowPerThread).
 constexpr int32_t kThreadPerRowRegisters = 255;
 int64_t threadsFor(int64_t work) {
-  return std::clamp<int64_t>((work + 31) / 32 * 32, 32, kMaxThreads);
+  int64_t warps = llvm::PowerOf2Ceil((std::max<int64_t>(work, 1) + 31) / 32);
+  return std::min<int64_t>(warps * 32, kMaxThreads);
 }
 
 /// A kernel function `name(void **buffers, i64 rows, ptr workspace)`.

@@ -1,6 +1,7 @@
 //===- GpuBlockEmulationTest.cpp - CUDA kernels under adversarial block schedules ===//
 //
-// Every kernel of each shipped model, as the CUDA backend builds it
+// Every kernel of each shipped model (and the DINO loss benchmark and a
+// fold in a serial loop), as the CUDA backend builds it
 // (buildGpuKernels and lowerGpuFolds: the same thread-to-element mappings,
 // block-wide folds and barriers the PTX has), runs on the CPU under the
 // block emulator (BlockEmulator.h) with three schedules of its threads, at
@@ -8,9 +9,10 @@
 // what the CPU kernel writes for the same rows from the same random
 // buffers. A barrier missing between two phases that map threads to
 // elements differently (a pad's fill and copy), or a shared buffer reused
-// before every warp has read it (a fold in a serial loop), makes some
-// schedule write another value; threads waiting at different barriers fail
-// the run. No GPU is needed: this is how those races are caught here.
+// before every warp has read it (a fold in a serial loop), or lanes
+// storing different values to one shared slot (a fold over 5 warps), makes
+// some schedule write another value; threads waiting at different barriers
+// fail the run. No GPU is needed: this is how those races are caught here.
 //
 //===----------------------------------------------------------------------===//
 #include "BlockEmulator.h"
@@ -196,6 +198,8 @@ INSTANTIATE_TEST_SUITE_P(Graphs, GpuKernelsOnEmulatedBlocks,
                          ::testing::Values("models/vit-fm-sup.json", "models/vit-fm-dino.json",
                                            "models/vit-fm-sd.json", "models/vit-fm-mtl.json",
                                            "models/resnet20-fm-sup.json",
+                                           "models/resnet-fm-dino.json",
+                                           "bench/dino-loss/dino-loss.json",
                                            "tests/unit/Inputs/fold-in-serial-loop.json"),
                          [](const auto &info) {
                            std::string name = std::filesystem::path(info.param).stem().string();
