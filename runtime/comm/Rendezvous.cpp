@@ -34,11 +34,6 @@ constexpr size_t kMaxKnocks = 512;
 /// Strangers logged one by one; after that only counted.
 constexpr int kLoggedStrangers = 20;
 
-Clock::time_point after(double seconds) {
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 void setBlocking(int fd, bool blocking) {
   int flags = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
@@ -174,7 +169,7 @@ public:
       : w(w), expected(expectationOf(w)), peers(peers), taken(w.size, false) {}
 
   bool admit(const std::vector<int> &listeners, double timeout, std::string &error) {
-    auto deadline = after(timeout);
+    auto deadline = deadlineAfter(timeout);
     std::vector<Knock> knocks;
     // Every connection closed, the joined ranks' too: they then end.
     auto giveUp = [&](std::string why) {
@@ -248,7 +243,7 @@ private:
       Knock k;
       k.fd = fd;
       k.from = addressOf(reinterpret_cast<sockaddr *>(&from), length);
-      k.deadline = std::min(after(kHandshakeSeconds), deadline);
+      k.deadline = std::min(deadlineAfter(kHandshakeSeconds), deadline);
       if (knocks.size() >= kMaxKnocks) {
         turnAway(k, "too many handshakes at once (" + std::to_string(kMaxKnocks) + ")");
         continue;
@@ -430,7 +425,7 @@ bool join(const World &w, double timeout, std::vector<int> &peers, std::string &
             " (check the host name, /etc/hosts and DNS on this machine)";
     return false;
   }
-  auto deadline = after(timeout);
+  auto deadline = deadlineAfter(timeout);
   std::string last;
   for (;;) {
     for (addrinfo *a = found; a; a = a->ai_next) {

@@ -9,6 +9,11 @@
 
 namespace kiln {
 
+SocketClock::time_point deadlineAfter(double seconds) {
+  return SocketClock::now() + std::chrono::duration_cast<SocketClock::duration>(
+                                  std::chrono::duration<double>(seconds));
+}
+
 int millisecondsUntil(SocketClock::time_point t) {
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(t - SocketClock::now()).count();

@@ -15,6 +15,9 @@ namespace kiln {
 
 using SocketClock = std::chrono::steady_clock;
 
+/// The time `seconds` from now.
+SocketClock::time_point deadlineAfter(double seconds);
+
 /// Milliseconds from now to `t` for poll(): at least 0, rounded up.
 int millisecondsUntil(SocketClock::time_point t);
 

@@ -38,8 +38,6 @@
 namespace kiln {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 /// One collective over `data`: `count` elements summed (Sum), or ranks
 /// blocks of `count` elements, each rank's own block summed over the
 /// ranks (ReduceScatter) or every block taken from its rank (AllGather).
@@ -108,7 +106,7 @@ private:
 
   void waitFor(int64_t id, const std::string &what) {
     std::unique_lock<std::mutex> lock(mutex);
-    auto deadline = Clock::now() + std::chrono::duration<double>(timeoutSeconds);
+    auto deadline = deadlineAfter(timeoutSeconds);
     for (;;) {
       if (!error.empty())
         fail(what + ": " + error);
@@ -213,9 +211,7 @@ private:
   /// Sends or receives exactly `bytes` to or from `peer` (rank 0's socket
   /// on the others) before the deadline.
   std::string transfer(int peer, void *data, size_t bytes, bool send) {
-    Transfer t = transferAll(peers[peer], data, bytes, send,
-                             Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                std::chrono::duration<double>(timeoutSeconds)));
+    Transfer t = transferAll(peers[peer], data, bytes, send, deadlineAfter(timeoutSeconds));
     std::string who = "rank " + std::to_string(world_.rank == 0 ? peer : 0);
     if (t.outcome == Transfer::TimedOut)
       return who + " sent nothing for " + std::to_string(int(timeoutSeconds)) +

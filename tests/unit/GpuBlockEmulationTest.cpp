@@ -19,7 +19,6 @@
 #include "StepTestUtils.h"
 
 #include "compiler/Codegen/CudaKernels.h"
-#include "compiler/Codegen/StepPlanner.h"
 #include "runtime/artifact/LowFloat.h"
 
 #include <gtest/gtest.h>
@@ -128,14 +127,10 @@ TEST_P(GpuKernelsOnEmulatedBlocks, WriteWhatTheCpuKernelsWrite) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "the block emulator switches stacks behind AddressSanitizer's back";
 #endif
-  auto module = importText(shippedGraphText(GetParam()), "lower");
-  ASSERT_TRUE(module);
-  KernelEmitter emitter(*module->getContext());
-  StepPlan plan;
-  ASSERT_TRUE(mlir::succeeded(selectThunks(*module, plan)));
-  planBuffers(plan);
-  ASSERT_TRUE(mlir::succeeded(emitKernels(plan, emitter)));
-  CompiledModel &model = plan.model;
+  auto planned = plannedKernels(GetParam());
+  ASSERT_TRUE(planned);
+  KernelEmitter &emitter = *planned->emitter;
+  CompiledModel &model = planned->plan.model;
   std::string error;
   auto gpuKernels = buildGpuKernels(emitter.module(), emitter.fusionKernels, model.kernels, error);
   ASSERT_TRUE(gpuKernels) << error;

@@ -12,7 +12,6 @@
 #include "StepTestUtils.h"
 
 #include "compiler/Codegen/CudaKernels.h"
-#include "compiler/Codegen/StepPlanner.h"
 #include "runtime/artifact/Manifest.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -40,14 +39,10 @@ TEST_P(Ptx, EveryKernelAssemblesForSm80AndSm90) {
   std::string ptxas = KILN_PTXAS;
   if (ptxas.empty() || !llvm::sys::fs::exists(ptxas))
     GTEST_SKIP() << "no ptxas (the CUDA toolkit) on this machine: PTX is not checked";
-  auto module = kiln::test::importText(kiln::test::shippedGraphText(GetParam()), "lower");
-  ASSERT_TRUE(module);
-  kiln::KernelEmitter emitter(*module->getContext());
-  kiln::StepPlan plan;
-  ASSERT_TRUE(mlir::succeeded(kiln::selectThunks(*module, plan)));
-  kiln::planBuffers(plan);
-  ASSERT_TRUE(mlir::succeeded(kiln::emitKernels(plan, emitter)));
-  kiln::CompiledModel &model = plan.model;
+  auto planned = kiln::test::plannedKernels(GetParam());
+  ASSERT_TRUE(planned);
+  kiln::KernelEmitter &emitter = *planned->emitter;
+  kiln::CompiledModel &model = planned->plan.model;
   std::map<std::string, std::string> ptx;
   std::string error;
   mlir::TimingScope untimed;

@@ -91,6 +91,26 @@ OwningOpRef<ModuleOp> importText(const std::string &json, const std::string &pha
   return module;
 }
 
+std::unique_ptr<PlannedKernels> plannedKernels(const std::string &path) {
+  auto planned = std::make_unique<PlannedKernels>();
+  planned->module = importText(shippedGraphText(path), "lower");
+  if (!planned->module) {
+    ADD_FAILURE() << path << " did not lower";
+    return nullptr;
+  }
+  planned->emitter = std::make_unique<KernelEmitter>(*planned->module->getContext());
+  if (failed(selectThunks(*planned->module, planned->plan))) {
+    ADD_FAILURE() << path << ": selecting thunks failed";
+    return nullptr;
+  }
+  planBuffers(planned->plan);
+  if (failed(emitKernels(planned->plan, *planned->emitter))) {
+    ADD_FAILURE() << path << ": emitting kernels failed";
+    return nullptr;
+  }
+  return planned;
+}
+
 bool runPipeline(ModuleOp module, const std::string &pipeline) {
   PassManager pm(&context());
   std::string error;

@@ -9,6 +9,8 @@
 #define KILN_TESTS_STEPTESTUTILS_H
 
 #include "Kiln/IR/KilnBuilder.h"
+#include "compiler/Codegen/KernelEmitter.h"
+#include "compiler/Codegen/StepPlanner.h"
 #include "compiler/Pipeline/Phases.h"
 #include "compiler/Reference/ReferenceEvaluator.h"
 
@@ -17,6 +19,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 
@@ -40,6 +43,19 @@ mlir::OwningOpRef<mlir::ModuleOp> importText(const std::string &json, const std:
 /// The shipped graph at `path` (relative to the source tree) as text, its
 /// imports rewritten to resolve as importText resolves them (models/lib).
 std::string shippedGraphText(const std::string &path);
+
+/// A shipped graph's step as kiln compile has it before the kernel library
+/// and the PTX: lowered, its thunks selected, its buffers planned and its
+/// kernels emitted.
+struct PlannedKernels {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::unique_ptr<KernelEmitter> emitter;
+  StepPlan plan;
+};
+
+/// The shipped graph at `path` (as shippedGraphText) planned so; null,
+/// failing the current test, when a stage fails.
+std::unique_ptr<PlannedKernels> plannedKernels(const std::string &path);
 
 /// Runs a textual pass pipeline on `module` ("func.func(kiln-autodiff),cse").
 bool runPipeline(mlir::ModuleOp module, const std::string &pipeline);
